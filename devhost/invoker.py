@@ -1,0 +1,141 @@
+"""Worker emulation: bind arguments and call a user function the way the Python worker does.
+
+Every trigger payload arrives as the `Datum` (plus trigger metadata) the host would send over gRPC
+and is decoded by the converter the worker itself would pick from the azure.functions binding
+registry, so user code receives the real `azure.functions` types. Async functions all run on ONE
+long-lived event loop: the Durable client keeps a module-global aiohttp session bound to the loop
+that first used it, so a fresh loop per call would break the second call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.functions as func
+from azure.functions import meta
+
+from .discovery import Binding, FunctionEntry
+
+log = logging.getLogger("devhost")
+
+# Supplies the value of a non-trigger input binding (e.g. durableClient) as a Datum.
+InputSource = Callable[[Binding], meta.Datum]
+
+
+class _Context(func.Context):
+    def __init__(self, name: str, invocation_id: str) -> None:
+        self._name, self._id = name, invocation_id
+        self._tls = threading.local()
+
+    @property
+    def invocation_id(self) -> str:
+        return self._id
+
+    @property
+    def thread_local_storage(self) -> threading.local:  # type: ignore[override]
+        return self._tls
+
+    @property
+    def function_name(self) -> str:
+        return self._name
+
+    @property
+    def function_directory(self) -> str:
+        return "."
+
+    @property
+    def trace_context(self) -> Any:
+        return None
+
+    @property
+    def retry_context(self) -> Any:
+        return None
+
+
+class _Out(func.Out):
+    """The worker's implementation of `func.Out[T]` output parameters."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, val: Any) -> None:
+        self._value = val
+
+    def get(self) -> Any:
+        return self._value
+
+
+@dataclass
+class Invocation:
+    """What one call produced: the return value and each output binding, encoded by converters."""
+
+    value: Any
+    outputs: dict[str, meta.Datum] = field(default_factory=dict)
+
+
+def decode(binding_type: str, datum: meta.Datum,
+           metadata: dict[str, meta.Datum] | None = None) -> Any:
+    converter = meta.get_binding_registry().get(binding_type)
+    if converter is None:
+        raise LookupError(f"no azure.functions converter for binding type {binding_type!r}")
+    return converter.decode(datum, trigger_metadata=metadata)
+
+
+def encode(binding_type: str, value: Any) -> meta.Datum:
+    converter = meta.get_binding_registry().get(binding_type)
+    if converter is None:
+        raise LookupError(f"no azure.functions converter for binding type {binding_type!r}")
+    return converter.encode(value, expected_type=None)
+
+
+class Invoker:
+    """Calls user functions. Thread-safe: callers are the HTTP server, activity workers, listeners."""
+
+    def __init__(self, sources: dict[str, InputSource] | None = None) -> None:
+        self.sources: dict[str, InputSource] = dict(sources or {})
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                        name="devhost-worker-loop")
+        self._thread.start()
+
+    def invoke(self, entry: FunctionEntry, trigger: meta.Datum,
+               metadata: dict[str, meta.Datum] | None = None) -> Invocation:
+        """Decode the trigger, bind inputs and outputs, call the function, encode its outputs."""
+        kwargs: dict[str, Any] = {entry.trigger.name: decode(entry.trigger_type, trigger, metadata)}
+        for b in entry.inputs():
+            source = self.sources.get(b.type)
+            if source is None:
+                raise LookupError(f"function {entry.name}: no source for input binding {b.type!r}")
+            kwargs[b.name] = decode(b.type, source(b))
+        outs = {b.name: _Out() for b in entry.outputs() if b.name != "$return"}
+        kwargs.update(outs)
+        if "context" in entry.params and "context" not in kwargs:
+            kwargs["context"] = _Context(entry.name, str(uuid.uuid4()))
+        value = self.call(entry, kwargs)
+        outputs = {name: encode(_type_of(entry, name), out.get())
+                   for name, out in outs.items() if out.get() is not None}
+        ret = next((b for b in entry.outputs() if b.name == "$return"), None)
+        if ret is not None and value is not None:
+            outputs["$return"] = encode(ret.type, value)
+        return Invocation(value=value, outputs=outputs)
+
+    def call(self, entry: FunctionEntry, kwargs: dict[str, Any]) -> Any:
+        if entry.is_async:
+            return asyncio.run_coroutine_threadsafe(entry.user_fn(**kwargs), self.loop).result()
+        # Sync functions run on the caller's thread, each with a copy of the caller's context.
+        return contextvars.copy_context().run(entry.user_fn, **kwargs)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+
+def _type_of(entry: FunctionEntry, name: str) -> str:
+    return next(b.type for b in entry.outputs() if b.name == name)
