@@ -100,6 +100,8 @@ class Invoker:
 
     def __init__(self, sources: dict[str, InputSource] | None = None) -> None:
         self.sources: dict[str, InputSource] = dict(sources or {})
+        self._active = 0
+        self._active_lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
                                         name="devhost-worker-loop")
@@ -126,7 +128,21 @@ class Invoker:
             outputs["$return"] = encode(ret.type, value)
         return Invocation(value=value, outputs=outputs)
 
+    @property
+    def active(self) -> int:
+        """Invocations running right now (the virtual clock never skips time past one)."""
+        return self._active
+
     def call(self, entry: FunctionEntry, kwargs: dict[str, Any]) -> Any:
+        with self._active_lock:
+            self._active += 1
+        try:
+            return self._call(entry, kwargs)
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
+    def _call(self, entry: FunctionEntry, kwargs: dict[str, Any]) -> Any:
         if entry.is_async:
             return asyncio.run_coroutine_threadsafe(entry.user_fn(**kwargs), self.loop).result()
         # Sync functions run on the caller's thread, each with a copy of the caller's context.

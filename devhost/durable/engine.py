@@ -1,0 +1,499 @@
+"""The Durable engine: episodes, activities on a bounded pool, timers, sub-orchestrations,
+continue-as-new, terminate, suspend/resume, and the dispatcher loop that drives them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from azure.functions import meta
+
+from ..clock import Clock
+from ..config import HostConfig
+from ..discovery import ACTIVITY_TRIGGER, Registry
+from ..invoker import Invoker, encode
+from . import history_view
+from .oracle import DISAGREE, Oracle
+from .protocol import (
+    EventType,
+    OrchestrationStatus,
+    OrchestratorState,
+    context_json,
+    event,
+    format_ts,
+    parse_ts,
+)
+from .shim import ACTIVITY, TIMER, HostReplay, NewWork, NonDeterminismError, UnsupportedActionError
+from .store import TERMINAL, Store
+
+log = logging.getLogger("devhost")
+
+_CONTROL = (EventType.EXECUTION_TERMINATED, EventType.EXECUTION_SUSPENDED,
+            EventType.EXECUTION_RESUMED)
+
+
+def _suspended_after(status: str, control: dict[int, dict[str, Any]]) -> bool:
+    if EventType.EXECUTION_RESUMED in control:
+        return False
+    return status == "Suspended" or EventType.EXECUTION_SUSPENDED in control
+
+
+class UnknownOrchestratorError(LookupError):
+    pass
+
+
+class InstanceExistsError(RuntimeError):
+    pass
+
+
+class DurableEngine:
+    def __init__(self, registry: Registry, invoker: Invoker, store: Store, clock: Clock,
+                 config: HostConfig, oracle: Oracle | None = None) -> None:
+        self.registry, self.invoker, self.store, self.clock = registry, invoker, store, clock
+        self.config, self.oracle = config, oracle
+        self.overridable_states = ("Completed", "Failed", "Terminated", "Running", "Pending",
+                                   "Suspended")  # host default: AnyState
+        self._pool = ThreadPoolExecutor(config.max_concurrent_activities, "devhost-activity")
+        self._in_flight: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._crash = _CrashPoints.from_env()
+        self.episodes = 0
+
+    # ---- client operations ---------------------------------------------------------------------
+    def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
+        if name not in self.registry.orchestrators:
+            raise UnknownOrchestratorError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                "function.")
+        instance_id = instance_id or uuid.uuid4().hex
+        with self.store.tx() as db:
+            existing = self.store.instance(instance_id)
+            if existing is not None and existing["status"] not in self.overridable_states:
+                raise InstanceExistsError(f"An Orchestration instance with the status "
+                                          f"{existing['status']} already exists.")
+            if existing is not None:
+                Store.delete_instance(db, instance_id)
+            self._create(db, instance_id, name, input_json, parent=None)
+        self.wake()
+        return instance_id
+
+    def _create(self, db: Any, instance_id: str, name: str, input_json: str | None,
+                parent: tuple[str, str, int] | None) -> None:
+        now, execution_id = self.clock.time(), uuid.uuid4().hex
+        db.execute("INSERT INTO instances VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (instance_id, name, execution_id, "Pending", input_json, None, None,
+                    parent and parent[0], parent and parent[1], parent and parent[2], now, now))
+        parent_ref = None if parent is None else {
+            "Name": None, "OrchestrationInstance": {"InstanceId": parent[0],
+                                                    "ExecutionId": parent[1]},
+            "TaskScheduleId": parent[2]}
+        Store.post(db, instance_id, event(
+            EventType.EXECUTION_STARTED, self.clock.now(), Name=name, Version="", Input=input_json,
+            OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+            ParentInstance=parent_ref, Tags=None, Generation=0), now, execution_id)
+
+    def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
+        self._post_control(instance_id, event(EventType.EVENT_RAISED, self.clock.now(),
+                                              Name=name, Input=data_json))
+
+    def terminate(self, instance_id: str, reason: str | None) -> None:
+        self._post_control(instance_id, event(EventType.EXECUTION_TERMINATED, self.clock.now(),
+                                              Input=json.dumps(reason)))
+
+    def suspend(self, instance_id: str, reason: str | None) -> None:
+        self._post_control(instance_id, event(EventType.EXECUTION_SUSPENDED, self.clock.now(),
+                                              Reason=reason))
+
+    def resume(self, instance_id: str, reason: str | None) -> None:
+        self._post_control(instance_id, event(EventType.EXECUTION_RESUMED, self.clock.now(),
+                                              Reason=reason))
+
+    def _post_control(self, instance_id: str, e: dict[str, Any]) -> None:
+        with self.store.tx() as db:
+            Store.post(db, instance_id, e, self.clock.time())
+        self.wake()
+
+    def purge(self, instance_id: str) -> int:
+        with self.store.tx() as db:
+            return Store.delete_instance(db, instance_id)
+
+    # ---- the dispatcher ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="devhost-dispatcher")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def idle(self) -> bool:
+        """Nothing in flight and nothing runnable now (timers may still be due later)."""
+        with self._lock:
+            if self._in_flight:
+                return False
+        now = self.clock.time()
+        return (self.store.next_runnable_instance(now, set()) is None
+                and not self.store.pending_work(set(), 1))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                progressed = self._step()
+            except Exception:  # a bug in the host must not silently stop every orchestration
+                log.exception("devhost dispatcher error")
+                progressed = False
+                self._stop.wait(0.5)
+            if not progressed:
+                self._idle_wait()
+
+    def _step(self) -> bool:
+        started = self._dispatch_activities()
+        instance_id = self.store.next_runnable_instance(self.clock.time(), set())
+        if instance_id is not None:
+            self.run_episode(instance_id)
+            return True
+        return started
+
+    def _idle_wait(self) -> None:
+        deadline = self.store.next_visible_at()
+        if self.clock.virtual and deadline is not None and self._nothing_running():
+            due = self.clock.next_due()
+            self.clock.advance_to(min(deadline, due) if due is not None else deadline)
+            return
+        self.clock.wait_until(deadline, self._wake)
+
+    def _nothing_running(self) -> bool:
+        with self._lock:
+            return not self._in_flight and self.invoker.active == 0
+
+    # ---- activities ----------------------------------------------------------------------------
+    def _dispatch_activities(self) -> bool:
+        with self._lock:
+            capacity = self.config.max_concurrent_activities - len(self._in_flight)
+            exclude = set(self._in_flight)
+        if capacity <= 0:
+            return False
+        rows = self.store.pending_work(exclude, capacity)
+        for row in rows:
+            with self._lock:
+                self._in_flight.add(row["id"])
+            self._pool.submit(self._run_activity, dict(row))
+        return bool(rows)
+
+    def _run_activity(self, row: dict[str, Any]) -> None:
+        try:
+            message = self._execute_activity(row)
+            self._crash.hit("activity-before-commit")
+            with self.store.tx() as db:  # the result and the work row's deletion are atomic
+                if db.execute("DELETE FROM work WHERE id=?", (row["id"],)).rowcount:
+                    Store.post(db, row["instance_id"], message, self.clock.time(),
+                               row["execution_id"])
+            self._crash.hit("activity")
+        except Exception:
+            log.exception("devhost: activity %s could not be completed", row["name"])
+        finally:
+            with self._lock:
+                self._in_flight.discard(row["id"])
+            self.wake()
+
+    def _execute_activity(self, row: dict[str, Any]) -> dict[str, Any]:
+        entry = self.registry.activities[row["name"]]
+        now = self.clock.now
+        try:
+            result = self.invoker.invoke(entry, meta.Datum(row["input"], "json")).value
+            encoded = encode(ACTIVITY_TRIGGER, result).value
+            return event(EventType.TASK_COMPLETED, now(), TaskScheduledId=row["task_id"],
+                         Result=encoded)
+        except Exception as exc:
+            log.warning("activity %s (instance %s, task %s) failed: %s", row["name"],
+                        row["instance_id"], row["task_id"], exc)
+            return event(EventType.TASK_FAILED, now(), TaskScheduledId=row["task_id"],
+                         Reason=f"Activity function '{row['name']}' failed: "
+                                f"{type(exc).__name__}: {exc}",
+                         Details="".join(traceback.format_exception(exc)),
+                         FailureDetails=_failure_details(exc))
+
+    # ---- one orchestrator episode --------------------------------------------------------------
+    def run_episode(self, instance_id: str) -> None:
+        Episode(self, instance_id).run()
+        self.episodes += 1
+        self._crash.hit("episode")
+
+    def orchestrate(self, inst: Any, past: list[dict[str, Any]],
+                    new: list[dict[str, Any]]) -> OrchestratorState:
+        """Call the orchestrator through the SDK's handle, as the worker would."""
+        entry = self.registry.orchestrators[inst["name"]]
+        body = context_json(history=[dict(e, IsPlayed=True) for e in past] + new,
+                            input_=inst["input"], instance_id=inst["id"],
+                            parent_instance_id=inst["parent_id"], is_replaying=bool(past))
+        try:
+            raw = self.invoker.invoke(entry, meta.Datum(body, "string")).value
+        except Exception as exc:
+            return OrchestratorState.from_exception(exc)
+        return OrchestratorState.from_json(raw)
+
+
+class Episode:
+    """Consume an instance's visible messages, run its orchestrator, commit the outcome at once."""
+
+    def __init__(self, engine: DurableEngine, instance_id: str) -> None:
+        self.e, self.id = engine, instance_id
+        self.now = engine.clock.now()
+        self.consumed: list[int] = []
+
+    def run(self) -> None:
+        store = self.e.store
+        inst = store.instance(self.id)
+        rows = store.visible_messages(self.id, self.e.clock.time())
+        if inst is None or inst["status"] in TERMINAL:
+            self._drop(rows, "the instance is gone or finished")
+            return
+        live = [r for r in rows if r["execution_id"] in (None, inst["execution_id"])]
+        self._drop([r for r in rows if r not in live], "it belongs to an earlier execution")
+        messages = [(r["id"], json.loads(r["event"])) for r in live]
+        control = {m["EventType"]: m for _, m in messages if m["EventType"] in _CONTROL}
+        past = store.history(self.id)
+        started = event(EventType.ORCHESTRATOR_STARTED, self.now)
+        if EventType.EXECUTION_TERMINATED in control:
+            self.consumed = [i for i, _ in messages]
+            self._terminate(inst, past, [started, *(m for _, m in messages)],
+                            control[EventType.EXECUTION_TERMINATED].get("Input"))
+        elif _suspended_after(inst["status"], control):
+            # While suspended only control events are recorded; the rest wait, held, in the inbox.
+            self.consumed = [i for i, m in messages if m["EventType"] in _CONTROL]
+            held = [i for i, m in messages if m["EventType"] not in _CONTROL]
+            new = [started, *control.values(), event(EventType.ORCHESTRATOR_COMPLETED, self.now)]
+            self._commit(inst, past, new if control else [], "Suspended", None,
+                         inst["custom_status"], [], held=held)
+        else:
+            self.consumed = [i for i, _ in messages]
+            self._run_orchestrator(inst, past, [started, *(m for _, m in messages)])
+
+    def _drop(self, rows: list[Any], why: str) -> None:
+        if not rows:
+            return
+        with self.e.store.tx() as db:
+            db.executemany("DELETE FROM inbox WHERE id=?", [(r["id"],) for r in rows])
+        log.debug("dropped %d message(s) for %s: %s", len(rows), self.id, why)
+
+    def _terminate(self, inst: Any, past: list[dict[str, Any]], new: list[dict[str, Any]],
+                   reason: str | None) -> None:
+        new += [event(EventType.ORCHESTRATOR_COMPLETED, self.now),
+                event(EventType.EXECUTION_COMPLETED, self.now,
+                      OrchestrationStatus=OrchestrationStatus.TERMINATED, Result=reason)]
+        self._commit(inst, past, new, "Terminated", reason, inst["custom_status"], [])
+
+    def _run_orchestrator(self, inst: Any, past: list[dict[str, Any]],
+                          new: list[dict[str, Any]]) -> None:
+        state = self.e.orchestrate(inst, past, new)
+        error = state.error
+        replay: HostReplay | None = None
+        try:
+            replay = HostReplay(past + new, state.actions).run()
+        except (NonDeterminismError, UnsupportedActionError) as exc:
+            error = f"Non-Deterministic workflow detected: {exc}" if isinstance(
+                exc, NonDeterminismError) else str(exc)
+        if self.e.oracle is not None and replay is not None:
+            verdict = self.e.oracle.check(self.e.registry, inst, past, new, replay)
+            if verdict.verdict == DISAGREE and self.e.oracle.strict:
+                log.error("%s", verdict.describe())
+                error = verdict.describe()
+        custom = json.dumps(state.custom_status) if state.has_custom_status else inst["custom_status"]
+        work = replay.new if replay is not None else []
+        new = new + [self._creation_event(w) for w in work] if not error else new
+        new.append(event(EventType.ORCHESTRATOR_COMPLETED, self.now))
+        if error:
+            output = json.dumps(f"Orchestrator function '{inst['name']}' failed: {error}")
+            new.append(event(EventType.EXECUTION_COMPLETED, self.now,
+                             OrchestrationStatus=OrchestrationStatus.FAILED, Result=output,
+                             FailureDetails={"ErrorType": "OrchestrationFailure",
+                                             "ErrorMessage": error}))
+            self._commit(inst, past, new, "Failed", output, custom, [])
+        elif state.is_done and replay is not None and replay.continue_as_new is not None:
+            self._continue_as_new(inst, replay.continue_as_new.get("input"), custom)
+        elif state.is_done:
+            output = json.dumps(state.output)
+            new.append(event(EventType.EXECUTION_COMPLETED, self.now,
+                             OrchestrationStatus=OrchestrationStatus.COMPLETED, Result=output))
+            self._commit(inst, past, new, "Completed", output, custom, [])
+        else:
+            self._commit(inst, past, new, "Running", None, custom, work)
+
+    def _creation_event(self, w: NewWork) -> dict[str, Any]:
+        a = w.action
+        if w.kind == ACTIVITY:
+            return event(EventType.TASK_SCHEDULED, self.now, w.task_id, Name=a["functionName"],
+                         Version="", Input=a.get("input"))
+        if w.kind == TIMER:
+            return event(EventType.TIMER_CREATED, self.now, w.task_id,
+                         FireAt=format_ts(parse_ts(w.fire_at or a["fireAt"])))
+        return event(EventType.SUB_ORCHESTRATION_CREATED, self.now, w.task_id,
+                     Name=a["functionName"], Version=a.get("version") or "",
+                     InstanceId=self._child_id(w), Input=a.get("input"))
+
+    def _child_id(self, w: NewWork) -> str:
+        # Deterministic when the code gives none, like the extension's NewGuid: it is recorded in
+        # SubOrchestrationInstanceCreated, so replays never need to compute it again.
+        return w.action.get("instanceId") or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id}/{self.e.store.instance(self.id)['execution_id']}/{w.task_id}"))
+
+    def _commit(self, inst: Any, past: list[dict[str, Any]], new: list[dict[str, Any]],
+                status: str, output: str | None, custom: str | None, work: list[NewWork],
+                held: list[int] | None = None) -> None:
+        e, now = self.e, self.e.clock.time()
+        with e.store.tx() as db:
+            Store.append_history(db, self.id, len(past), new)
+            db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in self.consumed])
+            Store.hold(db, held or [])
+            if inst["status"] == "Suspended" and status != "Suspended":
+                Store.release(db, self.id, now)
+            for w in work:
+                self._schedule(db, inst, w)
+            db.execute("UPDATE instances SET status=?, output=?, custom_status=?, updated=? "
+                       "WHERE id=?", (status, output, custom, now, self.id))
+            if status in TERMINAL and inst["parent_id"]:
+                self._notify_parent(db, inst, status, output)
+        log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
+                 f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
+
+    def _schedule(self, db: Any, inst: Any, w: NewWork) -> None:
+        now, execution_id = self.e.clock.time(), inst["execution_id"]
+        a = w.action
+        if w.kind == ACTIVITY:
+            if a["functionName"] not in self.e.registry.activities:
+                Store.post(db, self.id, event(
+                    EventType.TASK_FAILED, self.now, TaskScheduledId=w.task_id,
+                    Reason=f"The function '{a['functionName']}' doesn't exist, is disabled, or "
+                           "is not an activity function.", Details=None), now, execution_id)
+                return
+            db.execute("INSERT INTO work(instance_id, execution_id, task_id, name, input, created)"
+                       " VALUES(?,?,?,?,?,?)", (self.id, execution_id, w.task_id,
+                                                a["functionName"], a.get("input"), now))
+        elif w.kind == TIMER:
+            fire = parse_ts(w.fire_at or a["fireAt"])
+            Store.post(db, self.id, event(EventType.TIMER_FIRED, fire, TimerId=w.task_id,
+                                          FireAt=format_ts(fire)), fire.timestamp(), execution_id)
+        else:
+            self._start_child(db, inst, w)
+
+    def _start_child(self, db: Any, inst: Any, w: NewWork) -> None:
+        child, name = self._child_id(w), w.action["functionName"]
+        existing = self.e.store.instance(child)
+        if name not in self.e.registry.orchestrators or (
+                existing is not None and existing["status"] not in TERMINAL):
+            why = (f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                   "function." if name not in self.e.registry.orchestrators else
+                   f"An Orchestration instance with the status {existing['status']} already "
+                   f"exists: {child}")
+            Store.post(db, self.id, event(EventType.SUB_ORCHESTRATION_FAILED, self.now,
+                                          TaskScheduledId=w.task_id, Reason=why, Details=None),
+                       self.e.clock.time(), inst["execution_id"])
+            return
+        if existing is not None:
+            Store.delete_instance(db, child)
+        self.e._create(db, child, name, w.action.get("input"),
+                       parent=(self.id, inst["execution_id"], w.task_id))
+
+    def _notify_parent(self, db: Any, inst: Any, status: str, output: str | None) -> None:
+        if status == "Completed":
+            message = event(EventType.SUB_ORCHESTRATION_COMPLETED, self.now,
+                            TaskScheduledId=inst["parent_task_id"], Result=output)
+        else:
+            reason = json.loads(output) if output else status
+            message = event(EventType.SUB_ORCHESTRATION_FAILED, self.now,
+                            TaskScheduledId=inst["parent_task_id"], Reason=reason, Details=None)
+        Store.post(db, inst["parent_id"], message, self.e.clock.time(),
+                   inst["parent_execution_id"])
+
+    def _continue_as_new(self, inst: Any, input_json: str | None, custom: str | None) -> None:
+        """A fresh execution: the history restarts; unconsumed messages stay in the inbox."""
+        e, now, execution_id = self.e, self.e.clock.time(), uuid.uuid4().hex
+        with e.store.tx() as db:
+            db.execute("DELETE FROM history WHERE instance_id=?", (self.id,))
+            db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in self.consumed])
+            db.execute("DELETE FROM work WHERE instance_id=?", (self.id,))
+            db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"
+                       " custom_status=?, updated=? WHERE id=?",
+                       (execution_id, input_json, custom, now, self.id))
+            Store.post(db, self.id, event(
+                EventType.EXECUTION_STARTED, self.now, Name=inst["name"], Version="",
+                Input=input_json, OrchestrationInstance={"InstanceId": self.id,
+                                                         "ExecutionId": execution_id},
+                ParentInstance=None, Tags=None), now, execution_id)
+        log.info("[episode] %s/%s -> ContinuedAsNew", inst["name"], self.id)
+
+
+def status_json(store: Store, instance_id: str, *, show_history: bool = False,
+                show_history_output: bool = False, show_input: bool = True) -> dict[str, Any] | None:
+    """The body of GET .../instances/{id}, as the extension's HttpApiHandler writes it."""
+    row = store.instance(instance_id)
+    if row is None:
+        return None
+    status = "Pending" if row["status"] == "Pending" else row["status"]
+    doc: dict[str, Any] = {
+        "name": row["name"], "instanceId": row["id"], "runtimeStatus": status,
+        "input": row["input"] if show_input else None,  # the stored JSON text, as the host does
+        "customStatus": _loads(row["custom_status"]), "output": _loads(row["output"]),
+        "createdTime": _iso(row["created"]), "lastUpdatedTime": _iso(row["updated"]),
+    }
+    if show_history:
+        doc["historyEvents"] = history_view.render(store.history(instance_id), show_history_output)
+    return doc
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _iso(t: float) -> str:
+    from datetime import UTC, datetime
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _failure_details(exc: BaseException) -> dict[str, Any]:
+    return {"ErrorType": type(exc).__name__, "ErrorMessage": str(exc),
+            "StackTrace": "".join(traceback.format_tb(exc.__traceback__))}
+
+
+class _CrashPoints:
+    """`DEVHOST_KILL_AT=point:n` SIGKILLs the host at the n-th pass of a commit point.
+
+    Used by the crash-recovery tests to prove that kill -9 at every commit point resumes to the
+    same result. Points: episode, activity (after their commits), activity-before-commit.
+    """
+
+    def __init__(self, point: str | None, n: int) -> None:
+        self.point, self.n, self.count = point, n, 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> _CrashPoints:
+        spec = os.environ.get("DEVHOST_KILL_AT", "")
+        point, _, n = spec.partition(":")
+        return cls(point or None, int(n or 1))
+
+    def hit(self, point: str) -> None:
+        if point != self.point:
+            return
+        with self._lock:
+            self.count += 1
+            if self.count == self.n:
+                os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,111 @@
+"""Wiring: one DevHost = app + registry + invoker + store + engine + HTTP server + listeners."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from azure.functions import meta
+
+from .clock import Clock, RealClock
+from .config import HostConfig, load_local_settings
+from .discovery import Registry, load_app
+from .durable.client_api import ClientApi
+from .durable.engine import DurableEngine, status_json
+from .durable.oracle import Oracle
+from .durable.store import TERMINAL, Store
+from .http_server import EVENT_GRID_PATH, HttpTriggers, Server
+from .invoker import Invoker
+
+log = logging.getLogger("devhost")
+
+
+class DevHost:
+    """The app at `app_dir`, served the way `func start` serves it."""
+
+    def __init__(self, app_dir: str | Path, *, port: int = 7071, state_dir: str | Path | None = None,
+                 clock: Clock | None = None, oracle: Oracle | None = None,
+                 listeners: bool = True) -> None:
+        self.app_dir = Path(app_dir).resolve()
+        load_local_settings(self.app_dir)
+        self.config = HostConfig.load(self.app_dir)
+        self.clock = clock or RealClock()
+        self.registry = Registry(load_app(self.app_dir))
+        self.invoker = Invoker()
+        state = Path(state_dir) if state_dir else self.app_dir / ".devhost"
+        self.store = Store(state / f"{self.config.hub_name}.sqlite")
+        self.oracle = oracle
+        self.engine = DurableEngine(self.registry, self.invoker, self.store, self.clock,
+                                    self.config, oracle)
+        self.http = HttpTriggers(self.registry, self.invoker, self.config.route_prefix)
+        self.server = Server(self.http, None, self.registry, self.invoker, port)  # type: ignore[arg-type]
+        self.base_url = f"http://127.0.0.1:{self.server.port}"
+        self.client_api = ClientApi(self.engine, self.base_url, self.config.hub_name)
+        self.server.client_api = self.client_api
+        self.invoker.sources["durableClient"] = \
+            lambda _b: meta.Datum(self.client_api.binding_json(), "string")
+        self.listeners: list[Any] = self._listeners() if listeners else []
+
+    def _listeners(self) -> list[Any]:
+        from .triggers import create_listeners
+        return create_listeners(self.registry, self.invoker, self.config, self.clock)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> DevHost:
+        self.server.start()
+        self.engine.start()
+        for listener in self.listeners:
+            listener.start()
+        return self
+
+    def stop(self) -> None:
+        for listener in self.listeners:
+            listener.stop()
+        self.engine.stop()
+        self.server.stop()
+        self.invoker.close()
+
+    def __enter__(self) -> DevHost:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        with self:
+            stop.wait()
+
+    # ---- what `func start` prints ------------------------------------------------------------------
+    def describe(self) -> list[str]:
+        lines = ["Functions:", ""]
+        for route, methods, entry in self.http.routes:
+            lines.append(f"        {entry.name}: [{','.join(methods) or 'GET,POST,...'}] "
+                         f"{self.base_url}{self.http.url_path(route)}")
+        for entry in self.registry.functions.values():
+            kind = entry.trigger_type
+            if kind == "httpTrigger":
+                continue
+            extra = f" ({self.base_url}{EVENT_GRID_PATH}?functionName={entry.name})" \
+                if kind == "eventGridTrigger" else ""
+            lines.append(f"        {entry.name}: {kind}{extra}")
+        return lines
+
+    # ---- conveniences for tests and tools -----------------------------------------------------------
+    def status(self, instance_id: str, **kw: Any) -> dict[str, Any] | None:
+        return status_json(self.store, instance_id, **kw)
+
+    def wait_for(self, instance_id: str, timeout: float = 30.0,
+                 statuses: tuple[str, ...] = TERMINAL) -> dict[str, Any]:
+        """Block (in real time) until the instance reaches one of `statuses`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            doc = self.status(instance_id)
+            if doc is not None and doc["runtimeStatus"] in statuses:
+                return doc
+            time.sleep(0.02)
+        raise TimeoutError(f"{instance_id} did not reach {statuses} within {timeout}s: "
+                           f"{self.status(instance_id)}")
