@@ -95,6 +95,25 @@ def encode(binding_type: str, value: Any) -> meta.Datum:
     return converter.encode(value, expected_type=None)
 
 
+_loop_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """The process's one event loop for async functions, as the Python worker has one.
+
+    Shared by every host in the process: the Durable client's module-global aiohttp session is
+    bound to the first loop that used it.
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, daemon=True,
+                             name="devhost-worker-loop").start()
+        return _loop
+
+
 class Invoker:
     """Calls user functions. Thread-safe: callers are the HTTP server, activity workers, listeners."""
 
@@ -102,10 +121,7 @@ class Invoker:
         self.sources: dict[str, InputSource] = dict(sources or {})
         self._active = 0
         self._active_lock = threading.Lock()
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                        name="devhost-worker-loop")
-        self._thread.start()
+        self.loop = worker_loop()
 
     def invoke(self, entry: FunctionEntry, trigger: meta.Datum,
                metadata: dict[str, meta.Datum] | None = None) -> Invocation:
@@ -149,8 +165,7 @@ class Invoker:
         return contextvars.copy_context().run(entry.user_fn, **kwargs)
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
+        """Nothing to release: the worker loop lives as long as the process, as in the worker."""
 
 
 def _type_of(entry: FunctionEntry, name: str) -> str:
