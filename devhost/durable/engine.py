@@ -9,9 +9,12 @@ import logging
 import os
 import signal
 import threading
+import time
 import traceback
 import uuid
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from azure.functions import meta
@@ -36,6 +39,7 @@ from .store import TERMINAL, Store
 
 log = logging.getLogger("devhost")
 
+BATCH_WINDOW = 0.05  # seconds an instance with running activities waits for more completions
 _CONTROL = (EventType.EXECUTION_TERMINATED, EventType.EXECUTION_SUSPENDED,
             EventType.EXECUTION_RESUMED)
 
@@ -44,6 +48,15 @@ def _suspended_after(status: str, control: dict[int, dict[str, Any]]) -> bool:
     if EventType.EXECUTION_RESUMED in control:
         return False
     return status == "Suspended" or EventType.EXECUTION_SUSPENDED in control
+
+
+@dataclass(frozen=True)
+class EpisodeStat:
+    """One episode's cost: history size, time inside the SDK's handle, and the whole episode."""
+
+    history_events: int
+    sdk_seconds: float
+    total_seconds: float
 
 
 class UnknownOrchestratorError(LookupError):
@@ -63,12 +76,16 @@ class DurableEngine:
                                    "Suspended")  # host default: AnyState
         self._pool = ThreadPoolExecutor(config.max_concurrent_activities, "devhost-activity")
         self._in_flight: set[int] = set()
+        self._in_flight_instances: Counter[str] = Counter()
+        self._seen: dict[str, float] = {}
+        self._batch_deadline: float | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._crash = _CrashPoints.from_env()
         self.episodes = 0
+        self.stats: deque[EpisodeStat] = deque(maxlen=100_000)  # for bench/, not for decisions
 
     # ---- client operations ---------------------------------------------------------------------
     def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
@@ -149,7 +166,7 @@ class DurableEngine:
             if self._in_flight:
                 return False
         now = self.clock.time()
-        return (self.store.next_runnable_instance(now, set()) is None
+        return (not self.store.runnable_instances(now)
                 and not self.store.pending_work(set(), 1))
 
     def _loop(self) -> None:
@@ -166,13 +183,40 @@ class DurableEngine:
 
     def _step(self) -> bool:
         started = self._dispatch_activities()
-        instance_id = self.store.next_runnable_instance(self.clock.time(), set())
+        instance_id = self._next_instance()
         if instance_id is not None:
             self.run_episode(instance_id)
             return True
         return started
 
+    def _next_instance(self) -> str | None:
+        """The next instance with visible messages, batching fan-in like the storage provider.
+
+        DTFx hands an episode every message that is waiting for its instance. Completions of a
+        fan-out trickle in one by one here, so an instance that still has activities running
+        waits up to BATCH_WINDOW (real time) for its siblings: one episode per batch rather than
+        one per completion, which would replay the whole history each time.
+        """
+        ready = self.store.runnable_instances(self.clock.time())
+        with self._lock:
+            busy = set(self._in_flight_instances)
+        now = time.monotonic()
+        for instance_id in ready:
+            if instance_id not in busy:
+                self._seen.pop(instance_id, None)
+                return instance_id
+            first = self._seen.setdefault(instance_id, now)
+            if now - first >= BATCH_WINDOW:
+                del self._seen[instance_id]
+                return instance_id
+        self._batch_deadline = min((t + BATCH_WINDOW for t in self._seen.values()), default=None)
+        return None
+
     def _idle_wait(self) -> None:
+        if self._batch_deadline is not None:  # a batch is filling: wait for it in real time
+            self._wake.wait(max(0.0, self._batch_deadline - time.monotonic()))
+            self._batch_deadline = None
+            return
         deadline = self.store.next_visible_at()
         if self.clock.virtual and deadline is not None and self._nothing_running():
             due = self.clock.next_due()
@@ -195,6 +239,7 @@ class DurableEngine:
         for row in rows:
             with self._lock:
                 self._in_flight.add(row["id"])
+                self._in_flight_instances[row["instance_id"]] += 1
             self._pool.submit(self._run_activity, dict(row))
         return bool(rows)
 
@@ -212,6 +257,9 @@ class DurableEngine:
         finally:
             with self._lock:
                 self._in_flight.discard(row["id"])
+                self._in_flight_instances[row["instance_id"]] -= 1
+                if self._in_flight_instances[row["instance_id"]] <= 0:
+                    del self._in_flight_instances[row["instance_id"]]
             self.wake()
 
     def _execute_activity(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +281,11 @@ class DurableEngine:
 
     # ---- one orchestrator episode --------------------------------------------------------------
     def run_episode(self, instance_id: str) -> None:
-        Episode(self, instance_id).run()
+        started = time.perf_counter()
+        episode = Episode(self, instance_id)
+        episode.run()
+        self.stats.append(EpisodeStat(episode.history_events, episode.sdk_seconds,
+                                      time.perf_counter() - started))
         self.episodes += 1
         self._crash.hit("episode")
 
@@ -258,6 +310,8 @@ class Episode:
         self.e, self.id = engine, instance_id
         self.now = engine.clock.now()
         self.consumed: list[int] = []
+        self.history_events = 0
+        self.sdk_seconds = 0.0
 
     def run(self) -> None:
         store = self.e.store
@@ -303,7 +357,10 @@ class Episode:
 
     def _run_orchestrator(self, inst: Any, past: list[dict[str, Any]],
                           new: list[dict[str, Any]]) -> None:
+        self.history_events = len(past) + len(new)
+        started = time.perf_counter()
         state = self.e.orchestrate(inst, past, new)
+        self.sdk_seconds = time.perf_counter() - started
         error = state.error
         replay: HostReplay | None = None
         try:

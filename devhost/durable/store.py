@@ -88,11 +88,12 @@ class Store:
             "SELECT id, execution_id, event FROM inbox WHERE instance_id=? AND visible_at<=? "
             "ORDER BY id", (instance_id, now)).fetchall()
 
-    def next_runnable_instance(self, now: float, exclude: set[str]) -> str | None:
+    def runnable_instances(self, now: float, limit: int = 64) -> list[str]:
+        """Instances with visible messages, the longest-waiting first."""
         rows = self.db.execute(
             "SELECT instance_id FROM inbox WHERE visible_at<=? GROUP BY instance_id "
-            "ORDER BY MIN(id) LIMIT ?", (now, len(exclude) + 1)).fetchall()
-        return next((r[0] for r in rows if r[0] not in exclude), None)
+            "ORDER BY MIN(id) LIMIT ?", (now, limit)).fetchall()
+        return [r[0] for r in rows]
 
     def next_visible_at(self) -> float | None:
         return self.db.execute("SELECT MIN(visible_at) FROM inbox WHERE visible_at<?",
