@@ -1,0 +1,83 @@
+"""Every failure a restore can end in: a stable code, whether retrying can help, and what to do.
+
+Messages start with the code ("RoleNotYetEffective: ...") because an activity's exception reaches
+the orchestrator as a bare Exception whose text is all that survives; `code_of` reads it back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+class RestoreError(Exception):
+    code: ClassVar[str] = "RestoreError"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message, self.hint = message, hint
+        super().__init__(f"{self.code}: {message}" + (f" ({hint})" if hint else ""))
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+@dataclass
+class InvalidRequest(RestoreError):
+    """The request itself is wrong; it can never succeed as sent."""
+
+    errors: list[FieldError] = field(default_factory=list)
+    code: ClassVar[str] = "InvalidRequest"
+
+    def __post_init__(self) -> None:
+        summary = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+        RestoreError.__init__(self, summary or "invalid request")
+
+
+def _error(name: str, *, retryable: bool = False) -> type[RestoreError]:
+    return type(name, (RestoreError,), {"code": name, "retryable": retryable})
+
+
+# Permanent: the plan or Azure says no; retrying the same request will not help.
+BackupInstanceNotFound = _error("BackupInstanceNotFound")
+RecoveryPointNotFound = _error("RecoveryPointNotFound")
+TargetResourceGroupNotFound = _error("TargetResourceGroupNotFound")
+TargetDiskExists = _error("TargetDiskExists")
+CrossSubscriptionRestoreDisabled = _error("CrossSubscriptionRestoreDisabled")
+CrossRegionRestoreUnsupported = _error("CrossRegionRestoreUnsupported")
+VmNotFound = _error("VmNotFound")
+VmNotSuitable = _error("VmNotSuitable")
+SnapshotPermissionsMissing = _error("SnapshotPermissionsMissing")
+SnapshotNotFound = _error("SnapshotNotFound")
+EncryptionKeyUnavailable = _error("EncryptionKeyUnavailable")
+AppNotAuthorized = _error("AppNotAuthorized")
+ValidationFailed = _error("ValidationFailed")
+RestoreJobFailed = _error("RestoreJobFailed")
+AttachFailed = _error("AttachFailed")
+SwapFailed = _error("SwapFailed")
+PropagationTimedOut = _error("PropagationTimedOut")
+RestoreTimedOut = _error("RestoreTimedOut")
+Cancelled = _error("Cancelled")
+
+# Transient: worth another attempt.
+RoleNotYetEffective = _error("RoleNotYetEffective", retryable=True)
+AzureThrottled = _error("AzureThrottled", retryable=True)
+AzureUnavailable = _error("AzureUnavailable", retryable=True)
+
+_CODE = re.compile(r"\b([A-Z][A-Za-z]+): ")
+KNOWN = {cls.code: cls for cls in RestoreError.__subclasses__()}
+
+
+def code_of(text: str) -> str | None:
+    """The first known error code in an exception text (as it reaches the orchestrator)."""
+    for match in _CODE.finditer(text):
+        if match.group(1) in KNOWN:
+            return match.group(1)
+    return None

@@ -1,0 +1,79 @@
+"""ARM resource ids, parsed once and compared case-insensitively (as ARM compares them)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
+# Managed disk names: 1-80 chars; letters, digits, _ . -; start with a letter or digit; end with a
+# letter, digit or underscore.
+DISK_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$")
+
+
+class InvalidResourceId(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ResourceId:
+    subscription: str
+    resource_group: str
+    provider: str | None = None  # e.g. "Microsoft.Compute"
+    types: tuple[str, ...] = ()  # e.g. ("disks",) or ("backupVaults", "backupInstances")
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> ResourceId:
+        if not isinstance(text, str) or not text.startswith("/"):
+            raise InvalidResourceId("must be an ARM resource id starting with /subscriptions/")
+        parts = text.strip("/").split("/")
+        if len(parts) < 4 or parts[0].lower() != "subscriptions" or \
+                parts[2].lower() != "resourcegroups":
+            raise InvalidResourceId("must look like /subscriptions/{id}/resourceGroups/{name}/...")
+        if not _GUID.match(parts[1]):
+            raise InvalidResourceId(f"subscription id {parts[1]!r} is not a GUID")
+        if not _RG_NAME.match(parts[3]) or parts[3].endswith("."):
+            raise InvalidResourceId(f"resource group name {parts[3]!r} is not valid")
+        rest = parts[4:]
+        if not rest:
+            return cls(parts[1].lower(), parts[3])
+        if rest[0].lower() != "providers" or len(rest) < 4 or len(rest) % 2:
+            raise InvalidResourceId("must continue with /providers/{namespace}/{type}/{name}")
+        pairs = rest[2:]
+        if any(not p for p in pairs):
+            raise InvalidResourceId("has an empty segment")
+        return cls(parts[1].lower(), parts[3], rest[1], tuple(pairs[0::2]), tuple(pairs[1::2]))
+
+    @property
+    def name(self) -> str:
+        return self.names[-1] if self.names else self.resource_group
+
+    @property
+    def type(self) -> str:
+        """Like "Microsoft.Compute/disks"; "resourceGroups" for a resource group id."""
+        if self.provider is None:
+            return "resourceGroups"
+        return "/".join((self.provider, *self.types))
+
+    def is_type(self, full_type: str) -> bool:
+        return self.type.lower() == full_type.lower()
+
+    @property
+    def resource_group_id(self) -> str:
+        return f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+
+    def __str__(self) -> str:
+        if self.provider is None:
+            return self.resource_group_id
+        tail = "/".join(f"{t}/{n}" for t, n in zip(self.types, self.names, strict=True))
+        return f"{self.resource_group_id}/providers/{self.provider}/{tail}"
+
+    def key(self) -> str:
+        """The id for comparisons and dictionary keys: ARM ids are case-insensitive."""
+        return str(self).lower()
+
+    def same_as(self, other: ResourceId | str) -> bool:
+        other_key = other.key() if isinstance(other, ResourceId) else str(other).lower().rstrip("/")
+        return self.key() == other_key
