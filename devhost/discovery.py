@@ -108,10 +108,11 @@ def load_app(app_dir: str | Path, module: str = "function_app") -> func.Function
     root = Path(app_dir).resolve()
     for name, mod in list(sys.modules.items()):
         file = getattr(mod, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(root):
-            del sys.modules[name]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+        if name == module or (file and Path(file).resolve().is_relative_to(root)):
+            del sys.modules[name]  # this app's modules, and another app's `function_app`
+    if str(root) in sys.path:
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
     importlib.invalidate_caches()
     mod = importlib.import_module(module)
     if not Path(mod.__file__ or "").resolve().is_relative_to(root):

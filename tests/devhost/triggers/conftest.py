@@ -1,0 +1,87 @@
+"""Fixtures for the trigger tests: one real Azurite per session (the run fails if it cannot
+start), the test app loaded once, an invoker whose durableClient source is canned, and helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from azure.functions import meta
+
+from devhost.azurite import Azurite
+from devhost.discovery import Registry, load_app
+from devhost.invoker import Invoker
+
+APP_DIR = Path(__file__).parent / "apps" / "trigger_app"
+
+# What the host hands a durableClient binding (only the fields the SDK client reads).
+CLIENT_BINDING = {
+    "taskHubName": "TestHub",
+    "creationUrls": {"createNewInstancePostUri": "http://127.0.0.1:1/create"},
+    "managementUrls": {"id": "INSTANCEID", "statusQueryGetUri": "http://127.0.0.1:1/status"},
+    "baseUrl": "http://127.0.0.1:1/runtime/webhooks/durabletask",
+    "requiredQueryStringParameters": "",
+    "rpcBaseUrl": "http://127.0.0.1:1/durabletask/",
+}
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    # No skip on purpose: without Azurite the queue tests must fail, not pass vacuously.
+    with Azurite() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def trigger_app() -> SimpleNamespace:
+    """The test app's Registry and module (for its CALLS list).
+
+    load_app() reuses a `function_app` already in sys.modules and keeps the app directory on
+    sys.path, so apps loaded in one process shadow each other. Ours is imported with a clean
+    slate, and the slate is cleaned again at once, so tests of other apps are not affected.
+    """
+    def forget() -> None:
+        sys.modules.pop("function_app", None)
+        while str(APP_DIR) in sys.path:
+            sys.path.remove(str(APP_DIR))
+
+    forget()
+    sys.path.insert(0, str(APP_DIR))
+    try:
+        registry = Registry(load_app(APP_DIR))
+        module = sys.modules["function_app"]
+    finally:
+        forget()
+    return SimpleNamespace(registry=registry, module=module)
+
+
+@pytest.fixture(scope="session")
+def invoker() -> Iterator[Invoker]:
+    inv = Invoker(sources={"durableClient": lambda b: meta.Datum(json.dumps(CLIENT_BINDING),
+                                                                  "string")})
+    yield inv
+    inv.close()
+
+
+@pytest.fixture
+def calls(trigger_app: SimpleNamespace) -> list[tuple[str, object]]:
+    trigger_app.module.CALLS.clear()
+    return trigger_app.module.CALLS
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., None]:
+    """wait_for(predicate, timeout=5, what=...) polls in real time and fails with `what`."""
+    def wait(predicate: Callable[[], object], timeout: float = 5.0,
+             what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.01)
+    return wait
