@@ -88,6 +88,7 @@ class HostReplay:
         self._index = 0
         self._open: dict[int, _Task] = {}
         self.kinds: dict[int, str] = {}
+        self.labels: dict[int, str] = {}
         self._waiters: dict[str, deque[_Task]] = defaultdict(deque)
         self._buffered: dict[str, int] = defaultdict(int)
         self._time: datetime | None = None
@@ -98,6 +99,15 @@ class HostReplay:
     def open_ids(self) -> dict[int, str]:
         """Ids handed out and not completed by any history event, with their kind."""
         return {i: self.kinds[i] for i in self._open}
+
+    @property
+    def open_labels(self) -> dict[int, str]:
+        """Outstanding ids with what they are for: "timer" or "task:<function>"."""
+        return {i: self.labels[i] for i in self._open}
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        return self._actions
 
     @property
     def next_id(self) -> int:
@@ -185,11 +195,14 @@ class HostReplay:
         self._next_id += 1
         task = self._open[task_id] = _Task()
         self.kinds[task_id] = kind
+        self.labels[task_id] = TIMER if kind == TIMER else \
+            f"task:{(a.get('functionName') or '?').lower()}"
         past = self._scheduled.get(task_id)
         if past is None:
             self.new.append(NewWork(kind, task_id, a, fire_at))
         elif past["EventType"] != _CREATION_EVENT[kind] or (
-                kind != TIMER and past.get("Name") != a.get("functionName")):
+                kind != TIMER and (past.get("Name") or "").lower()
+                != (a.get("functionName") or "").lower()):  # DTFx: OrdinalIgnoreCase
             raise NonDeterminismError(
                 f"#{task_id}: history has {_KIND_OF_EVENT.get(past['EventType'])} "
                 f"{past.get('Name') or ''}, the orchestrator now asks for {kind} "

@@ -1,12 +1,12 @@
-"""A false DISAGREE from the fidelity oracle on an orchestration's last episode.
+"""Regression: the fidelity oracle once reported a false DISAGREE on an orchestration's last episode.
 
 When one episode's batch holds two completions and the first one completes the orchestration, the
 SDK's executor stops reading the history there (TaskOrchestrationExecutor.execute breaks once the
 execution has completed), so the second completion's task stays in `context.open_tasks`. The host
 model (HostReplay) walks the whole batch and retires that id. The oracle compares the two at the end
-of the history and reports DISAGREE although host and SDK assigned every id identically; with
-Oracle(strict=True) (devhost.testing's default) a correct orchestration is then failed with the
-oracle's message. The SDK's own fixture test_sequential_orchestrator_with_retry::
+of the history and reported DISAGREE although host and SDK assigned every id identically; with
+Oracle(strict=True) (devhost.testing's default) a correct orchestration was then failed with the
+oracle's message. The oracle now compares the host at the event where the SDK stopped. The SDK's own fixture test_sequential_orchestrator_with_retry::
 test_concurrent_retriable_results_alternating_taskIDs_when_any is such a history (two retried
 tasks complete in one episode and task_any returns on the first); test_sdk_histories.py compares
 at the point where the SDK stopped reading, and agrees.
@@ -20,9 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from devhost.durable.oracle import DISAGREE, Oracle
+from devhost.durable.oracle import AGREE, Oracle
 from devhost.host import DevHost
 
 
@@ -41,21 +39,17 @@ def _run(start: Callable[..., DevHost], tmp_path: Path, instance_id: str, *,
 
 def test_timers_tie_is_right_and_both_timers_arrive_in_the_last_episode(generated_host_factory,
                                                                         tmp_path):
-    """Without strictness the result is correct: the spurious verdict changes nothing else."""
+    """Both timers arrive in the last episode, and the oracle agrees there."""
     doc, oracle = _run(generated_host_factory, tmp_path, "tie-lenient", strict=False)
     assert doc["runtimeStatus"] == "Completed", doc
     assert doc["output"] == "first"
     # ... OrchestratorStarted TimerFired TimerFired OrchestratorCompleted ExecutionCompleted
     assert doc["history_types"][-5:] == [12, 11, 11, 13, 1], doc["history_types"]
-    # the last episode is the one the oracle (wrongly) flags
-    assert [v.verdict for v in oracle.verdicts][-1] == DISAGREE
+    # the last episode, which the oracle once flagged, now agrees
+    assert [v.verdict for v in oracle.verdicts][-1] == AGREE
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "devhost oracle false positive on the final episode: the SDK stops at the completing "
-    "TimerFired and still lists the other timer as open, HostReplay consumed both, so "
-    "Oracle.check reports DISAGREE and strict mode fails a correct orchestration. Fix: compare "
-    "only while the orchestration is still running, or at the event where the SDK stopped"))
+# Regression: the oracle once compared after the whole batch, past where the SDK stopped.
 def test_timers_tie_completes_under_the_strict_oracle(generated_host_factory, tmp_path):
     doc, oracle = _run(generated_host_factory, tmp_path, "tie-strict", strict=True)
     assert oracle.divergences == []

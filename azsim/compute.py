@@ -1,0 +1,231 @@
+"""Microsoft.Compute disks, disk encryption sets and the Compute async-operation endpoints.
+
+Compute LROs answer with `Azure-AsyncOperation` (a status body with `InProgress`, `Succeeded`,
+`Failed`) and/or `Location` (202 while running, then 200 with the final body); `?monitor=true`
+marks the Location form, as the real Compute URLs do.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .arm import RG, SUB, Ctx, Response, Route, as_object, page, provider_id, require, router
+from .clock import iso
+from .errors import ArmError, bad_request, conflict
+from .state import Operation, SimState, public
+
+ROUTES: list[Route] = []
+route = router(ROUTES)
+
+DISK_TYPE = "Microsoft.Compute/disks"
+DES_TYPE = "Microsoft.Compute/diskEncryptionSets"
+DISK = f"(?P<scope>{RG}/providers/Microsoft\\.Compute/disks/(?P<name>[^/]+))"
+_DISK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]|[A-Za-z0-9_]")
+_TIERS = {"Premium_LRS": "Premium", "Premium_ZRS": "Premium", "StandardSSD_LRS": "Standard",
+          "StandardSSD_ZRS": "Standard", "Standard_LRS": "Standard", "UltraSSD_LRS": "Ultra",
+          "PremiumV2_LRS": "Premium"}
+_CREATE_OPTIONS = {"Empty", "Copy", "FromImage", "Import", "Restore", "Upload"}
+_PASSED_THROUGH = ("osType", "hyperVGeneration", "encryption", "securityProfile",
+                   "supportedCapabilities")
+
+
+def new_disk(state: SimState, rid: str, location: str, sku: str, size_gb: int,
+             creation: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A disk body; `extra` properties (osType, encryption, securityProfile...) are merged in."""
+    now = iso(state.now())
+    properties: dict[str, Any] = {
+        "creationData": creation, "diskSizeGB": size_gb, "diskSizeBytes": size_gb * 1024**3,
+        "uniqueId": state.new_guid(), "encryption": {"type": "EncryptionAtRestWithPlatformKey"},
+        "networkAccessPolicy": "AllowAll", "publicNetworkAccess": "Enabled",
+        "timeCreated": now, "provisioningState": "Succeeded",
+    }
+    properties.update(extra or {})
+    return {"id": rid, "name": rid.rsplit("/", 1)[-1], "type": DISK_TYPE, "location": location,
+            "sku": {"name": sku, "tier": _TIERS.get(sku, "Standard")}, "properties": properties}
+
+
+def set_managed_by(state: SimState, disk: dict[str, Any], vm_id: str | None) -> None:
+    if vm_id:
+        disk["managedBy"] = vm_id
+    else:
+        disk.pop("managedBy", None)
+    disk["properties"]["LastOwnershipUpdateTime"] = iso(state.now())
+
+
+def render_disk(state: SimState, disk: dict[str, Any]) -> dict[str, Any]:
+    """The disk as GET returns it; `diskState` follows the owning VM's power state."""
+    body = public(disk)
+    vm = state.get(disk["managedBy"]) if disk.get("managedBy") else None
+    if vm is None:
+        body["properties"]["diskState"] = "Unattached"
+    else:
+        reserved = vm["_power"] in ("deallocated", "deallocating")
+        body["properties"]["diskState"] = "Reserved" if reserved else "Attached"
+    return body
+
+
+def des_id_of(disk: dict[str, Any]) -> str | None:
+    return disk["properties"].get("encryption", {}).get("diskEncryptionSetId")
+
+
+def lro_headers(ctx: Ctx, op: Operation, *, async_op: bool = True) -> dict[str, str]:
+    base = (f"{ctx.base_url}/subscriptions/{ctx.state.subscription_id}/providers/"
+            f"Microsoft.Compute/locations/{op.location}/operations/{op.id}")
+    headers = {"Location": f"{base}?p={op.id}&monitor=true&api-version={op.api_version}"}
+    if async_op:
+        headers["Azure-AsyncOperation"] = f"{base}?p={op.id}&api-version={op.api_version}"
+    return headers
+
+
+@route("GET", f"{SUB}/providers/Microsoft\\.Compute/locations/(?P<loc>[^/]+)/operations/"
+       "(?P<op>[^/]+)", "Microsoft.Compute/locations/operations/read", "compute-operations")
+def get_operation(ctx: Ctx) -> Response:
+    op = ctx.state.operations.get(ctx.groups["op"])
+    if op is None or not op.action.startswith("Microsoft.Compute/"):
+        raise ArmError(404, "NotFound", f"The operation '{ctx.groups['op']}' was not found.")
+    if ctx.query.get("monitor", "").lower() == "true":
+        return _location_poll(ctx, op)
+    body: dict[str, Any] = {"name": op.id, "startTime": iso(op.start), "status": op.status}
+    if op.status != "InProgress":
+        body["endTime"] = iso(op.end)
+    if op.error:
+        body["error"] = op.error
+    return Response(200, body)
+
+
+def _location_poll(ctx: Ctx, op: Operation) -> Response:
+    if op.status == "InProgress":
+        return Response(202, None, lro_headers(ctx, op, async_op=False))
+    if op.error:
+        return Response(op.error_status, {"error": op.error})
+    return Response(200, op.result)
+
+
+@route("GET", DISK, "Microsoft.Compute/disks/read", "disks")
+def get_disk(ctx: Ctx) -> Response:
+    return Response(200, render_disk(ctx.state, require(ctx.state, ctx.groups["scope"], DISK_TYPE)))
+
+
+@route("GET", f"(?P<scope>{RG})/providers/Microsoft\\.Compute/disks",
+       "Microsoft.Compute/disks/read", "disks")
+def list_disks(ctx: Ctx) -> Response:
+    disks = ctx.state.children(ctx.groups["scope"], DISK_TYPE)
+    return page(ctx, [render_disk(ctx.state, d) for d in disks])
+
+
+@route("PUT", DISK, "Microsoft.Compute/disks/write", "disks")
+def put_disk(ctx: Ctx) -> Response:
+    state, rid, request = ctx.state, ctx.groups["scope"], ctx.json()
+    if not _DISK_NAME.fullmatch(ctx.groups["name"]):
+        raise bad_request("InvalidResourceName", f"The resource name '{ctx.groups['name']}' is "
+                          "invalid. Disk names are 1-80 letters, digits, '_', '.' or '-'.")
+    existing = state.get(rid)
+    disk = _update_disk(ctx, existing, request) if existing else _create_disk(ctx, rid, request)
+    disk["properties"]["provisioningState"] = "Updating"
+
+    def complete(op: Operation, due: float) -> None:
+        disk["properties"]["provisioningState"] = "Succeeded"
+        op.result = render_disk(state, disk)
+
+    state.put(disk)
+    op = state.begin("Microsoft.Compute/disks/write", rid, state.duration("diskWrite"),
+                     ctx.api_version, complete, op_id=state.new_guid())
+    status = 202 if existing is None else 200
+    return Response(status, render_disk(state, disk), lro_headers(ctx, op))
+
+
+def _create_disk(ctx: Ctx, rid: str, request: dict[str, Any]) -> dict[str, Any]:
+    location = request.get("location")
+    if not isinstance(location, str) or not location:
+        raise bad_request("LocationRequired", "The location property is required for this "
+                          "definition.")
+    props = as_object(request.get("properties") or {}, "properties")
+    creation = as_object(props.get("creationData") or {}, "creationData")
+    option = creation.get("createOption")
+    if not isinstance(option, str) or option not in _CREATE_OPTIONS:
+        raise bad_request("InvalidParameter", "Required parameter 'creationData.createOption' is "
+                          "missing or invalid.", "creationData.createOption")
+    size = props.get("diskSizeGB")
+    if option == "Empty" and not (isinstance(size, int) and 0 < size <= 65536):
+        raise bad_request("InvalidParameter", "Required parameter 'diskSizeGB' is missing (null).",
+                          "diskSizeGB")
+    sku = as_object(request.get("sku") or {}, "sku").get("name", "Standard_LRS")
+    if not isinstance(sku, str) or sku not in _TIERS:
+        raise bad_request("InvalidParameter", f"The value '{sku}' of parameter 'sku.name' is "
+                          "invalid.", "sku.name")
+    extra = {k: v for k, v in props.items() if k in _PASSED_THROUGH}
+    if des := as_object(extra.get("encryption", {}), "encryption").get("diskEncryptionSetId"):
+        require(ctx.state, des, DES_TYPE)
+        extra["encryption"] = {"type": "EncryptionAtRestWithCustomerKey",
+                               "diskEncryptionSetId": des}
+    disk = new_disk(ctx.state, rid, location, sku, size or 128, creation, extra)
+    if tags := ctx.tags(request):
+        disk["tags"] = tags
+    zones = request.get("zones")
+    if zones:
+        if not (isinstance(zones, list) and all(isinstance(z, str) for z in zones)):
+            raise bad_request("InvalidParameter", "zones must be a list of strings.", "zones")
+        disk["zones"] = zones
+    return disk
+
+
+def _update_disk(ctx: Ctx, disk: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    tags = ctx.tags(request)
+    location = request.get("location")
+    if isinstance(location, str) and location.lower() != disk["location"].lower():
+        raise bad_request("InvalidResourceLocation",
+                          f"The resource '{disk['name']}' already exists in location "
+                          f"'{disk['location']}'. A resource with the same name cannot be "
+                          f"created in location '{location}'.")
+    size = as_object(request.get("properties") or {}, "properties").get("diskSizeGB")
+    if isinstance(size, int) and size != disk["properties"]["diskSizeGB"]:
+        if size < disk["properties"]["diskSizeGB"]:
+            raise bad_request("BadRequest", f"Disk '{disk['name']}' cannot be resized down. "
+                              "Reducing disk size is not supported.")
+        if disk.get("managedBy"):
+            raise conflict("OperationNotAllowed", f"Disk '{disk['name']}' is attached to VM "
+                           f"'{disk['managedBy']}'; resize it while unattached.")
+        disk["properties"].update(diskSizeGB=size, diskSizeBytes=size * 1024**3)
+    if tags is not None:
+        disk["tags"] = tags
+    return disk
+
+
+@route("DELETE", DISK, "Microsoft.Compute/disks/delete", "disks")
+def delete_disk(ctx: Ctx) -> Response:
+    state, rid = ctx.state, ctx.groups["scope"]
+    disk = state.get(rid)
+    if disk is None:
+        return Response(204)
+    if disk.get("managedBy"):
+        raise conflict("OperationNotAllowed",
+                       f"Disk {disk['name']} is attached to VM {disk['managedBy']}.")
+
+    def complete(op: Operation, due: float) -> None:
+        state.remove(rid)
+
+    op = state.begin("Microsoft.Compute/disks/delete", rid, state.duration("diskDelete"),
+                     ctx.api_version, complete, op_id=state.new_guid())
+    return Response(202, None, lro_headers(ctx, op))
+
+
+@route("GET", f"(?P<scope>{RG}/providers/Microsoft\\.Compute/diskEncryptionSets/(?P<name>[^/]+))",
+       "Microsoft.Compute/diskEncryptionSets/read", "disks")
+def get_disk_encryption_set(ctx: Ctx) -> Response:
+    return Response(200, public(require(ctx.state, ctx.groups["scope"], DES_TYPE)))
+
+
+def new_des(state: SimState, sub: str, rg: str, name: str, key_url: str, vault_id: str,
+            tags: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "id": provider_id(sub, rg, DES_TYPE, name), "name": name, "type": DES_TYPE,
+        "location": state.location, "tags": tags or {},
+        "identity": {"type": "SystemAssigned", "principalId": state.new_guid(),
+                     "tenantId": state.tenant_id},
+        "properties": {"activeKey": {"sourceVault": {"id": vault_id}, "keyUrl": key_url},
+                       "encryptionType": "EncryptionAtRestWithCustomerKey", "previousKeys": [],
+                       "rotationToLatestKeyVersionEnabled": False,
+                       "provisioningState": "Succeeded"},
+        "_keyEnabled": True,
+    }

@@ -1,0 +1,116 @@
+"""Backup vault jobs: the scenario's past backup jobs and the restore jobs `restore` starts.
+
+A restore job is `InProgress` for the scenario's `restoreJob` duration, then `Completed` with
+the new disk in the target resource group (or `Failed`, when a `jobFailure` fault was injected
+or a same-name disk appeared meanwhile).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .clock import iso
+from .compute import new_disk
+from .dataprotection import JOB_TYPE
+from .errors import ArmError
+from .state import SimState
+
+
+def _job(state: SimState, bi: dict[str, Any], operation: str, start: float) -> dict[str, Any]:
+    vault_id = bi["id"].split("/backupInstances/")[0]
+    source = bi["properties"]["dataSourceInfo"]
+    policy_id = bi["properties"]["policyInfo"]["policyId"]
+    name = state.new_guid()
+    parts = source["resourceID"].split("/")
+    return {
+        "id": f"{vault_id}/backupJobs/{name}", "name": name, "type": JOB_TYPE,
+        "_start": start, "_end": start,
+        "properties": {
+            "activityID": state.new_guid(),
+            "backupInstanceFriendlyName": bi["properties"]["friendlyName"],
+            "backupInstanceId": bi["id"], "dataSourceId": source["resourceID"],
+            "dataSourceLocation": source["resourceLocation"],
+            "dataSourceName": source["resourceName"], "dataSourceSetName": None,
+            "dataSourceType": source["datasourceType"], "duration": "PT0S",
+            "startTime": iso(start), "endTime": None, "errorDetails": None,
+            "extendedInfo": {"additionalDetails": {}, "subTasks": []},
+            "isUserTriggered": operation == "Restore", "operation": operation,
+            "operationCategory": operation, "policyId": policy_id,
+            "policyName": policy_id.rsplit("/", 1)[-1], "progressEnabled": False,
+            "progressUrl": None, "restoreType": None, "sourceResourceGroup": parts[4],
+            "sourceSubscriptionID": parts[2], "status": "InProgress",
+            "subscriptionId": vault_id.split("/")[2], "supportedActions": [""],
+            "vaultName": vault_id.rsplit("/", 1)[-1], "sourceDataStoreType": "OperationalStore",
+            "isCrossRegionRestore": False, "etag": None,
+        },
+    }
+
+
+def completed_backup_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any],
+                         seconds: float) -> dict[str, Any]:
+    """A finished scheduled backup that produced recovery point `rp`."""
+    job = _job(state, bi, "Backup", rp["_time"] - seconds)
+    props = job["properties"]
+    job["_end"] = rp["_time"]
+    props.update(status="Completed", endTime=iso(rp["_time"]), isUserTriggered=False)
+    props["extendedInfo"] = {
+        "additionalDetails": {"PolicyRuleName": "BackupDaily", "RetentionTag": "Default",
+                              "TaskId": props["activityID"]},
+        "subTasks": [{"taskId": 1, "taskName": "Trigger Backup", "taskStatus": "Completed"}],
+    }
+    return state.put(job)
+
+
+def start_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], target_id: str,
+                      start: float) -> dict[str, Any]:
+    job = _job(state, bi, "Restore", start)
+    props = job["properties"]
+    props["extendedInfo"] = {
+        "additionalDetails": {}, "recoveryDestination": target_id,
+        "sourceRecoverPoint": {"recoveryPointID": rp["name"],
+                               "recoveryPointTime": rp["properties"]["recoveryPointTime"]},
+        "subTasks": [{"taskId": 0, "taskName": "Trigger Restore", "taskStatus": "InProgress"}],
+        "warningDetails": [],
+    }
+    seconds = state.duration("restoreJob")
+    fault = state.faults.draw("Microsoft.DataProtection/backupVaults/backupJobs/restore", "POST",
+                              {"jobFailure"})
+    state.put(job)
+    state.critical_path.add("job", "Microsoft.DataProtection/backupVaults/backupJobs/restore",
+                            job["id"], start, seconds)
+
+    def finish(due: float) -> None:
+        error = None
+        if fault is not None:
+            error = ArmError(400, fault.code or "UserErrorGenericError",
+                             fault.message or "Injected restore job failure.")
+        elif state.get(target_id) is not None:
+            error = ArmError(400, "UserErrorSameNameDiskAlreadyExists", "Could not restore as a "
+                             "Disk with same name already exists in the selected target "
+                             "resource group")
+        else:
+            state.put(_restored_disk(state, rp, target_id))
+        _end(job, due, error)
+
+    state.schedule(start + seconds, finish)
+    return job
+
+
+def _end(job: dict[str, Any], due: float, error: ArmError | None) -> None:
+    props = job["properties"]
+    status = "Failed" if error else "Completed"
+    job["_end"] = due
+    props.update(status=status, endTime=iso(due))
+    props["extendedInfo"]["subTasks"][0]["taskStatus"] = status
+    if error:
+        props["errorDetails"] = [{**error.error_object(), "isRetryable": False,
+                                  "isUserError": True, "recommendedAction": []}]
+
+
+def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[str, Any]:
+    """The new disk: region, SKU, size and encryption of the snapshot it is created from."""
+    snapshot = rp["_snapshot"]
+    creation = {"createOption": "Copy", "sourceResourceId": snapshot["id"]}
+    return new_disk(state, target_id, snapshot["location"], snapshot["sku"], snapshot["sizeGB"],
+                    creation, copy.deepcopy(snapshot["properties"]))
