@@ -1,0 +1,92 @@
+"""The typed gateway interface. Domain types in and out; SDK errors become domain errors.
+
+Long-running ARM operations are *started* here and return an `Operation`; the orchestrator polls
+it with `get_operation` on durable timers (monitor pattern). No method blocks on an LRO poller.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.model import (
+    BackupInstance,
+    Disk,
+    Operation,
+    OperationStatus,
+    RecoveryPoint,
+    RestoreJob,
+    RestorePlan,
+    RoleAssignment,
+    RoleGrant,
+    Vm,
+)
+
+
+class ControlPlane(Protocol):
+    # ---- reads for the plan ---------------------------------------------------------------------
+    def find_backup_instance(self, disk_id: str) -> BackupInstance:
+        """The backup instance protecting a disk, matched case-insensitively on
+        dataSourceInfo.resourceID across the subscription's Backup vaults.
+        Raises BackupInstanceNotFound."""
+        ...
+
+    def get_backup_instance(self, backup_instance_id: str) -> BackupInstance:
+        """Raises BackupInstanceNotFound."""
+        ...
+
+    def list_recovery_points(self, backup_instance_id: str) -> list[RecoveryPoint]:
+        """Every recovery point, newest first (sorted by time, not trusted to the service)."""
+        ...
+
+    def get_disk(self, disk_id: str) -> Disk | None: ...
+
+    def get_resource_group_location(self, resource_group_id: str) -> str | None: ...
+
+    def get_vm(self, vm_id: str) -> Vm | None:
+        """With the instance view's power state ("running", "deallocated", ...)."""
+        ...
+
+    # ---- role assignments -----------------------------------------------------------------------
+    def grant_role(self, grant: RoleGrant) -> RoleAssignment:
+        """PUT with the grant's deterministic name; idempotent. An equivalent assignment made by
+        someone else (409 RoleAssignmentExists) is returned with pre_existing=True."""
+        ...
+
+    def revoke_role(self, assignment_id: str) -> bool:
+        """True if deleted now, False if it was already gone."""
+        ...
+
+    def find_role_assignments(self, scope: str, principal_id: str) -> list[RoleAssignment]:
+        """Assignments for the principal that apply at `scope` (atScope(), inherited included)."""
+        ...
+
+    # ---- Azure Backup ---------------------------------------------------------------------------
+    def start_validate_restore(self, plan: RestorePlan) -> Operation: ...
+
+    def start_restore(self, plan: RestorePlan) -> Operation: ...
+
+    def get_operation(self, operation: Operation) -> OperationStatus:
+        """One poll. Failed operations carry Azure's error code and message."""
+        ...
+
+    def find_restore_job(self, plan: RestorePlan) -> RestoreJob | None:
+        """A restore job of the plan's backup instance whose destination is the plan's target disk
+        and that started at or after the plan was made: the job a lost or retried trigger
+        started."""
+        ...
+
+    def get_restore_job(self, job_id: str) -> RestoreJob:
+        """`job_id` is the full ARM id the restore operation returned."""
+        ...
+
+    # ---- Compute --------------------------------------------------------------------------------
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int,
+                               caching: str) -> Operation: ...
+
+    def start_deallocate_vm(self, vm_id: str) -> Operation: ...
+
+    def start_start_vm(self, vm_id: str) -> Operation: ...
+
+    def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
+        """Point a deallocated VM's OS disk at another managed disk (swap, or roll back)."""
+        ...

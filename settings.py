@@ -1,0 +1,98 @@
+"""All configuration, read from app settings (environment) and validated once.
+
+Every problem is reported at once, naming the setting. Orchestrations never read settings: the
+values they need are copied into the RestorePlan when a run starts, so a running restore is not
+changed by a later configuration change.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+PUBLIC_ARM = "https://management.azure.com"
+CREDENTIALS = ("managed-identity", "default", "dev-unsigned")
+
+
+class SettingsError(ValueError):
+    """One or more app settings are missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    arm_endpoint: str = PUBLIC_ARM
+    arm_ca_bundle: str | None = None
+    credential: str = "managed-identity"
+    managed_identity_client_id: str | None = None
+    dev_principal_id: str | None = None
+    dev_tenant_id: str | None = None
+    backup_vault_ids: tuple[str, ...] = ()
+    propagation_timeout_s: int = 30 * 60
+    job_timeout_s: int = 4 * 60 * 60
+    probe_interval_s: float = 20.0
+    poll_interval_s: float = 30.0
+    operation_poll_s: float = 10.0
+    restore_queue: str = "restore-requests"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        problems: list[str] = []
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name)
+            if raw in (None, ""):
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r} is not a number")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name}={raw!r} must be between {low:g} and {high:g}")
+            return value
+
+        endpoint = env.get("ARM_ENDPOINT", PUBLIC_ARM).rstrip("/")
+        parts = urlsplit(endpoint)
+        if parts.scheme != "https" or not parts.hostname:
+            problems.append(f"ARM_ENDPOINT={endpoint!r} must be an https:// URL")
+        credential = env.get("ARM_CREDENTIAL", "managed-identity")
+        if credential not in CREDENTIALS:
+            problems.append(f"ARM_CREDENTIAL={credential!r} must be one of {', '.join(CREDENTIALS)}")
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if credential == "dev-unsigned" and not loopback:
+            problems.append("ARM_CREDENTIAL=dev-unsigned is only allowed with a loopback "
+                            "ARM_ENDPOINT (the local simulator); it would send unsigned tokens")
+        if credential == "dev-unsigned" and not env.get("DEV_PRINCIPAL_ID"):
+            problems.append("DEV_PRINCIPAL_ID is required with ARM_CREDENTIAL=dev-unsigned")
+        ca_bundle = env.get("ARM_CA_BUNDLE") or None
+        if ca_bundle and not os.path.isfile(ca_bundle):
+            problems.append(f"ARM_CA_BUNDLE={ca_bundle!r} is not a file")
+        vaults = tuple(v.strip() for v in env.get("BACKUP_VAULT_IDS", "").split(",") if v.strip())
+        bad = [v for v in vaults if "/providers/microsoft.dataprotection/backupvaults/" not in v.lower()]
+        if bad:
+            problems.append(f"BACKUP_VAULT_IDS has entries that are not Backup vault ids: {bad}")
+        settings = cls(
+            arm_endpoint=endpoint, arm_ca_bundle=ca_bundle, credential=credential,
+            managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
+            dev_principal_id=env.get("DEV_PRINCIPAL_ID") or None,
+            dev_tenant_id=env.get("DEV_TENANT_ID") or None,
+            backup_vault_ids=vaults,
+            propagation_timeout_s=int(number("RESTORE_PROPAGATION_TIMEOUT_MINUTES", 30, 1, 240) * 60),
+            job_timeout_s=int(number("RESTORE_JOB_TIMEOUT_MINUTES", 240, 1, 24 * 60) * 60),
+            probe_interval_s=number("RESTORE_PROBE_INTERVAL_SECONDS", 20, 0.01, 600),
+            poll_interval_s=number("RESTORE_POLL_INTERVAL_SECONDS", 30, 0.01, 600),
+            operation_poll_s=number("ARM_OPERATION_POLL_SECONDS", 10, 0.01, 600),
+            restore_queue=env.get("RESTORE_QUEUE_NAME", "restore-requests"),
+        )
+        if problems:
+            raise SettingsError("invalid app settings: " + "; ".join(problems))
+        return settings
+
+
+@functools.cache
+def settings() -> Settings:
+    """The process's settings, read once (for triggers, activities and the gateway factory)."""
+    return Settings.from_env(os.environ)
