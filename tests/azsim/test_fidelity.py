@@ -23,7 +23,9 @@ from azsim.roles import DISK_RESTORE_OPERATOR
 if TYPE_CHECKING:
     from conftest import Demo
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "azure-api-examples"
+# A verbatim copy of ../shared/azure-api-examples (provenance in SOURCES.md), kept in the repo so
+# the suite runs from any clone.
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 DP, AUTHZ, VM, DISKS, RG = "2026-06-01", "2022-04-01", "2026-04-01", "2026-03-02", "2025-04-01"
 Observed = dict[str, tuple[dict[str, str], Any]]  # status code -> (headers, body)
 
