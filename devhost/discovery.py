@@ -98,23 +98,31 @@ def _binding(b: Any) -> Binding:
     return Binding(name=spec["name"], type=spec["type"], direction=str(direction).lower(), spec=spec)
 
 
+_loaded_by_apps: set[str] = set()  # modules that earlier load_app calls imported
+
+
 def load_app(app_dir: str | Path, module: str = "function_app") -> func.FunctionRegister:
     """Import the app module from `app_dir` afresh and return its one FunctionApp/DFApp.
 
-    Like a new worker process, every module that lives under `app_dir` is imported anew, so two
-    hosts in one test process each get their own app object (`get_functions()` works only once
-    per app object) and their own blueprints.
+    Like a new worker process, the modules an earlier app load imported (its function_app, its
+    blueprints, an other app's same-named siblings) are imported anew, so two hosts in one test
+    process each get their own app object (`get_functions()` works only once per app object).
+    Modules imported before any app was loaded (e.g. by a test) are shared, not re-imported.
     """
     root = Path(app_dir).resolve()
-    for name, mod in list(sys.modules.items()):
-        file = getattr(mod, "__file__", None)
-        if name == module or (file and Path(file).resolve().is_relative_to(root)):
-            del sys.modules[name]  # this app's modules, and another app's `function_app`
+    for name in [*_loaded_by_apps, module]:
+        sys.modules.pop(name, None)
+    _loaded_by_apps.clear()
     if str(root) in sys.path:
         sys.path.remove(str(root))
     sys.path.insert(0, str(root))
     importlib.invalidate_caches()
-    mod = importlib.import_module(module)
+    before = set(sys.modules)
+    try:
+        mod = importlib.import_module(module)
+    finally:  # the app's own modules only: installed and standard ones are never re-imported
+        _loaded_by_apps.update(name for name in set(sys.modules) - before
+                               if _is_app_module(sys.modules[name], root))
     if not Path(mod.__file__ or "").resolve().is_relative_to(root):
         raise RuntimeError(f"{module} was imported from {mod.__file__}, not from {root}: "
                            "another directory on sys.path shadows it")
@@ -123,3 +131,11 @@ def load_app(app_dir: str | Path, module: str = "function_app") -> func.Function
         raise RuntimeError(f"{module}.py must define exactly one FunctionApp or DFApp; "
                            f"found {len(apps)}")
     return apps[0]
+
+
+def _is_app_module(mod: object, root: Path) -> bool:
+    file = getattr(mod, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return path.is_relative_to(root) and "site-packages" not in path.parts

@@ -19,6 +19,7 @@ from .durable.oracle import Oracle
 from .durable.store import TERMINAL, Store
 from .http_server import EVENT_GRID_PATH, HttpTriggers, Server
 from .invoker import Invoker
+from .outputs import QueueOutput
 
 log = logging.getLogger("devhost")
 
@@ -47,6 +48,7 @@ class DevHost:
         self.server.client_api = self.client_api
         self.invoker.sources["durableClient"] = \
             lambda _b: meta.Datum(self.client_api.binding_json(), "string")
+        self.invoker.sinks["queue"] = QueueOutput(self.config)
         self.listeners: list[Any] = self._listeners() if listeners else []
 
     def _listeners(self) -> list[Any]:

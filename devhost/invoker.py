@@ -119,6 +119,7 @@ class Invoker:
 
     def __init__(self, sources: dict[str, InputSource] | None = None) -> None:
         self.sources: dict[str, InputSource] = dict(sources or {})
+        self.sinks: dict[str, Any] = {}  # binding type -> object with deliver(binding, datum)
         self._active = 0
         self._active_lock = threading.Lock()
         self.loop = worker_loop()
@@ -142,6 +143,10 @@ class Invoker:
         ret = next((b for b in entry.outputs() if b.name == "$return"), None)
         if ret is not None and value is not None:
             outputs["$return"] = encode(ret.type, value)
+        for b in entry.outputs():  # output bindings the host delivers (queue messages, ...)
+            sink = self.sinks.get(b.type)
+            if sink is not None and b.name in outputs:
+                sink.deliver(b, outputs[b.name])
         return Invocation(value=value, outputs=outputs)
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class RestoreError(Exception):
@@ -39,6 +39,10 @@ class InvalidRequest(RestoreError):
     def __post_init__(self) -> None:
         summary = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
         RestoreError.__init__(self, summary or "invalid request")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(),
+                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
 def _error(name: str, *, retryable: bool = False) -> type[RestoreError]:
@@ -73,6 +77,19 @@ AzureUnavailable = _error("AzureUnavailable", retryable=True)
 
 _CODE = re.compile(r"\b([A-Z][A-Za-z]+): ")
 KNOWN = {cls.code: cls for cls in RestoreError.__subclasses__()}
+
+
+def from_dict(doc: dict[str, Any]) -> RestoreError:
+    """The error an activity reported as data (RestoreError.to_dict), as an exception again."""
+    code = doc.get("code")
+    if code == InvalidRequest.code:
+        return InvalidRequest(errors=[FieldError(e["field"], e["message"])
+                                      for e in doc.get("errors") or []])
+    error_type = KNOWN.get(code or "", RestoreError)
+    error = error_type(doc.get("message") or "", hint=doc.get("hint"))
+    if error_type is RestoreError and code:
+        error.code = code  # type: ignore[misc]  # an unknown code survives the round trip
+    return error
 
 
 def code_of(text: str) -> str | None:

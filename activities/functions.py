@@ -1,0 +1,42 @@
+"""The activity functions, registered on one blueprint: each calls its handler (activities/
+handlers.py, same name) with the process's gateway, built once from settings at first use."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import azure.durable_functions as df
+
+from gateway.port import ControlPlane
+from settings import settings
+
+from . import handlers
+
+bp = df.Blueprint()
+
+ACTIVITIES = ("plan_restore", "grant_role", "revoke_role", "start_validate_restore",
+              "start_restore", "get_operation", "find_restore_job", "get_restore_job", "get_vm",
+              "start_attach_data_disk", "start_deallocate_vm", "start_set_os_disk",
+              "start_start_vm")
+
+
+@functools.cache
+def gateway() -> ControlPlane:
+    from gateway.factory import control_plane
+    return control_plane(settings())
+
+
+def _activity(name: str) -> Callable[[Any], Any]:
+    handler = getattr(handlers, name)
+
+    def activity(payload: Any) -> Any:
+        return handler(payload, gateway())
+
+    activity.__name__ = activity.__qualname__ = name  # the function name the host registers
+    return activity
+
+
+for _name in ACTIVITIES:
+    bp.activity_trigger(input_name="payload")(_activity(_name))

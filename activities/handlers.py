@@ -1,0 +1,105 @@
+"""One function per activity: `handler(payload, gateway) -> JSON`. Each parses its input with the
+domain types, makes one gateway call (planning makes the reads a plan needs) and returns plain
+JSON. A permanent RestoreError is returned as {"error": {...}} so host retries are not spent on
+it; transient and unexpected errors raise, and the orchestrator's retry policy takes over.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from domain import errors
+from domain.model import Operation, RestorePlan, RoleGrant
+from domain.planning import build_plan
+from domain.request import RestoreRequest
+from gateway.port import ControlPlane
+
+Handler = Callable[[Any, ControlPlane], Any]
+
+
+def reported(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def run(payload: Any, gateway: ControlPlane) -> Any:
+        try:
+            return handler(payload, gateway)
+        except errors.RestoreError as exc:
+            if exc.retryable:
+                raise
+            return {"error": exc.to_dict()}
+    return run
+
+
+@reported
+def plan_restore(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    config = payload["config"]
+    return build_plan(RestoreRequest.from_dict(payload["request"]), gateway,
+                      instance_id=payload["instanceId"], created=payload["created"],
+                      propagation_timeout_s=config["propagation_timeout_s"],
+                      job_timeout_s=config["job_timeout_s"]).to_dict()
+
+
+@reported
+def grant_role(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.grant_role(RoleGrant.from_dict(payload)).to_dict()
+
+
+@reported
+def revoke_role(assignment_id: str, gateway: ControlPlane) -> bool:
+    return gateway.revoke_role(assignment_id)
+
+
+@reported
+def start_validate_restore(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_validate_restore(RestorePlan.from_dict(payload)).to_dict()
+
+
+@reported
+def start_restore(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_restore(RestorePlan.from_dict(payload)).to_dict()
+
+
+@reported
+def get_operation(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.get_operation(Operation.from_dict(payload)).to_dict()
+
+
+@reported
+def find_restore_job(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any] | None:
+    job = gateway.find_restore_job(RestorePlan.from_dict(payload))
+    return job.to_dict() if job else None
+
+
+@reported
+def get_restore_job(job_id: str, gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.get_restore_job(job_id).to_dict()
+
+
+@reported
+def get_vm(vm_id: str, gateway: ControlPlane) -> dict[str, Any]:
+    vm = gateway.get_vm(vm_id)
+    if vm is None:
+        raise errors.VmNotFound(f"virtual machine {vm_id} does not exist")
+    return vm.to_dict()
+
+
+@reported
+def start_attach_data_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_attach_data_disk(payload["vmId"], payload["diskId"], payload["lun"],
+                                          payload["caching"]).to_dict()
+
+
+@reported
+def start_deallocate_vm(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_deallocate_vm(payload["vmId"]).to_dict()
+
+
+@reported
+def start_set_os_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_set_os_disk(payload["vmId"], payload["diskId"]).to_dict()
+
+
+@reported
+def start_start_vm(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_start_vm(payload["vmId"]).to_dict()

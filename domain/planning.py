@@ -1,0 +1,170 @@
+"""Turning a RestoreRequest into a RestorePlan: every check the documented procedure leaves to a
+person, made before anything is changed. Pure logic over a read-only view of Azure.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Protocol
+
+from . import errors
+from .model import (
+    AttachPlan,
+    BackupInstance,
+    Disk,
+    RecoveryPoint,
+    RestorePlan,
+    RoleAssignment,
+    RoleGrant,
+    SwapPlan,
+    Vm,
+)
+from .request import RecoveryPointChoice, RestoreRequest
+from .resource_id import ResourceId
+
+DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
+DISK_SNAPSHOT_CONTRIBUTOR = "7efff54f-a5b4-42b5-a1c5-5411624893ce"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+MAX_LUN = 63
+_NAMESPACE = uuid.UUID("5b1c7f3e-8d0a-4b8e-9a52-5f0d2c1e7a10")  # ours: assignment names
+
+
+class AzureReader(Protocol):
+    """The read side of gateway.port.ControlPlane that planning needs."""
+
+    def find_backup_instance(self, disk_id: str) -> BackupInstance: ...
+    def get_backup_instance(self, backup_instance_id: str) -> BackupInstance: ...
+    def list_recovery_points(self, backup_instance_id: str) -> list[RecoveryPoint]: ...
+    def get_disk(self, disk_id: str) -> Disk | None: ...
+    def get_resource_group_location(self, resource_group_id: str) -> str | None: ...
+    def get_vm(self, vm_id: str) -> Vm | None: ...
+    def find_role_assignments(self, scope: str, principal_id: str) -> list[RoleAssignment]: ...
+
+
+def assignment_name(instance_id: str, scope: str, role_guid: str) -> str:
+    """Deterministic per run, scope and role: a retried grant finds its own assignment, and
+    another run's assignment (a different name) comes back as pre-existing, never revoked."""
+    return str(uuid.uuid5(_NAMESPACE, f"{instance_id}|{scope.lower()}|{role_guid}"))
+
+
+def choose_recovery_point(points: list[RecoveryPoint], choice: RecoveryPointChoice) -> RecoveryPoint:
+    ordered = sorted(points, key=lambda p: _time(p.time), reverse=True)
+    if choice.kind == "id":
+        found = [p for p in ordered if p.id.lower() == (choice.value or "").lower()]
+        if not found:
+            raise errors.RecoveryPointNotFound(f"no recovery point {choice.value!r}",
+                                               hint="list recovery points with a dry run")
+        return found[0]
+    if choice.kind == "before":
+        limit = _time(choice.value or "")
+        ordered = [p for p in ordered if _time(p.time) < limit]
+    if not ordered:
+        raise errors.RecoveryPointNotFound(
+            "no recovery point" + (f" before {choice.value}" if choice.kind == "before" else ""))
+    return ordered[0]
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str, created: str,
+               propagation_timeout_s: int, job_timeout_s: int) -> RestorePlan:
+    bi = (azure.find_backup_instance(request.source_disk_id) if request.source_disk_id
+          else azure.get_backup_instance(request.source_backup_instance_id or ""))
+    point = choose_recovery_point(azure.list_recovery_points(bi.id), request.recovery_point)
+    source = azure.get_disk(bi.datasource_id)
+    _check_target(request, azure, bi, source)
+    _check_snapshot_roles(azure, bi)
+    grants = [_grant(instance_id, request.target_resource_group_id, DISK_RESTORE_OPERATOR,
+                     "Disk Restore Operator", bi)]
+    if source is not None and source.encryption_set_id:
+        grants.append(_grant(instance_id, source.encryption_set_id, READER, "Reader", bi))
+    attach = _attach_plan(request, azure, bi) if request.attach else None
+    swap = _swap_plan(request, azure, bi, source) if request.swap_vm_id else None
+    return RestorePlan(instance_id=instance_id, created=created, backup_instance=bi,
+                       recovery_point=point, source_disk=source,
+                       target_disk_id=request.target_disk_id, target_location=bi.vault_location,
+                       grants=grants, attach=attach, swap=swap, dry_run=request.dry_run,
+                       propagation_timeout_s=propagation_timeout_s, job_timeout_s=job_timeout_s)
+
+
+def _grant(instance_id: str, scope: str, role: str, role_name: str, bi: BackupInstance) -> RoleGrant:
+    return RoleGrant(scope=scope, role_definition_guid=role, role_name=role_name,
+                     principal_id=bi.vault_principal_id,
+                     assignment_name=assignment_name(instance_id, scope, role))
+
+
+def _check_target(request: RestoreRequest, azure: AzureReader, bi: BackupInstance,
+                  source: Disk | None) -> None:
+    rg = request.target_resource_group_id
+    if azure.get_resource_group_location(rg) is None:
+        raise errors.TargetResourceGroupNotFound(f"resource group {rg} does not exist",
+                                                 hint="create it first")
+    if azure.get_disk(request.target_disk_id) is not None:
+        raise errors.TargetDiskExists(
+            f"a disk named {request.target_disk_name!r} already exists in {rg}",
+            hint="Azure Backup restores only to a new disk: choose another name")
+    target_sub = ResourceId.parse(rg).subscription
+    if target_sub != ResourceId.parse(bi.id).subscription:
+        if bi.cross_subscription_restore.lower() != "enabled":
+            raise errors.CrossSubscriptionRestoreDisabled(
+                f"the vault's cross-subscription restore is {bi.cross_subscription_restore}",
+                hint="restore into the vault's subscription or enable it on the vault")
+        if source is not None and source.encryption_set_id:
+            raise errors.CrossSubscriptionRestoreDisabled(
+                "disks encrypted with a customer-managed key cannot be restored to another "
+                "subscription", hint="restore into the vault's subscription")
+
+
+def _check_snapshot_roles(azure: AzureReader, bi: BackupInstance) -> None:
+    held = azure.find_role_assignments(bi.snapshot_resource_group_id, bi.vault_principal_id)
+    if not any(a.role_definition_guid == DISK_SNAPSHOT_CONTRIBUTOR for a in held):
+        raise errors.SnapshotPermissionsMissing(
+            f"the vault's identity {bi.vault_principal_id} has no Disk Snapshot Contributor role "
+            f"on the snapshot resource group {bi.snapshot_resource_group_id}",
+            hint="assign it (as when backup was configured); this app grants only target-side "
+                 "roles")
+
+
+def _vm(azure: AzureReader, vm_id: str, bi: BackupInstance) -> Vm:
+    vm = azure.get_vm(vm_id)
+    if vm is None:
+        raise errors.VmNotFound(f"virtual machine {vm_id} does not exist")
+    if vm.location.lower() != bi.vault_location.lower():
+        raise errors.VmNotSuitable(f"the VM is in {vm.location}; the disk is restored in "
+                                   f"{bi.vault_location} and cannot be attached across regions")
+    return vm
+
+
+def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance) -> AttachPlan:
+    attach = request.attach
+    assert attach is not None
+    vm = _vm(azure, attach.vm_id, bi)
+    used = {d.lun for d in vm.data_disks}
+    if attach.lun is not None and attach.lun in used:
+        raise errors.VmNotSuitable(f"LUN {attach.lun} is in use on the VM",
+                                   hint=f"free LUNs start at {_lowest_free(used)}")
+    lun = attach.lun if attach.lun is not None else _lowest_free(used)
+    return AttachPlan(vm_id=vm.id, lun=lun, caching=attach.caching)
+
+
+def _lowest_free(used: set[int]) -> int:
+    free = [n for n in range(MAX_LUN + 1) if n not in used]
+    if not free:
+        raise errors.VmNotSuitable("the VM has no free LUN")
+    return free[0]
+
+
+def _swap_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance,
+               source: Disk | None) -> SwapPlan:
+    vm = _vm(azure, request.swap_vm_id or "", bi)
+    if vm.os_disk_id is None:
+        raise errors.VmNotSuitable("the VM has no managed OS disk to swap")
+    if source is not None and (source.os_type or "").lower() != (vm.os_type or "").lower():
+        raise errors.VmNotSuitable(
+            f"the source disk's OS type is {source.os_type or 'none (a data disk)'}, the VM's is "
+            f"{vm.os_type}", hint="swap only an OS disk of the same OS type")
+    return SwapPlan(vm_id=vm.id, original_os_disk_id=vm.os_disk_id,
+                    was_running=(vm.power_state or "").lower() == "running")

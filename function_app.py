@@ -1,0 +1,13 @@
+"""The composition root: the app and every blueprint it registers. Nothing else."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities.functions import bp as activities
+from orchestrations.functions import bp as orchestrations
+from triggers.http import bp as http
+from triggers.queue import bp as queue
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (orchestrations, activities, http, queue):
+    app.register_functions(blueprint)

@@ -1,0 +1,56 @@
+"""The orchestration's output: what happened, with timings and every role assignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import errors
+from domain.model import RestoreJob, RestorePlan, RoleAssignment
+
+from .steps import Run
+
+SCHEMA = 1
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """A domain error as it is; anything else (an activity's bare Exception) by the code its text
+    starts with, or as Unexpected."""
+    if isinstance(exc, errors.RestoreError):
+        return exc.to_dict()
+    text = str(exc)
+    code = errors.code_of(text) or "Unexpected"
+    first = text.split("\n")[0].strip()
+    message = first.split(f"{code}: ", 1)[-1] if code != "Unexpected" else first
+    return {"code": code, "message": message, "hint": None}
+
+
+def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None,
+            granted: list[RoleAssignment] | None = None, revoked: dict[str, Any] | None = None,
+            error: BaseException | None = None, dry_run: bool = False) -> dict[str, Any]:
+    revoked = revoked or {}
+    if dry_run:
+        result = "DryRun"
+    elif error is None:
+        result = "Succeeded"
+    else:
+        result = "Cancelled" if isinstance(error, errors.Cancelled) else "Failed"
+    doc: dict[str, Any] = {
+        "schema": SCHEMA, "id": run.context.instance_id, "outcome": result,
+        "restoredDiskId": job.restored_disk_id or (plan.target_disk_id if plan else None)
+        if job and job.succeeded else None,
+        "jobId": job.id if job else None,
+        "recoveryPoint": plan.recovery_point.to_dict() if plan else None,
+        "phases": run.durations(),
+        "roleAssignments": [{"id": a.id, "scope": a.scope, "role": a.role_definition_guid,
+                             "preExisting": a.pre_existing,
+                             "revoked": False if a.pre_existing else revoked.get(a.id, False)}
+                            for a in granted or []],
+        "error": error_dict(error) if error is not None else None,
+    }
+    if plan is not None and plan.attach:
+        doc["attach"] = plan.attach.to_dict()
+    if plan is not None and plan.swap:
+        doc["swap"] = plan.swap.to_dict()
+    if dry_run and plan is not None:
+        doc["plan"] = plan.to_dict()
+    return doc

@@ -1,0 +1,194 @@
+"""The restore runbook: plan → grant → wait for propagation → restore once → track → attach or
+swap → revoke.
+
+Orchestrator code constraints (https://learn.microsoft.com/azure/azure-functions/durable/
+durable-functions-code-constraints): this code is replayed from the start on every episode, so
+it must be deterministic. Time only from `context.current_utc_datetime`, waits only through
+durable timers, no I/O, no settings (everything configurable is in the input), no logging.
+Compensation (revoking our role assignments) runs after an `except`, never in `finally`: a
+`yield` in `finally` can run while Python closes a suspended generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain import azure_codes, errors
+from domain.model import RestoreJob, RestorePlan, RoleAssignment, Vm
+from .outcome import outcome
+
+from .steps import Orchestration, Run
+
+
+def restore_managed_disk(context: df.DurableOrchestrationContext) -> Orchestration:
+    job = yield from _run(Run(context), context.get_input())
+    return job
+
+
+def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
+    config = doc["config"]
+    run.enter("plan")
+    try:
+        plan = RestorePlan.from_dict((yield from run.call("plan_restore", {
+            "request": doc["request"], "instanceId": run.context.instance_id,
+            "created": run.now.isoformat(), "config": config})))
+    except Exception as exc:  # noqa: BLE001 - nothing changed yet: report and stop
+        run.finish()
+        return outcome(run, None, error=exc)
+    if plan.dry_run:
+        run.finish()
+        return outcome(run, plan, dry_run=True)
+    granted: list[RoleAssignment] = []
+    job: RestoreJob | None = None
+    try:
+        run.enter("grant")
+        for grant in plan.grants:
+            granted.append(RoleAssignment.from_dict((yield from run.call("grant_role",
+                                                                         grant.to_dict()))))
+        run.enter("propagate")
+        yield from _wait_for_propagation(run, plan, config)
+        run.enter("restore")
+        job_id = yield from _trigger_once(run, plan, config)
+        run.enter("track", jobId=job_id)
+        job = yield from _track(run, plan, job_id, config)
+        if plan.attach:
+            run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
+            yield from _attach(run, plan, config)
+        if plan.swap:
+            run.enter("swap", vmId=plan.swap.vm_id)
+            yield from _swap(run, plan, config)
+        error = None
+    except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
+        error = exc
+    run.enter("revoke")
+    revoked = yield from _revoke(run, granted)
+    run.finish()
+    return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error)
+
+
+def _wait_for_propagation(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+    """Probe validateRestore until the new roles work; never a fixed 15-minute sleep."""
+    started, probes = run.now, 0
+    while True:
+        probes += 1
+        run.note(probe=probes)
+        status = yield from run.operation("start_validate_restore", plan.to_dict(),
+                                          config["operation_poll_s"])
+        if status.state == "succeeded":
+            return
+        error = azure_codes.classify(status.error_code, status.error_message)
+        if error is not None:
+            raise error
+        waited = (run.now - started).total_seconds()
+        if waited >= plan.propagation_timeout_s:
+            raise errors.PropagationTimedOut(
+                f"the vault's identity still lacks permissions after {waited:.0f} s "
+                f"({status.error_code})", hint="check the role assignments, then retry")
+        run.note(probe=probes, lastError=status.error_code)
+        yield from run.wait(min(config["probe_interval_s"],
+                                plan.propagation_timeout_s - waited))
+
+
+def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+    """Trigger the restore exactly once. A retried POST or a re-run activity may already have
+    started it: look for that job first, and read a same-name error as 'it exists'."""
+    existing = yield from run.call("find_restore_job", plan.to_dict())
+    if existing:
+        return RestoreJob.from_dict(existing).id
+    status = yield from run.operation("start_restore", plan.to_dict(), config["operation_poll_s"])
+    if status.state == "succeeded" and status.job_id:
+        return status.job_id
+    if status.error_code == "UserErrorSameNameDiskAlreadyExists":
+        existing = yield from run.call("find_restore_job", plan.to_dict())
+        if existing:
+            return RestoreJob.from_dict(existing).id
+    raise azure_codes.classify(status.error_code, status.error_message) or \
+        errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
+
+
+def _track(run: Run, plan: RestorePlan, job_id: str, config: dict[str, Any]) -> Orchestration:
+    started = run.now
+    while True:
+        job = RestoreJob.from_dict((yield from run.call("get_restore_job", job_id)))
+        run.note(jobId=job_id, jobStatus=job.status)
+        if job.finished:
+            if not job.succeeded:
+                raise errors.RestoreJobFailed(f"restore job {job.status}: {job.error_code}: "
+                                              f"{job.error_message}")
+            return job
+        if (run.now - started).total_seconds() > plan.job_timeout_s:
+            raise errors.RestoreTimedOut(f"restore job still {job.status} after "
+                                         f"{plan.job_timeout_s} s")
+        yield from run.wait(config["poll_interval_s"])
+
+
+def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+    attach = plan.attach
+    assert attach is not None
+    vm = Vm.from_dict((yield from run.call("get_vm", attach.vm_id)))
+    if any(d.disk_id.lower() == plan.target_disk_id.lower() for d in vm.data_disks):
+        return  # a re-run after the attach went through
+    status = yield from run.operation("start_attach_data_disk", {
+        "vmId": attach.vm_id, "diskId": plan.target_disk_id, "lun": attach.lun,
+        "caching": attach.caching}, config["operation_poll_s"])
+    if status.state != "succeeded":
+        raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
+                                  hint=f"the restored disk {plan.target_disk_id} exists; attach "
+                                       "it by hand")
+
+
+def _swap(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+    """Deallocate, point the OS disk at the restored disk, start. On failure, put the original
+    OS disk back (and start the VM if it was running) and say so."""
+    swap = plan.swap
+    assert swap is not None
+    poll = config["operation_poll_s"]
+    try:
+        yield from _vm_step(run, "start_deallocate_vm", {"vmId": swap.vm_id}, poll)
+        yield from _vm_step(run, "start_set_os_disk", {"vmId": swap.vm_id,
+                                                       "diskId": plan.target_disk_id}, poll)
+        if swap.was_running:
+            yield from _vm_step(run, "start_start_vm", {"vmId": swap.vm_id}, poll)
+    except errors.Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - roll back, then report both
+        rolled_back = yield from _roll_back(run, swap, poll)
+        raise errors.SwapFailed(
+            f"{exc}; " + ("the original OS disk is back on the VM" if rolled_back else
+                          f"ROLLBACK FAILED: set the OS disk of {swap.vm_id} back to "
+                          f"{swap.original_os_disk_id} by hand")) from exc
+
+
+def _vm_step(run: Run, activity: str, payload: dict[str, Any], poll: float) -> Orchestration:
+    status = yield from run.operation(activity, payload, poll)
+    if status.state != "succeeded":
+        raise errors.SwapFailed(f"{activity}: {status.error_code}: {status.error_message}")
+
+
+def _roll_back(run: Run, swap: Any, poll: float) -> Orchestration:
+    try:
+        yield from _vm_step(run, "start_deallocate_vm", {"vmId": swap.vm_id}, poll)
+        yield from _vm_step(run, "start_set_os_disk", {"vmId": swap.vm_id,
+                                                       "diskId": swap.original_os_disk_id}, poll)
+        if swap.was_running:
+            yield from _vm_step(run, "start_start_vm", {"vmId": swap.vm_id}, poll)
+    except Exception:  # noqa: BLE001 - reported by the caller
+        return False
+    return True
+
+
+def _revoke(run: Run, granted: list[RoleAssignment]) -> Orchestration:
+    """Revoke what this run created; never what was there before. A failure is reported, and
+    the sweeper removes what is left."""
+    revoked: dict[str, bool | str] = {}
+    for assignment in granted:
+        if assignment.pre_existing:
+            continue
+        try:
+            yield from run.call("revoke_role", assignment.id)
+            revoked[assignment.id] = True
+        except Exception as exc:  # noqa: BLE001 - keep revoking the others
+            revoked[assignment.id] = f"not revoked: {exc}"
+    return revoked

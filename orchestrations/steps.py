@@ -1,0 +1,103 @@
+"""Replay-safe building blocks for the restore orchestration: calling activities, waiting on
+durable timers that a cancel request can interrupt, polling ARM operations, and progress.
+
+Activities return expected failures as data ({"error": {...}}) and raise only transient or
+unexpected ones, which `call` retries on the host (call_activity_with_retry). No task_all is used
+around retried calls: see docs/devhost.md on the fail-fast-plus-retry divergence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain import errors
+from domain.model import Operation, OperationStatus
+
+Orchestration = Generator[Any, Any, Any]
+RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
+CANCEL_EVENT = "cancel"
+
+
+class Run:
+    """One orchestration's context, its cancel signal and its progress (the custom status)."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        # ONE wait for the cancel event, reused by every wait: a fresh wait per timer would leave
+        # earlier, abandoned waits first in line for the event.
+        self.cancel = context.wait_for_external_event(CANCEL_EVENT)
+        self.phases: dict[str, dict[str, str | None]] = {}
+        self.phase: str | None = None
+        self.detail: dict[str, Any] = {}
+
+    # ---- time and progress ---------------------------------------------------------------------
+    @property
+    def now(self) -> Any:
+        return self.context.current_utc_datetime
+
+    def enter(self, phase: str, **detail: Any) -> None:
+        if self.phase is not None:
+            self.phases[self.phase]["end"] = self.now.isoformat()
+        self.phase, self.detail = phase, detail
+        self.phases[phase] = {"start": self.now.isoformat(), "end": None}
+        self.publish()
+
+    def note(self, **detail: Any) -> None:
+        self.detail.update(detail)
+        self.publish()
+
+    def finish(self) -> None:
+        if self.phase is not None:
+            self.phases[self.phase]["end"] = self.now.isoformat()
+        self.phase = "done"
+        self.publish()
+
+    def publish(self) -> None:
+        self.context.set_custom_status({"phase": self.phase, "detail": self.detail,
+                                        "phases": self.phases})
+
+    def durations(self) -> dict[str, float]:
+        from datetime import datetime
+        out = {}
+        for name, span in self.phases.items():
+            if span["end"]:
+                start = datetime.fromisoformat(str(span["start"]))
+                out[name] = round((datetime.fromisoformat(span["end"]) - start).total_seconds(), 3)
+        return out
+
+    # ---- activities, waits and operations ----------------------------------------------------------
+    def call(self, activity: str, payload: Any) -> Orchestration:
+        """An activity result, or the domain error it reported as data, raised here."""
+        result = yield self.context.call_activity_with_retry(activity, RETRY, payload)
+        if isinstance(result, dict) and "error" in result and len(result) == 1:
+            raise errors.from_dict(result["error"])
+        return result
+
+    def wait(self, seconds: float) -> Orchestration:
+        """A durable timer that a cancel request interrupts."""
+        if self.cancel.is_completed:
+            raise errors.Cancelled("the restore was cancelled")
+        timer = self.context.create_timer(self.now + timedelta(seconds=max(seconds, 0.001)))
+        winner = yield self.context.task_any([timer, self.cancel])
+        if winner == self.cancel:
+            timer.cancel()
+            raise errors.Cancelled("the restore was cancelled")
+
+    def operation(self, activity: str, payload: Any, poll_s: float,
+                  deadline_s: float = 3600) -> Orchestration:
+        """Start an ARM long-running operation and poll it on durable timers until it ends."""
+        operation = Operation.from_dict((yield from self.call(activity, payload)))
+        started = self.now
+        while True:
+            status = OperationStatus.from_dict(
+                (yield from self.call("get_operation", operation.to_dict())))
+            if status.state != "running":
+                return status
+            if (self.now - started).total_seconds() > deadline_s:
+                raise errors.RestoreTimedOut(f"{operation.kind} still running after "
+                                             f"{deadline_s:.0f} s")
+            yield from self.wait(operation.retry_after or poll_s)

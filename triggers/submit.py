@@ -1,0 +1,47 @@
+"""Starting a restore, shared by every entry point: validate, derive the instance id, start once.
+
+`start_new` silently replaces an instance with the same id, so the status is checked first: the
+same request sent twice (an HTTP retry, a queue redelivery) names one run and starts it once. A
+run that failed or was terminated may be started again by sending the request again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
+
+from domain.request import RestoreRequest
+from settings import Settings
+
+ORCHESTRATOR = "restore_managed_disk"
+_RESTARTABLE = {OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated,
+                OrchestrationRuntimeStatus.Canceled, None}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    instance_id: str
+    started: bool  # False: the same request already has a run
+
+
+def run_config(settings: Settings) -> dict[str, Any]:
+    """What the orchestration needs from settings, fixed into its input at start."""
+    return {"propagation_timeout_s": settings.propagation_timeout_s,
+            "job_timeout_s": settings.job_timeout_s,
+            "probe_interval_s": settings.probe_interval_s,
+            "poll_interval_s": settings.poll_interval_s,
+            "operation_poll_s": settings.operation_poll_s}
+
+
+async def submit(client: DurableOrchestrationClient, body: Any, settings: Settings) -> Submitted:
+    """Raises domain.errors.InvalidRequest naming every bad field."""
+    request = RestoreRequest.from_dict(body)
+    instance_id = request.instance_id()
+    status = await client.get_status(instance_id, show_input=False)
+    if status.runtime_status not in _RESTARTABLE:
+        return Submitted(instance_id, started=False)
+    await client.start_new(ORCHESTRATOR, instance_id,
+                           {"request": request.to_dict(), "config": run_config(settings)})
+    return Submitted(instance_id, started=True)

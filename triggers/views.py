@@ -1,0 +1,42 @@
+"""What GET /api/restores/{id} shows: phase, progress, per-phase timings, result or error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.durable_functions import OrchestrationRuntimeStatus
+from azure.durable_functions.models import DurableOrchestrationStatus
+
+_DONE = {OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
+         OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled}
+
+
+def restore_view(status: DurableOrchestrationStatus) -> dict[str, Any]:
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    runtime = status.runtime_status
+    output = status.output if isinstance(status.output, dict) else None
+    view: dict[str, Any] = {
+        "id": status.instance_id,
+        "runtimeStatus": runtime.value if runtime else None,
+        "done": runtime in _DONE,
+        "phase": custom.get("phase"),
+        "progress": custom.get("detail") or {},
+        "phases": custom.get("phases") or {},
+        "createdTime": _iso(status.created_time),
+        "lastUpdatedTime": _iso(status.last_updated_time),
+        "outcome": output.get("outcome") if output else None,
+        "result": output,
+        "error": output.get("error") if output else None,
+    }
+    if runtime == OrchestrationRuntimeStatus.Failed:
+        view["outcome"] = "Failed"
+        view["error"] = {"code": "Unexpected", "message": str(status.output), "hint": None}
+    if runtime == OrchestrationRuntimeStatus.Terminated:
+        view["outcome"] = "Terminated"
+        view["error"] = {"code": "Terminated", "message": str(status.output),
+                         "hint": "role assignments left by this run are removed by the sweeper"}
+    return view
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else value
