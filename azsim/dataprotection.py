@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .arm import RG, Ctx, Response, Route, page, require, router
+from .arm import RG, SUB, Ctx, Response, Route, page, require, router
 from .clock import iso
 from .errors import bad_request
 from .state import SimState, public
@@ -122,6 +122,22 @@ def render_job(state: SimState, job: dict[str, Any]) -> dict[str, Any]:
 @route("GET", f"(?P<scope>{VAULT_PATH})", f"{_V}/read", "dataprotection")
 def get_vault(ctx: Ctx) -> Response:
     return Response(200, public(require(ctx.state, ctx.groups["scope"], VAULT_TYPE)))
+
+
+@route("GET", f"(?P<scope>{SUB})/providers/Microsoft\\.DataProtection/backupVaults", f"{_V}/read",
+       "dataprotection")
+def list_vaults_in_subscription(ctx: Ctx) -> Response:
+    """BackupVaults_GetInSubscription: every vault of the subscription."""
+    prefix = ctx.groups["scope"].lower() + "/"
+    return page(ctx, [public(v) for v in ctx.state.resources.values()
+                      if v.get("type") == VAULT_TYPE and v["id"].lower().startswith(prefix)])
+
+
+@route("GET", f"(?P<scope>{RG})/providers/Microsoft\\.DataProtection/backupVaults", f"{_V}/read",
+       "dataprotection")
+def list_vaults_in_resource_group(ctx: Ctx) -> Response:
+    """BackupVaults_GetInResourceGroup."""
+    return page(ctx, [public(v) for v in ctx.state.children(ctx.groups["scope"], VAULT_TYPE)])
 
 
 @route("GET", f"(?P<scope>{BI_PATH})", f"{_V}/backupInstances/read", "dataprotection")

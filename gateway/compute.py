@@ -1,0 +1,173 @@
+"""Compute (disks, VMs: attach, deallocate, start, OS-disk swap) and resource groups.
+
+VM changes are started, not awaited (see lro.py):
+* attach: POST attachDetachDataDisks (202, `Location` only) with the disk, LUN and caching;
+  `deleteOption: Detach` so deleting the VM never deletes the restored disk.
+* deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
+* swap: PATCH the VM's `storageProfile.osDisk` with the new disk's name and `managedDisk.id`,
+  keeping `createOption`/`osType` as they are, guarded by the VM's etag (If-Match); Compute
+  answers 200 with `Azure-AsyncOperation`.
+Attach and swap read the VM first: if the change is already in place (a retried activity), the
+operation comes back already succeeded and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.compute import models as cm
+
+from domain import errors
+from domain.model import DataDisk, Disk, Operation, Vm
+from domain.resource_id import InvalidResourceId, ResourceId
+
+from .clients import ClientsFor
+from .errors import is_not_found, translated
+from .lro import VM_API, Lro, finished
+from .wire import as_json, dig, same_id, text
+
+_VM = "Microsoft.Compute/virtualMachines"
+
+
+class Compute:
+    def __init__(self, clients_for: ClientsFor, lro: Lro) -> None:
+        self._clients_for, self._lro = clients_for, lro
+
+    # ---- reads ----------------------------------------------------------------------------
+    def get_disk(self, disk_id: str) -> Disk | None:
+        rid = _parse(disk_id)
+        if rid is None:
+            return None
+        client = self._clients_for(rid.subscription).compute
+        with translated("Microsoft.Compute/disks/read", disk_id):
+            try:
+                disk = as_json(client.disks.get(rid.resource_group, rid.name))
+            except HttpResponseError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+        size = dig(disk, "properties", "diskSizeGB")
+        return Disk(
+            id=text(disk, "id") or disk_id,
+            location=text(disk, "location") or "",
+            size_gb=size if isinstance(size, int) else None,
+            sku=text(disk, "sku", "name"),
+            os_type=text(disk, "properties", "osType"),
+            encryption_set_id=text(disk, "properties", "encryption", "diskEncryptionSetId"),
+            managed_by=text(disk, "managedBy"),
+            state=text(disk, "properties", "diskState"),
+        )
+
+    def get_resource_group_location(self, resource_group_id: str) -> str | None:
+        rid = _parse(resource_group_id)
+        if rid is None:
+            return None
+        client = self._clients_for(rid.subscription).resource
+        with translated("Microsoft.Resources/subscriptions/resourceGroups/read",
+                        resource_group_id):
+            try:
+                return client.resource_groups.get(rid.resource_group).location
+            except HttpResponseError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+
+    def get_vm(self, vm_id: str) -> Vm | None:
+        vm = self._vm_json(vm_id, instance_view=True)
+        if vm is None:
+            return None
+        storage = dig(vm, "properties", "storageProfile")
+        data_disks = [DataDisk(lun=dig(d, "lun"), disk_id=text(d, "managedDisk", "id") or "")
+                      for d in dig(storage, "dataDisks") or []
+                      if isinstance(dig(d, "lun"), int) and not dig(d, "toBeDetached")]
+        return Vm(
+            id=text(vm, "id") or vm_id,
+            location=text(vm, "location") or "",
+            os_type=text(storage, "osDisk", "osType"),
+            os_disk_id=text(storage, "osDisk", "managedDisk", "id"),
+            data_disks=sorted(data_disks, key=lambda d: d.lun),
+            power_state=_power_state(dig(vm, "properties", "instanceView", "statuses")),
+            zones=[z for z in dig(vm, "zones") or [] if isinstance(z, str)],
+        )
+
+    def _vm_json(self, vm_id: str, *, instance_view: bool = False) -> dict[str, Any] | None:
+        rid = _parse(vm_id)
+        if rid is None:
+            return None
+        client = self._clients_for(rid.subscription).compute
+        with translated(f"{_VM}/read", vm_id):
+            try:
+                return as_json(client.virtual_machines.get(
+                    rid.resource_group, rid.name,
+                    expand=cm.InstanceViewTypes.INSTANCE_VIEW if instance_view else None))
+            except HttpResponseError as exc:
+                if is_not_found(exc):
+                    return None
+                raise
+
+    # ---- changes (LROs) -------------------------------------------------------------------
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str
+                               ) -> Operation:
+        vm = self._existing_vm(vm_id)
+        attached = dig(vm, "properties", "storageProfile", "dataDisks") or []
+        if any(same_id(text(d, "managedDisk", "id"), disk_id) for d in attached):
+            return finished("attach")
+        body = cm.AttachDetachDataDisksRequest(data_disks_to_attach=[cm.DataDisksToAttach(
+            disk_id=disk_id, lun=lun, caching=caching,
+            delete_option=cm.DiskDeleteOptionTypes.DETACH)])
+        return self._start("attach", vm_id, "POST", "/attachDetachDataDisks", body.as_dict(),
+                           f"{_VM}/attachDetachDataDisks/action")
+
+    def start_deallocate_vm(self, vm_id: str) -> Operation:
+        return self._start("deallocate", vm_id, "POST", "/deallocate", None,
+                           f"{_VM}/deallocate/action")
+
+    def start_start_vm(self, vm_id: str) -> Operation:
+        return self._start("start", vm_id, "POST", "/start", None, f"{_VM}/start/action")
+
+    def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
+        vm = self._existing_vm(vm_id)
+        os_disk = dig(vm, "properties", "storageProfile", "osDisk")
+        if same_id(text(os_disk, "managedDisk", "id"), disk_id):
+            return finished("swap")
+        disk = _parse(disk_id)
+        body = cm.VirtualMachineUpdate(properties=cm.VirtualMachineProperties(
+            storage_profile=cm.StorageProfile(os_disk=cm.OSDisk(
+                name=disk.name if disk else disk_id.rstrip("/").rsplit("/", 1)[-1],
+                create_option=text(os_disk, "createOption") or cm.DiskCreateOptionTypes.ATTACH,
+                os_type=text(os_disk, "osType"),
+                managed_disk=cm.ManagedDiskParameters(id=disk_id)))))
+        etag = text(vm, "etag")
+        return self._start("swap", vm_id, "PATCH", "", body.as_dict(exclude_readonly=True),
+                           f"{_VM}/write", headers={"If-Match": etag} if etag else None)
+
+    def _existing_vm(self, vm_id: str) -> dict[str, Any]:
+        vm = self._vm_json(vm_id)
+        if vm is None:
+            raise errors.VmNotFound(f"virtual machine {vm_id} does not exist")
+        return vm
+
+    def _start(self, kind: str, vm_id: str, method: str, suffix: str, body: Any, action: str,
+               headers: dict[str, str] | None = None) -> Operation:
+        rid = _parse(vm_id)
+        if rid is None:
+            raise errors.VmNotFound(f"{vm_id!r} is not a virtual machine id")
+        client = self._clients_for(rid.subscription).compute
+        return self._lro.start(kind, client, method, f"{rid}{suffix}", VM_API, body,
+                               action=action, scope=vm_id, headers=headers)
+
+
+def _parse(rid: str) -> ResourceId | None:
+    try:
+        return ResourceId.parse(rid)
+    except InvalidResourceId:
+        return None
+
+
+def _power_state(statuses: Any) -> str | None:
+    for status in statuses or []:
+        code = text(status, "code") or ""
+        if code.lower().startswith("powerstate/"):
+            return code.split("/", 1)[1].lower()
+    return None

@@ -1,0 +1,224 @@
+"""The restore, end to end: HTTP → devhost → orchestration → activities → real SDK clients →
+azsim. Every case ends with no role assignment of ours left, checked in azsim's audit log."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+RESTORE_WRITE = "Microsoft.DataProtection/backupVaults/backupInstances/restore/action"
+
+
+def _done(env, view, outcome="Succeeded"):
+    assert view["outcome"] == outcome, view
+    assert env.leftover_assignments() == set()
+    return view["result"]
+
+
+def test_restore_only_creates_the_new_disk_and_revokes_the_role(restore_env):
+    env = restore_env()
+    result = _done(env, env.run(env.request()))
+    target = env.disk("vm-app01-data0-restored", "rg-restore-target")
+    assert result["restoredDiskId"].lower() == target.lower()
+    assert env.resource(target) is not None
+    [grant] = result["roleAssignments"]
+    assert grant["role"] == "b50d9833-a0cb-478e-945f-707fcc997c13"  # Disk Restore Operator
+    assert grant["revoked"] is True and grant["preExisting"] is False
+    assert len(env.writes(RESTORE_WRITE)) == 1
+    assert set(result["phases"]) >= {"plan", "grant", "propagate", "restore", "track", "revoke"}
+
+
+def test_restore_and_attach_puts_the_disk_on_the_lowest_free_lun(restore_env):
+    env = restore_env()
+    result = _done(env, env.run(env.request(attach={"vmId": env.vm()})))
+    assert result["attach"]["lun"] == 2  # the demo VM uses LUNs 0 and 1
+    vm = env.resource(env.vm())
+    disks = {d["lun"]: d["managedDisk"]["id"].lower()
+             for d in vm["properties"]["storageProfile"]["dataDisks"]}
+    assert disks[2] == result["restoredDiskId"].lower()
+
+
+def test_a_cmk_disk_also_gets_reader_on_its_encryption_set_and_loses_it(restore_env):
+    env = restore_env()
+    result = _done(env, env.run(env.request("vm-app01-data1")))
+    roles = sorted(a["role"] for a in result["roleAssignments"])
+    assert roles == ["acdd72a7-3385-48ef-bd42-f606fba81ae7",   # Reader on the DES
+                     "b50d9833-a0cb-478e-945f-707fcc997c13"]   # Disk Restore Operator
+    assert all(a["revoked"] is True for a in result["roleAssignments"])
+
+
+def test_os_disk_swap_points_the_vm_at_the_restored_disk_and_starts_it(restore_env):
+    env = restore_env()
+    result = _done(env, env.run(env.request("vm-app01-osdisk", swapOsDisk={"vmId": env.vm()})))
+    vm = env.resource(env.vm())
+    os_disk = vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
+    assert os_disk.lower() == result["restoredDiskId"].lower()
+    assert result["swap"]["wasRunning"] if "wasRunning" in result["swap"] else \
+        result["swap"]["was_running"]
+    statuses = [s["code"] for s in vm["properties"]["instanceView"]["statuses"]]
+    assert "PowerState/running" in statuses
+
+
+def test_a_failed_swap_puts_the_original_os_disk_back_and_says_so(restore_env):
+    env = restore_env()
+    original = env.disk("vm-app01-osdisk")
+    env.sim.add_fault(kind="status", status=409, code="OperationNotAllowed",
+                      message="simulated refusal", method="PUT",
+                      operation="Microsoft.Compute/virtualMachines/write", count=1)
+    view = env.run(env.request("vm-app01-osdisk", swapOsDisk={"vmId": env.vm()}))
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "SwapFailed"
+    assert "original OS disk is back" in view["error"]["message"]
+    vm = env.resource(env.vm())
+    assert vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"].lower() == \
+        original.lower()
+
+
+def test_a_dry_run_returns_the_plan_and_changes_nothing(restore_env):
+    env = restore_env()
+    view = env.run(env.request(attach={"vmId": env.vm()}, dryRun=True))
+    assert view["outcome"] == "DryRun"
+    plan = view["result"]["plan"]
+    assert plan["attach"]["lun"] == 2
+    assert [g["role_name"] for g in plan["grants"]] == ["Disk Restore Operator"]
+    assert env.sim.audit(write=True) == []
+
+
+def test_a_same_name_disk_is_refused_before_anything_is_granted(restore_env):
+    env = restore_env()
+    body = env.request()
+    body["target"] = {"resourceGroupId": env.rg("rg-app"), "diskName": "vm-app01-data1"}
+    view = env.run(body)
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "TargetDiskExists"
+    assert env.writes("Microsoft.Authorization/roleAssignments/write") == []
+
+
+def test_missing_snapshot_roles_are_a_clear_error_not_a_wait(restore_env):
+    def no_snapshot_role(scenario):
+        scenario["roleAssignments"] = [r for r in scenario["roleAssignments"]
+                                       if "rg-snapshots" not in r["scope"]]
+    env = restore_env(no_snapshot_role)
+    view = env.run(env.request())
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "SnapshotPermissionsMissing"
+    assert "Disk Snapshot Contributor" in view["error"]["message"]
+
+
+def test_a_deleted_snapshot_fails_validation_with_its_code(restore_env):
+    def delete_newest_snapshot(scenario):
+        for vault in scenario["backupVaults"]:
+            for bi in vault["backupInstances"]:
+                if bi["disk"].endswith("vm-app01-data0"):
+                    bi["recoveryPoints"]["deletedSnapshots"] = [0]
+    env = restore_env(delete_newest_snapshot)
+    view = env.run(env.request())
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "SnapshotNotFound"
+    assert "UserErrorDiskSnapshotNotFound" in view["error"]["message"]
+
+
+def test_missing_target_resource_group_is_refused_at_plan(restore_env):
+    env = restore_env()
+    body = env.request()
+    body["target"]["resourceGroupId"] = env.rg("rg-does-not-exist")
+    view = env.run(body)
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "TargetResourceGroupNotFound"
+
+
+def test_slow_propagation_is_probed_several_times_then_the_restore_goes_on(restore_env):
+    def slow(scenario):
+        scenario["durations"]["rolePropagation"] = 600  # ten minutes
+    env = restore_env(slow)
+    result = _done(env, env.run(env.request()))
+    validations = env.writes(
+        "Microsoft.DataProtection/backupVaults/backupInstances/validateRestore/action")
+    assert len(validations) >= 4
+    assert result["phases"]["propagate"] >= 600
+
+
+def test_propagation_that_never_completes_times_out_and_revokes(restore_env):
+    def never(scenario):
+        scenario["durations"]["rolePropagation"] = 10 * 3600
+    env = restore_env(never, RESTORE_PROPAGATION_TIMEOUT_MINUTES="5")
+    view = env.run(env.request())
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "PropagationTimedOut"
+
+
+def test_a_failed_restore_job_fails_the_run_and_revokes(restore_env):
+    env = restore_env()
+    env.sim.add_fault(kind="jobFailure", count=1)
+    view = env.run(env.request(attach={"vmId": env.vm()}))
+    _done(env, view, "Failed")
+    assert view["error"]["code"] == "RestoreJobFailed"
+    vm = env.resource(env.vm())
+    assert len(vm["properties"]["storageProfile"]["dataDisks"]) == 2  # nothing attached
+
+
+@pytest.mark.parametrize("operation", [
+    "Microsoft.DataProtection/backupVaults/read",
+    "Microsoft.DataProtection/backupVaults/backupInstances/read",
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.DataProtection/backupVaults/backupInstances/validateRestore/action",
+    "Microsoft.DataProtection/backupVaults/backupInstances/restore/action",
+    "Microsoft.DataProtection/backupVaults/backupJobs/read",
+    "Microsoft.Compute/virtualMachines/read",
+    "Microsoft.Compute/virtualMachines/attachDetachDataDisks/action",
+    "Microsoft.Authorization/roleAssignments/delete",
+])
+def test_transient_faults_at_a_step_are_absorbed(restore_env, operation):
+    env = restore_env()
+    env.sim.add_fault(kind="status", status=503, operation=operation, count=2)
+    env.sim.add_fault(kind="status", status=429, retryAfter=1, operation=operation, count=1)
+    result = _done(env, env.run(env.request(attach={"vmId": env.vm()})))
+    assert result["attach"]["lun"] == 2
+    assert len(env.writes(RESTORE_WRITE)) == 1, "the restore was triggered more than once"
+    assert env.sim.fired_faults(), "the fault never fired: the test proves nothing"
+
+
+def test_the_same_request_twice_starts_one_run(restore_env):
+    env = restore_env()
+    body = env.request(requestId="ticket-1234")
+    first, second = env.submit(body), env.submit(body)
+    assert first.status_code == 202 and second.status_code in (200, 202)
+    assert first.json()["id"] == second.json()["id"] == "restore-ticket-1234"
+    env.host.wait_for("restore-ticket-1234", timeout=120)
+    third = env.submit(body)
+    assert third.status_code == 200 and third.json()["started"] is False
+    assert len(env.writes(RESTORE_WRITE)) == 1
+    assert env.leftover_assignments() == set()
+
+
+def test_a_bad_request_gets_problem_details_naming_every_field(restore_env):
+    env = restore_env()
+    answer = requests.post(env.api, json={"source": {"diskId": "x"}, "target": {}}, timeout=30)
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    fields = {e["field"] for e in answer.json()["errors"]}
+    assert fields == {"source.diskId", "target.resourceGroupId", "target.diskName"}
+    assert requests.post(env.api, data=b"{not json", timeout=30).status_code == 400
+    assert env.sim.audit(write=True) == []
+
+
+def test_cancel_stops_the_run_and_revokes(restore_env):
+    def slow(scenario):
+        scenario["durations"]["rolePropagation"] = 3600
+    env = restore_env(slow, real_time_scale=100)  # real time: act while the run waits
+    answer = env.submit(env.request(requestId="to-cancel"))
+    env.host.wait_for("to-cancel", statuses=("Running",))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if requests.get(answer.json()["statusQueryGetUri"], timeout=30).json()["phase"] == "propagate":
+            break
+        time.sleep(0.05)
+    cancel = requests.post(answer.json()["cancelPostUri"], timeout=30)
+    assert cancel.status_code == 202
+    env.host.wait_for("to-cancel", timeout=120)
+    view = requests.get(answer.json()["statusQueryGetUri"], timeout=30).json()
+    _done(env, view, "Cancelled")
+    assert requests.post(answer.json()["cancelPostUri"], timeout=30).status_code == 409
+    assert requests.get(f"{env.api}/nope", timeout=30).status_code == 404
