@@ -98,31 +98,32 @@ def _binding(b: Any) -> Binding:
     return Binding(name=spec["name"], type=spec["type"], direction=str(direction).lower(), spec=spec)
 
 
-_loaded_by_apps: set[str] = set()  # modules that earlier load_app calls imported
+_baseline: set[str] | None = None  # modules present before the first app was loaded
+_roots: set[Path] = set()  # every app folder loaded so far
 
 
 def load_app(app_dir: str | Path, module: str = "function_app") -> func.FunctionRegister:
     """Import the app module from `app_dir` afresh and return its one FunctionApp/DFApp.
 
-    Like a new worker process, the modules an earlier app load imported (its function_app, its
-    blueprints, an other app's same-named siblings) are imported anew, so two hosts in one test
-    process each get their own app object (`get_functions()` works only once per app object).
-    Modules imported before any app was loaded (e.g. by a test) are shared, not re-imported.
+    Like a new worker process, every module of an app loaded before (its function_app, its
+    blueprints, and what they imported later, lazily) is imported anew, so two hosts in one test
+    process each get their own app object (`get_functions()` works only once per app object) and
+    one consistent set of its classes. Modules present before the first app was loaded (the test
+    modules themselves, installed packages, devhost) are shared, never re-imported.
     """
+    global _baseline
     root = Path(app_dir).resolve()
-    for name in [*_loaded_by_apps, module]:
-        sys.modules.pop(name, None)
-    _loaded_by_apps.clear()
+    if _baseline is None:
+        _baseline = set(sys.modules)
+    _roots.add(root)
+    for name, mod in list(sys.modules.items()):
+        if name == module or (name not in _baseline and _is_app_module(mod, _roots)):
+            del sys.modules[name]
     if str(root) in sys.path:
         sys.path.remove(str(root))
     sys.path.insert(0, str(root))
     importlib.invalidate_caches()
-    before = set(sys.modules)
-    try:
-        mod = importlib.import_module(module)
-    finally:  # the app's own modules only: installed and standard ones are never re-imported
-        _loaded_by_apps.update(name for name in set(sys.modules) - before
-                               if _is_app_module(sys.modules[name], root))
+    mod = importlib.import_module(module)
     if not Path(mod.__file__ or "").resolve().is_relative_to(root):
         raise RuntimeError(f"{module} was imported from {mod.__file__}, not from {root}: "
                            "another directory on sys.path shadows it")
@@ -133,9 +134,14 @@ def load_app(app_dir: str | Path, module: str = "function_app") -> func.Function
     return apps[0]
 
 
-def _is_app_module(mod: object, root: Path) -> bool:
+
+def _is_app_module(mod: object, roots: set[Path]) -> bool:
     file = getattr(mod, "__file__", None)
     if not file:
         return False
     path = Path(file).resolve()
-    return path.is_relative_to(root) and "site-packages" not in path.parts
+    return ("site-packages" not in path.parts and not path.is_relative_to(_DEVHOST)
+            and any(path.is_relative_to(r) for r in roots))
+
+
+_DEVHOST = Path(__file__).resolve().parent

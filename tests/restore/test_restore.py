@@ -65,7 +65,7 @@ def test_a_failed_swap_puts_the_original_os_disk_back_and_says_so(restore_env):
     env = restore_env()
     original = env.disk("vm-app01-osdisk")
     env.sim.add_fault(kind="status", status=409, code="OperationNotAllowed",
-                      message="simulated refusal", method="PUT",
+                      message="simulated refusal",
                       operation="Microsoft.Compute/virtualMachines/write", count=1)
     view = env.run(env.request("vm-app01-osdisk", swapOsDisk={"vmId": env.vm()}))
     _done(env, view, "Failed")
@@ -209,7 +209,8 @@ def test_cancel_stops_the_run_and_revokes(restore_env):
         scenario["durations"]["rolePropagation"] = 3600
     env = restore_env(slow, real_time_scale=100)  # real time: act while the run waits
     answer = env.submit(env.request(requestId="to-cancel"))
-    env.host.wait_for("to-cancel", statuses=("Running",))
+    instance_id = answer.json()["id"]
+    env.host.wait_for(instance_id, statuses=("Running",))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if requests.get(answer.json()["statusQueryGetUri"], timeout=30).json()["phase"] == "propagate":
@@ -217,7 +218,7 @@ def test_cancel_stops_the_run_and_revokes(restore_env):
         time.sleep(0.05)
     cancel = requests.post(answer.json()["cancelPostUri"], timeout=30)
     assert cancel.status_code == 202
-    env.host.wait_for("to-cancel", timeout=120)
+    env.host.wait_for(instance_id, timeout=120)
     view = requests.get(answer.json()["statusQueryGetUri"], timeout=30).json()
     _done(env, view, "Cancelled")
     assert requests.post(answer.json()["cancelPostUri"], timeout=30).status_code == 409
