@@ -37,6 +37,10 @@ class Clock(Protocol):
         """Move virtual time forward to `t` (no-op on a real clock)."""
         ...
 
+    def poke(self) -> None:
+        """Wake waiters so they re-check their `wake` event (virtual clocks; no-op otherwise)."""
+        ...
+
 
 class RealClock:
     virtual = False
@@ -55,6 +59,9 @@ class RealClock:
         return None
 
     def advance_to(self, t: float) -> None:
+        return None
+
+    def poke(self) -> None:
         return None
 
 
@@ -87,7 +94,7 @@ class VirtualClock:
             try:
                 while not wake.is_set() and (deadline is None or self._t < deadline):
                     # A short real-time wait keeps `wake` responsive without a second condition.
-                    self._cond.wait(0.05)
+                    self._cond.wait(0.05)  # poke() ends the wait at once
                 return wake.is_set()
             finally:
                 self._waiters.pop(token, None)
@@ -104,3 +111,8 @@ class VirtualClock:
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self.time() + seconds)
+
+    def poke(self) -> None:
+        """Someone set a `wake` event: let its waiter see it now rather than at its next check."""
+        with self._cond:
+            self._cond.notify_all()

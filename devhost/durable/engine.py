@@ -159,6 +159,7 @@ class DurableEngine:
 
     def wake(self) -> None:
         self._wake.set()
+        self.clock.poke()
 
     def idle(self) -> bool:
         """Nothing in flight and nothing runnable now (timers may still be due later)."""
