@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,19 @@ class _devhost:
             [sys.executable, "-m", "devhost", "start", "--app-dir", str(ROOT), "--port",
              str(self.port), "--state-dir", str(state)],
             env=self.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines = []
+        self.log_path = state / "devhost.log"
+        state.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("w", encoding="utf-8")
         for line in self.proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
+            log.write(line)
             if line.startswith("Host started"):
-                _log(f"devhost serving the app at http://127.0.0.1:{self.port}")
+                # Keep draining its output into the log: a full pipe would block the host.
+                threading.Thread(target=_drain, args=(self.proc.stdout, log), daemon=True).start()
+                _log(f"devhost serving the app at http://127.0.0.1:{self.port} "
+                     f"(log: {self.log_path.relative_to(ROOT)})")
                 return f"http://127.0.0.1:{self.port}"
-        raise SystemExit("devhost did not start:\n" + "".join(lines[-30:]))
+        log.close()
+        raise SystemExit("devhost did not start:\n" + self.log_path.read_text()[-3000:])
 
     def __exit__(self, *exc: object) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -137,6 +144,13 @@ def _follow(url: str, timeout: float = 600) -> dict[str, Any]:
             return view
         time.sleep(0.25)
     raise SystemExit(f"the restore did not finish within {timeout:.0f} s")
+
+
+def _drain(stream: Any, log: Any) -> None:
+    for line in stream:
+        log.write(line)
+        log.flush()
+    log.close()
 
 
 def _free_port() -> int:
