@@ -7,7 +7,8 @@ from activities.functions import bp as activities
 from orchestrations.functions import bp as orchestrations
 from triggers.http import bp as http
 from triggers.queue import bp as queue
+from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (orchestrations, activities, http, queue):
+for blueprint in (orchestrations, activities, http, queue, sweeper):
     app.register_functions(blueprint)

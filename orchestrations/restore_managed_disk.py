@@ -45,8 +45,12 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     try:
         run.enter("grant")
         for grant in plan.grants:
-            granted.append(RoleAssignment.from_dict((yield from run.call("grant_role",
-                                                                         grant.to_dict()))))
+            assignment = RoleAssignment.from_dict((yield from run.call("grant_role",
+                                                                       grant.to_dict())))
+            granted.append(assignment)
+            if not assignment.pre_existing:
+                run.assignments.append(assignment.id)
+                run.publish()
         run.enter("propagate")
         yield from _wait_for_propagation(run, plan, config)
         run.enter("restore")
@@ -189,6 +193,7 @@ def _revoke(run: Run, granted: list[RoleAssignment]) -> Orchestration:
         try:
             yield from run.call("revoke_role", assignment.id)
             revoked[assignment.id] = True
+            run.assignments.remove(assignment.id)
         except Exception as exc:  # noqa: BLE001 - keep revoking the others
             revoked[assignment.id] = f"not revoked: {exc}"
     return revoked

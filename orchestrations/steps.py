@@ -31,6 +31,9 @@ class Run:
         # earlier, abandoned waits first in line for the event.
         self.cancel = context.wait_for_external_event(CANCEL_EVENT)
         self.phases: dict[str, dict[str, str | None]] = {}
+        # Role assignments this run created and has not revoked yet, published in the custom
+        # status so the sweeper can revoke them if the run is terminated.
+        self.assignments: list[str] = []
         self.phase: str | None = None
         self.detail: dict[str, Any] = {}
 
@@ -58,7 +61,8 @@ class Run:
 
     def publish(self) -> None:
         self.context.set_custom_status({"phase": self.phase, "detail": self.detail,
-                                        "phases": self.phases})
+                                        "phases": self.phases,
+                                        "assignments": list(self.assignments)})
 
     def durations(self) -> dict[str, float]:
         from datetime import datetime

@@ -1,0 +1,34 @@
+"""Revoke role assignments left behind by restore runs that never reached their own revoke step
+(terminated, or failed in a way that skipped it). Idempotent: revoking a gone assignment is fine.
+
+Input {"leftovers": [{run, assignments}], "swept": [runs already done]}; output {"swept": [...],
+"report": [...]}: the next sweep skips the runs listed in "swept".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from .steps import RETRY, Orchestration
+
+
+def sweep_role_assignments(context: df.DurableOrchestrationContext) -> Orchestration:
+    doc: dict[str, Any] = context.get_input() or {}
+    leftovers: list[dict[str, Any]] = doc.get("leftovers", [])
+    swept = set(doc.get("swept", []))
+    report = []
+    for item in leftovers:
+        for assignment_id in item["assignments"]:
+            try:
+                deleted = yield context.call_activity_with_retry("revoke_role", RETRY,
+                                                                 assignment_id)
+                report.append({"run": item["run"], "assignment": assignment_id,
+                               "revoked": True, "wasPresent": bool(deleted)})
+            except Exception as exc:  # noqa: BLE001 - report, try the others, retry next sweep
+                report.append({"run": item["run"], "assignment": assignment_id,
+                               "revoked": False, "error": str(exc).split("\n")[0]})
+        if all(r["revoked"] for r in report if r["run"] == item["run"]):
+            swept.add(item["run"])
+    return {"swept": sorted(swept), "report": report}
