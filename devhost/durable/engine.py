@@ -219,7 +219,12 @@ class DurableEngine:
             self._batch_deadline = None
             return
         deadline = self.store.next_visible_at()
-        if self.clock.virtual and deadline is not None and self._nothing_running():
+        if self.clock.virtual and deadline is not None:
+            if not self._nothing_running():
+                # Something else runs (a trigger, an HTTP call): look again shortly, since virtual
+                # time only moves when this loop moves it.
+                self._wake.wait(0.01)
+                return
             due = self.clock.next_due()
             self.clock.advance_to(min(deadline, due) if due is not None else deadline)
             return

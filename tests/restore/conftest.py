@@ -78,7 +78,7 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
     sims: list[Any] = []
 
     def start(patch: Callable[[dict[str, Any]], None] | None = None, *, real_time_scale: float = 0,
-              **settings: str) -> Env:
+              listeners: bool = False, **settings: str) -> Env:
         """`real_time_scale=K`: wall-clock time, Azure durations and our intervals divided by K
         (for tests that must act while a run waits); otherwise virtual time."""
         scenario = copy.deepcopy(azsim.load_scenario("demo"))
@@ -95,7 +95,7 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
                "ARM_OPERATION_POLL_SECONDS": str(10 / (real_time_scale or 1)), **settings}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        host = devhost(ROOT, clock=clock)
+        host = devhost(ROOT, clock=clock, listeners=listeners)
         return Env(sim, host, sim.subscription_id)
 
     yield start
