@@ -1,0 +1,70 @@
+"""The module boundaries of DEVELOPERS.md, enforced: a violation fails the build, not a review."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_PACKAGES = ("domain", "orchestrations", "activities", "triggers", "gateway")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", APP_PACKAGES)
+def test_only_the_gateway_imports_azure_mgmt_or_identity(package):
+    if package == "gateway":
+        return
+    for path in _files(package):
+        bad = {n for n in _imports(path) if n.startswith(("azure.mgmt", "azure.identity",
+                                                          "azure.core"))}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: only gateway/ may"
+
+
+def test_the_domain_imports_nothing_from_azure_or_the_app():
+    for path in _files("domain"):
+        bad = {n for n in _imports(path)
+               if n.split(".")[0] in ("azure", "gateway", "activities", "orchestrations",
+                                      "triggers", "settings")}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_orchestrations_do_no_io_and_read_no_settings():
+    banned = {"os", "time", "random", "requests", "socket", "settings", "gateway", "logging",
+              "activities", "datetime.datetime.now"}
+    for path in _files("orchestrations"):
+        bad = {n for n in _imports(path) if n.split(".")[0] in banned}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}: orchestrations are replayed"
+        text = path.read_text(encoding="utf-8")
+        assert "datetime.now" not in text and "utcnow" not in text, path
+
+
+def test_environment_is_read_only_in_settings():
+    for package in (*APP_PACKAGES, "function_app.py"):
+        paths = [ROOT / package] if package.endswith(".py") else _files(package)
+        for path in paths:
+            text = path.read_text(encoding="utf-8")
+            assert "os.environ" not in text and "getenv" not in text, \
+                f"{path.relative_to(ROOT)} reads the environment: use settings.py"
+
+
+def test_function_app_only_registers_blueprints():
+    tree = ast.parse((ROOT / "function_app.py").read_text(encoding="utf-8"))
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef |
+                                               ast.ClassDef)]
+    assert defs == [], "function_app.py must only register blueprints"
