@@ -92,7 +92,20 @@ class Settings:
         return settings
 
 
-@functools.cache
+ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID",
+             "DEV_PRINCIPAL_ID", "DEV_TENANT_ID", "BACKUP_VAULT_IDS",
+             "RESTORE_PROPAGATION_TIMEOUT_MINUTES", "RESTORE_JOB_TIMEOUT_MINUTES",
+             "RESTORE_PROBE_INTERVAL_SECONDS", "RESTORE_POLL_INTERVAL_SECONDS",
+             "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME")
+
+
 def settings() -> Settings:
-    """The process's settings, read once (for triggers, activities and the gateway factory)."""
-    return Settings.from_env(os.environ)
+    """The process's settings (for triggers, activities and the gateway factory), read and
+    validated once per distinct set of values: a test process that hosts several apps with
+    different settings gets each its own."""
+    return _settings_for(tuple((name, os.environ.get(name)) for name in ENV_NAMES))
+
+
+@functools.lru_cache(maxsize=8)
+def _settings_for(values: tuple[tuple[str, str | None], ...]) -> Settings:
+    return Settings.from_env({k: v for k, v in values if v is not None})

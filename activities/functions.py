@@ -10,7 +10,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from gateway.port import ControlPlane
-from settings import settings
+from settings import Settings, settings
 
 from . import handlers
 
@@ -22,10 +22,15 @@ ACTIVITIES = ("plan_restore", "grant_role", "revoke_role", "start_validate_resto
               "start_start_vm")
 
 
-@functools.cache
 def gateway() -> ControlPlane:
+    return _gateway_for(settings())
+
+
+@functools.lru_cache(maxsize=4)
+def _gateway_for(config: Settings) -> ControlPlane:
+    """One gateway (and its SDK clients, connection pools) per process and settings."""
     from gateway.factory import control_plane
-    return control_plane(settings())
+    return control_plane(config)
 
 
 def _activity(name: str) -> Callable[[Any], Any]:

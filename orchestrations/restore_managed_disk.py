@@ -16,7 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from domain import azure_codes, errors
-from domain.model import RestoreJob, RestorePlan, RoleAssignment, Vm
+from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
 from .outcome import outcome
 
 from .steps import Orchestration, Run
@@ -136,7 +136,7 @@ def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestratio
         return  # a re-run after the attach went through
     status = yield from run.operation("start_attach_data_disk", {
         "vmId": attach.vm_id, "diskId": plan.target_disk_id, "lun": attach.lun,
-        "caching": attach.caching}, config["operation_poll_s"])
+        "caching": attach.caching}, config["operation_poll_s"], interruptible=False)
     if status.state != "succeeded":
         raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
                                   hint=f"the restored disk {plan.target_disk_id} exists; attach "
@@ -145,42 +145,33 @@ def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestratio
 
 def _swap(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
     """Deallocate, point the OS disk at the restored disk, start. On failure, put the original
-    OS disk back (and start the VM if it was running) and say so."""
+    OS disk back (and start the VM if it was running) and say so. Not interrupted by a cancel:
+    a VM left half-swapped is worse than a late cancel."""
     swap = plan.swap
     assert swap is not None
     poll = config["operation_poll_s"]
     try:
-        yield from _vm_step(run, "start_deallocate_vm", {"vmId": swap.vm_id}, poll)
-        yield from _vm_step(run, "start_set_os_disk", {"vmId": swap.vm_id,
-                                                       "diskId": plan.target_disk_id}, poll)
-        if swap.was_running:
-            yield from _vm_step(run, "start_start_vm", {"vmId": swap.vm_id}, poll)
-    except errors.Cancelled:
-        raise
+        yield from _point_os_disk(run, swap, plan.target_disk_id, poll)
     except Exception as exc:  # noqa: BLE001 - roll back, then report both
-        rolled_back = yield from _roll_back(run, swap, poll)
-        raise errors.SwapFailed(
-            f"{exc}; " + ("the original OS disk is back on the VM" if rolled_back else
-                          f"ROLLBACK FAILED: set the OS disk of {swap.vm_id} back to "
-                          f"{swap.original_os_disk_id} by hand")) from exc
+        try:
+            yield from _point_os_disk(run, swap, swap.original_os_disk_id, poll)
+            outcome_text = "the original OS disk is back on the VM"
+        except Exception:  # noqa: BLE001 - say exactly what to do by hand
+            outcome_text = (f"ROLLBACK FAILED: set the OS disk of {swap.vm_id} back to "
+                            f"{swap.original_os_disk_id} by hand")
+        raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {outcome_text}") from exc
 
 
-def _vm_step(run: Run, activity: str, payload: dict[str, Any], poll: float) -> Orchestration:
-    status = yield from run.operation(activity, payload, poll)
-    if status.state != "succeeded":
-        raise errors.SwapFailed(f"{activity}: {status.error_code}: {status.error_message}")
-
-
-def _roll_back(run: Run, swap: Any, poll: float) -> Orchestration:
-    try:
-        yield from _vm_step(run, "start_deallocate_vm", {"vmId": swap.vm_id}, poll)
-        yield from _vm_step(run, "start_set_os_disk", {"vmId": swap.vm_id,
-                                                       "diskId": swap.original_os_disk_id}, poll)
-        if swap.was_running:
-            yield from _vm_step(run, "start_start_vm", {"vmId": swap.vm_id}, poll)
-    except Exception:  # noqa: BLE001 - reported by the caller
-        return False
-    return True
+def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orchestration:
+    """Deallocate the VM, set its OS disk, and start it again if it was running."""
+    steps = [("start_deallocate_vm", {"vmId": swap.vm_id}),
+             ("start_set_os_disk", {"vmId": swap.vm_id, "diskId": disk_id})]
+    if swap.was_running:
+        steps.append(("start_start_vm", {"vmId": swap.vm_id}))
+    for activity, payload in steps:
+        status = yield from run.operation(activity, payload, poll, interruptible=False)
+        if status.state != "succeeded":
+            raise errors.SwapFailed(f"{activity}: {status.error_code}: {status.error_message}")
 
 
 def _revoke(run: Run, granted: list[RoleAssignment]) -> Orchestration:

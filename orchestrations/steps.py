@@ -81,18 +81,23 @@ class Run:
             raise errors.from_dict(result["error"])
         return result
 
-    def wait(self, seconds: float) -> Orchestration:
-        """A durable timer that a cancel request interrupts."""
+    def wait(self, seconds: float, *, interruptible: bool = True) -> Orchestration:
+        """A durable timer; a cancel request interrupts it unless `interruptible` is False (the
+        attach and swap steps: half a swap is worse than a late cancel)."""
+        fire_at = self.now + timedelta(seconds=max(seconds, 0.001))
+        if not interruptible:
+            yield self.context.create_timer(fire_at)
+            return
         if self.cancel.is_completed:
             raise errors.Cancelled("the restore was cancelled")
-        timer = self.context.create_timer(self.now + timedelta(seconds=max(seconds, 0.001)))
+        timer = self.context.create_timer(fire_at)
         winner = yield self.context.task_any([timer, self.cancel])
         if winner == self.cancel:
             timer.cancel()
             raise errors.Cancelled("the restore was cancelled")
 
-    def operation(self, activity: str, payload: Any, poll_s: float,
-                  deadline_s: float = 3600) -> Orchestration:
+    def operation(self, activity: str, payload: Any, poll_s: float, deadline_s: float = 3600,
+                  *, interruptible: bool = True) -> Orchestration:
         """Start an ARM long-running operation and poll it on durable timers until it ends."""
         operation = Operation.from_dict((yield from self.call(activity, payload)))
         started = self.now
@@ -104,4 +109,4 @@ class Run:
             if (self.now - started).total_seconds() > deadline_s:
                 raise errors.RestoreTimedOut(f"{operation.kind} still running after "
                                              f"{deadline_s:.0f} s")
-            yield from self.wait(operation.retry_after or poll_s)
+            yield from self.wait(operation.retry_after or poll_s, interruptible=interruptible)

@@ -1,0 +1,48 @@
+"""Settings: every problem reported at once, naming the setting; unsafe combinations refused."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+import settings as settings_module
+from settings import Settings, SettingsError
+
+
+def test_defaults_are_azure_with_managed_identity():
+    s = Settings.from_env({})
+    assert s.arm_endpoint == "https://management.azure.com" and s.credential == "managed-identity"
+    assert s.propagation_timeout_s == 1800 and s.probe_interval_s == 20
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"ARM_ENDPOINT": "http://x", "ARM_CREDENTIAL": "magic",
+                           "RESTORE_PROBE_INTERVAL_SECONDS": "soon",
+                           "RESTORE_PROPAGATION_TIMEOUT_MINUTES": "0",
+                           "BACKUP_VAULT_IDS": "/subscriptions/x/resourceGroups/y"})
+    text = str(info.value)
+    for name in ("ARM_ENDPOINT", "ARM_CREDENTIAL", "RESTORE_PROBE_INTERVAL_SECONDS",
+                 "RESTORE_PROPAGATION_TIMEOUT_MINUTES", "BACKUP_VAULT_IDS"):
+        assert name in text
+
+
+def test_unsigned_dev_tokens_are_refused_for_a_real_endpoint():
+    with pytest.raises(SettingsError, match="only allowed with a loopback"):
+        Settings.from_env({"ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": "p"})
+    ok = Settings.from_env({"ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": "p",
+                            "ARM_ENDPOINT": "https://127.0.0.1:8443"})
+    assert ok.credential == "dev-unsigned"
+
+
+def test_settings_follow_the_environment_they_are_read_from(monkeypatch):
+    monkeypatch.setenv("RESTORE_PROBE_INTERVAL_SECONDS", "5")
+    assert settings_module.settings().probe_interval_s == 5
+    monkeypatch.setenv("RESTORE_PROBE_INTERVAL_SECONDS", "7")
+    assert settings_module.settings().probe_interval_s == 7
+
+
+def test_every_setting_read_is_listed_in_env_names():
+    source = Path(settings_module.__file__).read_text()
+    read = set(re.findall(r'(?:env\.get|number)\("([A-Z_]+)"', source))
+    assert read == set(settings_module.ENV_NAMES)
