@@ -58,10 +58,13 @@ def handle(state: SimState, base_url: str, method: str, target: str, headers: An
             entry["fault"] = fault.kind
             if fault.kind == "reset":
                 return _audited(state, entry, request_id, Outcome(status=0, reset=True))
-            raise _fault_error(state, fault, route, entry["scope"])
+            if fault.kind != "lostAnswer":
+                raise _fault_error(state, fault, route, entry["scope"])
         ctx = Ctx(state, method, path, query, headers, body, entry["caller"], request_id,
                   base_url, groups)
         outcome = _run(state, route, ctx)
+        if fault is not None and fault.kind == "lostAnswer":  # done, but the answer is lost
+            raise _fault_error(state, fault, route, entry["scope"])
     except ArmError as exc:
         outcome = _encode(Response(exc.status, exc.body(), exc.headers))
     except Exception:  # a bug must still answer as ARM does, never with a traceback
@@ -107,7 +110,7 @@ def _http_fault(state: SimState, route: Route, method: str) -> Fault | None:
     if latency is not None:
         state.critical_path.add("latency", route.action, "", state.now(), latency.seconds)
         time.sleep(latency.seconds)  # injected latency is real time: the client waits for it
-    return state.faults.draw(route.action, method, {"status", "reset"})
+    return state.faults.draw(route.action, method, {"status", "reset", "lostAnswer"})
 
 
 def _fault_error(state: SimState, fault: Fault, route: Route, scope: str) -> ArmError:

@@ -4,6 +4,8 @@ Kinds:
 - `status`: answer an HTTP error instead of calling the service (429 carries `Retry-After`).
 - `reset`: drop the TCP connection (RST) without answering.
 - `latency`: wait `seconds` of real time, then answer normally.
+- `lostAnswer`: the service does the work, then the caller gets an HTTP error (`status`, 500 by
+  default) as if the answer was lost on the way: a retried POST then meets its own first attempt.
 - `lroFailure`: the next matching long-running operation ends `Failed` with `code`/`message`.
 - `jobFailure`: the next restore job ends `Failed` with `code`/`message`.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from .errors import bad_request
 
-HTTP_KINDS = {"status", "reset", "latency"}
+HTTP_KINDS = {"status", "reset", "latency", "lostAnswer"}
 KINDS = HTTP_KINDS | {"lroFailure", "jobFailure"}
 
 # ARM's own throttling and outage answers; the 429 text is the one ARM sends.
@@ -125,7 +127,9 @@ def _parse(spec: dict[str, Any], fault_id: str) -> Fault:
             for v in numbers.values()):
         raise bad_request("InvalidFault", "operation, method, code and message are strings; "
                           "seconds and retryAfter are numbers >= 0.")
-    if fault.kind == "status":
+    if fault.kind == "lostAnswer" and fault.status is None:
+        fault.status = 500
+    if fault.kind in ("status", "lostAnswer"):
         if not isinstance(fault.status, int) or not 400 <= fault.status <= 599:
             raise bad_request("InvalidFault", "A status fault needs an HTTP status 400-599.")
         if fault.status == 429 and fault.retryAfter is None:

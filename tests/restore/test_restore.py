@@ -223,3 +223,18 @@ def test_cancel_stops_the_run_and_revokes(restore_env):
     _done(env, view, "Cancelled")
     assert requests.post(answer.json()["cancelPostUri"], timeout=30).status_code == 409
     assert requests.get(f"{env.api}/nope", timeout=30).status_code == 404
+
+
+def test_a_lost_trigger_answer_retried_by_the_sdk_still_makes_one_restore_job(restore_env):
+    """azure-core re-sends a POST after a 500: the restore already started, the retry meets a
+    same-name error, and the run finds the job it started instead of failing or starting two."""
+    env = restore_env()
+    env.sim.add_fault(kind="lostAnswer", status=500, operation=RESTORE_WRITE, count=1)
+    result = _done(env, env.run(env.request()))
+    assert env.sim.fired_faults(), "the fault never fired: the test proves nothing"
+    jobs = [r for r in env.sim.snapshot()["resources"]
+            if r.get("type", "").endswith("/backupJobs")
+            and r["properties"].get("operation") == "Restore"
+            and r["properties"].get("extendedInfo", {}).get("recoveryDestination", "").lower()
+            == env.disk("vm-app01-data0-restored", "rg-restore-target").lower()]
+    assert len(jobs) == 1 and jobs[0]["id"].lower() == result["jobId"].lower()
