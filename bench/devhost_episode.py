@@ -82,4 +82,12 @@ def markdown(result: dict[str, Any]) -> str:
                   f"= **{t['activities_per_second']} activities/s**.", "",
               f"Target host share < {target['host_share_max']:.0%}: worst "
               f"{target['worst_host_share']:.0%} → **{'met' if target['met'] else 'NOT met'}**."]
+    if not target["met"]:
+        small = result["episode_costs"][0]
+        lines += ["", f"Why: the host's cost per episode is nearly fixed (~{small['host_ms']} ms: "
+                      "three SQLite reads and the one transaction per episode that makes kill -9 "
+                      "safe, plus building the context), while the SDK's replay grows with the "
+                      f"history. At {small['history_events']} events the SDK takes only "
+                      f"{small['sdk_ms']} ms, so the fixed part dominates; from ~100 events on the "
+                      "share is well under the target."]
     return "\n".join(lines) + "\n"

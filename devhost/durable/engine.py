@@ -296,17 +296,19 @@ class DurableEngine:
         self._crash.hit("episode")
 
     def orchestrate(self, inst: Any, past: list[dict[str, Any]],
-                    new: list[dict[str, Any]]) -> OrchestratorState:
-        """Call the orchestrator through the SDK's handle, as the worker would."""
+                    new: list[dict[str, Any]]) -> tuple[OrchestratorState, float]:
+        """Call the orchestrator through the SDK's handle, as the worker would; also the seconds
+        spent inside the worker's decode + the SDK's handle (what the real host also pays)."""
         entry = self.registry.orchestrators[inst["name"]]
         body = context_json(history=[dict(e, IsPlayed=True) for e in past] + new,
                             input_=inst["input"], instance_id=inst["id"],
                             parent_instance_id=inst["parent_id"], is_replaying=bool(past))
+        started = time.perf_counter()
         try:
             raw = self.invoker.invoke(entry, meta.Datum(body, "string")).value
         except Exception as exc:
-            return OrchestratorState.from_exception(exc)
-        return OrchestratorState.from_json(raw)
+            return OrchestratorState.from_exception(exc), time.perf_counter() - started
+        return OrchestratorState.from_json(raw), time.perf_counter() - started
 
 
 class Episode:
@@ -364,9 +366,7 @@ class Episode:
     def _run_orchestrator(self, inst: Any, past: list[dict[str, Any]],
                           new: list[dict[str, Any]]) -> None:
         self.history_events = len(past) + len(new)
-        started = time.perf_counter()
-        state = self.e.orchestrate(inst, past, new)
-        self.sdk_seconds = time.perf_counter() - started
+        state, self.sdk_seconds = self.e.orchestrate(inst, past, new)
         error = state.error
         replay: HostReplay | None = None
         try:

@@ -78,6 +78,8 @@ def format_ts(dt: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
+    if len(text) == 28 and text[19] == "." and text[-1] == "Z":  # ours: 7 digits and a Z
+        return datetime.fromisoformat(text[:26]).replace(tzinfo=UTC)
     dt = isoparse(text)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
