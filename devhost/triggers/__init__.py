@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -31,6 +32,40 @@ class Listener(Protocol):
     def start(self) -> None: ...
 
     def stop(self, timeout: float = 1.0) -> None: ...
+
+
+class BackgroundListener:
+    """A listener's thread: `start()` (idempotent) runs `_run` in a daemon thread named
+    devhost-<kind>-<function>; `stop()` sets `_stop` and joins. Subclasses prepare in
+    `_before_start()` and watch `self._stop` in `_run()`."""
+
+    kind = "listener"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._before_start()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"devhost-{self.kind}-{self.name}")
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _before_start(self) -> None:
+        return None
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
 
 class SettingError(ValueError):

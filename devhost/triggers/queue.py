@@ -34,7 +34,7 @@ from ..clock import Clock
 from ..config import HostConfig, connection_string
 from ..discovery import FunctionEntry
 from ..invoker import Invoker
-from . import SettingError, dotnet_iso, resolve_settings
+from . import BackgroundListener, SettingError, dotnet_iso, resolve_settings
 
 log = logging.getLogger("devhost")
 
@@ -115,34 +115,20 @@ def trigger_data(msg: QueueMessage, body: bytes | str, function_name: str,
     return datum, metadata
 
 
-class QueueListener:
+class QueueListener(BackgroundListener):
     """Polls one queue and runs one function per message, in a daemon thread."""
+
+    kind = "queue"
 
     def __init__(self, entry: FunctionEntry, invoker: Invoker, conn_str: str, queue_name: str,
                  settings: QueueSettings, clock: Clock) -> None:
+        super().__init__(entry.name)
         self.entry, self.invoker, self.settings, self.clock = entry, invoker, settings, clock
-        self.name = entry.name
         self.queue_name = queue_name
         self.poison_name = f"{queue_name}-poison"
         self._queue = queue_client(conn_str, queue_name)
         self._poison = queue_client(conn_str, self.poison_name)
         self.ready = threading.Event()  # set once the queue exists (created if missing)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"devhost-queue-{self.name}")
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     # ------------------------------------------------------------------ polling
     def _run(self) -> None:

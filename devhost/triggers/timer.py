@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -24,7 +23,7 @@ from azure.functions import meta
 from ..clock import Clock
 from ..discovery import FunctionEntry
 from ..invoker import Invoker
-from . import SettingError, dotnet_iso, resolve_settings
+from . import BackgroundListener, SettingError, dotnet_iso, resolve_settings
 from .ncrontab import CronError, NCrontab
 
 log = logging.getLogger("devhost")
@@ -121,13 +120,15 @@ def _monitored(schedule: Schedule, now: datetime) -> bool:
 
 
 # ---------------------------------------------------------------------- listener
-class TimerListener:
+class TimerListener(BackgroundListener):
     """Fires one timer function on schedule; all waiting goes through the host clock."""
+
+    kind = "timer"
 
     def __init__(self, entry: FunctionEntry, invoker: Invoker, schedule: Schedule, clock: Clock,
                  *, run_on_startup: bool = False, use_monitor: bool | None = None) -> None:
+        super().__init__(entry.name)
         self.entry, self.invoker, self.schedule, self.clock = entry, invoker, schedule, clock
-        self.name = entry.name
         self.run_on_startup = run_on_startup
         self.use_monitor = (_monitored(schedule, clock.now()) if use_monitor is None
                             else use_monitor)
@@ -135,28 +136,14 @@ class TimerListener:
         self.invocations = 0
         self._last: datetime | None = None
         self._last_updated: datetime | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
+    def _before_start(self) -> None:
         self._last_updated = self._now()
         # Computed before start() returns, so a virtual clock sees the first deadline at once.
         self.next_occurrence = self.schedule.next_after(self._last_updated)
         if self.next_occurrence is None:
             log.warning("timer '%s': schedule '%s' never occurs; the function will not run",
                         self.name, self.schedule.expression)
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"devhost-timer-{self.name}")
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     # ------------------------------------------------------------------ loop
     def _run(self) -> None:
