@@ -424,8 +424,9 @@ class Episode:
         e, now = self.e, self.e.clock.time()
         with e.store.tx() as db:
             Store.append_history(db, self.id, len(past), new)
-            db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in self.consumed])
-            Store.hold(db, held or [])
+            Store.delete_messages(db, self.consumed)
+            if held:
+                Store.hold(db, held)
             if inst["status"] == "Suspended" and status != "Suspended":
                 Store.release(db, self.id, now)
             for w in work:
@@ -434,8 +435,9 @@ class Episode:
                        "WHERE id=?", (status, output, custom, now, self.id))
             if status in TERMINAL and inst["parent_id"]:
                 self._notify_parent(db, inst, status, output)
-        log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
-                 f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
+        if log.isEnabledFor(logging.INFO):
+            log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
+                     f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
 
     def _schedule(self, db: Any, inst: Any, w: NewWork) -> None:
         now, execution_id = self.e.clock.time(), inst["execution_id"]
@@ -491,7 +493,7 @@ class Episode:
         e, now, execution_id = self.e, self.e.clock.time(), uuid.uuid4().hex
         with e.store.tx() as db:
             db.execute("DELETE FROM history WHERE instance_id=?", (self.id,))
-            db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in self.consumed])
+            Store.delete_messages(db, self.consumed)
             db.execute("DELETE FROM work WHERE instance_id=?", (self.id,))
             db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"
                        " custom_status=?, updated=? WHERE id=?",

@@ -138,6 +138,13 @@ class Store:
                        [(instance_id, start + k, json.dumps(e)) for k, e in enumerate(events)])
 
     @staticmethod
+    def delete_messages(db: sqlite3.Connection, message_ids: list[int]) -> None:
+        for start in range(0, len(message_ids), 500):  # within SQLite's variable limit
+            chunk = message_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", chunk)  # noqa: S608
+
+    @staticmethod
     def hold(db: sqlite3.Connection, message_ids: list[int]) -> None:
         db.executemany("UPDATE inbox SET visible_at=? WHERE id=?", [(HELD, i) for i in message_ids])
 

@@ -162,12 +162,18 @@ def test_a_failed_restore_job_fails_the_run_and_revokes(restore_env):
 @pytest.mark.parametrize("operation", [
     "Microsoft.DataProtection/backupVaults/read",
     "Microsoft.DataProtection/backupVaults/backupInstances/read",
+    "Microsoft.DataProtection/backupVaults/backupInstances/recoveryPoints/read",
+    "Microsoft.Compute/disks/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Authorization/roleAssignments/read",
     "Microsoft.Authorization/roleAssignments/write",
     "Microsoft.DataProtection/backupVaults/backupInstances/validateRestore/action",
     "Microsoft.DataProtection/backupVaults/backupInstances/restore/action",
+    "Microsoft.DataProtection/backupVaults/operationStatus/read",
     "Microsoft.DataProtection/backupVaults/backupJobs/read",
     "Microsoft.Compute/virtualMachines/read",
     "Microsoft.Compute/virtualMachines/attachDetachDataDisks/action",
+    "Microsoft.Compute/locations/operations/read",
     "Microsoft.Authorization/roleAssignments/delete",
 ])
 def test_transient_faults_at_a_step_are_absorbed(restore_env, operation):
