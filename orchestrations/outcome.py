@@ -48,9 +48,23 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
         "error": error_dict(error) if error is not None else None,
     }
     if plan is not None and plan.attach:
-        doc["attach"] = plan.attach.to_dict()
+        doc["attach"] = camel(plan.attach.to_dict())
     if plan is not None and plan.swap:
-        doc["swap"] = plan.swap.to_dict()
+        doc["swap"] = camel(plan.swap.to_dict())
     if dry_run and plan is not None:
-        doc["plan"] = plan.to_dict()
+        doc["plan"] = camel(plan.to_dict())
     return doc
+
+
+def camel(value: Any) -> Any:
+    """The public API speaks camelCase, like ARM: our snake_case records, keys converted."""
+    if isinstance(value, dict):
+        return {_camel_key(k): camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value
+
+
+def _camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

@@ -55,8 +55,7 @@ def test_os_disk_swap_points_the_vm_at_the_restored_disk_and_starts_it(restore_e
     vm = env.resource(env.vm())
     os_disk = vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
     assert os_disk.lower() == result["restoredDiskId"].lower()
-    assert result["swap"]["wasRunning"] if "wasRunning" in result["swap"] else \
-        result["swap"]["was_running"]
+    assert result["swap"]["wasRunning"] is True
     statuses = [s["code"] for s in vm["properties"]["instanceView"]["statuses"]]
     assert "PowerState/running" in statuses
 
@@ -82,7 +81,8 @@ def test_a_dry_run_returns_the_plan_and_changes_nothing(restore_env):
     assert view["outcome"] == "DryRun"
     plan = view["result"]["plan"]
     assert plan["attach"]["lun"] == 2
-    assert [g["role_name"] for g in plan["grants"]] == ["Disk Restore Operator"]
+    assert [g["roleName"] for g in plan["grants"]] == ["Disk Restore Operator"]
+    assert plan["recoveryPoint"]["id"] and plan["targetDiskId"].endswith("/vm-app01-data0-restored")
     assert env.sim.audit(write=True) == []
 
 
