@@ -179,3 +179,14 @@ def _assignment(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) 
                            f"Microsoft.Authorization/roleDefinitions/{role}",
         principal_id=principal_id, principal_type=principal.type, created=created,
         effective_from=-math.inf, description=spec.get("description")))
+
+
+def add_role_assignments(spec: dict[str, Any],
+                         grants: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:
+    """Add (scope, role name or GUID, principal alias) assignments, in effect from the start, to a
+    loaded scenario; `{subscriptionId}` in a scope is replaced. Returns the same dict."""
+    for scope, role, principal in grants:
+        spec["roleAssignments"].append({
+            "scope": scope.replace("{subscriptionId}", spec["subscriptionId"]),
+            "role": role, "principal": principal})
+    return spec

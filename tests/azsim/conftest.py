@@ -15,6 +15,7 @@ from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreatePara
 from azure.mgmt.dataprotection import models as dp
 
 import azsim
+from azsim.scenario import add_role_assignments
 from azsim.sdk import FakeTokenCredential, MgmtClients, mgmt_clients
 from devhost.clock import VirtualClock
 
@@ -153,11 +154,7 @@ def make_demo(clock: VirtualClock) -> Iterator[Callable[..., Demo]]:
 
     def make(change: Callable[[dict[str, Any]], None] | None = None,
              grants: tuple[tuple[str, str, str], ...] = (), time_scale: float = 1.0) -> Demo:
-        spec = azsim.load_scenario("demo")
-        for scope, role, principal in grants:
-            spec["roleAssignments"].append({
-                "scope": scope.replace("{subscriptionId}", spec["subscriptionId"]),
-                "role": role, "principal": principal})
+        spec = add_role_assignments(azsim.load_scenario("demo"), grants)
         if change:
             change(spec)
         simulator = azsim.start(scenario=spec, clock=clock, time_scale=time_scale)

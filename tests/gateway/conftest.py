@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import azsim
+from azsim.scenario import add_role_assignments
 from azsim.sdk import FakeTokenCredential, MgmtClients, mgmt_clients
 from devhost.clock import VirtualClock
 from domain.model import Operation, OperationStatus, RestorePlan, RoleGrant
@@ -123,11 +124,7 @@ def make_env(clock: VirtualClock) -> Iterator[Callable[..., Env]]:
 
     def make(grants: tuple[tuple[str, str, str], ...] = (),
              change: Callable[[dict[str, Any]], None] | None = None) -> Env:
-        spec = azsim.load_scenario("demo")
-        for scope, role, principal in grants:
-            spec["roleAssignments"].append({
-                "scope": scope.replace("{subscriptionId}", spec["subscriptionId"]),
-                "role": role, "principal": principal})
+        spec = add_role_assignments(azsim.load_scenario("demo"), grants)
         if change:
             change(spec)
         sim = azsim.start(scenario=spec, clock=clock)
