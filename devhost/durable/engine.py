@@ -86,6 +86,9 @@ class DurableEngine:
         self._crash = _CrashPoints.from_env()
         self.episodes = 0
         self.stats: deque[EpisodeStat] = deque(maxlen=100_000)  # for bench/, not for decisions
+        # Write-through copy of running instances' histories, kept by the dispatcher (the only
+        # writer of history): an episode need not re-read and re-parse the whole history.
+        self._histories: dict[str, list[dict[str, Any]]] = {}
 
     # ---- client operations ---------------------------------------------------------------------
     def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
@@ -101,6 +104,7 @@ class DurableEngine:
                                           f"{existing['status']} already exists.")
             if existing is not None:
                 Store.delete_instance(db, instance_id)
+                self._histories.pop(instance_id, None)
             self._create(db, instance_id, name, input_json, parent=None)
         self.wake()
         return instance_id
@@ -142,8 +146,13 @@ class DurableEngine:
         self.wake()
 
     def purge(self, instance_id: str) -> int:
+        self._histories.pop(instance_id, None)
         with self.store.tx() as db:
             return Store.delete_instance(db, instance_id)
+
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
+        cached = self._histories.get(instance_id)
+        return cached if cached is not None else self.store.history(instance_id)
 
     # ---- the dispatcher ------------------------------------------------------------------------
     def start(self) -> None:
@@ -332,7 +341,7 @@ class Episode:
         self._drop([r for r in rows if r not in live], "it belongs to an earlier execution")
         messages = [(r["id"], json.loads(r["event"])) for r in live]
         control = {m["EventType"]: m for _, m in messages if m["EventType"] in _CONTROL}
-        past = store.history(self.id)
+        past = self.e.history(self.id)
         started = event(EventType.ORCHESTRATOR_STARTED, self.now)
         if EventType.EXECUTION_TERMINATED in control:
             self.consumed = [i for i, _ in messages]
@@ -435,6 +444,10 @@ class Episode:
                        "WHERE id=?", (status, output, custom, now, self.id))
             if status in TERMINAL and inst["parent_id"]:
                 self._notify_parent(db, inst, status, output)
+        if status in TERMINAL:
+            e._histories.pop(self.id, None)
+        else:
+            e._histories[self.id] = past + new
         if log.isEnabledFor(logging.INFO):
             log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
                      f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
@@ -474,6 +487,7 @@ class Episode:
             return
         if existing is not None:
             Store.delete_instance(db, child)
+            self.e._histories.pop(child, None)
         self.e._create(db, child, name, w.action.get("input"),
                        parent=(self.id, inst["execution_id"], w.task_id))
 
@@ -493,6 +507,7 @@ class Episode:
         e, now, execution_id = self.e, self.e.clock.time(), uuid.uuid4().hex
         with e.store.tx() as db:
             db.execute("DELETE FROM history WHERE instance_id=?", (self.id,))
+            e._histories.pop(self.id, None)
             Store.delete_messages(db, self.consumed)
             db.execute("DELETE FROM work WHERE instance_id=?", (self.id,))
             db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"

@@ -66,7 +66,7 @@ class Store:
     def tx(self) -> Iterator[sqlite3.Connection]:
         with self._write_lock:
             db = self.db
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN")  # writers are serialised by the lock above
             try:
                 yield db
             except BaseException:
