@@ -23,30 +23,15 @@ class RouteError(ValueError):
     """A route template devhost cannot read."""
 
 
-def _is_number(kind: type) -> Callable[[str], bool]:
+def _parses(parse: Callable[[str], object]) -> Callable[[str], bool]:
+    """A constraint that holds when `parse` accepts the value."""
     def check(v: str) -> bool:
         try:
-            kind(v)
+            parse(v)
         except ValueError:
             return False
         return True
     return check
-
-
-def _is_guid(v: str) -> bool:
-    try:
-        uuid.UUID(v)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_datetime(v: str) -> bool:
-    try:
-        datetime.fromisoformat(v)
-    except ValueError:
-        return False
-    return True
 
 
 _SIMPLE: dict[str, Callable[[str], bool]] = {
@@ -54,9 +39,9 @@ _SIMPLE: dict[str, Callable[[str], bool]] = {
     "long": lambda v: bool(re.fullmatch(r"-?\d+", v)) and -2**63 <= int(v) < 2**63,
     "bool": lambda v: v.lower() in ("true", "false"),
     "alpha": lambda v: bool(re.fullmatch(r"[A-Za-z]+", v)),
-    "guid": _is_guid,
-    "datetime": _is_datetime,
-    "decimal": _is_number(float), "double": _is_number(float), "float": _is_number(float),
+    "guid": _parses(uuid.UUID),
+    "datetime": _parses(datetime.fromisoformat),
+    "decimal": _parses(float), "double": _parses(float), "float": _parses(float),
 }
 
 

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.functions import meta
@@ -170,15 +171,6 @@ class DurableEngine:
         self._wake.set()
         self.clock.poke()
 
-    def idle(self) -> bool:
-        """Nothing in flight and nothing runnable now (timers may still be due later)."""
-        with self._lock:
-            if self._in_flight:
-                return False
-        now = self.clock.time()
-        return (not self.store.runnable_instances(now)
-                and not self.store.pending_work(set(), 1))
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
@@ -329,6 +321,7 @@ class Episode:
         self.consumed: list[int] = []
         self.history_events = 0
         self.sdk_seconds = 0.0
+        self.execution_id: str | None = None  # the running execution's, read once in run()
 
     def run(self) -> None:
         store = self.e.store
@@ -337,6 +330,7 @@ class Episode:
         if inst is None or inst["status"] in TERMINAL:
             self._drop(rows, "the instance is gone or finished")
             return
+        self.execution_id = inst["execution_id"]
         live = [r for r in rows if r["execution_id"] in (None, inst["execution_id"])]
         self._drop([r for r in rows if r not in live], "it belongs to an earlier execution")
         messages = [(r["id"], json.loads(r["event"])) for r in live]
@@ -425,7 +419,7 @@ class Episode:
         # Deterministic when the code gives none, like the extension's NewGuid: it is recorded in
         # SubOrchestrationInstanceCreated, so replays never need to compute it again.
         return w.action.get("instanceId") or str(
-            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id}/{self.e.store.instance(self.id)['execution_id']}/{w.task_id}"))
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id}/{self.execution_id}/{w.task_id}"))
 
     def _commit(self, inst: Any, past: list[dict[str, Any]], new: list[dict[str, Any]],
                 status: str, output: str | None, custom: str | None, work: list[NewWork],
@@ -527,9 +521,8 @@ def status_json(store: Store, instance_id: str, *, show_history: bool = False,
     row = store.instance(instance_id)
     if row is None:
         return None
-    status = "Pending" if row["status"] == "Pending" else row["status"]
     doc: dict[str, Any] = {
-        "name": row["name"], "instanceId": row["id"], "runtimeStatus": status,
+        "name": row["name"], "instanceId": row["id"], "runtimeStatus": row["status"],
         "input": row["input"] if show_input else None,  # the stored JSON text, as the host does
         "customStatus": _loads(row["custom_status"]), "output": _loads(row["output"]),
         "createdTime": _iso(row["created"]), "lastUpdatedTime": _iso(row["updated"]),
@@ -544,7 +537,6 @@ def _loads(text: str | None) -> Any:
 
 
 def _iso(t: float) -> str:
-    from datetime import UTC, datetime
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

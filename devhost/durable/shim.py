@@ -78,7 +78,7 @@ def _settled(ok: bool = True) -> _Task:
 
 
 class HostReplay:
-    """Replays `actions` against `history`; read `new`, `open_ids` and `continue_as_new` after."""
+    """Replays `actions` against `history`; read `new`, `open_labels` and `continue_as_new` after."""
 
     def __init__(self, history: list[dict[str, Any]], actions: list[dict[str, Any]]) -> None:
         self._history = history
@@ -94,11 +94,6 @@ class HostReplay:
         self._time: datetime | None = None
         self.new: list[NewWork] = []
         self.continue_as_new: dict[str, Any] | None = None
-
-    @property
-    def open_ids(self) -> dict[int, str]:
-        """Ids handed out and not completed by any history event, with their kind."""
-        return {i: self.kinds[i] for i in self._open}
 
     @property
     def open_labels(self) -> dict[int, str]:
