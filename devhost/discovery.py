@@ -7,6 +7,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +47,19 @@ class FunctionEntry:
     def trigger_type(self) -> str:
         return self.trigger.type
 
-    @property
+    @cached_property
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.user_fn)
 
-    def inputs(self) -> list[Binding]:
+    @cached_property
+    def input_bindings(self) -> tuple[Binding, ...]:
         """Non-trigger input bindings (durableClient and the like)."""
-        return [b for b in self.bindings if b.direction == "in" and b is not self.trigger
-                and b.name != self.trigger.name]
+        return tuple(b for b in self.bindings if b.direction == "in" and b is not self.trigger
+                     and b.name != self.trigger.name)
 
-    def outputs(self) -> list[Binding]:
-        return [b for b in self.bindings if b.direction == "out"]
+    @cached_property
+    def output_bindings(self) -> tuple[Binding, ...]:
+        return tuple(b for b in self.bindings if b.direction == "out")
 
 
 class Registry:

@@ -69,6 +69,7 @@ class DevHost:
         self.engine.stop()
         self.server.stop()
         self.invoker.close()
+        self.store.close()
 
     def __enter__(self) -> DevHost:
         return self.start()

@@ -128,22 +128,22 @@ class Invoker:
                metadata: dict[str, meta.Datum] | None = None) -> Invocation:
         """Decode the trigger, bind inputs and outputs, call the function, encode its outputs."""
         kwargs: dict[str, Any] = {entry.trigger.name: decode(entry.trigger_type, trigger, metadata)}
-        for b in entry.inputs():
+        for b in entry.input_bindings:
             source = self.sources.get(b.type)
             if source is None:
                 raise LookupError(f"function {entry.name}: no source for input binding {b.type!r}")
             kwargs[b.name] = decode(b.type, source(b))
-        outs = {b.name: _Out() for b in entry.outputs() if b.name != "$return"}
+        outs = {b.name: _Out() for b in entry.output_bindings if b.name != "$return"}
         kwargs.update(outs)
         if "context" in entry.params and "context" not in kwargs:
             kwargs["context"] = _Context(entry.name, str(uuid.uuid4()))
         value = self.call(entry, kwargs)
         outputs = {name: encode(_type_of(entry, name), out.get())
                    for name, out in outs.items() if out.get() is not None}
-        ret = next((b for b in entry.outputs() if b.name == "$return"), None)
+        ret = next((b for b in entry.output_bindings if b.name == "$return"), None)
         if ret is not None and value is not None:
             outputs["$return"] = encode(ret.type, value)
-        for b in entry.outputs():  # output bindings the host delivers (queue messages, ...)
+        for b in entry.output_bindings:  # output bindings the host delivers (queue messages, ...)
             sink = self.sinks.get(b.type)
             if sink is not None and b.name in outputs:
                 sink.deliver(b, outputs[b.name])
@@ -174,4 +174,4 @@ class Invoker:
 
 
 def _type_of(entry: FunctionEntry, name: str) -> str:
-    return next(b.type for b in entry.outputs() if b.name == name)
+    return next(b.type for b in entry.output_bindings if b.name == name)

@@ -34,6 +34,7 @@ from .protocol import (
     event,
     format_ts,
     parse_ts,
+    played_json,
 )
 from .shim import ACTIVITY, TIMER, HostReplay, NewWork, NonDeterminismError, UnsupportedActionError
 from .store import TERMINAL, Store
@@ -58,6 +59,21 @@ class EpisodeStat:
     history_events: int
     sdk_seconds: float
     total_seconds: float
+
+
+@dataclass(frozen=True)
+class _Played:
+    """A running instance's history, and the same events as `played_json` text for the next
+    episode's context: each episode serialises only its own new events."""
+
+    events: list[dict[str, Any]]
+    json: str
+
+    def extended(self, new: list[dict[str, Any]], fresh: str) -> _Played:
+        """With `new` appended; `fresh` is `played_json(new)`."""
+        if not new:
+            return self
+        return _Played(self.events + new, f"{self.json}, {fresh}" if self.json else fresh)
 
 
 class UnknownOrchestratorError(LookupError):
@@ -88,8 +104,8 @@ class DurableEngine:
         self.episodes = 0
         self.stats: deque[EpisodeStat] = deque(maxlen=100_000)  # for bench/, not for decisions
         # Write-through copy of running instances' histories, kept by the dispatcher (the only
-        # writer of history): an episode need not re-read and re-parse the whole history.
-        self._histories: dict[str, list[dict[str, Any]]] = {}
+        # writer of history): an episode need not re-read, re-parse and re-serialise it all.
+        self._histories: dict[str, _Played] = {}
 
     # ---- client operations ---------------------------------------------------------------------
     def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
@@ -151,9 +167,12 @@ class DurableEngine:
         with self.store.tx() as db:
             return Store.delete_instance(db, instance_id)
 
-    def history(self, instance_id: str) -> list[dict[str, Any]]:
+    def history(self, instance_id: str) -> _Played:
         cached = self._histories.get(instance_id)
-        return cached if cached is not None else self.store.history(instance_id)
+        if cached is None:
+            text = self.store.played_history(instance_id)
+            cached = _Played(json.loads(f"[{text}]"), text)
+        return cached
 
     # ---- the dispatcher ------------------------------------------------------------------------
     def start(self) -> None:
@@ -296,14 +315,14 @@ class DurableEngine:
         self.episodes += 1
         self._crash.hit("episode")
 
-    def orchestrate(self, inst: Any, past: list[dict[str, Any]],
+    def orchestrate(self, inst: Any, past: _Played,
                     new: list[dict[str, Any]]) -> tuple[OrchestratorState, float]:
         """Call the orchestrator through the SDK's handle, as the worker would; also the seconds
         spent inside the worker's decode + the SDK's handle (what the real host also pays)."""
         entry = self.registry.orchestrators[inst["name"]]
-        body = context_json(history=[dict(e, IsPlayed=True) for e in past] + new,
-                            input_=inst["input"], instance_id=inst["id"],
-                            parent_instance_id=inst["parent_id"], is_replaying=bool(past))
+        body = context_json(history=new, played=past.json, input_=inst["input"],
+                            instance_id=inst["id"], parent_instance_id=inst["parent_id"],
+                            is_replaying=bool(past.events))
         started = time.perf_counter()
         try:
             raw = self.invoker.invoke(entry, meta.Datum(body, "string")).value
@@ -317,26 +336,26 @@ class Episode:
 
     def __init__(self, engine: DurableEngine, instance_id: str) -> None:
         self.e, self.id = engine, instance_id
-        self.now = engine.clock.now()
+        self.t = engine.clock.time()  # one instant for the whole episode, as its events show
+        self.stamp = format_ts(datetime.fromtimestamp(self.t, UTC))
         self.consumed: list[int] = []
         self.history_events = 0
         self.sdk_seconds = 0.0
         self.execution_id: str | None = None  # the running execution's, read once in run()
 
     def run(self) -> None:
-        store = self.e.store
-        inst = store.instance(self.id)
-        rows = store.visible_messages(self.id, self.e.clock.time())
+        inst, rows = self.e.store.episode_input(self.id, self.t)
         if inst is None or inst["status"] in TERMINAL:
-            self._drop(rows, "the instance is gone or finished")
+            self._drop([i for i, _, _ in rows], "the instance is gone or finished")
             return
         self.execution_id = inst["execution_id"]
-        live = [r for r in rows if r["execution_id"] in (None, inst["execution_id"])]
-        self._drop([r for r in rows if r not in live], "it belongs to an earlier execution")
-        messages = [(r["id"], json.loads(r["event"])) for r in live]
+        live = [(i, text) for i, execution, text in rows if execution in (None, self.execution_id)]
+        self._drop([i for i, execution, _ in rows if execution not in (None, self.execution_id)],
+                   "it belongs to an earlier execution")
+        messages = [(i, json.loads(text)) for i, text in live]
         control = {m["EventType"]: m for _, m in messages if m["EventType"] in _CONTROL}
         past = self.e.history(self.id)
-        started = event(EventType.ORCHESTRATOR_STARTED, self.now)
+        started = event(EventType.ORCHESTRATOR_STARTED, self.stamp)
         if EventType.EXECUTION_TERMINATED in control:
             self.consumed = [i for i, _ in messages]
             self._terminate(inst, past, [started, *(m for _, m in messages)],
@@ -345,50 +364,49 @@ class Episode:
             # While suspended only control events are recorded; the rest wait, held, in the inbox.
             self.consumed = [i for i, m in messages if m["EventType"] in _CONTROL]
             held = [i for i, m in messages if m["EventType"] not in _CONTROL]
-            new = [started, *control.values(), event(EventType.ORCHESTRATOR_COMPLETED, self.now)]
+            new = [started, *control.values(), event(EventType.ORCHESTRATOR_COMPLETED, self.stamp)]
             self._commit(inst, past, new if control else [], "Suspended", None,
                          inst["custom_status"], [], held=held)
         else:
             self.consumed = [i for i, _ in messages]
             self._run_orchestrator(inst, past, [started, *(m for _, m in messages)])
 
-    def _drop(self, rows: list[Any], why: str) -> None:
-        if not rows:
+    def _drop(self, message_ids: list[int], why: str) -> None:
+        if not message_ids:
             return
         with self.e.store.tx() as db:
-            db.executemany("DELETE FROM inbox WHERE id=?", [(r["id"],) for r in rows])
-        log.debug("dropped %d message(s) for %s: %s", len(rows), self.id, why)
+            Store.delete_messages(db, message_ids)
+        log.debug("dropped %d message(s) for %s: %s", len(message_ids), self.id, why)
 
-    def _terminate(self, inst: Any, past: list[dict[str, Any]], new: list[dict[str, Any]],
+    def _terminate(self, inst: Any, past: _Played, new: list[dict[str, Any]],
                    reason: str | None) -> None:
-        new += [event(EventType.ORCHESTRATOR_COMPLETED, self.now),
-                event(EventType.EXECUTION_COMPLETED, self.now,
+        new += [event(EventType.ORCHESTRATOR_COMPLETED, self.stamp),
+                event(EventType.EXECUTION_COMPLETED, self.stamp,
                       OrchestrationStatus=OrchestrationStatus.TERMINATED, Result=reason)]
         self._commit(inst, past, new, "Terminated", reason, inst["custom_status"], [])
 
-    def _run_orchestrator(self, inst: Any, past: list[dict[str, Any]],
-                          new: list[dict[str, Any]]) -> None:
-        self.history_events = len(past) + len(new)
+    def _run_orchestrator(self, inst: Any, past: _Played, new: list[dict[str, Any]]) -> None:
+        self.history_events = len(past.events) + len(new)
         state, self.sdk_seconds = self.e.orchestrate(inst, past, new)
         error = state.error
         replay: HostReplay | None = None
         try:
-            replay = HostReplay(past + new, state.actions).run()
+            replay = HostReplay(past.events + new, state.actions).run()
         except (NonDeterminismError, UnsupportedActionError) as exc:
             error = f"Non-Deterministic workflow detected: {exc}" if isinstance(
                 exc, NonDeterminismError) else str(exc)
         if self.e.oracle is not None and replay is not None:
-            verdict = self.e.oracle.check(self.e.registry, inst, past, new, replay)
+            verdict = self.e.oracle.check(self.e.registry, inst, past.events, new, replay)
             if verdict.verdict == DISAGREE and self.e.oracle.strict:
                 log.error("%s", verdict.describe())
                 error = verdict.describe()
         custom = json.dumps(state.custom_status) if state.has_custom_status else inst["custom_status"]
         work = replay.new if replay is not None else []
         new = new + [self._creation_event(w) for w in work] if not error else new
-        new.append(event(EventType.ORCHESTRATOR_COMPLETED, self.now))
+        new.append(event(EventType.ORCHESTRATOR_COMPLETED, self.stamp))
         if error:
             output = json.dumps(f"Orchestrator function '{inst['name']}' failed: {error}")
-            new.append(event(EventType.EXECUTION_COMPLETED, self.now,
+            new.append(event(EventType.EXECUTION_COMPLETED, self.stamp,
                              OrchestrationStatus=OrchestrationStatus.FAILED, Result=output,
                              FailureDetails={"ErrorType": "OrchestrationFailure",
                                              "ErrorMessage": error}))
@@ -397,7 +415,7 @@ class Episode:
             self._continue_as_new(inst, replay.continue_as_new.get("input"), custom)
         elif state.is_done:
             output = json.dumps(state.output)
-            new.append(event(EventType.EXECUTION_COMPLETED, self.now,
+            new.append(event(EventType.EXECUTION_COMPLETED, self.stamp,
                              OrchestrationStatus=OrchestrationStatus.COMPLETED, Result=output))
             self._commit(inst, past, new, "Completed", output, custom, [])
         else:
@@ -406,12 +424,12 @@ class Episode:
     def _creation_event(self, w: NewWork) -> dict[str, Any]:
         a = w.action
         if w.kind == ACTIVITY:
-            return event(EventType.TASK_SCHEDULED, self.now, w.task_id, Name=a["functionName"],
+            return event(EventType.TASK_SCHEDULED, self.stamp, w.task_id, Name=a["functionName"],
                          Version="", Input=a.get("input"))
         if w.kind == TIMER:
-            return event(EventType.TIMER_CREATED, self.now, w.task_id,
+            return event(EventType.TIMER_CREATED, self.stamp, w.task_id,
                          FireAt=format_ts(parse_ts(w.fire_at or a["fireAt"])))
-        return event(EventType.SUB_ORCHESTRATION_CREATED, self.now, w.task_id,
+        return event(EventType.SUB_ORCHESTRATION_CREATED, self.stamp, w.task_id,
                      Name=a["functionName"], Version=a.get("version") or "",
                      InstanceId=self._child_id(w), Input=a.get("input"))
 
@@ -421,12 +439,12 @@ class Episode:
         return w.action.get("instanceId") or str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"{self.id}/{self.execution_id}/{w.task_id}"))
 
-    def _commit(self, inst: Any, past: list[dict[str, Any]], new: list[dict[str, Any]],
+    def _commit(self, inst: Any, past: _Played, new: list[dict[str, Any]],
                 status: str, output: str | None, custom: str | None, work: list[NewWork],
                 held: list[int] | None = None) -> None:
-        e, now = self.e, self.e.clock.time()
+        e, now, fresh = self.e, self.t, played_json(new)
         with e.store.tx() as db:
-            Store.append_history(db, self.id, len(past), new)
+            Store.append_history(db, self.id, len(past.events), fresh)
             Store.delete_messages(db, self.consumed)
             if held:
                 Store.hold(db, held)
@@ -441,18 +459,17 @@ class Episode:
         if status in TERMINAL:
             e._histories.pop(self.id, None)
         else:
-            e._histories[self.id] = past + new
+            e._histories[self.id] = past.extended(new, fresh)
         if log.isEnabledFor(logging.INFO):
             log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
                      f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
 
     def _schedule(self, db: Any, inst: Any, w: NewWork) -> None:
-        now, execution_id = self.e.clock.time(), inst["execution_id"]
+        now, execution_id = self.t, inst["execution_id"]
         a = w.action
         if w.kind == ACTIVITY:
             if a["functionName"] not in self.e.registry.activities:
-                Store.post(db, self.id, event(
-                    EventType.TASK_FAILED, self.now, TaskScheduledId=w.task_id,
+                Store.post(db, self.id, event(EventType.TASK_FAILED, self.stamp, TaskScheduledId=w.task_id,
                     Reason=f"The function '{a['functionName']}' doesn't exist, is disabled, or "
                            "is not an activity function.", Details=None), now, execution_id)
                 return
@@ -475,9 +492,9 @@ class Episode:
                    "function." if name not in self.e.registry.orchestrators else
                    f"An Orchestration instance with the status {existing['status']} already "
                    f"exists: {child}")
-            Store.post(db, self.id, event(EventType.SUB_ORCHESTRATION_FAILED, self.now,
+            Store.post(db, self.id, event(EventType.SUB_ORCHESTRATION_FAILED, self.stamp,
                                           TaskScheduledId=w.task_id, Reason=why, Details=None),
-                       self.e.clock.time(), inst["execution_id"])
+                       self.t, inst["execution_id"])
             return
         if existing is not None:
             Store.delete_instance(db, child)
@@ -487,18 +504,18 @@ class Episode:
 
     def _notify_parent(self, db: Any, inst: Any, status: str, output: str | None) -> None:
         if status == "Completed":
-            message = event(EventType.SUB_ORCHESTRATION_COMPLETED, self.now,
+            message = event(EventType.SUB_ORCHESTRATION_COMPLETED, self.stamp,
                             TaskScheduledId=inst["parent_task_id"], Result=output)
         else:
             reason = json.loads(output) if output else status
-            message = event(EventType.SUB_ORCHESTRATION_FAILED, self.now,
+            message = event(EventType.SUB_ORCHESTRATION_FAILED, self.stamp,
                             TaskScheduledId=inst["parent_task_id"], Reason=reason, Details=None)
-        Store.post(db, inst["parent_id"], message, self.e.clock.time(),
+        Store.post(db, inst["parent_id"], message, self.t,
                    inst["parent_execution_id"])
 
     def _continue_as_new(self, inst: Any, input_json: str | None, custom: str | None) -> None:
         """A fresh execution: the history restarts; unconsumed messages stay in the inbox."""
-        e, now, execution_id = self.e, self.e.clock.time(), uuid.uuid4().hex
+        e, now, execution_id = self.e, self.t, uuid.uuid4().hex
         with e.store.tx() as db:
             db.execute("DELETE FROM history WHERE instance_id=?", (self.id,))
             e._histories.pop(self.id, None)
@@ -507,8 +524,7 @@ class Episode:
             db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"
                        " custom_status=?, updated=? WHERE id=?",
                        (execution_id, input_json, custom, now, self.id))
-            Store.post(db, self.id, event(
-                EventType.EXECUTION_STARTED, self.now, Name=inst["name"], Version="",
+            Store.post(db, self.id, event(EventType.EXECUTION_STARTED, self.stamp, Name=inst["name"], Version="",
                 Input=input_json, OrchestrationInstance={"InstanceId": self.id,
                                                          "ExecutionId": execution_id},
                 ParentInstance=None, Tags=None), now, execution_id)

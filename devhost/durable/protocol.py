@@ -84,16 +84,27 @@ def parse_ts(text: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def event(event_type: int, timestamp: datetime, event_id: int = -1, **fields: Any) -> dict[str, Any]:
+def event(event_type: int, timestamp: datetime | str, event_id: int = -1,
+          **fields: Any) -> dict[str, Any]:
+    """A history event; `timestamp` may be given already formatted (`format_ts`)."""
+    stamp = timestamp if isinstance(timestamp, str) else format_ts(timestamp)
     return {"EventType": event_type, "EventId": event_id, "IsPlayed": False,
-            "Timestamp": format_ts(timestamp), **fields}
+            "Timestamp": stamp, **fields}
+
+
+def played_json(events: list[dict[str, Any]]) -> str:
+    """The events as the context shows ones already played (`IsPlayed: true`): the inside of a
+    JSON array, so the text for a growing history can be extended rather than rebuilt."""
+    return json.dumps([dict(e, IsPlayed=True) for e in events])[1:-1]
 
 
 def context_json(*, history: list[dict[str, Any]], input_: str | None, instance_id: str,
-                 parent_instance_id: str | None, is_replaying: bool) -> str:
-    """The JSON the extension hands to the orchestrator trigger."""
-    return json.dumps({
-        "history": history,
+                 parent_instance_id: str | None, is_replaying: bool, played: str = "") -> str:
+    """The JSON the extension hands to the orchestrator trigger: the played events (as
+    `played_json` text) followed by `history`."""
+    fresh = json.dumps(history)[1:-1]
+    events = f"{played}, {fresh}" if played and fresh else played or fresh
+    return f'{{"history": [{events}], ' + json.dumps({
         "input": input_,
         "instanceId": instance_id,
         "isReplaying": is_replaying,
@@ -103,7 +114,7 @@ def context_json(*, history: list[dict[str, Any]], input_: str | None, instance_
         "longRunningTimerIntervalDuration": LONG_TIMER_INTERVAL,
         "maximumShortTimerDuration": MAX_SHORT_TIMER,
         "defaultHttpAsyncRequestSleepTimeMillseconds": HTTP_ASYNC_SLEEP_MS,
-    })
+    })[1:]
 
 
 @dataclass

@@ -20,18 +20,18 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances(
     id TEXT PRIMARY KEY, name TEXT NOT NULL, execution_id TEXT NOT NULL, status TEXT NOT NULL,
     input TEXT, output TEXT, custom_status TEXT, parent_id TEXT, parent_execution_id TEXT,
-    parent_task_id INTEGER, created REAL NOT NULL, updated REAL NOT NULL);
+    parent_task_id INTEGER, created REAL NOT NULL, updated REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS instances_by_created ON instances(created);
 CREATE TABLE IF NOT EXISTS history(
-    instance_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL,
-    PRIMARY KEY(instance_id, seq));
+    instance_id TEXT NOT NULL, seq INTEGER NOT NULL, events TEXT NOT NULL,
+    PRIMARY KEY(instance_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inbox(
-    id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, execution_id TEXT,
+    id INTEGER PRIMARY KEY, instance_id TEXT NOT NULL, execution_id TEXT,
     event TEXT NOT NULL, visible_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS inbox_by_visibility ON inbox(visible_at);
 CREATE INDEX IF NOT EXISTS inbox_by_instance ON inbox(instance_id);
 CREATE TABLE IF NOT EXISTS work(
-    id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, execution_id TEXT NOT NULL,
+    id INTEGER PRIMARY KEY, instance_id TEXT NOT NULL, execution_id TEXT NOT NULL,
     task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT, created REAL NOT NULL);
 """
 
@@ -39,34 +39,68 @@ TERMINAL = ("Completed", "Failed", "Terminated")
 HELD = 1e18  # visible_at of messages held back while their instance is suspended
 
 
+class StateInUseError(RuntimeError):
+    """Another process holds the state file: two hosts would run the same orchestrations twice."""
+
+
 class Store:
-    """Thread-safe: one connection per thread; writes serialised by SQLite and a process lock."""
+    """One connection, opened exclusively, shared by every thread under one lock.
+
+    Exclusive locking mode lets SQLite keep the WAL index in process memory and skip the file
+    locks of every transaction (an episode's commit is the host's largest fixed cost), and it keeps
+    a second devhost off the same state, where both would run every orchestration. The file stays
+    locked until `close()`; the next access reopens it.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._write_lock = threading.RLock()
-        self.db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        with self._lock:
+            self._db.executescript(SCHEMA)
 
     @property
-    def db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+    def _db(self) -> sqlite3.Connection:
+        """The connection; callers hold `_lock`."""
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, timeout=2, isolation_level=None,
+                                   check_same_thread=False)  # serialised by _lock
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable across process kills
-            self._local.conn = conn
-        return conn
+            try:
+                # Before the first WAL access, so SQLite never creates the shared-memory index.
+                conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+                # Small pages: an episode's commit dirties a page in each of several b-trees and
+                # writes them all to the WAL; 1 KiB pages cut that write to a quarter (no-op on an
+                # existing file).
+                conn.execute("PRAGMA page_size=1024")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # durable across process kills
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "locked" in str(exc):
+                    raise StateInUseError(
+                        f"devhost state {self.path} is in use by another process (another "
+                        "devhost on the same app or --state-dir?); stop it or pick another "
+                        "--state-dir") from exc
+                raise
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        """Release the file (a later access reopens it)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            db = self.db
-            db.execute("BEGIN")  # writers are serialised by the lock above
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN")
             try:
                 yield db
             except BaseException:
@@ -74,34 +108,51 @@ class Store:
                 raise
             db.execute("COMMIT")
 
+    def _all(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     # ---- reads -------------------------------------------------------------------------------
     def instance(self, instance_id: str) -> sqlite3.Row | None:
-        return self.db.execute("SELECT * FROM instances WHERE id=?", (instance_id,)).fetchone()
+        rows = self._all("SELECT * FROM instances WHERE id=?", (instance_id,))
+        return rows[0] if rows else None
 
     def history(self, instance_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT event FROM history WHERE instance_id=? ORDER BY seq",
-                               (instance_id,))
-        return [json.loads(r[0]) for r in rows]
+        return json.loads(f"[{self.played_history(instance_id)}]")
 
-    def visible_messages(self, instance_id: str, now: float) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT id, execution_id, event FROM inbox WHERE instance_id=? AND visible_at<=? "
-            "ORDER BY id", (instance_id, now)).fetchall()
+    def played_history(self, instance_id: str) -> str:
+        """The history as `protocol.played_json` text: the inside of a JSON array."""
+        rows = self._all("SELECT events FROM history WHERE instance_id=? ORDER BY seq",
+                         (instance_id,))
+        return ", ".join(r[0] for r in rows)
+
+    def episode_input(self, instance_id: str,
+                      now: float) -> tuple[sqlite3.Row | None, list[tuple[int, str | None, str]]]:
+        """The instance and its visible messages as (id, execution_id, event), read by one
+        statement so that both come from the same snapshot."""
+        rows = self._all(
+            "SELECT i.*, m.id AS m_id, m.execution_id AS m_execution_id, m.event AS m_event "
+            "FROM instances i LEFT JOIN inbox m ON m.instance_id=i.id AND m.visible_at<=? "
+            "WHERE i.id=? ORDER BY m.id", (now, instance_id))
+        if not rows:  # messages for an instance that is gone (purged) must still be consumed
+            return None, [tuple(r) for r in self._all(
+                "SELECT id, execution_id, event FROM inbox WHERE instance_id=? AND visible_at<=? "
+                "ORDER BY id", (instance_id, now))]
+        return rows[0], [(r["m_id"], r["m_execution_id"], r["m_event"]) for r in rows
+                         if r["m_id"] is not None]
 
     def runnable_instances(self, now: float, limit: int = 64) -> list[str]:
         """Instances with visible messages, the longest-waiting first."""
-        rows = self.db.execute(
+        rows = self._all(
             "SELECT instance_id FROM inbox WHERE visible_at<=? GROUP BY instance_id "
-            "ORDER BY MIN(id) LIMIT ?", (now, limit)).fetchall()
+            "ORDER BY MIN(id) LIMIT ?", (now, limit))
         return [r[0] for r in rows]
 
     def next_visible_at(self) -> float | None:
-        return self.db.execute("SELECT MIN(visible_at) FROM inbox WHERE visible_at<?",
-                               (HELD,)).fetchone()[0]
+        return self._all("SELECT MIN(visible_at) FROM inbox WHERE visible_at<?", (HELD,))[0][0]
 
     def pending_work(self, exclude: set[int], limit: int) -> list[sqlite3.Row]:
-        rows = self.db.execute("SELECT * FROM work ORDER BY id LIMIT ?",
-                               (limit + len(exclude),)).fetchall()
+        rows = self._all("SELECT * FROM work ORDER BY id LIMIT ?", (limit + len(exclude),))
         return [r for r in rows if r["id"] not in exclude][:limit]
 
     def query(self, *, created_from: float | None = None, created_to: float | None = None,
@@ -122,7 +173,7 @@ class Store:
         sql += " ORDER BY id"
         if limit:
             sql, args = sql + " LIMIT ?", [*args, limit]
-        return self.db.execute(sql, args).fetchall()
+        return self._all(sql, args)
 
     # ---- writes (inside tx) ------------------------------------------------------------------
     @staticmethod
@@ -132,10 +183,13 @@ class Store:
                    "VALUES(?,?,?,?)", (instance_id, execution_id, json.dumps(event), visible_at))
 
     @staticmethod
-    def append_history(db: sqlite3.Connection, instance_id: str, start: int,
-                       events: list[dict[str, Any]]) -> None:
-        db.executemany("INSERT INTO history(instance_id, seq, event) VALUES(?,?,?)",
-                       [(instance_id, start + k, json.dumps(e)) for k, e in enumerate(events)])
+    def append_history(db: sqlite3.Connection, instance_id: str, start: int, played: str) -> None:
+        """One row per episode, keyed by the index of its first event, as DTFx's Azure Storage
+        provider writes an episode's events in one batch. `played` is the episode's events as
+        `protocol.played_json` text: stored the way every later episode sends them."""
+        if played:
+            db.execute("INSERT INTO history(instance_id, seq, events) VALUES(?,?,?)",
+                       (instance_id, start, played))
 
     @staticmethod
     def delete_messages(db: sqlite3.Connection, message_ids: list[int]) -> None:
