@@ -18,7 +18,8 @@ from devhost.clock import VirtualClock
 from devhost.host import DevHost
 
 APP = Path(__file__).parent / "apps" / "chain"
-SIZES = (10, 100, 1000)
+SIZES = (10, 100, 1000)  # the sizes the target is set at
+SMALLER = (2, 6)  # the first episodes of any instance: reported, outside the target
 TARGET_SHARE = 0.25
 
 
@@ -26,28 +27,35 @@ def _host(state: str) -> DevHost:
     return DevHost(APP, port=0, state_dir=state, clock=VirtualClock(), listeners=False).start()
 
 
-def episode_costs(steps: int = 260, short_chains: int = 150) -> list[dict[str, Any]]:
-    """Episode stats from one long chain (every size up to ~1,000 events) plus many short chains,
-    so the small sizes have hundreds of samples rather than three."""
+def episode_costs(long_steps: int = 260,
+                  chains: tuple[tuple[int, int], ...] = ((300, 3), (20, 28))) -> list[dict[str, Any]]:
+    """Episode stats from one long chain (every size up to ~1,000 events), then many short and
+    medium chains so that 10 and 100 events have many samples (`chains`: (count, steps)). One
+    instance runs at a time: this is the cost of an episode, not of contention between them (the
+    throughput figure covers that)."""
     with tempfile.TemporaryDirectory() as state:
         host = _host(state)
         try:
-            iids = [host.engine.start_new("chain", None, str(steps))]
-            iids += [host.engine.start_new("chain", None, "3") for _ in range(short_chains)]
-            for iid in iids:
-                host.wait_for(iid, timeout=600)
+            host.wait_for(host.engine.start_new("chain", None, str(long_steps)), timeout=600)
+            for count, steps in chains:
+                for _ in range(count):
+                    host.wait_for(host.engine.start_new("chain", None, str(steps)), timeout=60)
             stats = list(host.engine.stats)
         finally:
             host.stop()
     rows = []
-    for size in SIZES:
-        near = [s for s in stats if abs(s.history_events - size) <= max(4, size // 10)]
+    for size in SMALLER + SIZES:
+        near = [s for s in stats if abs(s.history_events - size) <= size // 10]  # within 10 %
         sdk = statistics.median(s.sdk_seconds for s in near)
         host = statistics.median(s.total_seconds - s.sdk_seconds for s in near)
+        # The share is taken per episode (host and SDK time of the same episode), then the
+        # median: immune to the machine's speed drifting during the run.
+        share = statistics.median((s.total_seconds - s.sdk_seconds) / s.sdk_seconds
+                                  for s in near)
         rows.append({"history_events": size, "episodes_measured": len(near),
                      "sdk_ms": round(sdk * 1000, 3), "host_ms": round(host * 1000, 3),
                      "episode_ms": round((sdk + host) * 1000, 3),
-                     "host_share": round(host / sdk, 3)})
+                     "host_share": round(share, 3), "in_target": size in SIZES})
     return rows
 
 
@@ -68,7 +76,7 @@ def activity_throughput(n: int = 2000, batch: int = 100) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     costs = episode_costs()
-    worst = max(r["host_share"] for r in costs)
+    worst = max(r["host_share"] for r in costs if r["in_target"])
     return {"episode_costs": costs, "throughput": activity_throughput(),
             "target": {"host_share_max": TARGET_SHARE, "worst_host_share": worst,
                        "met": worst < TARGET_SHARE}}
@@ -76,22 +84,27 @@ def run() -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = ["## devhost episode cost", "",
-             "| history events | SDK handle (ms) | host (ms) | episode (ms) | host share |",
-             "| ---: | ---: | ---: | ---: | ---: |"]
+             "| history events | episodes | SDK handle (ms) | host (ms) | episode (ms) | host share |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in result["episode_costs"]:
-        lines.append(f"| {r['history_events']} | {r['sdk_ms']} | {r['host_ms']} | "
-                     f"{r['episode_ms']} | {r['host_share']:.0%} |")
+        size = r["history_events"] if r["in_target"] else f"{r['history_events']}*"
+        lines.append(f"| {size} | {r['episodes_measured']} | {r['sdk_ms']} | "
+                     f"{r['host_ms']} | {r['episode_ms']} | {r['host_share']:.0%} |")
     t, target = result["throughput"], result["target"]
+    lines += ["", "\\* Outside the target, shown so the fixed cost is in plain sight: an instance's "
+                  "first episodes, where the SDK has almost nothing to replay."]
     lines += ["", f"Activities: {t['activities']} in batches of {t['batch']} took {t['seconds']} s "
                   f"= **{t['activities_per_second']} activities/s**.", "",
               f"Target host share < {target['host_share_max']:.0%}: worst "
               f"{target['worst_host_share']:.0%} → **{'met' if target['met'] else 'NOT met'}**."]
+    lines += ["", "Host share: the median over episodes of (episode time outside the SDK's handle)"
+                  " / (time inside it), one instance running at a time. Outside the handle: "
+                  "reading the instance and its messages, building the context JSON, the shim's "
+                  "replay of the actions, and the one SQLite transaction that makes kill -9 safe."]
     if not target["met"]:
-        small = result["episode_costs"][0]
-        lines += ["", f"Why: the host's cost per episode is nearly fixed (~{small['host_ms']} ms: "
-                      "three SQLite reads and the one transaction per episode that makes kill -9 "
-                      "safe, plus building the context), while the SDK's replay grows with the "
-                      f"history. At {small['history_events']} events the SDK takes only "
-                      f"{small['sdk_ms']} ms, so the fixed part dominates; from ~100 events on the "
-                      "share is well under the target."]
+        small = next(r for r in result["episode_costs"] if r["in_target"])
+        lines += ["", f"Why not: the host's cost per episode is nearly fixed (~{small['host_ms']} "
+                      "ms, most of it the SQLite commit), while the SDK's replay grows with the "
+                      f"history: at {small['history_events']} events the SDK takes only "
+                      f"{small['sdk_ms']} ms."]
     return "\n".join(lines) + "\n"
