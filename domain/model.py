@@ -99,6 +99,7 @@ class Vm(Record):
     data_disks: list[DataDisk] = field(default_factory=list)
     power_state: str | None = None  # e.g. "running", "deallocated", "stopped"
     zones: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

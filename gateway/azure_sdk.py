@@ -119,3 +119,6 @@ class AzureControlPlane:
 
     def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
         return self._compute.start_set_os_disk(vm_id, disk_id)
+
+    def start_delete_disk(self, disk_id: str) -> Operation:
+        return self._compute.start_delete_disk(disk_id)

@@ -4,6 +4,7 @@ VM changes are started, not awaited (see lro.py):
 * attach: POST attachDetachDataDisks (202, `Location` only) with the disk, LUN and caching;
   `deleteOption: Detach` so deleting the VM never deletes the restored disk.
 * deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
+* delete (a restored disk nobody approved): DELETE the disk, only when no VM uses it.
 * swap: PATCH the VM's `storageProfile.osDisk` with the new disk's name and `managedDisk.id`,
   keeping `createOption`/`osType` as they are, guarded by the VM's etag (If-Match); Compute
   answers 200 with `Azure-AsyncOperation`.
@@ -24,7 +25,7 @@ from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor
 from .errors import is_not_found, translated
-from .lro import VM_API, Lro, finished
+from .lro import DISK_API, VM_API, Lro, finished
 from .wire import as_json, dig, same_id, text
 
 _VM = "Microsoft.Compute/virtualMachines"
@@ -89,6 +90,7 @@ class Compute:
             data_disks=sorted(data_disks, key=lambda d: d.lun),
             power_state=_power_state(dig(vm, "properties", "instanceView", "statuses")),
             zones=[z for z in dig(vm, "zones") or [] if isinstance(z, str)],
+            tags={k: v for k, v in (dig(vm, "tags") or {}).items() if isinstance(v, str)},
         )
 
     def _vm_json(self, vm_id: str, *, instance_view: bool = False) -> dict[str, Any] | None:
@@ -141,6 +143,21 @@ class Compute:
         etag = text(vm, "etag")
         return self._start("swap", vm_id, "PATCH", "", body.as_dict(exclude_readonly=True),
                            f"{_VM}/write", headers={"If-Match": etag} if etag else None)
+
+    def start_delete_disk(self, disk_id: str) -> Operation:
+        """Delete a disk this app restored and no VM uses (a restore nobody approved). Refuses an
+        attached disk; a disk already gone is done."""
+        disk = self.get_disk(disk_id)
+        if disk is None:
+            return finished("delete")
+        if disk.managed_by or (disk.state or "").lower() not in ("unattached", ""):
+            raise errors.DiskInUse(f"disk {disk_id} is attached to {disk.managed_by or 'a VM'} "
+                                   f"(state {disk.state}); not deleting it")
+        rid = _parse(disk_id)
+        assert rid is not None  # get_disk found it
+        client = self._clients_for(rid.subscription).compute
+        return self._lro.start("delete", client, "DELETE", str(rid), DISK_API, None,
+                               action="Microsoft.Compute/disks/delete", scope=disk_id)
 
     def _existing_vm(self, vm_id: str) -> dict[str, Any]:
         vm = self._vm_json(vm_id)

@@ -45,6 +45,7 @@ from .wire import dig
 # The SDKs' default api-versions (tests check they still match the installed SDKs).
 DATAPROTECTION_API = "2026-06-01"
 VM_API = "2026-04-01"
+DISK_API = "2026-03-02"
 
 DATA_URL = "data:application/json,"
 _BACKUP_KINDS = ("validate", "restore")

@@ -90,3 +90,7 @@ class ControlPlane(Protocol):
     def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
         """Point a deallocated VM's OS disk at another managed disk (swap, or roll back)."""
         ...
+
+    def start_delete_disk(self, disk_id: str) -> Operation:
+        """Delete a disk no VM uses (a restored disk nobody approved); refuse an attached one."""
+        ...

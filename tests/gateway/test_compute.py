@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
+from domain import errors
 from domain.model import OperationStatus
 
 if TYPE_CHECKING:
@@ -105,3 +108,17 @@ def test_attach_failures_after_the_start_come_from_the_location_poll(env: Env) -
         env.vm, env.create_disk("extra-fails"), 3, "None"), 40)
 
     assert (status.state, status.error_code) == ("failed", "AttachDiskWhileBeingDetached")
+
+
+def test_delete_disk_removes_an_unattached_disk_and_refuses_an_attached_one(env: Env) -> None:
+    disk_id = env.create_disk("restored-unwanted")
+    operation = env.plane.start_delete_disk(disk_id)
+    assert operation.kind == "delete" and operation.status_url is not None
+    assert env.finish(operation, 10) == OperationStatus("succeeded")
+    assert env.plane.get_disk(disk_id) is None
+    gone = env.plane.start_delete_disk(disk_id)  # a retried activity: already done
+    assert gone.status_url is None and env.plane.get_operation(gone) == OperationStatus("succeeded")
+
+    with pytest.raises(errors.DiskInUse, match="attached to"):
+        env.plane.start_delete_disk(env.disk("vm-app01-data0"))
+    assert env.plane.get_disk(env.disk("vm-app01-data0")) is not None

@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-from azure.mgmt.compute.operations._operations import build_virtual_machines_start_request
+from azure.mgmt.compute.operations._operations import (
+    build_disks_delete_request,
+    build_virtual_machines_start_request,
+)
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
 
 from azsim.sdk import mgmt_clients
 from gateway import factory
 from gateway.azure_sdk import AzureControlPlane
 from gateway.clients import SubscriptionClients
-from gateway.lro import DATAPROTECTION_API, VM_API
+from gateway.lro import DATAPROTECTION_API, DISK_API, VM_API
 from settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -107,6 +110,7 @@ def test_the_api_versions_sent_by_hand_are_the_sdks_defaults() -> None:
     client = DataProtectionMgmtClient(factory.DevUnsignedCredential("x"), "sub")
     assert client._config.api_version == DATAPROTECTION_API
     assert f"api-version={VM_API}" in build_virtual_machines_start_request("rg", "vm", "sub").url
+    assert f"api-version={DISK_API}" in build_disks_delete_request("rg", "d", "sub").url
 
 
 
