@@ -5,10 +5,11 @@ import azure.functions as func
 
 from activities.functions import bp as activities
 from orchestrations.functions import bp as orchestrations
+from triggers.events import bp as events
 from triggers.http import bp as http
 from triggers.queue import bp as queue
 from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (orchestrations, activities, http, queue, sweeper):
+for blueprint in (orchestrations, activities, http, queue, events, sweeper):
     app.register_functions(blueprint)

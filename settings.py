@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 PUBLIC_ARM = "https://management.azure.com"
+APP_DIR = os.path.dirname(os.path.abspath(__file__))
+_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 CREDENTIALS = ("managed-identity", "default", "dev-unsigned")
 
 
@@ -36,6 +39,10 @@ class Settings:
     poll_interval_s: float = 30.0
     operation_poll_s: float = 10.0
     restore_queue: str = "restore-requests"
+    storage_connection: str | None = None  # AzureWebJobsStorage (a connection string), or ...
+    storage_account: str | None = None  # ... AzureWebJobsStorage__accountName (identity-based)
+    ledger_table: str = "recoveryledger"
+    recovery_policies_path: str | None = None  # absolute, or relative to the app's directory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -74,6 +81,15 @@ class Settings:
         bad = [v for v in vaults if "/providers/microsoft.dataprotection/backupvaults/" not in v.lower()]
         if bad:
             problems.append(f"BACKUP_VAULT_IDS has entries that are not Backup vault ids: {bad}")
+        storage = env.get("AzureWebJobsStorage") or None
+        account = env.get("AzureWebJobsStorage__accountName") or None
+        table = env.get("RECOVERY_LEDGER_TABLE", "recoveryledger")
+        if not _TABLE.match(table):
+            problems.append(f"RECOVERY_LEDGER_TABLE={table!r} must be 3-63 letters and digits, "
+                            "starting with a letter")
+        policies = env.get("RECOVERY_POLICIES_PATH") or None
+        if policies and not os.path.isabs(policies):
+            policies = os.path.join(APP_DIR, policies)
         settings = cls(
             arm_endpoint=endpoint, arm_ca_bundle=ca_bundle, credential=credential,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
@@ -86,6 +102,8 @@ class Settings:
             poll_interval_s=number("RESTORE_POLL_INTERVAL_SECONDS", 30, 0.01, 600),
             operation_poll_s=number("ARM_OPERATION_POLL_SECONDS", 10, 0.01, 600),
             restore_queue=env.get("RESTORE_QUEUE_NAME", "restore-requests"),
+            storage_connection=storage, storage_account=account, ledger_table=table,
+            recovery_policies_path=policies,
         )
         if problems:
             raise SettingsError("invalid app settings: " + "; ".join(problems))
@@ -96,7 +114,9 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "DEV_PRINCIPAL_ID", "DEV_TENANT_ID", "BACKUP_VAULT_IDS",
              "RESTORE_PROPAGATION_TIMEOUT_MINUTES", "RESTORE_JOB_TIMEOUT_MINUTES",
              "RESTORE_PROBE_INTERVAL_SECONDS", "RESTORE_POLL_INTERVAL_SECONDS",
-             "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME")
+             "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME", "AzureWebJobsStorage",
+             "AzureWebJobsStorage__accountName", "RECOVERY_LEDGER_TABLE",
+             "RECOVERY_POLICIES_PATH")
 
 
 def settings() -> Settings:

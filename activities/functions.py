@@ -9,6 +9,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from gateway.ledger import ledger_for
 from gateway.port import ControlPlane
 from settings import Settings, settings
 
@@ -19,7 +20,7 @@ bp = df.Blueprint()
 ACTIVITIES = ("plan_restore", "grant_role", "revoke_role", "start_validate_restore",
               "start_restore", "get_operation", "find_restore_job", "get_restore_job", "get_vm",
               "start_attach_data_disk", "start_deallocate_vm", "start_set_os_disk",
-              "start_start_vm")
+              "start_start_vm", "start_delete_disk", "resolve_recovery")
 
 
 def gateway() -> ControlPlane:
@@ -45,3 +46,9 @@ def _activity(name: str) -> Callable[[Any], Any]:
 
 for _name in ACTIVITIES:
     bp.activity_trigger(input_name="payload")(_activity(_name))
+
+
+@bp.activity_trigger(input_name="payload")
+def release_recovery_slot(payload: str) -> bool:
+    """A recovery run gives back its concurrency slot; True if it still held one."""
+    return ledger_for(settings()).release_slot(payload)

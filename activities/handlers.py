@@ -13,7 +13,10 @@ from typing import Any
 from domain import errors
 from domain.model import Operation, RestorePlan, RoleGrant
 from domain.planning import build_plan
+from domain.policy import Policy
+from domain.recovery import resolve
 from domain.request import RestoreRequest
+from domain.signals import Signal
 from gateway.port import ControlPlane
 
 Handler = Callable[[Any, ControlPlane], Any]
@@ -103,3 +106,14 @@ def start_set_os_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[st
 @reported
 def start_start_vm(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
     return gateway.start_start_vm(payload["vmId"]).to_dict()
+
+
+@reported
+def start_delete_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_delete_disk(payload["diskId"]).to_dict()
+
+
+@reported
+def resolve_recovery(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return resolve(Policy.from_dict(payload["policy"]), Signal.from_dict(payload["signal"]),
+                   payload["runId"], gateway).to_dict()

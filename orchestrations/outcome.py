@@ -26,14 +26,20 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
 
 def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None,
             granted: list[RoleAssignment] | None = None, revoked: dict[str, Any] | None = None,
-            error: BaseException | None = None, dry_run: bool = False) -> dict[str, Any]:
+            error: BaseException | None = None, dry_run: bool = False,
+            approval: dict[str, Any] | None = None) -> dict[str, Any]:
     revoked = revoked or {}
     if dry_run:
         result = "DryRun"
     elif error is None:
         result = "Succeeded"
+    elif isinstance(error, errors.Cancelled):
+        result = "Cancelled"
+    elif isinstance(error, errors.ApprovalRejected | errors.ApprovalTimedOut) or \
+            errors.code_of(str(error)) in ("ApprovalRejected", "ApprovalTimedOut"):
+        result = "NotApproved"
     else:
-        result = "Cancelled" if isinstance(error, errors.Cancelled) else "Failed"
+        result = "Failed"
     doc: dict[str, Any] = {
         "schema": SCHEMA, "id": run.context.instance_id, "outcome": result,
         "restoredDiskId": job.restored_disk_id or (plan.target_disk_id if plan else None)
@@ -51,6 +57,8 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
         doc["attach"] = camel(plan.attach.to_dict())
     if plan is not None and plan.swap:
         doc["swap"] = camel(plan.swap.to_dict())
+    if approval is not None:
+        doc["approval"] = approval
     if dry_run and plan is not None:
         doc["plan"] = camel(plan.to_dict())
     return doc

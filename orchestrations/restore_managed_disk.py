@@ -11,6 +11,7 @@ Compensation (revoking our role assignments) runs after an `except`, never in `f
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -41,7 +42,9 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
         run.finish()
         return outcome(run, plan, dry_run=True)
     granted: list[RoleAssignment] = []
+    revoked: dict[str, bool | str] = {}
     job: RestoreJob | None = None
+    decision: dict[str, Any] | None = None
     try:
         run.enter("grant")
         for grant in plan.grants:
@@ -57,6 +60,11 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
         job_id = yield from _trigger_once(run, plan, config)
         run.enter("track", jobId=job_id)
         job = yield from _track(run, plan, job_id, config)
+        if doc.get("approval") and (plan.attach or plan.swap):
+            # The vault's roles are not needed any more: revoke them before a person's wait.
+            run.enter("revoke")
+            revoked = yield from _revoke(run, granted, revoked)
+            decision = yield from _approval(run, plan, doc["approval"], config)
         if plan.attach:
             run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
             yield from _attach(run, plan, config)
@@ -67,9 +75,10 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
         error = exc
     run.enter("revoke")
-    revoked = yield from _revoke(run, granted)
+    revoked = yield from _revoke(run, granted, revoked)
     run.finish()
-    return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error)
+    return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error,
+                   approval=decision)
 
 
 def _wait_for_propagation(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
@@ -174,12 +183,40 @@ def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orche
             raise errors.SwapFailed(f"{activity}: {status.error_code}: {status.error_message}")
 
 
-def _revoke(run: Run, granted: list[RoleAssignment]) -> Orchestration:
-    """Revoke what this run created; never what was there before. A failure is reported, and
-    the sweeper removes what is left."""
-    revoked: dict[str, bool | str] = {}
+def _approval(run: Run, plan: RestorePlan, approval: dict[str, Any],
+              config: dict[str, Any]) -> Orchestration:
+    """The restored disk exists; a person decides whether it goes onto the VM. Rejected or not
+    decided in time: delete the restored disk (no VM uses it yet) and stop."""
+    timeout_s = float(approval["timeoutMinutes"]) * 60
+    action = "swap" if plan.swap else "attach"
+    vm_id = plan.swap.vm_id if plan.swap else plan.attach.vm_id  # type: ignore[union-attr]
+    run.enter("approval", action=action, vmId=vm_id, restoredDiskId=plan.target_disk_id,
+              expires=(run.now + timedelta(seconds=timeout_s)).isoformat())
+    try:
+        decision = yield from run.approval(timeout_s)
+        if not decision.get("approved"):
+            raise errors.ApprovalRejected(
+                f"{decision.get('by') or 'someone'} rejected the {action} of "
+                f"{plan.target_disk_id} onto {vm_id}"
+                + (f": {decision['comment']}" if decision.get("comment") else ""))
+    except (errors.ApprovalRejected, errors.ApprovalTimedOut) as exc:
+        run.enter("cleanup", deleting=plan.target_disk_id)
+        status = yield from run.operation("start_delete_disk", {"diskId": plan.target_disk_id},
+                                          config["operation_poll_s"], interruptible=False)
+        if status.state != "succeeded":
+            raise type(exc)(f"{exc.message}; the restored disk {plan.target_disk_id} could not "
+                            f"be deleted ({status.error_code}): delete it by hand") from exc
+        raise
+    return decision
+
+
+def _revoke(run: Run, granted: list[RoleAssignment],
+            revoked: dict[str, bool | str]) -> Orchestration:
+    """Revoke what this run created and has not revoked yet; never what was there before. A
+    failure is reported, and the sweeper removes what is left."""
+    revoked = dict(revoked)
     for assignment in granted:
-        if assignment.pre_existing:
+        if assignment.pre_existing or revoked.get(assignment.id) is True:
             continue
         try:
             yield from run.call("revoke_role", assignment.id)

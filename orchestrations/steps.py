@@ -8,6 +8,7 @@ around retried calls: see docs/devhost.md on the fail-fast-plus-retry divergence
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from domain.model import Operation, OperationStatus
 Orchestration = Generator[Any, Any, Any]
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
 CANCEL_EVENT = "cancel"
+APPROVAL_EVENT = "approval"
 
 
 class Run:
@@ -95,6 +97,26 @@ class Run:
         if winner == self.cancel:
             timer.cancel()
             raise errors.Cancelled("the restore was cancelled")
+
+    def approval(self, timeout_s: float) -> Orchestration:
+        """Wait for a person's decision (the `approval` event: {"approved": bool, "by": ...}).
+        Returns the decision; raises ApprovalTimedOut when nobody decides in time, and
+        Cancelled on a cancel request."""
+        if self.cancel.is_completed:
+            raise errors.Cancelled("the restore was cancelled")
+        decision = self.context.wait_for_external_event(APPROVAL_EVENT)
+        timer = self.context.create_timer(self.now + timedelta(seconds=timeout_s))
+        winner = yield self.context.task_any([decision, timer, self.cancel])
+        if winner == timer:
+            raise errors.ApprovalTimedOut(f"nobody approved within {timeout_s / 60:g} minutes")
+        timer.cancel()
+        if winner == self.cancel:
+            raise errors.Cancelled("the restore was cancelled")
+        value = decision.result
+        if isinstance(value, str):  # raise_event double-encodes (durable-python #295)
+            value = json.loads(value)
+        return value if isinstance(value, dict) else {"approved": False, "by": None,
+                                                      "comment": f"unreadable decision {value!r}"}
 
     def operation(self, activity: str, payload: Any, poll_s: float, deadline_s: float = 3600,
                   *, interruptible: bool = True) -> Orchestration:

@@ -44,5 +44,17 @@ def test_settings_follow_the_environment_they_are_read_from(monkeypatch):
 
 def test_every_setting_read_is_listed_in_env_names():
     source = Path(settings_module.__file__).read_text()
-    read = set(re.findall(r'(?:env\.get|number)\("([A-Z_]+)"', source))
+    read = set(re.findall(r'(?:env\.get|number)\("([A-Za-z_]+)"', source))
     assert read == set(settings_module.ENV_NAMES)
+
+
+def test_recovery_settings_ledger_table_and_policy_path():
+    with pytest.raises(SettingsError, match="RECOVERY_LEDGER_TABLE='bad-name'"):
+        Settings.from_env({"RECOVERY_LEDGER_TABLE": "bad-name"})
+    s = Settings.from_env({"RECOVERY_POLICIES_PATH": "config/policies.json",
+                           "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert s.recovery_policies_path == str(Path(settings_module.__file__).parent / "config" /
+                                           "policies.json")  # relative to the app, not the cwd
+    assert s.storage_connection == "UseDevelopmentStorage=true" and s.ledger_table == "recoveryledger"
+    assert Settings.from_env({"RECOVERY_POLICIES_PATH": "/etc/p.json"}).recovery_policies_path \
+        == "/etc/p.json"

@@ -1,4 +1,5 @@
-"""HTTP entry points: POST /api/restores, GET /api/restores/{id}, POST /api/restores/{id}/cancel.
+"""HTTP entry points: POST /api/restores, GET /api/restores/{id}, and POST /api/restores/{id}/
+cancel, /approve and /reject.
 
 Errors are RFC 9457 problem details naming the problem (and every bad field).
 """
@@ -21,10 +22,12 @@ bp = df.Blueprint()
 _PROBLEM = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, **extra: Any) -> func.HttpResponse:
+def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None,
+            **extra: Any) -> func.HttpResponse:
     body = {"type": f"https://diskrestore.dev/problems/{title.lower().replace(' ', '-')}",
             "title": title, "status": status, "detail": detail, **extra}
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=_PROBLEM)
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=_PROBLEM,
+                             headers=headers)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -78,6 +81,71 @@ async def cancel_restore(req: func.HttpRequest,
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
     if restore_view(status)["done"]:
         return problem(409, "Already finished", f"restore {instance_id!r} has already finished")
-    await client.raise_event(instance_id, "cancel", {"requestedBy": "http"})
-    return _json(202, {"id": instance_id, "cancelRequested": True},
+    targets = [instance_id, *[c for c, s in await _children(client, status) if not s["done"]]]
+    for target in targets:
+        await client.raise_event(target, "cancel", {"requestedBy": "http"})
+    return _json(202, {"id": instance_id, "cancelRequested": True, "appliedTo": targets},
                  {"Location": _status_url(req, instance_id)})
+
+
+@bp.route(route="restores/{id}/approve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def approve_restore(req: func.HttpRequest,
+                          client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _decide(req, client, approved=True)
+
+
+@bp.route(route="restores/{id}/reject", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def reject_restore(req: func.HttpRequest,
+                         client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _decide(req, client, approved=False)
+
+
+async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, *,
+                  approved: bool) -> func.HttpResponse:
+    """Send a person's decision to the restore waiting for it: the run itself, or the restores
+    of a recovery run. The approver is the signed-in caller (App Service authentication headers);
+    without them, the body must name one, recorded as unauthenticated."""
+    instance_id = req.route_params["id"]
+    try:
+        body = json.loads(req.get_body() or b"{}")
+    except ValueError as exc:
+        return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
+    if not isinstance(body, dict) or set(body) - {"approver", "comment"}:
+        return problem(400, "Invalid request", 'the body may hold only "approver" and "comment"')
+    principal = req.headers.get("x-ms-client-principal-name")
+    approver = principal or body.get("approver")
+    if not isinstance(approver, str) or not approver.strip() or len(approver) > 200:
+        return problem(400, "Invalid request", "name the approver: sign in (App Service "
+                       'authentication) or send {"approver": "<who>"}')
+    status = await client.get_status(instance_id, show_input=False)
+    if status.runtime_status is None:
+        return problem(404, "Not found", f"no restore with id {instance_id!r}")
+    waiting = [instance_id] if restore_view(status)["phase"] == "approval" else []
+    waiting += [c for c, s in await _children(client, status) if s["phase"] == "approval"]
+    if not waiting:
+        return problem(409, "Not waiting for approval",
+                       f"restore {instance_id!r} is not waiting for approval (phase "
+                       f"{restore_view(status)['phase']!r})")
+    decision = {"approved": approved, "by": approver.strip(),
+                "principalId": req.headers.get("x-ms-client-principal-id"),
+                "authenticated": bool(principal), "comment": body.get("comment")}
+    for target in waiting:
+        await client.raise_event(target, "approval", decision)
+    return _json(202, {"id": instance_id, "decision": "approved" if approved else "rejected",
+                       "by": decision["by"], "authenticated": decision["authenticated"],
+                       "appliedTo": waiting}, {"Location": _status_url(req, instance_id)})
+
+
+async def _children(client: df.DurableOrchestrationClient,
+                    status: Any) -> list[tuple[str, dict[str, Any]]]:
+    """A recovery run's restores (listed in its progress) with their views."""
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    children = (custom.get("detail") or {}).get("children") or []
+    views = []
+    for child in children:
+        child_status = await client.get_status(child, show_input=False)
+        if child_status.runtime_status is not None:
+            views.append((child, restore_view(child_status)))
+    return views

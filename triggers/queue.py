@@ -1,4 +1,6 @@
-"""Queue entry point `restore-requests`: the HTTP request schema, one message per restore.
+"""Queue entry point `restore-requests`: the HTTP request schema, one message per restore; or an
+Azure Monitor alert in the common alert schema (relayed by, say, a Logic App), which goes through
+alert-driven recovery like POST /api/alerts.
 
 A message that can never succeed (not JSON, or an invalid request) is logged with its reason and
 moved to `restore-requests-poison` at once, with the reason next to the original text; it is
@@ -15,8 +17,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from domain import errors
+from domain.signals import MalformedEvent, is_alert
 from settings import settings
 
+from .recovery import handle_alert
 from .submit import submit
 
 bp = df.Blueprint()
@@ -39,6 +43,16 @@ async def restore_from_queue(msg: func.QueueMessage, poison: func.Out[str],
     except ValueError as exc:
         error = errors.InvalidRequest(errors=[errors.FieldError("", f"not valid JSON: {exc}")])
         _reject(msg, text, error, poison)
+        return
+    if is_alert(body):  # an Azure Monitor alert relayed onto the queue: alert-driven recovery
+        try:
+            decisions = await handle_alert(client, body, text)
+        except MalformedEvent as exc:
+            _reject(msg, text, exc, poison)
+            return
+        for signal, decision in decisions:
+            log.info("queue message %s: alert %s: %s (%s)", msg.id, signal.summary,
+                     decision.disposition, decision.reason)
         return
     try:
         submitted = await submit(client, body, settings())

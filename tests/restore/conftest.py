@@ -4,15 +4,20 @@ clients over HTTPS) to azsim; one virtual clock for both, so simulated minutes t
 from __future__ import annotations
 
 import copy
+import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 
 import azsim
+from devhost.azurite import Azurite
 from devhost.clock import RealClock, VirtualClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +106,142 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
     yield start
     for sim in sims:
         sim.stop()
+
+
+# ---- alert-driven recovery (test_recovery.py) ------------------------------------------------
+WEBHOOK = "/runtime/webhooks/eventgrid?functionName=recovery_event"
+SUB = "6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6"  # azsim's demo subscription
+
+
+@pytest.fixture(scope="module")
+def shared_azurite() -> Iterator[Azurite]:
+    with Azurite() as instance:  # no skip: without Azurite these tests must fail
+        yield instance
+
+
+def protect_extra_disk(scenario: dict[str, Any], name: str = "vm-app01-data2") -> None:
+    """An unattached data disk in rg-app, protected by the demo vault; the app may assign roles
+    in rg-app (to restore into it)."""
+    scenario["disks"].append({"resourceGroup": "rg-app", "name": name, "sku": "Premium_LRS",
+                              "sizeGB": 128, "tags": {"workload": "app01"}, "properties": {}})
+    template = scenario["backupVaults"][0]["backupInstances"][0]
+    scenario["backupVaults"][0]["backupInstances"].append(
+        dict(template, disk=f"/subscriptions/{{subscriptionId}}/resourceGroups/rg-app/providers/"
+                            f"Microsoft.Compute/disks/{name}"))
+    restore_into_rg_app(scenario)
+
+
+def restore_into_rg_app(scenario: dict[str, Any]) -> None:
+    """Let the app assign roles in rg-app, so restores can land next to the VM."""
+    app = scenario["principals"][scenario.get("appPrincipal", "app")]
+    app["grants"].append({"scope": "/subscriptions/{subscriptionId}/resourceGroups/rg-app",
+                          "actions": ["Microsoft.Authorization/roleAssignments/*"]})
+
+
+@dataclass
+class Recovery:
+    env: Any  # tests/restore/conftest.py Env
+
+    @property
+    def base(self) -> str:
+        return self.env.host.base_url
+
+    def deliver(self, events: list[dict[str, Any]] | dict[str, Any], *,
+                cloud: bool = False) -> requests.Response:
+        """POST to the Event Grid webhook as Event Grid does (a Notification)."""
+        headers = {"aeg-event-type": "Notification",
+                   "Content-Type": "application/cloudevents+json; charset=utf-8" if cloud
+                   else "application/json"}
+        return requests.post(self.base + WEBHOOK, data=json.dumps(events), headers=headers,
+                             timeout=60)
+
+    def alert(self, body: Any) -> requests.Response:
+        return requests.post(f"{self.base}/api/alerts", json=body, timeout=60)
+
+    def events(self) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.base}/api/recovery/events", timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["events"]
+
+    def event(self, key: str) -> dict[str, Any]:
+        return next(e for e in self.events() if e["key"] == key)
+
+    def view(self, instance_id: str) -> dict[str, Any]:
+        answer = requests.get(f"{self.base}/api/restores/{instance_id}", timeout=30)
+        assert answer.status_code in (200, 202), answer.text
+        return answer.json()
+
+
+@pytest.fixture
+def recovery_env(restore_env, shared_azurite, monkeypatch,
+                 tmp_path: Path) -> Callable[..., Recovery]:
+    def start(policies: dict[str, Any], patch: Callable[[dict[str, Any]], None] | None = None,
+              **kw: Any) -> Recovery:
+        path = tmp_path / "policies.json"
+        path.write_text(json.dumps(policies))
+        monkeypatch.setenv("AzureWebJobsStorage", shared_azurite.connection_string)
+        monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
+        monkeypatch.setenv("RECOVERY_POLICIES_PATH", str(path))
+        return Recovery(restore_env(patch, **kw))
+    return start
+
+
+def rg(name: str = "rg-app") -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{name}"
+
+
+def disk_id(name: str, group: str = "rg-app") -> str:
+    return f"{rg(group)}/providers/Microsoft.Compute/disks/{name}"
+
+
+def vm_id(name: str = "vm-app01") -> str:
+    return f"{rg()}/providers/Microsoft.Compute/virtualMachines/{name}"
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def delete_event(disk: str, event_id: str | None = None) -> dict[str, Any]:
+    """Microsoft.Resources.ResourceDeleteSuccess for a disk, Event Grid schema."""
+    return {
+        "id": event_id or str(uuid.uuid4()), "topic": f"/subscriptions/{SUB}",
+        "subject": disk, "eventType": "Microsoft.Resources.ResourceDeleteSuccess",
+        "eventTime": now_text(), "dataVersion": "2", "metadataVersion": "1",
+        "data": {"operationName": "Microsoft.Compute/disks/delete", "resourceUri": disk,
+                 "resourceProvider": "Microsoft.Compute", "status": "Succeeded",
+                 "subscriptionId": SUB, "tenantId": str(uuid.uuid4()),
+                 "correlationId": str(uuid.uuid4()),
+                 "claims": {"name": "alice@contoso.com"},
+                 "httpRequest": {"method": "DELETE", "url": f"https://management.azure.com{disk}"}},
+    }
+
+
+def as_cloud_event(event: dict[str, Any]) -> dict[str, Any]:
+    return {"specversion": "1.0", "id": event["id"], "source": event["topic"],
+            "type": event["eventType"], "time": event["eventTime"], "subject": event["subject"],
+            "datacontenttype": "application/json", "data": event["data"]}
+
+
+def common_alert(vm: str, *, rule: str = "vm-unhealthy", severity: str = "Sev1",
+                 alert_id: str | None = None, fired: str | None = None) -> dict[str, Any]:
+    return {"schemaId": "azureMonitorCommonAlertSchema", "data": {
+        "essentials": {
+            "alertId": f"/subscriptions/{SUB}/providers/Microsoft.AlertsManagement/alerts/"
+                       f"{alert_id or uuid.uuid4()}",
+            "alertRule": rule, "severity": severity, "signalType": "Metric",
+            "monitorCondition": "Fired", "monitoringService": "Platform",
+            "alertTargetIDs": [vm.lower()], "configurationItems": [vm.rsplit("/", 1)[-1]],
+            "originAlertId": str(uuid.uuid4()), "firedDateTime": fired or now_text(),
+            "description": "", "essentialsVersion": "1.0", "alertContextVersion": "1.0"},
+        "alertContext": {"conditionType": "SingleResourceMultipleMetricCriteria"},
+        "customProperties": None}}
+
+
+@pytest.fixture
+def payloads() -> SimpleNamespace:
+    """Builders for the ids, events and alerts the recovery tests send."""
+    return SimpleNamespace(rg=rg, disk_id=disk_id, vm_id=vm_id, delete_event=delete_event,
+                           as_cloud_event=as_cloud_event, common_alert=common_alert,
+                           protect_extra_disk=protect_extra_disk,
+                           restore_into_rg_app=restore_into_rg_app, webhook=WEBHOOK)

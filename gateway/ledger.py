@@ -1,0 +1,142 @@
+"""The recovery ledger: an Azure Storage table (the app's own storage account; Azurite locally).
+
+Three kinds of rows, each a JSON document in `doc`:
+* `event/<hash of the signal key>`: what became of one event or alert, written once (the first
+  writer wins, so a redelivered event finds the first answer);
+* `guard/<hash of policy and resource>`: the runs a policy started for a resource (cooldown and
+  hourly limit), replaced only if unchanged since read (ETag), so two deliveries racing for the
+  same resource start one run;
+* `limits/concurrency`: the recovery runs holding one of the overall slots, also ETag-guarded.
+Table keys may not contain '/', so rows are keyed by a hash and keep the readable key inside.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, UpdateMode
+
+from domain.recovery import Guard
+from settings import Settings
+
+EVENT, GUARD, LIMITS, CONCURRENCY = "event", "guard", "limits", "concurrency"
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.lower().encode()).hexdigest()
+
+
+class Ledger:
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ledger:
+        """A connection string (Azurite, or a key-based account), else the identity-based
+        account of AzureWebJobsStorage__accountName, as the Functions host itself connects."""
+        if settings.storage_connection:
+            table = TableClient.from_connection_string(settings.storage_connection,
+                                                       settings.ledger_table)
+        else:
+            from azure.identity import ManagedIdentityCredential
+            credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+            table = TableClient(f"https://{settings.storage_account}.table.core.windows.net",
+                                settings.ledger_table, credential=credential)
+        ledger = cls(table)
+        ledger.ensure_table()
+        return ledger
+
+    def ensure_table(self) -> None:
+        try:
+            self._table.create_table()
+        except ResourceExistsError:
+            pass
+
+    # ---- events ----------------------------------------------------------------------------
+    def event(self, key: str) -> dict[str, Any] | None:
+        doc, _ = self._get(EVENT, _key(key))
+        return doc
+
+    def record_event(self, key: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Write the event's record; if one exists already, keep it and return it."""
+        try:
+            self._table.create_entity({"PartitionKey": EVENT, "RowKey": _key(key),
+                                       "received": doc.get("received", ""),
+                                       "doc": json.dumps(doc)})
+            return None
+        except ResourceExistsError:
+            return self.event(key)
+
+    def events(self, since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest event records, newest first."""
+        query = f"PartitionKey eq '{EVENT}'"
+        if since is not None:
+            query += f" and received ge '{since.isoformat()}'"
+        docs = [json.loads(e["doc"]) for e in self._table.query_entities(query)]
+        docs.sort(key=lambda d: d.get("received", ""), reverse=True)
+        return docs[:limit]
+
+    # ---- guards ----------------------------------------------------------------------------
+    def guard(self, policy: str, resource_id: str) -> tuple[Guard, str | None]:
+        doc, etag = self._get(GUARD, _key(f"{policy}|{resource_id}"))
+        return (Guard.from_dict(doc) if doc else Guard(policy, resource_id)), etag
+
+    def save_guard(self, guard: Guard, etag: str | None) -> str | None:
+        """The new ETag; None when someone else changed the guard since it was read."""
+        return self._put(GUARD, _key(f"{guard.policy}|{guard.resource_id}"), guard.to_dict(), etag)
+
+    # ---- the overall concurrency slots -----------------------------------------------------
+    def slots(self) -> tuple[dict[str, str], str | None]:
+        """The runs holding a slot, each with the time it took it."""
+        doc, etag = self._get(LIMITS, CONCURRENCY)
+        return (dict(doc["runs"]) if doc else {}), etag
+
+    def save_slots(self, runs: dict[str, str], etag: str | None) -> bool:
+        return self._put(LIMITS, CONCURRENCY, {"runs": runs}, etag) is not None
+
+    def release_slot(self, run_id: str) -> bool:
+        """Give back `run_id`'s slot; False if it held none (already released)."""
+        while True:
+            runs, etag = self.slots()
+            if run_id not in runs:
+                return False
+            if self.save_slots({r: t for r, t in runs.items() if r != run_id}, etag):
+                return True
+
+    # ---- rows ------------------------------------------------------------------------------
+    def _get(self, partition: str, row: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            entity = self._table.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None, None
+        return json.loads(entity["doc"]), entity.metadata["etag"]
+
+    def _put(self, partition: str, row: str, doc: dict[str, Any],
+             etag: str | None) -> str | None:
+        """Create (etag None) or replace-if-unchanged; the new ETag, or None on a conflict."""
+        entity = {"PartitionKey": partition, "RowKey": row, "doc": json.dumps(doc)}
+        try:
+            if etag is None:
+                answer = self._table.create_entity(entity)
+            else:
+                answer = self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                   match_condition=MatchConditions.IfNotModified)
+        except (ResourceExistsError, ResourceModifiedError):
+            return None
+        return str(answer["etag"])
+
+
+@functools.lru_cache(maxsize=4)
+def ledger_for(settings: Settings) -> Ledger:
+    """One ledger client per process and settings (the table is created on first use)."""
+    return Ledger.from_settings(settings)

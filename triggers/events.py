@@ -1,0 +1,161 @@
+"""Alert-driven recovery entry points.
+
+* Event Grid trigger `recovery_event` (Event Grid schema and CloudEvents 1.0; the host answers
+  both subscription handshakes): resource deletions, ARN health changes.
+* `POST /api/alerts`: Azure Monitor alerts in the common alert schema, from an action group's
+  webhook or Azure Function receiver. 200 quickly, with what became of each alert target; 400
+  for a payload that can never succeed; 503 (retried by the action group) while no valid policy
+  file is loaded.
+* `GET /api/recovery/events`: the ledger, newest first: every event and what became of it.
+* `GET /api/recovery/policies`: the loaded policies, or why none are loaded.
+
+A malformed event is recorded and answered, never retried. An event that cannot be judged now
+(no valid policy file, the ledger unreachable) raises, so Event Grid delivers it again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from domain.recovery import Decision
+from domain.signals import MalformedEvent, Signal, is_alert, parse_event
+from gateway.ledger import ledger_for
+from settings import settings
+
+from .http import problem
+from .recovery import (
+    PoliciesUnavailable,
+    account_malformed,
+    admission,
+    admit,
+    decision_view,
+    handle_alert,
+    load_policies,
+    malformed_key,
+)
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+
+
+def check_policies_at_startup() -> None:
+    """Validate the policy file when the app starts, and say loudly what is wrong with it.
+    The app still starts: manual restores do not depend on the policies."""
+    try:
+        config = settings()
+    except Exception:  # noqa: BLE001 - invalid settings are reported by every entry point
+        return
+    if not config.recovery_policies_path:
+        log.info("alert-driven recovery is off: RECOVERY_POLICIES_PATH is not set")
+        return
+    try:
+        policies = load_policies(config)
+    except PoliciesUnavailable as exc:
+        log.error("alert-driven recovery is refusing events until the policy file is fixed: %s",
+                  exc)
+        return
+    log.info("alert-driven recovery: %d polic%s from %s", len(policies.policies),
+             "y" if len(policies.policies) == 1 else "ies", config.recovery_policies_path)
+
+
+check_policies_at_startup()
+
+
+def event_dict(event: func.EventGridEvent | func.CloudEvent) -> dict[str, Any]:
+    """The event as it arrived on the wire (the trigger hands over parsed objects)."""
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    if isinstance(event, func.CloudEvent):
+        return {"specversion": event.specversion, "id": event.id, "source": event.source,
+                "type": event.type, "time": iso(event.time), "subject": event.subject,
+                "data": event.get_json()}
+    return {"id": event.id, "topic": event.topic, "subject": event.subject,
+            "eventType": event.event_type, "eventTime": iso(event.event_time),
+            "data": event.get_json(), "dataVersion": event.data_version}
+
+
+@bp.event_grid_trigger(arg_name="event")
+@bp.durable_client_input(client_name="client")
+async def recovery_event(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    doc = event_dict(event)
+    source = "cloudevents" if "specversion" in doc else "eventgrid"
+    try:
+        signal = parse_event(doc)
+    except MalformedEvent as exc:
+        key = f"eventgrid:{doc['id']}" if doc.get("id") else \
+            malformed_key(source, json.dumps(doc, sort_keys=True, default=str))
+        await account_malformed(ledger_for(settings()), key, exc, source)
+        return
+    await admit(client, signal, admission())
+
+
+@bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def post_alert(req: func.HttpRequest,
+                     client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    text = req.get_body().decode("utf-8", errors="replace")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        error = MalformedEvent(f"the body is not valid JSON: {exc}")
+        await account_malformed(ledger_for(settings()), malformed_key("alert", text), error,
+                                "alert")
+        return problem(400, "Malformed alert", error.message)
+    if not is_alert(body):
+        error = MalformedEvent('not a common alert schema payload: "schemaId" must be '
+                               '"azureMonitorCommonAlertSchema" (turn on the common alert '
+                               "schema in the action group)")
+        await account_malformed(ledger_for(settings()), malformed_key("alert", text), error,
+                                "alert")
+        return problem(400, "Malformed alert", error.message)
+    try:
+        decisions = await handle_alert(client, body, text)
+    except MalformedEvent as exc:
+        return problem(400, "Malformed alert", exc.message)
+    except PoliciesUnavailable as exc:
+        return problem(503, "Recovery policies unavailable", str(exc), headers={"Retry-After": "300"})
+    base = req.url.split("/api/", 1)[0]
+    return func.HttpResponse(json.dumps({"signals": [
+        _answer(signal, decision, base) for signal, decision in decisions]}),
+        status_code=200, mimetype="application/json")
+
+
+def _answer(signal: Signal, decision: Decision, base: str) -> dict[str, Any]:
+    answer = {"key": signal.key, "summary": signal.summary, **decision_view(decision)}
+    if decision.run_id:
+        answer["statusQueryGetUri"] = f"{base}/api/restores/{decision.run_id}"
+    return answer
+
+
+@bp.route(route="recovery/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
+    since_text, limit_text = req.params.get("since"), req.params.get("limit", "100")
+    try:
+        since = datetime.fromisoformat(since_text.replace("Z", "+00:00")) if since_text else None
+        limit = int(limit_text)
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be 1-1000")
+    except ValueError as exc:
+        return problem(400, "Invalid query", f"since must be an ISO-8601 time and limit 1-1000: "
+                                             f"{exc}")
+    events = await asyncio.to_thread(ledger_for(settings()).events, since, limit)
+    return func.HttpResponse(json.dumps({"events": events}), mimetype="application/json")
+
+
+@bp.route(route="recovery/policies", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def get_recovery_policies(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        policies = load_policies(settings())
+    except PoliciesUnavailable as exc:
+        return problem(503, "Recovery policies unavailable", str(exc))
+    return func.HttpResponse(json.dumps({
+        "version": policies.version, "maxConcurrentRecoveries": policies.max_concurrent_recoveries,
+        "policies": [p.to_dict() for p in policies.policies]}), mimetype="application/json")

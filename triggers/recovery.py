@@ -1,0 +1,205 @@
+"""Admission of recovery signals, shared by the Event Grid trigger, the alert webhook and the queue.
+
+For each signal: a redelivery gets the first answer; no matching policy rejects it, naming each
+rule's reason; the policy's guard deduplicates (run in progress, cooldown) or rejects (hourly
+limit); the overall concurrency limit rejects; otherwise one `recover` run starts. Every outcome
+is written to the ledger, so every event is accounted for.
+
+Ledger and gateway calls are blocking SDK calls: they run in a worker thread, off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
+
+from domain.policy import Policies, Policy, PolicyError
+from domain.recovery import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
+from domain.signals import MalformedEvent, Signal, parse_alert
+from gateway.ledger import Ledger, ledger_for
+from settings import Settings, settings
+
+from .submit import run_config
+
+log = logging.getLogger(__name__)
+ORCHESTRATOR = "recover"
+_LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running,
+         OrchestrationRuntimeStatus.Suspended}
+_ATTEMPTS = 8  # optimistic-concurrency rounds before giving up (the caller's retry takes over)
+SLOT_GRACE = timedelta(minutes=2)
+
+
+class PoliciesUnavailable(RuntimeError):
+    """No usable policy file: events are refused (retryable), never judged against nothing."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    ledger: Ledger
+    policies: Policies
+    settings: Settings
+
+
+def admission() -> Admission:
+    """Policies first: without them nothing is judged, and the ledger need not be reached."""
+    config = settings()
+    policies = load_policies(config)
+    return Admission(ledger_for(config), policies, config)
+
+
+def load_policies(config: Settings) -> Policies:
+    """The policy file, validated once per path; raises PoliciesUnavailable naming the problem."""
+    if not config.recovery_policies_path:
+        raise PoliciesUnavailable("RECOVERY_POLICIES_PATH is not set: no recovery policies")
+    try:
+        return _policies(config.recovery_policies_path)
+    except PolicyError as exc:
+        raise PoliciesUnavailable(f"{config.recovery_policies_path}: {exc.message}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _policies(path: str) -> Policies:
+    return Policies.load(path)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def account_malformed(ledger: Ledger, key: str, error: MalformedEvent,
+                            source: str) -> Decision:
+    decision = Decision(MALFORMED, error.message)
+    await asyncio.to_thread(ledger.record_event, key, {
+        "key": key, "received": _now().isoformat(), "source": source, **decision_view(decision)})
+    log.warning("recovery event %s is malformed: %s", key, error.message)
+    return decision
+
+
+async def admit(client: DurableOrchestrationClient, signal: Signal, gate: Admission) -> Decision:
+    ledger, now = gate.ledger, _now()
+    prior = await asyncio.to_thread(ledger.event, signal.key)
+    if prior is not None:
+        return Decision(DEDUPLICATED, f"event {signal.key} was already handled at "
+                                      f"{prior['received']}: {prior['disposition']}",
+                        prior.get("policy"), prior.get("runId"))
+    policy, rejections = gate.policies.first_match(signal, await _tags(gate, signal))
+    if policy is None:
+        reasons = "; ".join(f"{r.policy or 'policies'}: {r.reason}" for r in rejections)
+        decision = Decision(REJECTED, f"no policy matches: {reasons or 'there are none'}")
+    else:
+        decision = await _start(client, signal, policy, gate, now)
+    first = await asyncio.to_thread(ledger.record_event, signal.key, {
+        "key": signal.key, "received": now.isoformat(), "signal": signal.to_dict(),
+        **decision_view(decision)})
+    if first is not None and decision.disposition != STARTED:
+        # a concurrent delivery of the same event answered first: that answer stands
+        decision = Decision(DEDUPLICATED, f"event {signal.key} was handled concurrently: "
+                                          f"{first['disposition']}", first.get("policy"),
+                            first.get("runId"))
+    log.info("recovery signal %s (%s): %s, %s", signal.key, signal.summary,
+             decision.disposition, decision.reason)
+    return decision
+
+
+def decision_view(decision: Decision) -> dict[str, Any]:
+    """A decision as the API and the ledger show it."""
+    return {"disposition": decision.disposition, "reason": decision.reason,
+            "policy": decision.policy, "runId": decision.run_id}
+
+
+async def _tags(gate: Admission, signal: Signal) -> dict[str, str] | None:
+    """The resource's tags, read only when a candidate policy has tag conditions; None when
+    they cannot be read (the policy then does not match, and says why)."""
+    if not gate.policies.needs_tags(signal):
+        return {}
+    from activities.functions import gateway
+    try:
+        vm = await asyncio.to_thread(gateway().get_vm, signal.resource_id)
+    except Exception:  # noqa: BLE001 - unreadable tags are "unknown", reported by the policy
+        log.warning("could not read the tags of %s", signal.resource_id, exc_info=True)
+        return None
+    return None if vm is None else vm.tags
+
+
+async def _start(client: DurableOrchestrationClient, signal: Signal, policy: Policy,
+                 gate: Admission, now: datetime) -> Decision:
+    """The guard first (one winner per policy and resource), then an overall slot; a run that
+    gets no slot gives its start back to the guard, so it does not count as a start."""
+    ledger = gate.ledger
+    for _ in range(_ATTEMPTS):
+        guard, etag = await asyncio.to_thread(ledger.guard, policy.name, signal.resource_id)
+        active = bool(guard.last_run_id) and await _live(client, guard.last_run_id or "")
+        blocked = check_guard(policy, guard, now, last_run_active=active)
+        if blocked is not None:
+            return blocked
+        run = run_id(policy, signal.resource_id, now)
+        won = await asyncio.to_thread(ledger.save_guard, guard.started(run, now), etag)
+        if won is None:
+            continue  # another delivery changed the guard: judge again against what it did
+        full = await _take_slot(client, ledger, run, gate.policies.max_concurrent_recoveries,
+                                now)
+        if full is not None:
+            await asyncio.to_thread(ledger.save_guard, guard, won)  # not a start after all
+            return Decision(REJECTED, full, policy.name)
+        try:
+            await client.start_new(ORCHESTRATOR, run, {
+                "runId": run, "policy": policy.to_dict(), "signal": signal.to_dict(),
+                "config": run_config(gate.settings)})
+        except Exception:
+            await asyncio.to_thread(ledger.release_slot, run)
+            await asyncio.to_thread(ledger.save_guard, guard, won)
+            raise
+        return Decision(STARTED, f"policy {policy.name}: {policy.action.type}", policy.name, run)
+    raise RuntimeError(f"the ledger kept changing under {signal.key}; retry")
+
+
+async def _live(client: DurableOrchestrationClient, instance_id: str) -> bool:
+    status = await client.get_status(instance_id, show_input=False)
+    return status.runtime_status in _LIVE
+
+
+async def _take_slot(client: DurableOrchestrationClient, ledger: Ledger, run: str, limit: int,
+                     now: datetime) -> str | None:
+    """Take one of the `limit` overall slots for `run`; else say why not. Slots of runs that
+    ended without giving theirs back (terminated, purged) are reclaimed on the way; a slot taken
+    within SLOT_GRACE counts even before its run exists (it is being started)."""
+    for _ in range(_ATTEMPTS):
+        runs, etag = await asyncio.to_thread(ledger.slots)
+        if len(runs) >= limit:
+            runs = {r: t for r, t in runs.items()
+                    if now - datetime.fromisoformat(t) < SLOT_GRACE or await _live(client, r)}
+        if len(runs) >= limit:
+            return (f"concurrency limit: {len(runs)} recoveries running ({', '.join(runs)}); "
+                    f"at most {limit} at a time")
+        if await asyncio.to_thread(ledger.save_slots, {**runs, run: now.isoformat()}, etag):
+            return None
+    raise RuntimeError("the concurrency slots kept changing; retry")
+
+
+def malformed_key(source: str, text: str) -> str:
+    """A ledger key for an input too broken to have an id of its own."""
+    return f"{source}:unidentified:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+async def handle_alert(client: DurableOrchestrationClient, body: Any,
+                       text: str) -> list[tuple[Signal, Decision]]:
+    """A common-alert-schema payload (webhook or queue): one decision per alert target.
+    Raises MalformedEvent (after accounting for it) and PoliciesUnavailable."""
+    try:
+        signals = parse_alert(body)
+    except MalformedEvent as exc:
+        essentials = (body.get("data") or {}).get("essentials") if isinstance(body, dict) else None
+        alert_id = essentials.get("alertId") if isinstance(essentials, dict) else None
+        key = f"alert:{alert_id}" if isinstance(alert_id, str) and alert_id else \
+            malformed_key("alert", text)
+        await account_malformed(ledger_for(settings()), key, exc, "alert")
+        raise
+    gate = admission()
+    return [(signal, await admit(client, signal, gate)) for signal in signals]
