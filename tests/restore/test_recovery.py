@@ -259,8 +259,8 @@ def test_an_approval_gated_os_swap_waits_then_proceeds_on_approve(recovery_env, 
     (restore,) = out["restores"]
     assert restore["approval"]["by"] == "oncall@contoso.com"
     assert restore["approval"]["approved"] is True and restore["approval"]["authenticated"]
-    os_disk = os_disk(r, vm)
-    assert os_disk.lower() == restore["restoredDiskId"].lower() != original.lower()
+    current = os_disk(r, vm)
+    assert current.lower() == restore["restoredDiskId"].lower() != original.lower()
     late = requests.post(f"{r.base}/api/restores/{run}/approve", timeout=30,
                          json={"approver": "someone"})
     assert late.status_code == 409
