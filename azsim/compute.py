@@ -135,6 +135,22 @@ def put_disk(ctx: Ctx) -> Response:
     return Response(status, render_disk(state, disk), lro_headers(ctx, op))
 
 
+@route("PATCH", DISK, "Microsoft.Compute/disks/write", "disks")
+def patch_disk(ctx: Ctx) -> Response:
+    """DiskUpdate: tags (replaced as a whole, as ARM does) and size; an LRO like an update PUT."""
+    state, rid = ctx.state, ctx.groups["scope"]
+    disk = _update_disk(ctx, require(state, rid, DISK_TYPE), ctx.json())
+    disk["properties"]["provisioningState"] = "Updating"
+
+    def complete(op: Operation, due: float) -> None:
+        disk["properties"]["provisioningState"] = "Succeeded"
+        op.result = render_disk(state, disk)
+
+    op = state.begin("Microsoft.Compute/disks/write", rid, state.duration("diskWrite"),
+                     ctx.api_version, complete, op_id=state.new_guid())
+    return Response(200, render_disk(state, disk), lro_headers(ctx, op))
+
+
 def _create_disk(ctx: Ctx, rid: str, request: dict[str, Any]) -> dict[str, Any]:
     location = request.get("location")
     if not isinstance(location, str) or not location:

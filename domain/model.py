@@ -82,6 +82,7 @@ class Disk(Record):
     encryption_set_id: str | None = None
     managed_by: str | None = None
     state: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

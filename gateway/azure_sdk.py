@@ -120,5 +120,17 @@ class AzureControlPlane:
     def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
         return self._compute.start_set_os_disk(vm_id, disk_id)
 
+    def list_backup_instances(self, vault_id: str) -> list[BackupInstance]:
+        return self._backup.list_backup_instances(vault_id)
+
+    def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
+        return self._backup.count_restores(vault_id, since)
+
+    def list_disks(self, resource_group_id: str) -> list[Disk]:
+        return self._compute.list_disks(resource_group_id)
+
+    def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
+        return self._compute.start_tag_disk(disk_id, tags)
+
     def start_delete_disk(self, disk_id: str) -> Operation:
         return self._compute.start_delete_disk(disk_id)

@@ -79,16 +79,48 @@ class Backup:
         with translated(f"{_NS}/read", f"/subscriptions/{subscription}"):
             return [v.id for v in client.backup_vaults.get_in_subscription() if v.id]
 
-    def _instance(self, bi: dict[str, Any], vault_id: ResourceId) -> BackupInstance:
+    def list_backup_instances(self, vault_id: str) -> list[BackupInstance]:
+        """Every backup instance of a vault (a drill's selection): the vault is read once."""
+        vault_rid = _parse(vault_id, errors.BackupInstanceNotFound)
+        vault = self._vault(vault_rid)
+        client = self._clients_for(vault_rid.subscription).dataprotection
+        with translated(f"{_NS}/backupInstances/read", vault_id):
+            items = [as_json(i) for i in client.backup_instances.list(vault_rid.resource_group,
+                                                                       vault_rid.name)]
+        return [self._instance(bi, vault_rid, vault) for bi in items]
+
+    def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
+        """Restore jobs started at or after `since`, per backup instance id (lower-cased), from
+        one listing of the vault's jobs (Azure allows a backup instance 10 restores a day)."""
+        vault = _parse(vault_id, errors.BackupInstanceNotFound)
+        start = parse_time(since)
+        client = self._clients_for(vault.subscription).dataprotection
+        counts: dict[str, int] = {}
+        with translated(f"{_NS}/backupJobs/read", vault_id):
+            for item in client.jobs.list(vault.resource_group, vault.name):
+                props = dig(as_json(item), "properties")
+                operation = text(props, "operationCategory") or text(props, "operation") or ""
+                started = parse_time(dig(props, "startTime"))
+                bi = text(props, "backupInstanceId")
+                if operation.lower() == "restore" and bi and (
+                        start is None or (started is not None and started >= start)):
+                    counts[bi.lower()] = counts.get(bi.lower(), 0) + 1
+        return counts
+
+    def _vault(self, vault_id: ResourceId) -> dict[str, Any]:
         client = self._clients_for(vault_id.subscription).dataprotection
         with translated(f"{_NS}/read", str(vault_id)):
             try:
-                vault = as_json(client.backup_vaults.get(vault_id.resource_group, vault_id.name))
+                return as_json(client.backup_vaults.get(vault_id.resource_group, vault_id.name))
             except HttpResponseError as exc:
                 if is_not_found(exc):
                     raise errors.BackupInstanceNotFound(
                         f"the Backup vault {vault_id} does not exist") from exc
                 raise
+
+    def _instance(self, bi: dict[str, Any], vault_id: ResourceId,
+                  vault: dict[str, Any] | None = None) -> BackupInstance:
+        vault = vault if vault is not None else self._vault(vault_id)
         props = dig(bi, "properties")
         return BackupInstance(
             id=text(bi, "id") or "",

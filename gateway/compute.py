@@ -48,17 +48,22 @@ class Compute:
                 if is_not_found(exc):
                     return None
                 raise
-        size = dig(disk, "properties", "diskSizeGB")
-        return Disk(
-            id=text(disk, "id") or disk_id,
-            location=text(disk, "location") or "",
-            size_gb=size if isinstance(size, int) else None,
-            sku=text(disk, "sku", "name"),
-            os_type=text(disk, "properties", "osType"),
-            encryption_set_id=text(disk, "properties", "encryption", "diskEncryptionSetId"),
-            managed_by=text(disk, "managedBy"),
-            state=text(disk, "properties", "diskState"),
-        )
+        return _disk(disk, disk_id)
+
+    def list_disks(self, resource_group_id: str) -> list[Disk]:
+        """The disks of a resource group (the drill sweeper looks for expired drill disks)."""
+        rid = _parse(resource_group_id)
+        if rid is None:
+            return []
+        client = self._clients_for(rid.subscription).compute
+        with translated("Microsoft.Compute/disks/read", resource_group_id):
+            try:
+                return [_disk(as_json(d), "") for d in
+                        client.disks.list_by_resource_group(rid.resource_group)]
+            except HttpResponseError as exc:
+                if is_not_found(exc):
+                    return []
+                raise
 
     def get_resource_group_location(self, resource_group_id: str) -> str | None:
         rid = _parse(resource_group_id)
@@ -90,7 +95,7 @@ class Compute:
             data_disks=sorted(data_disks, key=lambda d: d.lun),
             power_state=_power_state(dig(vm, "properties", "instanceView", "statuses")),
             zones=[z for z in dig(vm, "zones") or [] if isinstance(z, str)],
-            tags={k: v for k, v in (dig(vm, "tags") or {}).items() if isinstance(v, str)},
+            tags=_tags(vm),
         )
 
     def _vm_json(self, vm_id: str, *, instance_view: bool = False) -> dict[str, Any] | None:
@@ -144,6 +149,20 @@ class Compute:
         return self._start("swap", vm_id, "PATCH", "", body.as_dict(exclude_readonly=True),
                            f"{_VM}/write", headers={"If-Match": etag} if etag else None)
 
+    def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
+        """Add `tags` to a disk (keeping its others): PATCH, as Compute updates disks."""
+        disk = self.get_disk(disk_id)
+        if disk is None:
+            raise errors.RestoreJobFailed(f"disk {disk_id} does not exist")
+        if all(disk.tags.get(k) == v for k, v in tags.items()):
+            return finished("tag")
+        rid = _parse(disk_id)
+        assert rid is not None
+        client = self._clients_for(rid.subscription).compute
+        return self._lro.start("tag", client, "PATCH", str(rid), DISK_API,
+                               {"tags": {**disk.tags, **tags}},
+                               action="Microsoft.Compute/disks/write", scope=disk_id)
+
     def start_delete_disk(self, disk_id: str) -> Operation:
         """Delete a disk this app restored and no VM uses (a restore nobody approved). Refuses an
         attached disk; a disk already gone is done."""
@@ -188,3 +207,22 @@ def _power_state(statuses: Any) -> str | None:
         if code.lower().startswith("powerstate/"):
             return code.split("/", 1)[1].lower()
     return None
+
+
+def _tags(resource: Any) -> dict[str, str]:
+    return {k: v for k, v in (dig(resource, "tags") or {}).items() if isinstance(v, str)}
+
+
+def _disk(disk: Any, disk_id: str) -> Disk:
+    size = dig(disk, "properties", "diskSizeGB")
+    return Disk(
+        id=text(disk, "id") or disk_id,
+        location=text(disk, "location") or "",
+        size_gb=size if isinstance(size, int) else None,
+        sku=text(disk, "sku", "name"),
+        os_type=text(disk, "properties", "osType"),
+        encryption_set_id=text(disk, "properties", "encryption", "diskEncryptionSetId"),
+        managed_by=text(disk, "managedBy"),
+        state=text(disk, "properties", "diskState"),
+        tags=_tags(disk),
+    )

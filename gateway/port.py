@@ -91,6 +91,23 @@ class ControlPlane(Protocol):
         """Point a deallocated VM's OS disk at another managed disk (swap, or roll back)."""
         ...
 
+    def list_backup_instances(self, vault_id: str) -> list[BackupInstance]:
+        """Every backup instance of a Backup vault."""
+        ...
+
+    def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
+        """Restore jobs of a vault started at or after `since` (ISO-8601), per backup instance
+        id (lower-cased)."""
+        ...
+
+    def list_disks(self, resource_group_id: str) -> list[Disk]:
+        """The disks of a resource group; [] when it does not exist."""
+        ...
+
+    def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
+        """Add tags to a disk, keeping its others."""
+        ...
+
     def start_delete_disk(self, disk_id: str) -> Operation:
         """Delete a disk no VM uses (a restored disk nobody approved); refuse an attached one."""
         ...

@@ -119,3 +119,25 @@ def test_a_configured_vault_that_is_gone_is_skipped_and_named(env: Env) -> None:
     only_gone = control_plane(replace(env.settings, backup_vault_ids=(gone,)))
     with pytest.raises(errors.BackupInstanceNotFound, match="these vaults do not exist"):
         only_gone.find_backup_instance(env.disk("vm-app01-data0"))
+
+
+def test_a_vaults_backup_instances_and_its_restores_of_the_last_day(env: Env) -> None:
+    instances = env.plane.list_backup_instances(env.vault)
+    sources = sorted(bi.datasource_id.rsplit("/", 1)[-1] for bi in instances)
+    assert sources == ["vm-app01-data0", "vm-app01-data1", "vm-app01-osdisk"]
+    assert all(bi.vault_principal_id == env.principal("vault") for bi in instances)
+    assert env.plane.count_restores(env.vault, "2000-01-01T00:00:00+00:00") == {}  # backups only
+
+
+def test_a_resource_groups_disks_with_their_tags_and_tagging_one(env: Env) -> None:
+    disks = {d.id.rsplit("/", 1)[-1]: d for d in env.plane.list_disks(env.rg("rg-app"))}
+    assert {"vm-app01-osdisk", "vm-app01-data0", "vm-app01-data1"} <= set(disks)
+    assert disks["vm-app01-data0"].tags == {"workload": "app01"}
+    assert env.plane.list_disks(env.rg("rg-missing")) == []
+
+    operation = env.plane.start_tag_disk(env.disk("vm-app01-data0"), {"drill": "d1"})
+    env.finish(operation, 10)
+    tagged = env.plane.get_disk(env.disk("vm-app01-data0"))
+    assert tagged is not None and tagged.tags == {"workload": "app01", "drill": "d1"}  # merged
+    again = env.plane.start_tag_disk(env.disk("vm-app01-data0"), {"drill": "d1"})
+    assert again.status_url is None  # already tagged: nothing written
