@@ -8,13 +8,13 @@ resource's tags, which the caller reads only when `needs_tags` says some candida
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from .errors import FieldError, RestoreError
+from .document import Checks, InvalidDocument, load
+from .errors import FieldError
 from .request import CACHING, DISK, VM
 from .request import Attach as AttachTo  # the same three fields as a request's attach
 from .resource_id import InvalidResourceId, ResourceId
@@ -58,22 +58,11 @@ class SignalLike(Protocol):
     def details(self) -> dict[str, Any]: ...  # alertRule, severity, monitorCondition, ...
 
 
-@dataclass
-class PolicyError(RestoreError):
+class PolicyError(InvalidDocument):
     """The policy file cannot be used; `source` (the file path, if any) becomes the hint."""
 
-    errors: list[FieldError] = field(default_factory=list)
-    source: str | None = None
     code: ClassVar[str] = "InvalidPolicy"
-
-    def __post_init__(self) -> None:
-        summary = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
-        RestoreError.__init__(self, summary or "invalid recovery policies",
-                              hint=f"in {self.source}" if self.source else None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(),
-                "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+    what: ClassVar[str] = "invalid recovery policies"
 
 
 @dataclass(frozen=True)
@@ -163,20 +152,7 @@ class Policies:
 
     @classmethod
     def load(cls, path: str | Path) -> Policies:
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            problem = "file not found"
-        except json.JSONDecodeError as exc:
-            problem = f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = f"cannot be read: {exc}"
-        else:
-            try:
-                return cls.parse(doc)
-            except PolicyError as exc:
-                raise PolicyError(errors=exc.errors, source=str(path)) from None
-        raise PolicyError(errors=[FieldError(str(path), problem)])
+        return load(path, cls.parse, PolicyError)
 
     def candidates(self, signal: SignalLike) -> tuple[list[Policy], list[Rejection]]:
         """Policies whose conditions other than tags hold, in file order, and why the rest not."""
@@ -246,62 +222,20 @@ def _tag_rejection(m: Match, tags: dict[str, str] | None) -> str | None:
     return None
 
 
-class _Parser:
-    def __init__(self) -> None:
-        self.errors: list[FieldError] = []
-
-    def bad(self, at: str, message: str) -> None:
-        self.errors.append(FieldError(at, message))
-
+class _Parser(Checks):
     def document(self, doc: Any) -> Policies:
         if not isinstance(doc, dict):
             raise PolicyError(errors=[FieldError("", "the policy file must be a JSON object")])
         for key in sorted(set(doc) - _TOP, key=str):
             self.bad(str(key), "unknown field")
-        version = doc.get("version")
-        if type(version) is not int or version != SCHEMA_VERSION:
-            said = "is required" if version is None else f"{version!r} is not supported"
-            self.bad("version", f"{said} (supported versions: {SCHEMA_VERSION})")
+        self.version(doc, SCHEMA_VERSION)
         limit = self.integer("maxConcurrentRecoveries", doc.get("maxConcurrentRecoveries"),
                              3, 1, 50)
-        entries = doc.get("policies")
-        if not isinstance(entries, list):
-            self.bad("policies", "must be a list ([] recovers nothing automatically)")
-            entries = []
-        policies: list[Policy] = []
-        names: dict[str, int] = {}
-        for i, entry in enumerate(entries):
-            name = entry.get("name") if isinstance(entry, dict) else None
-            at = f"policies[{i}]"
-            if isinstance(name, str) and _NAME.match(name):
-                at = f"policies[{i}] ({name})"
-                if name in names:
-                    self.bad(f"{at}.name", f"duplicate name: also used by policies[{names[name]}]")
-                names.setdefault(name, i)
-            policy = self.policy(at, entry)
-            if policy is not None:
-                policies.append(policy)
+        policies = self.named(doc, "policies", _NAME, self.policy,
+                              "recovers nothing automatically")
         if self.errors:
             raise PolicyError(errors=self.errors)
         return Policies(SCHEMA_VERSION, tuple(policies), limit)
-
-    def obj(self, at: str, value: Any, allowed: set[str], required: bool = False) -> dict[str, Any]:
-        """The object at `at`, its unknown keys reported; {} if it is missing or not an object."""
-        if value is None or not isinstance(value, dict):
-            if value is not None or required:
-                self.bad(at, "must be an object" if value is not None else "is required")
-            return {}
-        for key in sorted(set(value) - allowed, key=str):
-            self.bad(f"{at}.{key}", "unknown field")
-        return value
-
-    def integer(self, at: str, value: Any, default: int, low: int, high: int) -> int:
-        if value is None:
-            return default
-        if type(value) is not int or not low <= value <= high:
-            self.bad(at, f"must be an integer from {low} to {high}")
-            return default
-        return value
 
     def strings(self, at: str, value: Any, *, required: bool = False,
                 choices: tuple[str, ...] = (), pattern: re.Pattern[str] | None = None,
@@ -384,23 +318,6 @@ class _Parser:
         return Match(events, types, tuple(groups), tags, lists["alertRules"],
                      lists["severities"], lists["monitorConditions"] or ("Fired",),
                      lists["availabilityStates"])
-
-    def tags(self, at: str, value: Any) -> dict[str, str]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.bad(at, "must be an object of tag name to value")
-            return {}
-        found: dict[str, str] = {}
-        for key, want in value.items():
-            same = [k for k in found if k.lower() == key.lower()]
-            if not key.strip() or not isinstance(want, str):
-                self.bad(f"{at}.{key}", "must be a string" if key.strip() else "empty tag name")
-            elif same:
-                self.bad(f"{at}.{key}", f"repeats tag {same[0]}: tag names are case-insensitive")
-            else:
-                found[key] = want
-        return found
 
     def action(self, at: str, value: Any) -> Action | None:
         doc = self.obj(at, value, {"type", "attachTo"}, required=True)
