@@ -3,13 +3,16 @@
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.drills import bp as drill_activities
 from activities.functions import bp as activities
 from orchestrations.functions import bp as orchestrations
+from triggers.drills import bp as drills
 from triggers.events import bp as events
 from triggers.http import bp as http
 from triggers.queue import bp as queue
 from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (orchestrations, activities, http, queue, events, sweeper):
+for blueprint in (orchestrations, activities, drill_activities, http, queue, events, drills,
+                  sweeper):
     app.register_functions(blueprint)

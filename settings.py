@@ -17,6 +17,14 @@ from urllib.parse import urlsplit
 PUBLIC_ARM = "https://management.azure.com"
 APP_DIR = os.path.dirname(os.path.abspath(__file__))
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_CONTAINER = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def _app_path(value: str | None) -> str | None:
+    """A file the app ships: absolute, or relative to the app's directory (not the cwd)."""
+    if not value:
+        return None
+    return value if os.path.isabs(value) else os.path.join(APP_DIR, value)
 CREDENTIALS = ("managed-identity", "default", "dev-unsigned")
 
 
@@ -43,6 +51,8 @@ class Settings:
     storage_account: str | None = None  # ... AzureWebJobsStorage__accountName (identity-based)
     ledger_table: str = "recoveryledger"
     recovery_policies_path: str | None = None  # absolute, or relative to the app's directory
+    drill_plans_path: str | None = None  # likewise
+    drill_reports_container: str = "drill-reports"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,9 +97,12 @@ class Settings:
         if not _TABLE.match(table):
             problems.append(f"RECOVERY_LEDGER_TABLE={table!r} must be 3-63 letters and digits, "
                             "starting with a letter")
-        policies = env.get("RECOVERY_POLICIES_PATH") or None
-        if policies and not os.path.isabs(policies):
-            policies = os.path.join(APP_DIR, policies)
+        policies = _app_path(env.get("RECOVERY_POLICIES_PATH"))
+        drills = _app_path(env.get("DRILL_PLANS_PATH"))
+        container = env.get("DRILL_REPORTS_CONTAINER", "drill-reports")
+        if not _CONTAINER.match(container) or "--" in container:
+            problems.append(f"DRILL_REPORTS_CONTAINER={container!r} must be 3-63 lowercase "
+                            "letters, digits and single hyphens, starting with a letter or digit")
         settings = cls(
             arm_endpoint=endpoint, arm_ca_bundle=ca_bundle, credential=credential,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
@@ -103,7 +116,8 @@ class Settings:
             operation_poll_s=number("ARM_OPERATION_POLL_SECONDS", 10, 0.01, 600),
             restore_queue=env.get("RESTORE_QUEUE_NAME", "restore-requests"),
             storage_connection=storage, storage_account=account, ledger_table=table,
-            recovery_policies_path=policies,
+            recovery_policies_path=policies, drill_plans_path=drills,
+            drill_reports_container=container,
         )
         if problems:
             raise SettingsError("invalid app settings: " + "; ".join(problems))
@@ -116,7 +130,7 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "RESTORE_PROBE_INTERVAL_SECONDS", "RESTORE_POLL_INTERVAL_SECONDS",
              "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME", "AzureWebJobsStorage",
              "AzureWebJobsStorage__accountName", "RECOVERY_LEDGER_TABLE",
-             "RECOVERY_POLICIES_PATH")
+             "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER")
 
 
 def settings() -> Settings:

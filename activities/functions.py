@@ -4,6 +4,8 @@ handlers.py, same name) with the process's gateway, built once from settings at 
 from __future__ import annotations
 
 import functools
+import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +18,13 @@ from settings import Settings, settings
 from . import handlers
 
 bp = df.Blueprint()
+log = logging.getLogger("diskrestore")
 
 ACTIVITIES = ("plan_restore", "grant_role", "revoke_role", "start_validate_restore",
               "start_restore", "get_operation", "find_restore_job", "get_restore_job", "get_vm",
               "start_attach_data_disk", "start_deallocate_vm", "start_set_os_disk",
-              "start_start_vm", "start_delete_disk", "resolve_recovery")
+              "start_start_vm", "start_delete_disk", "resolve_recovery", "start_tag_disk",
+              "verify_drill_disk", "expired_drill_disks")
 
 
 def gateway() -> ControlPlane:
@@ -52,3 +56,14 @@ for _name in ACTIVITIES:
 def release_recovery_slot(payload: str) -> bool:
     """A recovery run gives back its concurrency slot; True if it still held one."""
     return ledger_for(settings()).release_slot(payload)
+
+
+@bp.activity_trigger(input_name="payload")
+def record_outcome(payload: dict[str, Any]) -> bool:
+    """`restore finished: {json}`: one record per restore run (event RestoreFinished)."""
+    error = payload.get("error") or {}
+    log.info("restore finished: %s", json.dumps({
+        "event": "RestoreFinished", "id": payload.get("id"), "outcome": payload.get("outcome"),
+        "errorCode": error.get("code"), "restoredDiskId": payload.get("restoredDiskId"),
+        "jobId": payload.get("jobId"), "phases": payload.get("phases")}))
+    return True

@@ -7,11 +7,13 @@ it; transient and unexpected errors raise, and the orchestrator's retry policy t
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
 from domain import errors
-from domain.model import Operation, RestorePlan, RoleGrant
+from domain.drills import DRILL_TAG, EXPIRY_TAG, verify
+from domain.model import Disk, Operation, RestorePlan, RoleGrant
 from domain.planning import build_plan
 from domain.policy import Policy
 from domain.recovery import resolve
@@ -117,3 +119,30 @@ def start_delete_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[st
 def resolve_recovery(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
     return resolve(Policy.from_dict(payload["policy"]), Signal.from_dict(payload["signal"]),
                    payload["runId"], gateway).to_dict()
+
+
+@reported
+def start_tag_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    return gateway.start_tag_disk(payload["diskId"], payload["tags"]).to_dict()
+
+
+@reported
+def verify_drill_disk(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
+    source = Disk.from_dict(payload["source"]) if payload.get("source") else None
+    checks, reason = verify(source, gateway.get_disk(payload["restoredDiskId"]))
+    return {"checks": checks, "reason": reason}
+
+
+@reported
+def expired_drill_disks(payload: dict[str, Any], gateway: ControlPlane) -> list[str]:
+    """Drill disks in the sandboxes whose expiry tag is before `now` and that no VM uses."""
+    now = datetime.fromisoformat(payload["now"])
+    return [d.id for sandbox in payload["sandboxes"] for d in gateway.list_disks(sandbox)
+            if d.tags.get(DRILL_TAG) and not d.managed_by and _before(d.tags.get(EXPIRY_TAG), now)]
+
+
+def _before(text: str | None, now: datetime) -> bool:
+    try:
+        return text is not None and datetime.fromisoformat(text) < now
+    except ValueError:
+        return False

@@ -8,10 +8,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import devhost_episode
+from . import devhost_episode, drill_scale
 
 RESULTS = Path(__file__).parent / "results"
-BENCHES = {"devhost": devhost_episode}
+BENCHES = {"devhost": devhost_episode, "drills": drill_scale}
 
 
 def main(names: list[str]) -> int:

@@ -6,7 +6,8 @@ Three kinds of rows, each a JSON document in `doc`:
 * `guard/<hash of policy and resource>`: the runs a policy started for a resource (cooldown and
   hourly limit), replaced only if unchanged since read (ETag), so two deliveries racing for the
   same resource start one run;
-* `limits/concurrency`: the recovery runs holding one of the overall slots, also ETag-guarded.
+* `limits/concurrency`: the recovery runs holding one of the overall slots, also ETag-guarded;
+* `drilled/<hash of a backup instance>`: the recovery points restore drills have restored.
 Table keys may not contain '/', so rows are keyed by a hash and keep the readable key inside.
 """
 
@@ -30,6 +31,7 @@ from domain.recovery import Guard
 from settings import Settings
 
 EVENT, GUARD, LIMITS, CONCURRENCY = "event", "guard", "limits", "concurrency"
+DRILLED = "drilled"
 
 
 def _key(text: str) -> str:
@@ -112,6 +114,27 @@ class Ledger:
                 return False
             if self.save_slots({r: t for r, t in runs.items() if r != run_id}, etag):
                 return True
+
+    # ---- drills: the recovery points already drilled, per backup instance -----------------
+    def drilled(self, backup_instance_ids: list[str]) -> dict[str, set[str]]:
+        """Lower-cased backup instance id -> ids of its points that drills restored."""
+        found = {}
+        for bi in backup_instance_ids:
+            doc, _ = self._get(DRILLED, _key(bi))
+            if doc:
+                found[bi.lower()] = set(doc["points"])
+        return found
+
+    def record_drilled(self, backup_instance_id: str, point_id: str) -> None:
+        while True:
+            doc, etag = self._get(DRILLED, _key(backup_instance_id))
+            points = list(doc["points"]) if doc else []
+            if point_id in points:
+                return
+            if self._put(DRILLED, _key(backup_instance_id),
+                         {"backupInstanceId": backup_instance_id,
+                          "points": [*points, point_id][-500:]}, etag):
+                return
 
     # ---- rows ------------------------------------------------------------------------------
     def _get(self, partition: str, row: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -20,12 +20,16 @@ from domain import azure_codes, errors
 from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
 from .outcome import outcome
 
-from .steps import Orchestration, Run
+from .steps import Orchestration, Run, grant_roles, revoke_assignments
 
 
 def restore_managed_disk(context: df.DurableOrchestrationContext) -> Orchestration:
-    job = yield from _run(Run(context), context.get_input())
-    return job
+    result = yield from _run(Run(context), context.get_input())
+    try:  # one log record per run, for dashboards and the failed-restore alert (infra/)
+        yield context.call_activity("record_outcome", result)
+    except Exception:  # noqa: BLE001, S110 - a lost log line must not fail the restore
+        pass
+    return result
 
 
 def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
@@ -47,13 +51,7 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     decision: dict[str, Any] | None = None
     try:
         run.enter("grant")
-        for grant in plan.grants:
-            assignment = RoleAssignment.from_dict((yield from run.call("grant_role",
-                                                                       grant.to_dict())))
-            granted.append(assignment)
-            if not assignment.pre_existing:
-                run.assignments.append(assignment.id)
-                run.publish()
+        yield from grant_roles(run, [g.to_dict() for g in plan.grants], granted)
         run.enter("propagate")
         yield from _wait_for_propagation(run, plan, config)
         run.enter("restore")
@@ -63,7 +61,7 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
         if doc.get("approval") and (plan.attach or plan.swap):
             # The vault's roles are not needed any more: revoke them before a person's wait.
             run.enter("revoke")
-            revoked = yield from _revoke(run, granted, revoked)
+            revoked = yield from revoke_assignments(run, granted, revoked)
             decision = yield from _approval(run, plan, doc["approval"], config)
         if plan.attach:
             run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
@@ -75,7 +73,7 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
         error = exc
     run.enter("revoke")
-    revoked = yield from _revoke(run, granted, revoked)
+    revoked = yield from revoke_assignments(run, granted, revoked)
     run.finish()
     return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error,
                    approval=decision)
@@ -208,20 +206,3 @@ def _approval(run: Run, plan: RestorePlan, approval: dict[str, Any],
                             f"be deleted ({status.error_code}): delete it by hand") from exc
         raise
     return decision
-
-
-def _revoke(run: Run, granted: list[RoleAssignment],
-            revoked: dict[str, bool | str]) -> Orchestration:
-    """Revoke what this run created and has not revoked yet; never what was there before. A
-    failure is reported, and the sweeper removes what is left."""
-    revoked = dict(revoked)
-    for assignment in granted:
-        if assignment.pre_existing or revoked.get(assignment.id) is True:
-            continue
-        try:
-            yield from run.call("revoke_role", assignment.id)
-            revoked[assignment.id] = True
-            run.assignments.remove(assignment.id)
-        except Exception as exc:  # noqa: BLE001 - keep revoking the others
-            revoked[assignment.id] = f"not revoked: {exc}"
-    return revoked

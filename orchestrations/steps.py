@@ -16,7 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from domain import errors
-from domain.model import Operation, OperationStatus
+from domain.model import Operation, OperationStatus, RoleAssignment
 
 Orchestration = Generator[Any, Any, Any]
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
@@ -132,3 +132,32 @@ class Run:
                 raise errors.RestoreTimedOut(f"{operation.kind} still running after "
                                              f"{deadline_s:.0f} s")
             yield from self.wait(operation.retry_after or poll_s, interruptible=interruptible)
+
+
+def grant_roles(run: Run, grants: list[dict[str, Any]],
+                granted: list[RoleAssignment]) -> Orchestration:
+    """Grant each RoleGrant (as dicts), appending to `granted`; the ones this run created are
+    published at once, so the sweeper can find them if the run never reaches its revoke."""
+    for grant in grants:
+        assignment = RoleAssignment.from_dict((yield from run.call("grant_role", grant)))
+        granted.append(assignment)
+        if not assignment.pre_existing:
+            run.assignments.append(assignment.id)
+            run.publish()
+
+
+def revoke_assignments(run: Run, granted: list[RoleAssignment],
+                       revoked: dict[str, bool | str]) -> Orchestration:
+    """Revoke what this run created and has not revoked yet; never what was there before. A
+    failure is reported, and the sweeper removes what is left."""
+    revoked = dict(revoked)
+    for assignment in granted:
+        if assignment.pre_existing or revoked.get(assignment.id) is True:
+            continue
+        try:
+            yield from run.call("revoke_role", assignment.id)
+            revoked[assignment.id] = True
+            run.assignments.remove(assignment.id)
+        except Exception as exc:  # noqa: BLE001 - keep revoking the others
+            revoked[assignment.id] = f"not revoked: {exc}"
+    return revoked

@@ -1,5 +1,6 @@
-"""Revoke role assignments left behind by restore runs that never reached their own revoke step
-(terminated, or failed in a way that skipped it). Idempotent: revoking a gone assignment is fine.
+"""Sweeps. `sweep_role_assignments` revokes role assignments left behind by runs that never
+reached their own revoke step (terminated, or failed in a way that skipped it); idempotent:
+revoking a gone assignment is fine. `sweep_drill_disks` deletes expired drill disks.
 
 Input {"leftovers": [{run, assignments}], "swept": [runs already done]}; output {"swept": [...],
 "report": [...]}: the next sweep skips the runs listed in "swept".
@@ -32,3 +33,23 @@ def sweep_role_assignments(context: df.DurableOrchestrationContext) -> Orchestra
         if all(r["revoked"] for r in report if r["run"] == item["run"]):
             swept.add(item["run"])
     return {"swept": sorted(swept), "report": report}
+
+
+def sweep_drill_disks(context: df.DurableOrchestrationContext) -> Orchestration:
+    """Delete drill disks whose expiry tag has passed (kept failures, or disks of a drill that
+    was stopped before its clean-up). Input {"sandboxes": [...], "now"}."""
+    doc: dict[str, Any] = context.get_input()
+    expired = yield context.call_activity_with_retry("expired_drill_disks", RETRY, doc)
+    report = []
+    for disk_id in expired:
+        try:
+            answer = yield context.call_activity_with_retry("start_delete_disk", RETRY,
+                                                            {"diskId": disk_id})
+            if isinstance(answer, dict) and "error" in answer:  # e.g. attached since: leave it
+                report.append({"disk": disk_id, "deleted": False,
+                               "error": answer["error"]["message"]})
+            else:
+                report.append({"disk": disk_id, "deleted": True})
+        except Exception as exc:  # noqa: BLE001 - report, try the others, retry next sweep
+            report.append({"disk": disk_id, "deleted": False, "error": str(exc).split("\n")[0]})
+    return {"report": report}

@@ -58,3 +58,13 @@ def test_recovery_settings_ledger_table_and_policy_path():
     assert s.storage_connection == "UseDevelopmentStorage=true" and s.ledger_table == "recoveryledger"
     assert Settings.from_env({"RECOVERY_POLICIES_PATH": "/etc/p.json"}).recovery_policies_path \
         == "/etc/p.json"
+
+
+def test_drill_settings_container_name_and_plan_path():
+    with pytest.raises(SettingsError, match="DRILL_REPORTS_CONTAINER='Reports_1'"):
+        Settings.from_env({"DRILL_REPORTS_CONTAINER": "Reports_1"})
+    with pytest.raises(SettingsError, match="DRILL_REPORTS_CONTAINER='a--b'"):
+        Settings.from_env({"DRILL_REPORTS_CONTAINER": "a--b"})
+    s = Settings.from_env({"DRILL_PLANS_PATH": "drills.json"})
+    assert s.drill_plans_path == str(Path(settings_module.__file__).parent / "drills.json")
+    assert s.drill_reports_container == "drill-reports"

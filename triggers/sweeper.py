@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 SWEEP = "sweep_role_assignments"
 SWEEP_ID = "sweep-role-assignments"
 LOOKBACK = timedelta(days=7)
+RUNBOOKS = (ORCHESTRATOR, "drill")  # the orchestrations that grant roles
 _ENDED = [OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Failed,
           OrchestrationRuntimeStatus.Completed]
 
@@ -32,7 +33,7 @@ async def find_leftovers(client: df.DurableOrchestrationClient) -> list[dict[str
     leftovers = []
     for status in statuses:
         custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-        if status.name == ORCHESTRATOR and custom.get("assignments"):
+        if status.name in RUNBOOKS and custom.get("assignments"):
             leftovers.append({"run": status.instance_id, "assignments": custom["assignments"]})
     return leftovers
 

@@ -83,7 +83,7 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
     sims: list[Any] = []
 
     def start(patch: Callable[[dict[str, Any]], None] | None = None, *, real_time_scale: float = 0,
-              listeners: bool = False, **settings: str) -> Env:
+              listeners: bool = False, oracle: bool = True, **settings: str) -> Env:
         """`real_time_scale=K`: wall-clock time, Azure durations and our intervals divided by K
         (for tests that must act while a run waits); otherwise virtual time."""
         scenario = copy.deepcopy(azsim.load_scenario("demo"))
@@ -100,7 +100,7 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
                "ARM_OPERATION_POLL_SECONDS": str(10 / (real_time_scale or 1)), **settings}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        host = devhost(ROOT, clock=clock, listeners=listeners)
+        host = devhost(ROOT, clock=clock, listeners=listeners, oracle=oracle)
         return Env(sim, host, sim.subscription_id)
 
     yield start
@@ -245,3 +245,59 @@ def payloads() -> SimpleNamespace:
                            as_cloud_event=as_cloud_event, common_alert=common_alert,
                            protect_extra_disk=protect_extra_disk,
                            restore_into_rg_app=restore_into_rg_app, webhook=WEBHOOK)
+
+
+# ---- restore drills (test_drills.py) ---------------------------------------------------------
+@dataclass
+class Drills:
+    env: Any  # Env
+    connection: str
+    container: str
+    plan_queue: str | None = None  # the first plan's notification queue
+
+    def start(self, plan: str) -> str:
+        answer = requests.post(f"{self.env.host.base_url}/api/drills", json={"plan": plan},
+                               timeout=60)
+        assert answer.status_code == 202, answer.text
+        return answer.json()["id"]
+
+    def run(self, plan: str, timeout: float = 300) -> dict[str, Any]:
+        drill = self.start(plan)
+        self.env.host.wait_for(drill, timeout=timeout)
+        view = requests.get(f"{self.env.host.base_url}/api/drills/{drill}", timeout=30)
+        assert view.status_code == 200, view.text
+        return view.json()
+
+    def blob(self, name: str) -> str:
+        from azure.storage.blob import BlobServiceClient
+        service = BlobServiceClient.from_connection_string(self.connection)
+        return service.get_blob_client(self.container, name).download_blob().readall().decode()
+
+    def queue_messages(self, queue: str) -> list[dict[str, Any]]:
+        import base64
+
+        from azure.storage.queue import QueueClient
+        from azure.core.exceptions import ResourceNotFoundError
+        client = QueueClient.from_connection_string(self.connection, queue)
+        try:
+            return [json.loads(base64.b64decode(m.content))
+                    for m in client.peek_messages(max_messages=32)]
+        except ResourceNotFoundError:  # nothing was ever sent
+            return []
+
+
+@pytest.fixture
+def drill_env(restore_env, shared_azurite, monkeypatch, tmp_path: Path) -> Callable[..., Drills]:
+    def start(plans: dict[str, Any], patch: Callable[[dict[str, Any]], None] | None = None,
+              **kw: Any) -> Drills:
+        path = tmp_path / "drills.json"
+        path.write_text(json.dumps(plans))
+        container = f"reports-{uuid.uuid4().hex[:12]}"
+        monkeypatch.setenv("AzureWebJobsStorage", shared_azurite.connection_string)
+        monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
+        monkeypatch.setenv("DRILL_PLANS_PATH", str(path))
+        monkeypatch.setenv("DRILL_REPORTS_CONTAINER", container)
+        queue = ((plans["plans"] or [{}])[0].get("notify") or {}).get("queue")
+        return Drills(restore_env(patch, **kw), shared_azurite.connection_string, container,
+                      queue)
+    return start

@@ -1,0 +1,159 @@
+"""Restore drills: one timer per plan (its NCRONTAB schedule), `POST /api/drills` to run a plan
+now, `GET /api/drills/{id}` for progress and the report, and an hourly sweep of drill disks past
+their expiry.
+
+The plans are read when the app starts (the timers need their schedules then): a bad file is
+logged with every problem and no drill timer is registered; `POST /api/drills` answers 503 with
+the same problems.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
+
+from domain.drill_plan import DrillPlan, DrillPlanError, DrillPlans
+from domain.drills import DRILL_PREFIX, drill_id
+from settings import Settings, settings
+
+from .http import problem
+from .submit import run_config
+from .views import restore_view
+
+bp = df.Blueprint()
+log = logging.getLogger(__name__)
+ORCHESTRATOR, SWEEP, SWEEP_ID = "drill", "sweep_drill_disks", "sweep-drill-disks"
+_LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running}
+
+
+class PlansUnavailable(RuntimeError):
+    pass
+
+
+def load_plans(config: Settings) -> DrillPlans:
+    if not config.drill_plans_path:
+        raise PlansUnavailable("DRILL_PLANS_PATH is not set: no drill plans")
+    try:
+        return _plans(config.drill_plans_path)
+    except DrillPlanError as exc:
+        raise PlansUnavailable(f"{config.drill_plans_path}: {exc.message}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _plans(path: str) -> DrillPlans:
+    return DrillPlans.load(path)
+
+
+async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, config: Settings,
+                      when: datetime) -> tuple[str, bool]:
+    """Start the plan's drill for `when` (the id is the plan and the time, so a timer that fires
+    twice starts one drill); (id, started)."""
+    instance = drill_id(plan.name, when)
+    status = await client.get_status(instance, show_input=False)
+    if status.runtime_status is not None:
+        return instance, False
+    await client.start_new(ORCHESTRATOR, instance, {
+        "drillId": instance, "plan": plan.to_dict(), "config": run_config(config)})
+    return instance, True
+
+
+@bp.route(route="drills", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        body = json.loads(req.get_body() or b"")
+    except ValueError as exc:
+        return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
+    if not isinstance(body, dict) or set(body) != {"plan"} or not isinstance(body["plan"], str):
+        return problem(400, "Invalid request", 'the body must be {"plan": "<plan name>"}')
+    config = settings()
+    try:
+        plans = load_plans(config)
+    except PlansUnavailable as exc:
+        return problem(503, "Drill plans unavailable", str(exc))
+    plan = plans.plan(body["plan"])
+    if plan is None:
+        known = ", ".join(p.name for p in plans.plans) or "none"
+        return problem(404, "Not found", f"no drill plan {body['plan']!r} (plans: {known})")
+    instance, started = await start_drill(client, plan, config, datetime.now(UTC))
+    url = f"{req.url.split('/api/', 1)[0]}/api/drills/{instance}"
+    return func.HttpResponse(json.dumps({"id": instance, "started": started,
+                                         "statusQueryGetUri": url}),
+                             status_code=202 if started else 200, mimetype="application/json",
+                             headers={"Location": url})
+
+
+@bp.route(route="drills/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
+    instance = req.route_params["id"]
+    status = await client.get_status(instance, show_input=False)
+    if status.runtime_status is None or not instance.startswith(DRILL_PREFIX):
+        return problem(404, "Not found", f"no drill with id {instance!r}")
+    view = restore_view(status)
+    result = view["result"] or {}
+    view.update(summary=result.get("summary"), reports=result.get("reports"))
+    return func.HttpResponse(json.dumps(view), status_code=200 if view["done"] else 202,
+                             mimetype="application/json")
+
+
+def _timer(plan: DrillPlan) -> Any:
+    async def run(timer: func.TimerRequest, client: DurableOrchestrationClient) -> None:
+        config = settings()
+        current = load_plans(config).plan(plan.name) or plan
+        when = datetime.now(UTC).replace(microsecond=0)
+        instance, started = await start_drill(client, current, config, when)
+        log.info("drill timer %s: %s %s", plan.name, instance,
+                 "started" if started else "already running")
+    run.__name__ = run.__qualname__ = f"drill_{plan.name.replace('-', '_')}"
+    return run
+
+
+def register_plan_timers() -> list[str]:
+    """A timer per plan, named drill_<plan>; none (and one error line) for a bad plan file."""
+    try:
+        plans = load_plans(settings())
+    except PlansUnavailable as exc:
+        (log.info if "not set" in str(exc) else log.error)("no drill timers: %s", exc)
+        return []
+    except Exception as exc:  # noqa: BLE001 - bad settings are reported by every entry point
+        log.error("no drill timers: %s", exc)
+        return []
+    names = []
+    for plan in plans.plans:
+        handler = _timer(plan)
+        bp.timer_trigger(arg_name="timer", schedule=plan.schedule, run_on_startup=False)(
+            bp.durable_client_input(client_name="client")(handler))
+        names.append(handler.__name__)
+    return names
+
+
+TIMERS = register_plan_timers()
+
+
+@bp.timer_trigger(arg_name="timer", schedule="0 5 * * * *", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def sweep_drill_disks_timer(timer: func.TimerRequest,
+                                  client: DurableOrchestrationClient) -> None:
+    """Hourly: delete drill disks past their expiry in the plans' sandboxes."""
+    await sweep_drill_disks(client)
+
+
+async def sweep_drill_disks(client: DurableOrchestrationClient) -> str | None:
+    try:
+        plans = load_plans(settings())
+    except PlansUnavailable:
+        return None
+    sandboxes = sorted({p.sandbox_resource_group_id for p in plans.plans})
+    previous = await client.get_status(SWEEP_ID, show_input=False)
+    if not sandboxes or previous.runtime_status in _LIVE:
+        return None
+    return await client.start_new(SWEEP, SWEEP_ID, {"sandboxes": sandboxes,
+                                                    "now": datetime.now(UTC).isoformat()})
