@@ -5,14 +5,16 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 TOOLS   := .tools
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: all venv azurite test demo bench clean
+.PHONY: all venv azurite checkov test infra-check demo bench clean
 
 all: test
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
 	$(PY) -m venv $(VENV)
-	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt \
+		-r requirements-infra.txt
 	touch $@
 
 venv: $(STAMP)
@@ -24,8 +26,20 @@ $(AZURITE): tools/azurite-version
 
 azurite: $(AZURITE)
 
-test: $(STAMP) $(AZURITE)
-	AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m pytest -q
+# checkov pins packaging<24 (pytest needs >=24): it gets a venv of its own.
+$(CHECKOV): tools/infra/checkov-requirements.txt
+	$(PY) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install -q --disable-pip-version-check \
+		-r tools/infra/checkov-requirements.txt
+	touch $@
+
+checkov: $(CHECKOV)
+
+test: $(STAMP) $(AZURITE) $(CHECKOV)
+	CHECKOV_BIN=$(abspath $(CHECKOV)) AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m pytest -q
+
+infra-check: $(STAMP) $(CHECKOV)
+	CHECKOV_BIN=$(abspath $(CHECKOV)) $(VPY) -m tools.infra
 
 demo: $(STAMP) $(AZURITE)
 	AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m demo

@@ -1,0 +1,1 @@
+"""checkov custom checks of this project (loaded with --external-checks-dir)."""
