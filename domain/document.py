@@ -5,6 +5,7 @@ drill plans: the error type, reading the file, and the checks both make.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -127,3 +128,24 @@ class Checks:
             if item is not None:
                 parsed.append(item)
         return parsed
+
+
+class DocumentUnavailable(RuntimeError):
+    """No usable document: the setting naming it is unset, or the file is invalid (the message
+    names every problem). Whatever depends on it is refused, never judged against nothing."""
+
+
+def load_configured(setting: str, path: str | None, load: Callable[[str], T],
+                    nothing: str) -> T:
+    """The document at the path an app setting names, validated once per path and loader."""
+    if not path:
+        raise DocumentUnavailable(f"{setting} is not set: {nothing}")
+    try:
+        return _loaded(load, path)
+    except InvalidDocument as exc:
+        raise DocumentUnavailable(f"{path}: {exc.message}") from exc
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(load: Callable[[str], Any], path: str) -> Any:
+    return load(path)

@@ -9,7 +9,6 @@ the same problems.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from datetime import UTC, datetime
@@ -19,7 +18,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
-from domain.drill_plan import DrillPlan, DrillPlanError, DrillPlans
+from domain.document import DocumentUnavailable, load_configured
+from domain.drill_plan import DrillPlan, DrillPlans
 from domain.drills import DRILL_PREFIX, drill_id
 from settings import Settings, settings
 
@@ -33,22 +33,12 @@ ORCHESTRATOR, SWEEP, SWEEP_ID = "drill", "sweep_drill_disks", "sweep-drill-disks
 _LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running}
 
 
-class PlansUnavailable(RuntimeError):
-    pass
+PlansUnavailable = DocumentUnavailable  # no valid plan file: no timers, POST answers 503
 
 
 def load_plans(config: Settings) -> DrillPlans:
-    if not config.drill_plans_path:
-        raise PlansUnavailable("DRILL_PLANS_PATH is not set: no drill plans")
-    try:
-        return _plans(config.drill_plans_path)
-    except DrillPlanError as exc:
-        raise PlansUnavailable(f"{config.drill_plans_path}: {exc.message}") from exc
-
-
-@functools.lru_cache(maxsize=4)
-def _plans(path: str) -> DrillPlans:
-    return DrillPlans.load(path)
+    return load_configured("DRILL_PLANS_PATH", config.drill_plans_path, DrillPlans.load,
+                           "no drill plans")
 
 
 async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, config: Settings,

@@ -11,7 +11,6 @@ Ledger and gateway calls are blocking SDK calls: they run in a worker thread, of
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from typing import Any
 
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
-from domain.policy import Policies, Policy, PolicyError
+from domain.document import DocumentUnavailable, load_configured
+from domain.policy import Policies, Policy
 from domain.recovery import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
 from domain.signals import MalformedEvent, Signal, parse_alert
 from gateway.ledger import Ledger, ledger_for
@@ -36,8 +36,7 @@ _ATTEMPTS = 8  # optimistic-concurrency rounds before giving up (the caller's re
 SLOT_GRACE = timedelta(minutes=2)
 
 
-class PoliciesUnavailable(RuntimeError):
-    """No usable policy file: events are refused (retryable), never judged against nothing."""
+PoliciesUnavailable = DocumentUnavailable  # no valid policy file: events are refused, retryably
 
 
 @dataclass(frozen=True)
@@ -56,17 +55,8 @@ def admission() -> Admission:
 
 def load_policies(config: Settings) -> Policies:
     """The policy file, validated once per path; raises PoliciesUnavailable naming the problem."""
-    if not config.recovery_policies_path:
-        raise PoliciesUnavailable("RECOVERY_POLICIES_PATH is not set: no recovery policies")
-    try:
-        return _policies(config.recovery_policies_path)
-    except PolicyError as exc:
-        raise PoliciesUnavailable(f"{config.recovery_policies_path}: {exc.message}") from exc
-
-
-@functools.lru_cache(maxsize=4)
-def _policies(path: str) -> Policies:
-    return Policies.load(path)
+    return load_configured("RECOVERY_POLICIES_PATH", config.recovery_policies_path,
+                           Policies.load, "no recovery policies")
 
 
 def _now() -> datetime:
