@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,8 @@ class DevHost:
         self.oracle = oracle
         self.engine = DurableEngine(self.registry, self.invoker, self.store, self.clock,
                                     self.config, oracle)
-        self.http = HttpTriggers(self.registry, self.invoker, self.config.route_prefix)
+        self.http = HttpTriggers(self.registry, self.invoker, self.config.route_prefix,
+                                 os.environ.get("DEVHOST_FUNCTION_KEY") or None)
         self.server = Server(self.http, None, self.registry, self.invoker, port)  # type: ignore[arg-type]
         self.base_url = f"http://127.0.0.1:{self.server.port}"
         self.client_api = ClientApi(self.engine, self.base_url, self.config.hub_name)

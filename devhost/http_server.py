@@ -4,6 +4,7 @@ prefix, the Durable HTTP API, and the Event Grid webhook.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from collections.abc import Mapping
@@ -24,10 +25,15 @@ EVENT_GRID_PATH = "/runtime/webhooks/eventgrid"
 
 
 class HttpTriggers:
-    """Matches `/<prefix>/<route>` to HTTP-triggered functions and calls them."""
+    """Matches `/<prefix>/<route>` to HTTP-triggered functions and calls them.
 
-    def __init__(self, registry: Registry, invoker: Invoker, prefix: str) -> None:
-        self.invoker, self.prefix = invoker, prefix
+    With `function_key` set (DEVHOST_FUNCTION_KEY), functions whose authLevel is not anonymous
+    answer 401 unless the request carries the key (`x-functions-key` header or `code` query),
+    as a deployed app does; without it, like `func start`, keys are not checked."""
+
+    def __init__(self, registry: Registry, invoker: Invoker, prefix: str,
+                 function_key: str | None = None) -> None:
+        self.invoker, self.prefix, self.function_key = invoker, prefix, function_key
         self.routes: list[tuple[Route, list[str], FunctionEntry]] = []
         for entry in registry.by_trigger(HTTP_TRIGGER):
             spec = entry.trigger.spec
@@ -43,8 +49,19 @@ class HttpTriggers:
             params = route.match(path)
             if params is None or (methods and method not in methods):
                 continue
+            if not self._authorized(entry, query, headers):
+                return 401, {}, b""
             return self._invoke(entry, method, url, params, query, headers, body)
         return None
+
+    def _authorized(self, entry: FunctionEntry, query: Mapping[str, str],
+                    headers: Mapping[str, str]) -> bool:
+        level = str(getattr(entry.trigger.spec.get("authLevel"), "value",
+                            entry.trigger.spec.get("authLevel") or "function")).lower()
+        if not self.function_key or level == "anonymous":
+            return True
+        given = headers.get("x-functions-key") or query.get("code")
+        return given is not None and hmac.compare_digest(given, self.function_key)
 
     def _invoke(self, entry: FunctionEntry, method: str, url: str, params: dict[str, str],
                 query: Mapping[str, str], headers: Mapping[str, str], body: bytes) -> Response:

@@ -111,3 +111,19 @@ def test_http_route_templates_constraints_and_methods(served):
     assert requests.get(f"{base}/api/items/five", timeout=5).status_code == 404  # {id:int}
     assert requests.post(f"{base}/api/items/5", timeout=5).status_code == 404  # GET only
     assert requests.get(f"{base}/api/nothing-here", timeout=5).status_code == 404
+
+
+def test_function_keys_are_checked_only_when_devhost_is_given_one(devhost, monkeypatch):
+    """Like `func start`, no key is needed by default; with DEVHOST_FUNCTION_KEY, a function
+    whose authLevel is not anonymous answers 401 without it, as a deployed app does."""
+    open_host = devhost(SAMPLE)
+    assert requests.get(f"{open_host.base_url}/api/keyed", timeout=5).status_code == 200
+    monkeypatch.setenv("DEVHOST_FUNCTION_KEY", "k-123")
+    host = devhost(SAMPLE)
+    url = f"{host.base_url}/api/keyed"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, headers={"x-functions-key": "wrong"}, timeout=5).status_code == 401
+    assert requests.get(url, headers={"x-functions-key": "k-123"}, timeout=5).text == "in"
+    assert requests.get(url + "?code=k-123", timeout=5).status_code == 200
+    anonymous = requests.get(f"{host.base_url}/api/items/5", timeout=5)  # authLevel anonymous
+    assert anonymous.status_code == 200

@@ -27,6 +27,12 @@ def item(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body), mimetype="application/json", status_code=200)
 
 
+@app.route(route="keyed", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def keyed(req: func.HttpRequest) -> func.HttpResponse:
+    """Needs the function key where keys are checked (DEVHOST_FUNCTION_KEY, or Azure)."""
+    return func.HttpResponse("in", status_code=200)
+
+
 @app.orchestration_trigger(context_name="context")
 def tour(context: df.DurableOrchestrationContext):
     """Chains activities, waits on a durable timer, fans out, retries, waits for an event and
