@@ -80,12 +80,14 @@ class RestoreRequest:
 
     def instance_id(self) -> str:
         """The orchestration instance id: from requestId, else a hash of the request, so the
-        same request sent twice (HTTP retry, queue redelivery) names the same run."""
+        same request sent twice (HTTP retry, queue redelivery) names the same run. A dry run has
+        its own prefix: planning first with a requestId must not take the real run's id."""
+        prefix = "dryrun" if self.dry_run else "restore"
         if self.request_id:
-            return f"restore-{self.request_id}"
+            return f"{prefix}-{self.request_id}"
         body = dict(self.to_dict(), requestId=None)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
-        return f"restore-{digest}"
+        return f"{prefix}-{digest}"
 
 
 class _Parser:

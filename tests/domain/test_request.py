@@ -60,6 +60,13 @@ def test_the_instance_id_comes_from_request_id_or_a_hash_of_the_request():
     assert a != RestoreRequest.from_dict(other).instance_id()
 
 
+def test_a_dry_run_never_takes_the_real_runs_id():
+    """Planning first with the same requestId must leave the real run's id free."""
+    plan = RestoreRequest.from_dict({**GOOD, "requestId": "ticket-42", "dryRun": True})
+    assert plan.instance_id() == "dryrun-ticket-42"
+    assert RestoreRequest.from_dict({**GOOD, "dryRun": True}).instance_id().startswith("dryrun-")
+
+
 def test_round_trip_through_to_dict():
     doc = {**GOOD, "requestId": "r1", "recoveryPoint": {"before": "2026-11-20T10:00:00Z"},
            "attach": {"vmId": VM, "lun": 3, "caching": "ReadOnly"}, "dryRun": True}
