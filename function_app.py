@@ -9,10 +9,11 @@ from orchestrations.functions import bp as orchestrations
 from triggers.drills import bp as drills
 from triggers.events import bp as events
 from triggers.http import bp as http
+from triggers.openapi import bp as openapi
 from triggers.queue import bp as queue
 from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (orchestrations, activities, drill_activities, http, queue, events, drills,
-                  sweeper):
+                  sweeper, openapi):
     app.register_functions(blueprint)

@@ -160,7 +160,7 @@ class _Parser:
             return RecoveryPointChoice("id", value["id"].strip())
         if isinstance(value, dict) and len(value) == 1 and "before" in value:
             try:
-                when = datetime.fromisoformat(str(value["before"]).replace("Z", "+00:00"))
+                when = datetime.fromisoformat(zulu(str(value["before"])))
             except ValueError:
                 self.bad("recoveryPoint.before", "must be an ISO-8601 time")
                 return RecoveryPointChoice("latest")
@@ -211,3 +211,8 @@ class _Parser:
             self.bad("swapOsDisk", 'must be {"vmId": "<ARM id>"}')
             return None
         return self.arm_id("swapOsDisk.vmId", value["vmId"], VM)
+
+
+def zulu(text: str) -> str:
+    """RFC 3339 allows "Z" or "z" for UTC; fromisoformat in Python 3.11 reads only "Z"."""
+    return text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
+    AzureError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
 from azure.data.tables import TableClient, UpdateMode
 
+from domain import errors
 from domain.recovery import Guard
 from settings import Settings
 
@@ -83,7 +86,8 @@ class Ledger:
         """The latest event records, newest first."""
         query = f"PartitionKey eq '{EVENT}'"
         if since is not None:
-            query += f" and received ge '{since.isoformat()}'"
+            utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+            query += f" and received ge '{utc.isoformat()}'"  # received is UTC text
         docs = [json.loads(e["doc"]) for e in self._table.query_entities(query)]
         docs.sort(key=lambda d: d.get("received", ""), reverse=True)
         return docs[:limit]
@@ -157,6 +161,26 @@ class Ledger:
         except (ResourceExistsError, ResourceModifiedError):
             return None
         return str(answer["etag"])
+
+
+def _reachable(method: Any) -> Any:
+    """What escapes a ledger call (the table unreachable, throttled, gone) as AzureUnavailable:
+    the callers answer retryably (503, or a 500 Event Grid retries) instead of crashing."""
+    @functools.wraps(method)
+    def call(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except AzureError as exc:
+            raise errors.AzureUnavailable(
+                f"the recovery ledger (table {self._table.table_name}) cannot be used now: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                hint="check the storage account; the caller may retry") from exc
+    return call
+
+
+for _name, _method in list(vars(Ledger).items()):
+    if not _name.startswith("_") and inspect.isfunction(_method):
+        setattr(Ledger, _name, _reachable(_method))
 
 
 @functools.lru_cache(maxsize=4)

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 from azure.storage.queue import QueueClient
 
@@ -59,6 +59,13 @@ class ReportStore:
                                                content_settings=ContentSettings(kind))
             urls[suffix.strip(".").replace(".json", "") or "json"] = blob.url
         return {"json": urls["json"], "html": urls["html"]}
+
+    def read(self, plan: str, drill_id: str, kind: str) -> bytes | None:
+        """A drill's report as written: kind "json" or "html"; None if there is none."""
+        try:
+            return self._container.download_blob(f"{plan}/{drill_id}.{kind}").readall()
+        except ResourceNotFoundError:
+            return None
 
     def notify_queue(self, queue: str, message: dict[str, Any]) -> None:
         """One message, base64-encoded as a Functions queue trigger expects by default."""

@@ -22,6 +22,8 @@ def recover(context: df.DurableOrchestrationContext) -> Orchestration:
     doc: dict[str, Any] = context.get_input()
     run = Run(context)
     policy, signal = doc["policy"], doc["signal"]
+    run.subject = {"source": {"resourceId": signal["resourceId"]}, "policy": policy["name"],
+                   "signal": signal["eventType"]}
     approval = policy.get("approval") or {}
     children: list[str] = []
     restores: list[dict[str, Any]] = []

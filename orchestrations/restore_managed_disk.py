@@ -34,6 +34,9 @@ def restore_managed_disk(context: df.DurableOrchestrationContext) -> Orchestrati
 
 def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     config = doc["config"]
+    request = doc["request"]
+    run.subject = {"source": request["source"], "target": request["target"],
+                   "dryRun": request.get("dryRun", False)}
     run.enter("plan")
     try:
         plan = RestorePlan.from_dict((yield from run.call("plan_restore", {

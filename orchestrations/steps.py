@@ -38,6 +38,9 @@ class Run:
         self.assignments: list[str] = []
         self.phase: str | None = None
         self.detail: dict[str, Any] = {}
+        # What the run works on (source, target), for lists of runs: a list query of the
+        # Durable API returns custom status but not inputs.
+        self.subject: dict[str, Any] = {}
 
     # ---- time and progress ---------------------------------------------------------------------
     @property
@@ -62,9 +65,11 @@ class Run:
         self.publish()
 
     def publish(self) -> None:
-        self.context.set_custom_status({"phase": self.phase, "detail": self.detail,
-                                        "phases": self.phases,
-                                        "assignments": list(self.assignments)})
+        status = {"phase": self.phase, "detail": self.detail, "phases": self.phases,
+                  "assignments": list(self.assignments)}
+        if self.subject:
+            status["subject"] = self.subject
+        self.context.set_custom_status(status)
 
     def durations(self) -> dict[str, float]:
         from datetime import datetime

@@ -1,5 +1,6 @@
 """Restore drills: one timer per plan (its NCRONTAB schedule), `POST /api/drills` to run a plan
-now, `GET /api/drills/{id}` for progress and the report, and an hourly sweep of drill disks past
+now, `GET /api/drills/{id}` for progress and the summary, `GET /api/drills/{id}/report` for the report
+itself (JSON, or the HTML page with `?format=html`), and an hourly sweep of drill disks past
 their expiry.
 
 The plans are read when the app starts (the timers need their schedules then): a bad file is
@@ -20,7 +21,8 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 
 from domain.document import DocumentUnavailable, load_configured
 from domain.drill_plan import DrillPlan, DrillPlans
-from domain.drills import DRILL_PREFIX, drill_id
+from domain.drills import drill_id
+from gateway.reports import report_store_for
 from settings import Settings, settings
 
 from .http import problem
@@ -77,7 +79,7 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
     return func.HttpResponse(json.dumps({"id": instance, "started": started,
                                          "statusQueryGetUri": url}),
                              status_code=202 if started else 200, mimetype="application/json",
-                             headers={"Location": url})
+                             headers={"Location": url, "Retry-After": "30"})
 
 
 @bp.route(route="drills/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
@@ -85,13 +87,42 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
 async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
     instance = req.route_params["id"]
     status = await client.get_status(instance, show_input=False)
-    if status.runtime_status is None or not instance.startswith(DRILL_PREFIX):
+    if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
     view = restore_view(status)
     result = view["result"] or {}
     view.update(summary=result.get("summary"), reports=result.get("reports"))
     return func.HttpResponse(json.dumps(view), status_code=200 if view["done"] else 202,
                              mimetype="application/json")
+
+
+_REPORT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
+
+
+@bp.route(route="drills/{id}/report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def get_drill_report(req: func.HttpRequest,
+                           client: DurableOrchestrationClient) -> func.HttpResponse:
+    """The finished drill's report from blob storage, so a caller needs no storage role."""
+    instance = req.route_params["id"]
+    kind = req.params.get("format", "json")
+    if kind not in _REPORT_TYPES or set(req.params) - {"format", "code"}:
+        return problem(400, "Invalid request", "the only query parameter is format=json|html")
+    status = await client.get_status(instance, show_input=False)
+    if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
+        return problem(404, "Not found", f"no drill with id {instance!r}")
+    view = restore_view(status)
+    if not view["done"]:
+        return problem(409, "Not finished", f"drill {instance!r} is still running (phase "
+                       f"{view['phase']!r}); its report is written when it ends",
+                       headers={"Retry-After": "30"})
+    plan = (view["result"] or {}).get("plan")
+    body = report_store_for(settings()).read(plan, instance, kind) if plan else None
+    if body is None:
+        return problem(404, "Not found", f"drill {instance!r} ended without a report "
+                       f"({view['runtimeStatus']})")
+    return func.HttpResponse(body, status_code=200, mimetype=_REPORT_TYPES[kind].split(";")[0],
+                             charset="utf-8")
 
 
 def _timer(plan: DrillPlan) -> Any:

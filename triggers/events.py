@@ -24,6 +24,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from domain import errors
 from domain.recovery import Decision
 from domain.signals import MalformedEvent, Signal, is_alert, parse_event
 from gateway.ledger import ledger_for
@@ -101,6 +102,16 @@ async def recovery_event(event: func.EventGridEvent, client: df.DurableOrchestra
 @bp.durable_client_input(client_name="client")
 async def post_alert(req: func.HttpRequest,
                      client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        return await _post_alert(req, client)
+    except errors.AzureUnavailable as exc:  # the ledger: Azure Monitor retries a 503
+        log.error("alert refused for now: %s", exc.message)
+        return problem(503, "Recovery ledger unavailable", exc.message,
+                       headers={"Retry-After": "60"})
+
+
+async def _post_alert(req: func.HttpRequest,
+                      client: df.DurableOrchestrationClient) -> func.HttpResponse:
     text = req.get_body().decode("utf-8", errors="replace")
     try:
         body = json.loads(text)

@@ -1,5 +1,5 @@
-"""HTTP entry points: POST /api/restores, GET /api/restores/{id}, and POST /api/restores/{id}/
-cancel, /approve and /reject.
+"""HTTP entry points: POST /api/restores, GET /api/restores (the runs), GET /api/restores/{id},
+and POST /api/restores/{id}/cancel, /approve and /reject.
 
 Errors are RFC 9457 problem details naming the problem (and every bad field).
 """
@@ -7,16 +7,18 @@ Errors are RFC 9457 problem details naming the problem (and every bad field).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from domain import errors
+from domain.request import zulu
 from settings import settings
 
-from .submit import submit
-from .views import restore_view
+from .submit import ORCHESTRATOR, submit
+from .views import restore_view, run_summary
 
 bp = df.Blueprint()
 _PROBLEM = "application/problem+json"
@@ -59,12 +61,82 @@ async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationCli
                  {"Location": url, "Retry-After": "10"})
 
 
+LISTED = (ORCHESTRATOR, "recover")  # what GET /api/restores lists: restores and recovery runs
+_STATUSES = {s.value.lower(): s for s in df.OrchestrationRuntimeStatus}
+MAX_TOP = 500
+
+
+@bp.route(route="restores", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def list_restores(req: func.HttpRequest,
+                        client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The restore and recovery runs created since `since` (default: 7 days ago), newest first,
+    at most `top` (default 50), optionally only those in the runtime statuses `status` names."""
+    bad, query = [], _ListQuery(req.params)
+    since, statuses, top = query.since(bad), query.statuses(bad), query.top(bad)
+    if bad:
+        return problem(400, "Invalid request", "; ".join(e["message"] for e in bad), errors=bad)
+    found = await client.get_status_by(created_time_from=since, runtime_status=statuses)
+    runs = sorted((run_summary(s) for s in found if s.name in LISTED),
+                  key=lambda r: r["createdTime"] or "", reverse=True)
+    return _json(200, {"restores": runs[:top], "count": min(len(runs), top),
+                       "truncated": len(runs) > top, "since": since.isoformat()})
+
+
+def is_restore(status: Any) -> bool:
+    """A restore or recovery run: the API's other orchestrations (drills, sweeps) are not
+    restores, and answer 404 here."""
+    return status.runtime_status is not None and status.name in LISTED
+
+
+class _ListQuery:
+    def __init__(self, params: Any) -> None:
+        self.params = params
+        extra = sorted(set(params) - {"since", "status", "top", "code"})  # code: the key
+        self.unknown = [{"field": k, "message": f"unknown query parameter {k!r}"} for k in extra]
+
+    def since(self, bad: list[dict[str, str]]) -> datetime:
+        bad.extend(self.unknown)
+        text = self.params.get("since")
+        if not text:
+            return datetime.now(UTC) - timedelta(days=7)
+        try:
+            value = datetime.fromisoformat(zulu(text))
+        except ValueError:
+            value = None
+        if value is None or value.tzinfo is None:
+            bad.append({"field": "since", "message": "since must be an ISO 8601 time with a "
+                        f"zone, like 2026-11-20T00:00:00Z (got {text!r})"})
+            return datetime.now(UTC)
+        return value
+
+    def statuses(self, bad: list[dict[str, str]]) -> list[df.OrchestrationRuntimeStatus] | None:
+        text = self.params.get("status")
+        if not text:
+            return None
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n.lower() not in _STATUSES]
+        if unknown or not names:
+            bad.append({"field": "status", "message": f"unknown status {', '.join(unknown)!r}: "
+                        f"use {', '.join(s.value for s in _STATUSES.values())}"})
+            return None
+        return [_STATUSES[n.lower()] for n in names]
+
+    def top(self, bad: list[dict[str, str]]) -> int:
+        text = self.params.get("top") or "50"
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TOP:
+            bad.append({"field": "top", "message": f"top must be a whole number from 1 to "
+                        f"{MAX_TOP} (got {text!r})"})
+            return 1
+        return int(text)
+
+
 @bp.route(route="restores/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params["id"]
     status = await client.get_status(instance_id, show_input=False)
-    if status.runtime_status is None:
+    if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
     view = restore_view(status)
     return _json(200 if view["done"] else 202, view,
@@ -77,7 +149,7 @@ async def cancel_restore(req: func.HttpRequest,
                          client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params["id"]
     status = await client.get_status(instance_id, show_input=False)
-    if status.runtime_status is None:
+    if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
     if restore_view(status)["done"]:
         return problem(409, "Already finished", f"restore {instance_id!r} has already finished")
@@ -114,13 +186,18 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
         return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict) or set(body) - {"approver", "comment"}:
         return problem(400, "Invalid request", 'the body may hold only "approver" and "comment"')
+    comment = body.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+        return problem(400, "Invalid request", '"comment" must be a string of at most 2000 '
+                       "characters", errors=[{"field": "comment", "message": "must be a string "
+                                              "of at most 2000 characters"}])
     principal = req.headers.get("x-ms-client-principal-name")
     approver = principal or body.get("approver")
     if not isinstance(approver, str) or not approver.strip() or len(approver) > 200:
         return problem(400, "Invalid request", "name the approver: sign in (App Service "
                        'authentication) or send {"approver": "<who>"}')
     status = await client.get_status(instance_id, show_input=False)
-    if status.runtime_status is None:
+    if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
     waiting = [instance_id] if restore_view(status)["phase"] == "approval" else []
     waiting += [c for c, s in await _children(client, status) if s["phase"] == "approval"]
@@ -130,7 +207,7 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
                        f"{restore_view(status)['phase']!r})")
     decision = {"approved": approved, "by": approver.strip(),
                 "principalId": req.headers.get("x-ms-client-principal-id"),
-                "authenticated": bool(principal), "comment": body.get("comment")}
+                "authenticated": bool(principal), "comment": comment}
     for target in waiting:
         await client.raise_event(target, "approval", decision)
     return _json(202, {"id": instance_id, "decision": "approved" if approved else "rejected",

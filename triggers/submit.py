@@ -2,7 +2,8 @@
 
 `start_new` silently replaces an instance with the same id, so the status is checked first: the
 same request sent twice (an HTTP retry, a queue redelivery) names one run and starts it once. A
-run that failed or was terminated may be started again by sending the request again.
+run that ended without success (failed, cancelled, not approved, terminated) is started again by
+sending the request again; a run in progress or one that succeeded is returned as it is.
 """
 
 from __future__ import annotations
@@ -18,12 +19,24 @@ from settings import Settings
 ORCHESTRATOR = "restore_managed_disk"
 _RESTARTABLE = {OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated,
                 OrchestrationRuntimeStatus.Canceled, None}
+_UNSUCCESSFUL = {"Failed", "Cancelled", "NotApproved"}
 
 
 @dataclass(frozen=True)
 class Submitted:
     instance_id: str
     started: bool  # False: the same request already has a run
+
+
+def restartable(status: Any) -> bool:
+    """No run yet, or one that ended without success. The orchestration completes normally
+    when a restore fails (its output says Failed), so the outcome decides, not the runtime
+    status alone."""
+    if status.runtime_status in _RESTARTABLE:
+        return True
+    output = status.output if isinstance(status.output, dict) else {}
+    return status.runtime_status == OrchestrationRuntimeStatus.Completed and \
+        output.get("outcome") in _UNSUCCESSFUL
 
 
 def run_config(settings: Settings) -> dict[str, Any]:
@@ -40,7 +53,7 @@ async def submit(client: DurableOrchestrationClient, body: Any, settings: Settin
     request = RestoreRequest.from_dict(body)
     instance_id = request.instance_id()
     status = await client.get_status(instance_id, show_input=False)
-    if status.runtime_status not in _RESTARTABLE:
+    if not restartable(status):
         return Submitted(instance_id, started=False)
     await client.start_new(ORCHESTRATOR, instance_id,
                            {"request": request.to_dict(), "config": run_config(settings)})

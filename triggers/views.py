@@ -40,3 +40,20 @@ def restore_view(status: DurableOrchestrationStatus) -> dict[str, Any]:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def run_summary(status: DurableOrchestrationStatus) -> dict[str, Any]:
+    """One line of GET /api/restores: the run, where it is, and what it restores."""
+    view = restore_view(status)
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    subject = custom.get("subject") if isinstance(custom.get("subject"), dict) else {}
+    source = subject.get("source") if isinstance(subject.get("source"), dict) else {}
+    target = subject.get("target") if isinstance(subject.get("target"), dict) else None
+    return {"id": view["id"], "kind": "recovery" if status.name == "recover" else "restore",
+            "runtimeStatus": view["runtimeStatus"], "done": view["done"], "phase": view["phase"],
+            "outcome": view["outcome"], "errorCode": (view["error"] or {}).get("code"),
+            "createdTime": view["createdTime"], "lastUpdatedTime": view["lastUpdatedTime"],
+            "source": source.get("diskId") or source.get("backupInstanceId")
+            or source.get("resourceId"),
+            "target": target or None,
+            "dryRun": bool(subject.get("dryRun"))}

@@ -238,13 +238,45 @@ def common_alert(vm: str, *, rule: str = "vm-unhealthy", severity: str = "Sev1",
         "customProperties": None}}
 
 
+HEALTH = "Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged"
+
+
+def health_event(vm: str) -> dict[str, Any]:
+    """A VM's availability turned Unavailable (Resource Notifications, Event Grid schema)."""
+    status = f"{vm}/providers/Microsoft.ResourceHealth/availabilityStatuses/current"
+    when = now_text()
+    return {"id": str(uuid.uuid4()), "topic": f"/subscriptions/{SUB}",
+            "subject": status, "eventType": HEALTH, "eventTime": when, "dataVersion": "1",
+            "metadataVersion": "1", "data": {
+                "resourceInfo": {"id": status, "name": "current",
+                                 "type": "Microsoft.ResourceHealth/availabilityStatuses",
+                                 "properties": {"targetResourceId": vm,
+                                                "targetResourceType":
+                                                    "Microsoft.Compute/virtualMachines",
+                                                "occurredTime": when,
+                                                "previousAvailabilityState": "Available",
+                                                "availabilityState": "Unavailable"}},
+                "apiVersion": "2023-12-01", "operationalInfo": {"resourceEventTime": when}}}
+
+
+def swap_policies() -> dict[str, Any]:
+    """An unavailable VM gets its OS disk restored and swapped in, after a person approves."""
+    return {"version": 1, "policies": [{
+        "name": "os-swap",
+        "match": {"eventTypes": [HEALTH], "resourceTypes": ["Microsoft.Compute/virtualMachines"],
+                  "availabilityStates": ["Unavailable"]},
+        "action": {"type": "restoreOsDiskAndSwap"},
+        "approval": {"required": True, "timeoutMinutes": 30}}]}
+
+
 @pytest.fixture
 def payloads() -> SimpleNamespace:
     """Builders for the ids, events and alerts the recovery tests send."""
     return SimpleNamespace(rg=rg, disk_id=disk_id, vm_id=vm_id, delete_event=delete_event,
                            as_cloud_event=as_cloud_event, common_alert=common_alert,
                            protect_extra_disk=protect_extra_disk,
-                           restore_into_rg_app=restore_into_rg_app, webhook=WEBHOOK)
+                           restore_into_rg_app=restore_into_rg_app, webhook=WEBHOOK,
+                           health_event=health_event, swap_policies=swap_policies)
 
 
 # ---- restore drills (test_drills.py) ---------------------------------------------------------

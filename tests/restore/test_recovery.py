@@ -16,7 +16,6 @@ from azsim.sdk import mgmt_clients
 
 DELETE_TYPES = ["Microsoft.Resources.ResourceDeleteSuccess",
                 "Microsoft.ResourceNotifications.Resources.Deleted"]
-HEALTH = "Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged"
 
 
 def deleted_disk_policies(p: Any) -> dict[str, Any]:
@@ -186,38 +185,12 @@ def test_an_alert_for_an_untagged_resource_or_another_rule_is_rejected_naming_wh
     assert r.env.writes("Microsoft.Authorization/roleAssignments/write") == []
 
 
-def health_event(p: Any, vm: str) -> dict[str, Any]:
-    status = f"{vm}/providers/Microsoft.ResourceHealth/availabilityStatuses/current"
-    when = time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
-    return {"id": str(uuid.uuid4()), "topic": f"/subscriptions/{p.rg().split('/')[2]}",
-            "subject": status, "eventType": HEALTH, "eventTime": when, "dataVersion": "1",
-            "metadataVersion": "1", "data": {
-                "resourceInfo": {"id": status, "name": "current",
-                                 "type": "Microsoft.ResourceHealth/availabilityStatuses",
-                                 "properties": {"targetResourceId": vm,
-                                                "targetResourceType":
-                                                    "Microsoft.Compute/virtualMachines",
-                                                "occurredTime": when,
-                                                "previousAvailabilityState": "Available",
-                                                "availabilityState": "Unavailable"}},
-                "apiVersion": "2023-12-01", "operationalInfo": {"resourceEventTime": when}}}
-
-
-def swap_policies(p: Any) -> dict[str, Any]:
-    return {"version": 1, "policies": [{
-        "name": "os-swap",
-        "match": {"eventTypes": [HEALTH], "resourceTypes": ["Microsoft.Compute/virtualMachines"],
-                  "availabilityStates": ["Unavailable"]},
-        "action": {"type": "restoreOsDiskAndSwap"},
-        "approval": {"required": True, "timeoutMinutes": 30}}]}
-
-
 def os_disk(r: Any, vm: str) -> str:
     return r.env.resource(vm)["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"]
 
 
 def _started_swap(r: Any, p: Any) -> tuple[str, str]:
-    event = health_event(p, p.vm_id())
+    event = p.health_event(p.vm_id())
     assert r.deliver([event]).status_code == 202
     run = r.event(f"eventgrid:{event['id']}")["runId"]
     child = f"restore-{run}-0"
@@ -235,7 +208,7 @@ def _wait_phase(r: Any, instance_id: str, phase: str, timeout: float = 120) -> d
 
 
 def test_an_approval_gated_os_swap_waits_then_proceeds_on_approve(recovery_env, payloads):
-    r = recovery_env(swap_policies(payloads), payloads.restore_into_rg_app,
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app,
                      real_time_scale=60)
     vm = payloads.vm_id()
     original = os_disk(r, vm)
@@ -267,7 +240,7 @@ def test_an_approval_gated_os_swap_waits_then_proceeds_on_approve(recovery_env, 
 
 
 def test_a_rejected_os_swap_deletes_the_restored_disk_and_leaves_the_vm(recovery_env, payloads):
-    r = recovery_env(swap_policies(payloads), payloads.restore_into_rg_app,
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app,
                      real_time_scale=60)
     vm = payloads.vm_id()
     original = os_disk(r, vm)
@@ -290,7 +263,7 @@ def test_a_rejected_os_swap_deletes_the_restored_disk_and_leaves_the_vm(recovery
 
 
 def test_an_os_swap_nobody_approves_in_time_is_cleaned_up(recovery_env, payloads):
-    r = recovery_env(swap_policies(payloads), payloads.restore_into_rg_app)  # virtual time: the 30 minutes pass at once
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app)  # virtual time: the 30 minutes pass at once
     vm = payloads.vm_id()
     original = os_disk(r, vm)
     run, _ = _started_swap(r, payloads)
@@ -324,3 +297,21 @@ def test_an_invalid_policy_file_refuses_events_for_redelivery_and_names_the_prob
     assert alert.status_code == 503 and alert.headers["Retry-After"] == "300"
     assert "match.tags" in alert.json()["detail"]
     assert r.events() == []  # not judged, so not recorded: the redelivery will be
+
+
+def test_an_unreachable_ledger_refuses_alerts_retryably(recovery_env, payloads, monkeypatch):
+    """The ledger's table cannot be reached: an alert is answered 503 with Retry-After (Azure
+    Monitor retries it), an Event Grid event 500 (Event Grid retries), nothing crashes."""
+    r = recovery_env(deleted_disk_policies(payloads))
+    key = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+           "K1SZFPTOtr/KBHBeksoGMGw==")  # Azurite's well-known key; nothing listens on port 9
+    down = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + key +
+            ";TableEndpoint=http://127.0.0.1:9/devstoreaccount1;")
+    monkeypatch.setenv("AzureWebJobsStorage", down)
+    monkeypatch.setenv("RECOVERY_LEDGER_TABLE", "unreachable")
+    alert = r.alert(payloads.common_alert(payloads.vm_id()))
+    assert alert.status_code == 503, alert.text
+    assert alert.headers["Retry-After"] == "60"
+    assert "recovery ledger (table unreachable) cannot be used now" in alert.json()["detail"]
+    event = payloads.delete_event(payloads.disk_id("vm-app01-data0"))
+    assert r.deliver([event]).status_code == 500
