@@ -7,11 +7,11 @@ TOOLS   := .tools
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: all venv azurite checkov test infra-check demo bench clean
+.PHONY: all venv azurite checkov test infra-check demo serve bench clean
 
 all: test
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt \
 		-r requirements-infra.txt
@@ -43,6 +43,10 @@ infra-check: $(STAMP) $(CHECKOV)
 
 demo: $(STAMP) $(AZURITE)
 	AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m demo
+
+# The demo environment left running for the diskrestore CLI (docs/cli.md), until Ctrl-C.
+serve: $(STAMP) $(AZURITE)
+	AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m demo --serve
 
 bench: $(STAMP) $(AZURITE)
 	AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m bench

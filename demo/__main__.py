@@ -1,4 +1,6 @@
 """`make demo`: restore a managed disk end to end against the simulated Azure.
+`make serve` (`python -m demo --serve`): the same environment, left running for the
+`diskrestore` command line (docs/cli.md) until Ctrl-C.
 
 Starts azsim (the demo scenario, time-scaled), Azurite and the app under devhost (as `func start`
 would run it), submits a restore-and-attach through the HTTP API, prints progress as it goes and
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     with azsim.start(scenario="demo", time_scale=scale) as sim, Azurite() as azurite:
         env = _app_env(sim, azurite, scale)
         with _devhost(env, args.port) as base:
+            if args.serve:
+                return _serve(base, sim)
             summary = _restore(base, sim, args)
     print(json.dumps(summary))
     return 0 if summary["outcome"] == "Succeeded" and not summary["leftoverAssignments"] else 1
@@ -46,7 +50,37 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         help="divide every simulated Azure duration by this (default 30)")
     parser.add_argument("--port", type=int, default=0, help="devhost port (default: a free one)")
     parser.add_argument("--disk", default="vm-app01-data0", help="the demo disk to restore")
-    return parser.parse_args(argv)
+    parser.add_argument("--serve", action="store_true",
+                        help="start the environment and keep it running for the diskrestore CLI")
+    args = parser.parse_args(argv)
+    if args.serve and not args.port:
+        args.port = 7071  # the CLI's default URL
+    return args
+
+
+def _serve(base: str, sim: Any) -> int:
+    """Print what to try, then serve until Ctrl-C or SIGTERM."""
+    rg = f"/subscriptions/{sim.subscription_id}/resourceGroups"
+    disk = f"{rg}/rg-app/providers/Microsoft.Compute/disks/vm-app01-data0"
+    vm = f"{rg}/rg-app/providers/Microsoft.Compute/virtualMachines/vm-app01"
+    print(f"""
+The app is at {base} (Azure's durations divided by {TIME_SCALE:g}). In another terminal:
+
+  export DISKRESTORE_URL={base}
+  diskrestore plan --disk {disk} --target-rg {rg}/rg-restore-target
+  diskrestore restore --disk {disk} --target-rg {rg}/rg-restore-target --attach {vm}
+  diskrestore list
+  diskrestore drill start demo-nightly
+  diskrestore drill report <drill id> --open
+
+(`diskrestore` is .venv/bin/diskrestore.) Ctrl-C stops everything.""", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def _app_env(sim: Any, azurite: Azurite, scale: float) -> dict[str, str]:
@@ -57,6 +91,7 @@ def _app_env(sim: Any, azurite: Azurite, scale: float) -> dict[str, str]:
             "ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
             "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
             "DEV_TENANT_ID": sim.tenant_id,
+            "DRILL_PLANS_PATH": str(ROOT / "demo" / "drill-plans.json"),
             # The orchestration's own waits follow the simulated clock's speed.
             "RESTORE_PROBE_INTERVAL_SECONDS": str(20 / scale),
             "RESTORE_POLL_INTERVAL_SECONDS": str(30 / scale),

@@ -1,0 +1,253 @@
+"""What the CLI shows: the live progress of a run (one row per phase), the plan of a dry run,
+lists, drill reports, and errors as one line plus a hint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console, Group
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+RESTORE_PHASES = ["plan", "grant", "propagate", "restore", "track", "revoke"]
+DRILL_PHASES = ["select", "grant", "restore", "revoke", "report"]
+LABELS = {
+    "plan": "plan", "grant": "grant roles", "propagate": "roles take effect",
+    "restore": "start restore", "track": "restore job", "approval": "approval",
+    "cleanup": "clean up", "attach": "attach disk", "swap": "swap OS disk", "revoke": "revoke roles",
+    "select": "select disks", "report": "report", "verify": "verify",
+}
+GOOD = {"Succeeded", "DryRun", "Completed"}
+ROLE_NAMES = {"b50d9833-a0cb-478e-945f-707fcc997c13": "Disk Restore Operator",
+              "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader"}
+
+
+def expected_phases(view: dict[str, Any], action: str | None, drill: bool = False) -> list[str]:
+    """The phases to show: those seen so far, in order, then the ones still to come."""
+    seen = list((view.get("phases") or {}).keys())
+    if view.get("phase") and view["phase"] != "done" and view["phase"] not in seen:
+        seen.append(view["phase"])
+    plan = list(DRILL_PHASES if drill else RESTORE_PHASES)
+    if action in ("attach", "swap"):
+        plan.insert(plan.index("revoke"), action)
+    if view.get("done"):
+        return seen
+    return seen + [p for p in plan if p not in seen and
+                   (not seen or plan.index(p) > max((plan.index(s) for s in seen if s in plan),
+                                                    default=-1))]
+
+
+def progress(view: dict[str, Any], *, action: str | None = None, drill: bool = False,
+             now: datetime | None = None) -> Group:
+    """The live display of a run: a header line and one row per phase."""
+    now = now or datetime.now(UTC)
+    current = view.get("phase")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(width=2)
+    table.add_column(min_width=18)
+    table.add_column(justify="right", min_width=8)
+    table.add_column()
+    phases = view.get("phases") or {}
+    failed = view.get("done") and view.get("outcome") not in GOOD
+    for name in expected_phases(view, action, drill):
+        span = phases.get(name) or {}
+        start, end = _time(span.get("start")), _time(span.get("end"))
+        label = LABELS.get(name, name)
+        if end is not None:
+            last_failed = failed and name == _last(phases)
+            icon: Any = Text("✗", style="bold red") if last_failed else Text("✓", style="green")
+            table.add_row(icon, label, _seconds((end - start).total_seconds()) if start else "",
+                          Text(_detail(name, view) if last_failed else "", style="dim"))
+        elif name == current and not view.get("done"):
+            elapsed = (now - start).total_seconds() if start else 0
+            table.add_row(Spinner("dots", style="cyan"), Text(label, style="bold"),
+                          _seconds(max(elapsed, 0)), Text(_detail(name, view), style="cyan"))
+        else:
+            table.add_row(Text("·", style="dim"), Text(label, style="dim"), "", "")
+    return Group(header(view), table)
+
+
+def header(view: dict[str, Any]) -> Text:
+    state = view.get("outcome") or view.get("runtimeStatus") or "Pending"
+    style = "green" if state in GOOD else "red" if view.get("done") else "yellow"
+    text = Text.assemble((view.get("id") or "", "bold"), "  ", (state, style))
+    return text
+
+
+def _detail(name: str, view: dict[str, Any]) -> str:
+    detail = view.get("progress") or {}
+    if view.get("done") and view.get("error"):
+        return f"{view['error'].get('code')}: {view['error'].get('message')}"
+    if name == "propagate" and detail.get("probe"):
+        last = f": not in effect yet ({detail['lastError']})" if detail.get("lastError") else ""
+        return f"validation probe {detail['probe']}{last}"
+    if name == "track":
+        return f"job {detail.get('jobStatus') or 'started'}"
+    if name == "approval":
+        return f"waiting for approve/reject of the {detail.get('action', 'action')}"
+    if name == "attach" and "lun" in detail:
+        return f"LUN {detail['lun']}"
+    if name in ("restore", "grant") and "disks" in detail:
+        return f"{detail['disks']} disk(s)"
+    return ""
+
+
+def _last(phases: dict[str, Any]) -> str | None:
+    return list(phases)[-1] if phases else None
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.0f}s" if value >= 10 else f"{value:.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def phase_line(view: dict[str, Any]) -> str:
+    """For a terminal that is not one (a pipe, a CI log): one line per change."""
+    detail = _detail(view.get("phase") or "", view)
+    return f"{view.get('id')}: {view.get('phase') or 'pending'}" + (f" ({detail})" if detail
+                                                                       else "")
+
+
+# ---- results -----------------------------------------------------------------------------------
+def result(console: Console, view: dict[str, Any]) -> None:
+    """The end of a restore: what was restored, where it is now, what was left."""
+    out = view.get("result") or {}
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("outcome", Text(view.get("outcome") or "?",
+                                  style="green" if view.get("outcome") in GOOD else "red"))
+    point = out.get("recoveryPoint") or {}
+    if point:
+        table.add_row("recovery point", f"{point.get('time')}  ({point.get('id')})")
+    if out.get("restoredDiskId"):
+        table.add_row("restored disk", out["restoredDiskId"])
+    if out.get("attach"):
+        table.add_row("attached", f"{name(out['attach'].get('vmId'))} at LUN "
+                                  f"{out['attach'].get('lun')}")
+    if out.get("swap"):
+        table.add_row("OS disk swapped", name(out["swap"].get("vmId")))
+    assignments = out.get("roleAssignments") or []
+    if assignments:
+        kept = [a for a in assignments if not a.get("preExisting") and not a.get("revoked")]
+        table.add_row("role assignments", f"{len(assignments)} used, "
+                      f"{len(assignments) - len(kept)} revoked or pre-existing"
+                      + (f", {len(kept)} LEFT (the sweeper removes them)" if kept else ""))
+    began, ended = _time(view.get("createdTime")), _time(view.get("lastUpdatedTime"))
+    if began and ended:
+        table.add_row("took", _seconds((ended - began).total_seconds()))
+    if out.get("approval"):
+        decision = out["approval"]
+        table.add_row("approval", f"{'approved' if decision.get('approved') else 'not approved'}"
+                      f" by {decision.get('by') or 'nobody'}")
+    console.print(table)
+
+
+def plan_table(console: Console, view: dict[str, Any]) -> None:
+    """A dry run's resolved plan."""
+    out = view.get("result") or {}
+    plan = out.get("plan") or {}
+    table = Table(title="Restore plan (dry run: nothing was changed)", show_header=False,
+                  title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    point = plan.get("recoveryPoint") or {}
+    bi = plan.get("backupInstance") or {}
+    source = plan.get("sourceDisk") or {}
+    rows = [("backup instance", bi.get("id")),
+            ("vault", bi.get("vaultId")),
+            ("source disk", bi.get("datasourceId")),
+            ("  size, SKU", ", ".join(filter(None, [
+                f"{source['sizeGb']} GiB" if source.get("sizeGb") else None,
+                source.get("sku"), source.get("osType")])) or None),
+            ("  encryption set", source.get("encryptionSetId")),
+            ("recovery point", f"{point.get('time')}  ({point.get('id')})" if point else None),
+            ("target disk", plan.get("targetDiskId")),
+            ("region", plan.get("targetLocation")),
+            ("snapshot resource group", bi.get("snapshotResourceGroupId")),
+            ("vault identity", bi.get("vaultPrincipalId"))]
+    for key, value in rows:
+        if value:
+            table.add_row(key, str(value))
+    for grant in plan.get("grants") or []:
+        role = grant.get("roleName") or ROLE_NAMES.get(grant.get("roleDefinitionGuid"), "?")
+        table.add_row("will grant", f"{role} on {grant.get('scope')}")
+    if plan.get("attach"):
+        attach = plan["attach"]
+        table.add_row("then attach", f"to {name(attach.get('vmId'))} at LUN {attach.get('lun')} "
+                      f"(caching {attach.get('caching')})")
+    if plan.get("swap"):
+        table.add_row("then swap", f"the OS disk of {name(plan['swap'].get('vmId'))}")
+    table.add_row("and finally", "revoke every role it granted")
+    console.print(table)
+
+
+def runs_table(console: Console, listing: dict[str, Any]) -> None:
+    runs = listing.get("restores") or []
+    if not runs:
+        console.print(f"no restores since {listing.get('since')}")
+        return
+    table = Table(show_lines=False)
+    table.add_column("id", no_wrap=True)
+    for column in ("status", "phase", "outcome", "created", "source", "target"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        outcome = run.get("outcome") or ""
+        if run.get("errorCode") and run["errorCode"] not in outcome:
+            outcome = f"{outcome} ({run['errorCode']})"
+        target = run.get("target") or {}
+        table.add_row(run["id"], run.get("runtimeStatus") or "", run.get("phase") or "",
+                      Text(outcome, style="green" if run.get("outcome") in GOOD else "red"
+                           if run.get("done") else ""),
+                      (run.get("createdTime") or "")[:19].replace("T", " "),
+                      name(run.get("source")) or ("(recovery)" if run.get("kind") == "recovery"
+                                                  else ""),
+                      "/".join(filter(None, [name(target.get("resourceGroupId")),
+                                             target.get("diskName")])))
+    console.print(table)
+    if listing.get("truncated"):
+        console.print(f"(the {listing.get('count')} newest; --top shows more)", style="dim")
+
+
+def drill_report(console: Console, report: dict[str, Any]) -> None:
+    summary = report.get("summary") or {}
+    rate = summary.get("successRate")
+    console.print(Text.assemble(("drill ", ""), (report.get("drillId", ""), "bold"),
+                                f"  plan {report.get('plan')}  ",
+                                (f"{summary.get('passed', 0)} passed", "green"), ", ",
+                                (f"{summary.get('failed', 0)} failed",
+                                 "red" if summary.get("failed") else ""),
+                                f", {summary.get('skipped', 0)} skipped",
+                                f"  ({rate:.0%} success)" if rate is not None else ""))
+    console.print(f"recovery time p50 {_opt(summary.get('recoveryP50'))}, p95 "
+                  f"{_opt(summary.get('recoveryP95'))}, max {_opt(summary.get('recoveryMax'))}; "
+                  f"took {_opt(report.get('durationSeconds'))} with at most "
+                  f"{report.get('observedParallel')} at once (cap {report.get('maxParallel')})")
+    table = Table()
+    for column in ("disk", "verdict", "recovery", "reason"):
+        table.add_column(column, overflow="fold")
+    for disk in report.get("disks") or []:
+        verdict = disk.get("verdict", "")
+        table.add_row(name(disk.get("diskId")),
+                      Text(verdict, style={"passed": "green", "failed": "red"}.get(verdict, "")),
+                      _opt(disk.get("recoverySeconds")), disk.get("reason") or "")
+    console.print(table)
+
+
+def _opt(seconds: Any) -> str:
+    return "—" if seconds is None else _seconds(float(seconds))
+
+
+def name(resource_id: Any) -> str:
+    return str(resource_id).rstrip("/").rsplit("/", 1)[-1] if resource_id else ""

@@ -1,0 +1,361 @@
+"""The `diskrestore` command line (issue 8), every command driven against the app under devhost
+and azsim: what it prints, its exit codes, and what happened in azsim."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diskrestore_cli import main as cli
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE_WRITE = "Microsoft.Authorization/roleAssignments/write"
+
+
+@pytest.fixture
+def diskrestore(capsys, monkeypatch):
+    """Run the CLI in-process: (exit code, stdout, stderr), at a width where nothing folds."""
+    monkeypatch.setattr(cli.out, "width", 300)
+    monkeypatch.setattr(cli.err, "width", 300)
+
+    def run(env: Any, *args: str, key: str | None = None) -> tuple[int, str, str]:
+        capsys.readouterr()
+        base = ["--url", env.host.base_url, "--poll-interval", "0.05"]
+        code = cli.run([*base, *(["--function-key", key] if key else []), *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+    return run
+
+
+def _request_args(env: Any, disk: str = "vm-app01-data0", *extra: str) -> list[str]:
+    return ["--disk", env.disk(disk), "--target-rg", env.rg("rg-restore-target"), *extra]
+
+
+def test_plan_shows_the_resolved_plan_and_changes_nothing(restore_env, diskrestore):
+    env = restore_env()
+    code, out, err = diskrestore(env, "plan", *_request_args(env), "--attach", env.vm())
+    assert code == 0, err
+    target = env.disk("vm-app01-data0-restored", "rg-restore-target")
+    assert "dry run: nothing was changed" in out
+    assert target in out and f"Disk Restore Operator on {env.rg('rg-restore-target')}" in out
+    assert "to vm-app01 at LUN 2 (caching None)" in out  # LUNs 0 and 1 are taken
+    assert env.writes(ROLE_WRITE) == [] and env.resource(target) is None
+
+    code, out, _ = diskrestore(env, "plan", *_request_args(env), "--json")
+    assert code == 0
+    plan = json.loads(out)["result"]["plan"]
+    assert plan["targetDiskId"].lower() == target.lower() and plan["attach"] is None
+
+
+def test_restore_follows_every_phase_to_success(restore_env, diskrestore):
+    env = restore_env()
+    code, out, err = diskrestore(env, "restore", *_request_args(env), "--attach", env.vm(),
+                                 "--caching", "ReadOnly")
+    assert code == 0, out + err
+    lines = err.splitlines()
+    instance = lines[0].split()[1].rstrip(":")
+    assert instance.startswith("restore-")
+    # not a terminal: one line per change, in the order the run went
+    phases = [line.split(": ", 1)[1].split(" ")[0] for line in lines[1:]]
+    assert [p for p in ("plan", "propagate", "track", "attach", "done") if p in phases] == \
+        ["plan", "propagate", "track", "attach", "done"], err
+    assert "validation probe" in err and "job " in err
+    assert "Succeeded" in out and "vm-app01 at LUN 2" in out
+    assert "1 used, 1 revoked or pre-existing" in out
+    restored = env.disk("vm-app01-data0-restored", "rg-restore-target")
+    data_disks = env.resource(env.vm())["properties"]["storageProfile"]["dataDisks"]
+    assert [d["caching"] for d in data_disks if d["managedDisk"]["id"].lower() ==
+            restored.lower()] == ["ReadOnly"]
+    assert env.leftover_assignments() == set()
+
+    # the same request again names the same run, and --json is one document
+    code, out, err = diskrestore(env, "restore", *_request_args(env), "--attach", env.vm(),
+                                 "--caching", "ReadOnly", "--json")
+    assert code == 0 and json.loads(out)["id"] == instance and err == ""
+    assert len(env.writes("Microsoft.DataProtection/backupVaults/backupInstances/"
+                          "restore/action")) == 1
+
+
+def test_a_failed_restore_exits_1_naming_the_error_code_and_a_hint(restore_env, diskrestore):
+    env = restore_env()
+    code, out, err = diskrestore(env, "restore", "--disk", env.disk("vm-app01-data0"),
+                                 "--target-rg", env.rg("rg-app"), "--name", "vm-app01-data1")
+    assert code == 1
+    assert "error: TargetDiskExists:" in err and "hint: " in err
+    assert env.writes(ROLE_WRITE) == []
+
+    code, out, _ = diskrestore(env, "restore", "--disk", env.disk("vm-app01-data0"),
+                               "--target-rg", env.rg("rg-app"), "--name", "vm-app01-data1",
+                               "--json")
+    assert code == 1 and json.loads(out)["error"]["code"] == "TargetDiskExists"
+
+
+def test_bad_input_exits_2_naming_the_problem(restore_env, diskrestore):
+    env = restore_env()
+    code, _, err = diskrestore(env, "restore", "--disk", env.disk("vm-app01-data0"))
+    assert code == 2 and "missing --target-rg" in err and "hint:" in err
+    # the app's own validation, every bad field named
+    code, _, err = diskrestore(env, "plan", *_request_args(env), "--attach", env.vm(),
+                               "--caching", "Sometimes", "--request-id", "has space")
+    assert code == 2 and "attach.caching" in err and "requestId" in err, err
+    code, out, _ = diskrestore(env, "plan", *_request_args(env), "--attach", env.vm(),
+                               "--caching", "Sometimes", "--json")
+    error = json.loads(out)["error"]
+    assert error["code"] == "InvalidRequest" and error["exitCode"] == 2
+    assert [e["field"] for e in error["errors"]] == ["attach.caching"]
+    code, _, err = diskrestore(env, "restore", *_request_args(env), "--swap", env.vm(), "--json")
+    assert code == 2 and "--yes" in err  # an OS swap is never started unasked
+    assert env.writes(ROLE_WRITE) == []
+    code, _, err = diskrestore(env, "list", "--since", "yesterday")
+    assert code == 2 and "--since 'yesterday'" in err
+
+
+def test_request_from_a_file_and_from_stdin(restore_env, diskrestore, tmp_path, monkeypatch):
+    env = restore_env()
+    body = env.request(dryRun=False)
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    code, out, err = diskrestore(env, "plan", "-f", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["result"]["outcome"] == "DryRun"
+    import io
+    monkeypatch.setattr(sys, "stdin", io.StringIO("not json"))
+    code, _, err = diskrestore(env, "plan", "-f", "-")
+    assert code == 2 and "cannot read the request from -" in err
+    code, _, err = diskrestore(env, "plan", "-f", str(path), "--disk", env.disk("x"))
+    assert code == 2 and "--file cannot be combined with --disk" in err
+
+
+def test_status_and_list(restore_env, diskrestore):
+    env = restore_env()
+    code, out, _ = diskrestore(env, "restore", *_request_args(env), "--no-wait")
+    assert code == 0
+    instance = out.strip()
+    env.host.wait_for(instance, timeout=120)
+    code, out, err = diskrestore(env, "status", instance)
+    assert code == 0, err
+    assert "Succeeded" in out and "restore job" in out and "revoke roles" in out
+    code, out, _ = diskrestore(env, "status", instance, "--json")
+    assert json.loads(out)["result"]["outcome"] == "Succeeded"
+
+    failed = env.run(env.request("vm-app01-data1", target={
+        "resourceGroupId": env.rg("rg-app"), "diskName": "vm-app01-data0"}))
+    assert failed["outcome"] == "Failed"
+    code, out, _ = diskrestore(env, "status", failed["id"])
+    assert code == 1  # status of a failed run fails too, for scripts
+
+    code, out, _ = diskrestore(env, "list", "--json")
+    runs = {r["id"]: r for r in json.loads(out)["restores"]}
+    assert runs[instance]["outcome"] == "Succeeded"
+    assert runs[instance]["source"].lower() == env.disk("vm-app01-data0").lower()
+    assert runs[failed["id"]]["errorCode"] == "TargetDiskExists"
+    code, out, _ = diskrestore(env, "list")
+    assert code == 0 and instance in out and "TargetDiskExists" in out
+    code, out, _ = diskrestore(env, "list", "--status", "Failed,Running", "--json")
+    assert [r["id"] for r in json.loads(out)["restores"]] == []  # the failed one "Completed"
+    code, out, _ = diskrestore(env, "list", "--top", "1", "--json")
+    listing = json.loads(out)
+    assert listing["count"] == 1 and listing["truncated"] is True
+    code, _, err = diskrestore(env, "list", "--status", "Sleeping")
+    assert code == 2 and "Sleeping" in err
+
+    code, _, err = diskrestore(env, "status", "restore-nope")
+    assert code == 3 and "no restore with id 'restore-nope'" in err and "diskrestore list" in err
+
+
+def test_cancel_stops_a_running_restore(restore_env, diskrestore):
+    def slow(scenario):
+        scenario["durations"]["rolePropagation"] = 3600
+    env = restore_env(slow, real_time_scale=100)
+    code, out, _ = diskrestore(env, "restore", *_request_args(env), "--no-wait")
+    instance = out.strip()
+    _wait(lambda: (env.host.status(instance) or {}).get("customStatus", {}).get("phase")
+          == "propagate")
+    code, out, err = diskrestore(env, "cancel", instance)
+    assert code == 0 and f"cancel requested for {instance}" in out, err
+    code, out, err = diskrestore(env, "status", instance, "--watch")
+    assert code == 1 and "error: Cancelled" in err
+    assert env.leftover_assignments() == set()
+    code, _, err = diskrestore(env, "cancel", instance)
+    assert code == 3 and "already finished" in err
+
+
+def test_approve_and_reject_a_recovery_waiting_for_approval(recovery_env, payloads, diskrestore):
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app, real_time_scale=60)
+    env = r.env
+    event = payloads.health_event(payloads.vm_id())
+    assert r.deliver([event]).status_code == 202
+    run = r.event(f"eventgrid:{event['id']}")["runId"]
+    code, _, err = diskrestore(env, "approve", run, "--approver", "alice")
+    assert code == 3 and "not waiting for approval" in err  # not yet: it restores first
+    _wait(lambda: (env.host.status(f"restore-{run}-0") or {}).get("customStatus", {})
+          .get("phase") == "approval")
+    code, out, err = diskrestore(env, "status", run)
+    assert code == 0 and run in out, err
+    code, out, err = diskrestore(env, "approve", run, "--approver", "alice",
+                                 "--comment", "checked")
+    assert code == 0, err
+    assert out.strip() == f"approved by alice (unauthenticated): restore-{run}-0"
+    assert env.host.wait_for(run, timeout=120)["output"]["outcome"] == "Succeeded"
+    code, out, _ = diskrestore(env, "list", "--json")
+    listed = {x["id"]: x for x in json.loads(out)["restores"]}
+    assert listed[run]["kind"] == "recovery"
+    assert listed[run]["source"].lower() == payloads.vm_id().lower()
+
+
+def test_reject_deletes_the_restored_disk(recovery_env, payloads, diskrestore):
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app, real_time_scale=60)
+    env = r.env
+    event = payloads.health_event(payloads.vm_id())
+    assert r.deliver([event]).status_code == 202
+    run = r.event(f"eventgrid:{event['id']}")["runId"]
+    child = f"restore-{run}-0"
+    _wait(lambda: (env.host.status(child) or {}).get("customStatus", {}).get("phase")
+          == "approval")
+    restored = env.host.status(child)["customStatus"]["detail"]["restoredDiskId"]
+    code, out, err = diskrestore(env, "reject", child, "--approver", "bob", "--json")
+    assert code == 0 and json.loads(out)["decision"] == "rejected", err
+    code, _, err = diskrestore(env, "status", child, "--watch")
+    assert code == 1 and "ApprovalRejected" in err
+    assert env.resource(restored) is None
+
+
+def test_drill_start_status_and_report(drill_env, diskrestore, tmp_path):
+    sub = "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups"
+    d = drill_env({"version": 1, "plans": [{
+        "name": "nightly", "schedule": "0 30 2 * * *",
+        "selection": {"vaults": [f"{sub}/rg-backup/providers/Microsoft.DataProtection/"
+                                 "backupVaults/bv-demo"], "resourceGroups": [f"{sub}/rg-app"]},
+        "recoveryPoint": "latest", "sandboxResourceGroupId": f"{sub}/rg-restore-target",
+        "maxParallel": 2, "timeBudgetMinutes": 240, "keepFailed": False, "expiryHours": 24}]})
+    env = d.env
+    code, out, err = diskrestore(env, "drill", "start", "nightly")
+    assert code == 0, err
+    drill = err.splitlines()[0].split()[1]
+    assert out.strip().startswith(f"drill {drill}: Completed, 3 passed, 0 failed")
+    code, out, _ = diskrestore(env, "drill", "status", drill, "--json")
+    assert code == 0 and json.loads(out)["summary"]["passed"] == 3
+    code, out, _ = diskrestore(env, "drill", "report", drill)
+    assert code == 0 and "3 passed" in out and out.count("passed") >= 4  # one per disk
+    code, out, _ = diskrestore(env, "drill", "report", drill, "--json")
+    report = json.loads(out)
+    assert report["drillId"] == drill and len(report["disks"]) == 3
+
+    # --open through the real console script and a stand-in browser (BROWSER)
+    seen = tmp_path / "browser-got"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {seen}\n")
+    browser.chmod(0o755)
+    page = tmp_path / "report.html"
+    done = _console_script(env, "drill", "report", drill, "--open", "-o", str(page),
+                           extra_env={"BROWSER": str(browser)})
+    assert done.returncode == 0, done.stderr
+    assert seen.read_text().strip() == page.resolve().as_uri()
+    assert "<svg" in page.read_text()
+
+    code, _, err = diskrestore(env, "drill", "start", "nope")
+    assert code == 3 and "no drill plan 'nope' (plans: nightly)" in err
+    code, _, err = diskrestore(env, "drill", "report", "drill-nope")
+    assert code == 3 and "no drill with id" in err
+
+
+def test_function_key_and_entra_token_are_sent(restore_env, diskrestore, monkeypatch, tmp_path):
+    monkeypatch.setenv("DEVHOST_FUNCTION_KEY", "s3cret")
+    env = restore_env()
+    code, _, err = diskrestore(env, "list")
+    assert code == 4 and "refused us (401" in err and "--function-key" in err
+    code, out, err = diskrestore(env, "list", "--json", key="s3cret")
+    assert code == 0 and json.loads(out)["restores"] == [], err
+
+    # Entra ID: azure-identity's own credential chain, here through the Azure CLI credential
+    # (a stand-in `az` on PATH); a recording server shows what the CLI sends.
+    fake_az = tmp_path / "bin" / "az"
+    fake_az.parent.mkdir()
+    fake_az.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, sys, time
+        resource = sys.argv[sys.argv.index("--resource") + 1] if "--resource" in sys.argv \\
+            else sys.argv[sys.argv.index("--scope") + 1]
+        print(json.dumps({{"accessToken": "token-for-" + resource, "tokenType": "Bearer",
+                          "expiresOn": "2099-01-01 00:00:00.000000",
+                          "expires_on": int(time.time()) + 3600}}))
+        """))
+    fake_az.chmod(0o755)
+    seen: list[dict[str, str]] = []
+    server = _recording_server(seen)
+    try:
+        done = _console_script(None, "--url", f"http://127.0.0.1:{server.server_port}",
+                               "--entra-scope", "api://diskrestore-app/.default",
+                               "--function-key", "k1", "list", "--json",
+                               extra_env={"PATH": f"{fake_az.parent}:{os.environ['PATH']}",
+                                          "AZURE_TOKEN_CREDENTIALS": "AzureCliCredential"})
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert seen[0]["authorization"] == "Bearer token-for-api://diskrestore-app"
+    assert seen[0]["x-functions-key"] == "k1"
+
+
+def test_an_unreachable_app_is_one_line_and_a_hint(diskrestore):
+    code = cli.run(["--url", "http://127.0.0.1:9", "list"])
+    assert code == 4
+
+
+def test_help_shows_examples_for_every_command():
+    commands = [[], ["plan"], ["restore"], ["status"], ["list"], ["approve"], ["reject"],
+                ["cancel"], ["drill", "start"], ["drill", "status"], ["drill", "report"]]
+    for words in commands:
+        done = _console_script(None, *words, "--help", extra_env={"COLUMNS": "120"})
+        assert done.returncode == 0, done.stderr
+        assert "Examples" in done.stdout and "diskrestore " in done.stdout.split("Examples")[1], \
+            f"no examples in: diskrestore {' '.join(words)} --help"
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _wait(condition: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _console_script(env: Any, *args: str,
+                    extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `diskrestore` entry point (pyproject.toml), as an operator runs it."""
+    script = Path(sys.executable).with_name("diskrestore")
+    assert script.exists(), "the diskrestore console script is not installed (pip install -e .)"
+    url = ["--url", env.host.base_url] if env is not None else []
+    return subprocess.run([str(script), *url, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(extra_env or {})}, cwd=ROOT)
+
+
+def _recording_server(seen: list[dict[str, str]]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = json.dumps({"restores": [], "count": 0, "truncated": False,
+                               "since": "2026-11-18T00:00:00+00:00"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
