@@ -8,10 +8,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import devhost_episode, drill_scale
+from . import devhost_episode, drill_scale, restore_time
 
 RESULTS = Path(__file__).parent / "results"
-BENCHES = {"devhost": devhost_episode, "drills": drill_scale}
+BENCHES = {"restore": restore_time, "devhost": devhost_episode, "drills": drill_scale}
 
 
 def main(names: list[str]) -> int:
