@@ -179,8 +179,7 @@ def test_cancel_stops_a_running_restore(restore_env, diskrestore):
     env = restore_env(slow, real_time_scale=100)
     code, out, _ = diskrestore(env, "restore", *_request_args(env), "--no-wait")
     instance = out.strip()
-    _wait(lambda: (env.host.status(instance) or {}).get("customStatus", {}).get("phase")
-          == "propagate")
+    _wait(lambda: _phase(env, instance) == "propagate")
     code, out, err = diskrestore(env, "cancel", instance)
     assert code == 0 and f"cancel requested for {instance}" in out, err
     code, out, err = diskrestore(env, "status", instance, "--watch")
@@ -198,8 +197,7 @@ def test_approve_and_reject_a_recovery_waiting_for_approval(recovery_env, payloa
     run = r.event(f"eventgrid:{event['id']}")["runId"]
     code, _, err = diskrestore(env, "approve", run, "--approver", "alice")
     assert code == 3 and "not waiting for approval" in err  # not yet: it restores first
-    _wait(lambda: (env.host.status(f"restore-{run}-0") or {}).get("customStatus", {})
-          .get("phase") == "approval")
+    _wait(lambda: _phase(env, f"restore-{run}-0") == "approval")
     code, out, err = diskrestore(env, "status", run)
     assert code == 0 and run in out, err
     code, out, err = diskrestore(env, "approve", run, "--approver", "alice",
@@ -220,8 +218,7 @@ def test_reject_deletes_the_restored_disk(recovery_env, payloads, diskrestore):
     assert r.deliver([event]).status_code == 202
     run = r.event(f"eventgrid:{event['id']}")["runId"]
     child = f"restore-{run}-0"
-    _wait(lambda: (env.host.status(child) or {}).get("customStatus", {}).get("phase")
-          == "approval")
+    _wait(lambda: _phase(env, child) == "approval")
     restored = env.host.status(child)["customStatus"]["detail"]["restoredDiskId"]
     code, out, err = diskrestore(env, "reject", child, "--approver", "bob", "--json")
     assert code == 0 and json.loads(out)["decision"] == "rejected", err
@@ -322,6 +319,11 @@ def test_help_shows_examples_for_every_command():
 
 
 # ---- helpers -----------------------------------------------------------------------------------
+def _phase(env: Any, instance: str) -> str | None:
+    """The run's phase; None before it exists or before its first step (no custom status)."""
+    return ((env.host.status(instance) or {}).get("customStatus") or {}).get("phase")
+
+
 def _wait(condition: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
