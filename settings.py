@@ -44,8 +44,8 @@ class Settings:
     propagation_timeout_s: int = 30 * 60
     job_timeout_s: int = 4 * 60 * 60
     probe_interval_s: float = 20.0
-    poll_interval_s: float = 30.0
-    operation_poll_s: float = 10.0
+    poll_interval_s: float = 10.0
+    operation_poll_s: float = 5.0
     restore_queue: str = "restore-requests"
     storage_connection: str | None = None  # AzureWebJobsStorage (a connection string), or ...
     storage_account: str | None = None  # ... AzureWebJobsStorage__accountName (identity-based)
@@ -112,8 +112,8 @@ class Settings:
             propagation_timeout_s=int(number("RESTORE_PROPAGATION_TIMEOUT_MINUTES", 30, 1, 240) * 60),
             job_timeout_s=int(number("RESTORE_JOB_TIMEOUT_MINUTES", 240, 1, 24 * 60) * 60),
             probe_interval_s=number("RESTORE_PROBE_INTERVAL_SECONDS", 20, 0.01, 600),
-            poll_interval_s=number("RESTORE_POLL_INTERVAL_SECONDS", 30, 0.01, 600),
-            operation_poll_s=number("ARM_OPERATION_POLL_SECONDS", 10, 0.01, 600),
+            poll_interval_s=number("RESTORE_POLL_INTERVAL_SECONDS", 10, 0.01, 600),
+            operation_poll_s=number("ARM_OPERATION_POLL_SECONDS", 5, 0.01, 600),
             restore_queue=env.get("RESTORE_QUEUE_NAME", "restore-requests"),
             storage_connection=storage, storage_account=account, ledger_table=table,
             recovery_policies_path=policies, drill_plans_path=drills,

@@ -83,12 +83,12 @@ param restoreProbeIntervalSeconds int = 20
 @description('RESTORE_POLL_INTERVAL_SECONDS: time between restore job polls.')
 @minValue(1)
 @maxValue(600)
-param restorePollIntervalSeconds int = 30
+param restorePollIntervalSeconds int = 10
 
 @description('ARM_OPERATION_POLL_SECONDS: time between polls of ARM operations.')
 @minValue(1)
 @maxValue(600)
-param armOperationPollSeconds int = 10
+param armOperationPollSeconds int = 5
 
 // ---- what the app may touch ------------------------------------------------------------------
 

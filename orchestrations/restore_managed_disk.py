@@ -18,8 +18,9 @@ import azure.durable_functions as df
 
 from domain import azure_codes, errors
 from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
-from .outcome import outcome
 
+from .outcome import outcome
+from .polls import PROPAGATION, TRACK, wait_for
 from .steps import Orchestration, Run, grant_roles, revoke_assignments
 
 
@@ -56,11 +57,14 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
         run.enter("grant")
         yield from grant_roles(run, [g.to_dict() for g in plan.grants], granted)
         run.enter("propagate")
-        yield from _wait_for_propagation(run, plan, config)
+        yield from wait_for(run, PROPAGATION, {"plan": plan.to_dict(), "config": config,
+                                               "started": run.now.isoformat()}, "propagate")
         run.enter("restore")
         job_id = yield from _trigger_once(run, plan, config)
         run.enter("track", jobId=job_id)
-        job = yield from _track(run, plan, job_id, config)
+        job = RestoreJob.from_dict((yield from wait_for(run, TRACK, {
+            "jobId": job_id, "config": config, "started": run.now.isoformat(),
+            "timeoutS": plan.job_timeout_s}, "track")))
         if doc.get("approval") and (plan.attach or plan.swap):
             # The vault's roles are not needed any more: revoke them before a person's wait.
             run.enter("revoke")
@@ -82,35 +86,12 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
                    approval=decision)
 
 
-def _wait_for_propagation(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
-    """Probe validateRestore until the new roles work; never a fixed 15-minute sleep."""
-    started, probes = run.now, 0
-    while True:
-        probes += 1
-        run.note(probe=probes)
-        status = yield from run.operation("start_validate_restore", plan.to_dict(),
-                                          config["operation_poll_s"])
-        if status.state == "succeeded":
-            return
-        error = azure_codes.classify(status.error_code, status.error_message)
-        if error is not None:
-            raise error
-        waited = (run.now - started).total_seconds()
-        if waited >= plan.propagation_timeout_s:
-            raise errors.PropagationTimedOut(
-                f"the vault's identity still lacks permissions after {waited:.0f} s "
-                f"({status.error_code})", hint="check the role assignments, then retry")
-        run.note(probe=probes, lastError=status.error_code)
-        yield from run.wait(min(config["probe_interval_s"],
-                                plan.propagation_timeout_s - waited))
-
-
 def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
-    """Trigger the restore exactly once. A retried POST or a re-run activity may already have
-    started it: look for that job first, and read a same-name error as 'it exists'."""
-    existing = yield from run.call("find_restore_job", plan.to_dict())
-    if existing:
-        return RestoreJob.from_dict(existing).id
+    """Trigger the restore exactly once. A retried POST (azure-core re-sends it after a 5xx) or
+    a re-run activity meets the first trigger's job: the restore fails validation with a
+    same-name error (recoveryOption FailIfExists), which here means "find the job already
+    started". Not looked up before every trigger: listing a vault's jobs costs O(jobs), and
+    the same-name answer already covers every duplicate."""
     status = yield from run.operation("start_restore", plan.to_dict(), config["operation_poll_s"])
     if status.state == "succeeded" and status.job_id:
         return status.job_id
@@ -120,22 +101,6 @@ def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orches
             return RestoreJob.from_dict(existing).id
     raise azure_codes.classify(status.error_code, status.error_message) or \
         errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
-
-
-def _track(run: Run, plan: RestorePlan, job_id: str, config: dict[str, Any]) -> Orchestration:
-    started = run.now
-    while True:
-        job = RestoreJob.from_dict((yield from run.call("get_restore_job", job_id)))
-        run.note(jobId=job_id, jobStatus=job.status)
-        if job.finished:
-            if not job.succeeded:
-                raise errors.RestoreJobFailed(f"restore job {job.status}: {job.error_code}: "
-                                              f"{job.error_message}")
-            return job
-        if (run.now - started).total_seconds() > plan.job_timeout_s:
-            raise errors.RestoreTimedOut(f"restore job still {job.status} after "
-                                         f"{plan.job_timeout_s} s")
-        yield from run.wait(config["poll_interval_s"])
 
 
 def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:

@@ -139,6 +139,10 @@ async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClie
     if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
     view = restore_view(status)
+    if view["phase"] in ("propagate", "track") and not view["done"]:
+        # the wait runs as an orchestration of its own (orchestrations/polls.py): its progress
+        for child, child_view in await _children(client, status):
+            view["progress"] = {**child_view["progress"], **view["progress"], "wait": child}
     return _json(200 if view["done"] else 202, view,
                  None if view["done"] else {"Retry-After": "10"})
 

@@ -244,3 +244,26 @@ def test_a_lost_trigger_answer_retried_by_the_sdk_still_makes_one_restore_job(re
             and r["properties"].get("extendedInfo", {}).get("recoveryDestination", "").lower()
             == env.disk("vm-app01-data0-restored", "rg-restore-target").lower()]
     assert len(jobs) == 1 and jobs[0]["id"].lower() == result["jobId"].lower()
+
+
+def test_long_waits_continue_as_new_so_no_history_grows_with_the_wait(restore_env):
+    """15 minutes of propagation and a 6-minute job: the waits are orchestrations of their own
+    that continue as new, so the restore's history and every history replayed stay small; a
+    cancel sent to the restore still reaches the wait (it is listed as a child)."""
+    def slow(scenario):
+        scenario["durations"]["rolePropagation"] = 900
+        scenario["durations"]["restoreJob"] = 360
+    env = restore_env(slow)
+    view = env.run(env.request(requestId="long-wait"), timeout=300)
+    _done(env, view)
+    assert view["result"]["phases"]["propagate"] >= 900
+    probes = [e for e in env.writes("Microsoft.DataProtection/backupVaults/backupInstances/"
+                                    "validateRestore/action")]
+    assert len(probes) > 3 * 3  # more probes than three generations of the wait hold
+    history = env.host.status("restore-long-wait", show_history=True)["historyEvents"]
+    assert len(history) < 60, len(history)
+    waits = [e for e in history if e["EventType"] == "SubOrchestrationInstanceCompleted"]
+    assert len(waits) == 2  # propagation and the job
+    assert max(s.history_events for s in env.host.host.engine.stats) < 300
+    wait = env.host.status("restore-long-wait:propagate", show_history=True)
+    assert wait["runtimeStatus"] == "Completed" and len(wait["historyEvents"]) < 200
