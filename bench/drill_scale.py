@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from typing import Any
 import requests
 
 import azsim
+from bench.environ import environ
 from devhost.azurite import Azurite
 from devhost.clock import VirtualClock
 from devhost.testing import TestHost
@@ -52,20 +50,6 @@ def many_disks(scenario: dict[str, Any], count: int) -> None:
         vault["backupInstances"].append(dict(copy.deepcopy(template), disk=(
             f"/subscriptions/{{subscriptionId}}/resourceGroups/rg-app/providers/"
             f"Microsoft.Compute/disks/{name}")))
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
@@ -96,7 +80,7 @@ def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
                # episodes at this scale
                "RESTORE_POLL_INTERVAL_SECONDS": "120", "ARM_OPERATION_POLL_SECONDS": "30",
                "RESTORE_PROBE_INTERVAL_SECONDS": "60"}
-        with _environ(env):
+        with environ(env):
             # The fidelity oracle (every episode replayed twice) is off at this scale; the same
             # orchestrations run under it in tests/restore/test_drills.py.
             host = TestHost(ROOT, clock=clock, oracle=False)

@@ -22,8 +22,6 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,10 @@ from typing import Any
 import requests
 
 import azsim
+from bench.environ import environ
 from devhost.clock import VirtualClock
 from devhost.testing import TestHost
-from domain.model import Operation, RestorePlan
+from domain.model import Operation
 from domain.planning import build_plan
 from domain.request import RestoreRequest
 from gateway.factory import control_plane
@@ -45,20 +44,6 @@ SEEDS = (20240601, 1, 2, 3, 4)  # each draws other durations from the profile's 
 TARGETS = {"overheadMax": 0.05, "speedupVsLiteralAt240": 2.0, "armWritesMax": 8,
            "historyEventsMax": 300}
 NAIVE_WAIT, NAIVE_POLL = 900, 30
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _epoch(text: str) -> float:
@@ -81,7 +66,7 @@ def measure(propagation: int, seed: int = 20240601) -> dict[str, Any]:
                               "diskName": "bench-restored"},
                    "attach": {"vmId": f"{sub}/rg-app/providers/Microsoft.Compute/"
                                       "virtualMachines/vm-app01"}}
-        with _environ(env):
+        with environ(env):
             automated = _automated(sim, clock, request)
             naive = _naive(sim, clock, dict(request, target=dict(request["target"],
                                                                   diskName="naive-restored")))
