@@ -19,7 +19,7 @@ from settings import Settings
 ORCHESTRATOR = "restore_managed_disk"
 _RESTARTABLE = {OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated,
                 OrchestrationRuntimeStatus.Canceled, None}
-_UNSUCCESSFUL = {"Failed", "Cancelled", "NotApproved"}
+_UNSUCCESSFUL = {"Failed", "Cancelled", "NotApproved", "DryRun"}  # DryRun: plan afresh
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,10 @@ class Submitted:
 
 
 def restartable(status: Any) -> bool:
-    """No run yet, or one that ended without success. The orchestration completes normally
-    when a restore fails (its output says Failed), so the outcome decides, not the runtime
-    status alone."""
+    """No run yet, one that ended without success, or a finished dry run (it changes nothing,
+    and an old plan would show yesterday's recovery points). The orchestration completes
+    normally when a restore fails (its output says Failed), so the outcome decides, not the
+    runtime status alone."""
     if status.runtime_status in _RESTARTABLE:
         return True
     output = status.output if isinstance(status.output, dict) else {}

@@ -53,8 +53,18 @@ def test_plan_shows_the_resolved_plan_and_changes_nothing(restore_env, diskresto
 
     code, out, _ = diskrestore(env, "plan", *_request_args(env), "--json")
     assert code == 0
-    plan = json.loads(out)["result"]["plan"]
+    first = json.loads(out)
+    plan = first["result"]["plan"]
     assert plan["targetDiskId"].lower() == target.lower() and plan["attach"] is None
+
+    # planning again plans afresh (a dry run changes nothing; an old plan would be stale)
+    def point_reads() -> int:
+        return sum(1 for e in env.sim.audit(write=False) if "recoverypoints" in
+                   e["operation"].lower())
+    before = point_reads()
+    code, out, _ = diskrestore(env, "plan", *_request_args(env), "--json")
+    assert code == 0 and json.loads(out)["id"] == first["id"]
+    assert point_reads() > before  # it read the recovery points again
 
 
 def test_restore_follows_every_phase_to_success(restore_env, diskrestore):
