@@ -53,6 +53,9 @@ class Settings:
     recovery_policies_path: str | None = None  # absolute, or relative to the app's directory
     drill_plans_path: str | None = None  # likewise
     drill_reports_container: str = "drill-reports"
+    # App Service authentication (Entra ID) is on: the platform then strips X-MS-CLIENT-
+    # PRINCIPAL-* from callers and sets them itself. Only then may the app trust them.
+    app_service_auth: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -118,6 +121,7 @@ class Settings:
             storage_connection=storage, storage_account=account, ledger_table=table,
             recovery_policies_path=policies, drill_plans_path=drills,
             drill_reports_container=container,
+            app_service_auth=env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true",
         )
         if problems:
             raise SettingsError("invalid app settings: " + "; ".join(problems))
@@ -130,7 +134,8 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "RESTORE_PROBE_INTERVAL_SECONDS", "RESTORE_POLL_INTERVAL_SECONDS",
              "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME", "AzureWebJobsStorage",
              "AzureWebJobsStorage__accountName", "RECOVERY_LEDGER_TABLE",
-             "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER")
+             "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER",
+             "WEBSITE_AUTH_ENABLED")
 
 
 def settings() -> Settings:

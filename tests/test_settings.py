@@ -68,3 +68,10 @@ def test_drill_settings_container_name_and_plan_path():
     s = Settings.from_env({"DRILL_PLANS_PATH": "drills.json"})
     assert s.drill_plans_path == str(Path(settings_module.__file__).parent / "drills.json")
     assert s.drill_reports_container == "drill-reports"
+
+
+def test_sign_in_headers_are_trusted_only_when_the_platform_says_authentication_is_on():
+    assert Settings.from_env({}).app_service_auth is False
+    assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "True"}).app_service_auth is True
+    assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "false"}).app_service_auth is False
+    assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "yes"}).app_service_auth is False

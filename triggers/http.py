@@ -7,6 +7,7 @@ Errors are RFC 9457 problem details naming the problem (and every bad field).
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from .submit import ORCHESTRATOR, submit
 from .views import restore_view, run_summary
 
 bp = df.Blueprint()
+log = logging.getLogger(__name__)
 _PROBLEM = "application/problem+json"
 
 
@@ -195,7 +197,7 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
         return problem(400, "Invalid request", '"comment" must be a string of at most 2000 '
                        "characters", errors=[{"field": "comment", "message": "must be a string "
                                               "of at most 2000 characters"}])
-    principal = req.headers.get("x-ms-client-principal-name")
+    principal = signed_in(req)
     approver = principal or body.get("approver")
     if not isinstance(approver, str) or not approver.strip() or len(approver) > 200:
         return problem(400, "Invalid request", "name the approver: sign in (App Service "
@@ -210,13 +212,25 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
                        f"restore {instance_id!r} is not waiting for approval (phase "
                        f"{restore_view(status)['phase']!r})")
     decision = {"approved": approved, "by": approver.strip(),
-                "principalId": req.headers.get("x-ms-client-principal-id"),
+                "principalId": req.headers.get("x-ms-client-principal-id") if principal else None,
                 "authenticated": bool(principal), "comment": comment}
     for target in waiting:
         await client.raise_event(target, "approval", decision)
     return _json(202, {"id": instance_id, "decision": "approved" if approved else "rejected",
                        "by": decision["by"], "authenticated": decision["authenticated"],
                        "appliedTo": waiting}, {"Location": _status_url(req, instance_id)})
+
+
+def signed_in(req: func.HttpRequest) -> str | None:
+    """The caller App Service authentication signed in, or None. The X-MS-CLIENT-PRINCIPAL-*
+    headers are the platform's only when authentication is on (WEBSITE_AUTH_ENABLED); otherwise
+    any caller can send them, so they are ignored (and the attempt logged)."""
+    name = req.headers.get("x-ms-client-principal-name")
+    if name and not settings().app_service_auth:
+        log.warning("ignored X-MS-CLIENT-PRINCIPAL-NAME %r: App Service authentication is not "
+                    "enabled, so the header comes from the caller", name[:200])
+        return None
+    return name or None
 
 
 async def _children(client: df.DurableOrchestrationClient,

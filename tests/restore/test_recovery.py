@@ -209,7 +209,7 @@ def _wait_phase(r: Any, instance_id: str, phase: str, timeout: float = 120) -> d
 
 def test_an_approval_gated_os_swap_waits_then_proceeds_on_approve(recovery_env, payloads):
     r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app,
-                     real_time_scale=60)
+                     real_time_scale=60, WEBSITE_AUTH_ENABLED="true")  # sign-in headers trusted
     vm = payloads.vm_id()
     original = os_disk(r, vm)
     run, child = _started_swap(r, payloads)
@@ -246,9 +246,13 @@ def test_a_rejected_os_swap_deletes_the_restored_disk_and_leaves_the_vm(recovery
     original = os_disk(r, vm)
     run, child = _started_swap(r, payloads)
     restored = _wait_phase(r, child, "approval")["customStatus"]["detail"]["restoredDiskId"]
+    # App Service authentication is off: a sign-in header is the caller's own claim, ignored
     answer = requests.post(f"{r.base}/api/restores/{run}/reject", timeout=30,
-                           json={"approver": "bob", "comment": "the VM came back by itself"})
-    assert answer.status_code == 202 and answer.json()["authenticated"] is False
+                           json={"approver": "bob", "comment": "the VM came back by itself"},
+                           headers={"X-MS-CLIENT-PRINCIPAL-NAME": "ceo@contoso.com",
+                                    "X-MS-CLIENT-PRINCIPAL-ID": "spoofed"})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["by"] == "bob" and answer.json()["authenticated"] is False
 
     out = r.env.host.wait_for(run, timeout=120)["output"]
     assert out["outcome"] == "NotApproved"

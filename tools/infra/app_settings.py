@@ -32,6 +32,8 @@ DEV_ONLY: dict[str, str] = {
     "DEV_PRINCIPAL_ID": "the principal of ARM_CREDENTIAL=dev-unsigned, which settings.py allows "
                         "only with a loopback ARM_ENDPOINT",
     "DEV_TENANT_ID": "the tenant of dev-unsigned tokens (local simulator only)",
+    "WEBSITE_AUTH_ENABLED": "set by the platform, not by an app setting, when App Service "
+                            "authentication is on; only then are X-MS-CLIENT-PRINCIPAL-* trusted",
 }
 
 HOST_SETTINGS: dict[str, str] = {
