@@ -74,7 +74,8 @@ async def list_restores(req: func.HttpRequest,
                         client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """The restore and recovery runs created since `since` (default: 7 days ago), newest first,
     at most `top` (default 50), optionally only those in the runtime statuses `status` names."""
-    bad, query = [], _ListQuery(req.params)
+    query = _ListQuery(req.params)
+    bad = list(query.unknown)
     since, statuses, top = query.since(bad), query.statuses(bad), query.top(bad)
     if bad:
         return problem(400, "Invalid request", "; ".join(e["message"] for e in bad), errors=bad)
@@ -98,7 +99,6 @@ class _ListQuery:
         self.unknown = [{"field": k, "message": f"unknown query parameter {k!r}"} for k in extra]
 
     def since(self, bad: list[dict[str, str]]) -> datetime:
-        bad.extend(self.unknown)
         text = self.params.get("since")
         if not text:
             return datetime.now(UTC) - timedelta(days=7)
