@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from . import render
 from .client import (
@@ -107,7 +108,7 @@ def fail(exc: CliError, as_json: bool) -> None:
 
 
 def _escape(text: Any) -> str:
-    return str(text).replace("[", "\\[")
+    return escape(str(text))
 
 
 # ---- the request ---------------------------------------------------------------------------------

@@ -200,11 +200,7 @@ def test_cancel_stops_a_running_restore(restore_env, diskrestore):
 
 
 def test_approve_and_reject_a_recovery_waiting_for_approval(recovery_env, payloads, diskrestore):
-    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app, real_time_scale=60)
-    env = r.env
-    event = payloads.health_event(payloads.vm_id())
-    assert r.deliver([event]).status_code == 202
-    run = r.event(f"eventgrid:{event['id']}")["runId"]
+    env, run = _swap_recovery(recovery_env, payloads)
     code, _, err = diskrestore(env, "approve", run, "--approver", "alice")
     assert code == 3 and "not waiting for approval" in err  # not yet: it restores first
     _wait(lambda: _phase(env, f"restore-{run}-0") == "approval")
@@ -222,11 +218,7 @@ def test_approve_and_reject_a_recovery_waiting_for_approval(recovery_env, payloa
 
 
 def test_reject_deletes_the_restored_disk(recovery_env, payloads, diskrestore):
-    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app, real_time_scale=60)
-    env = r.env
-    event = payloads.health_event(payloads.vm_id())
-    assert r.deliver([event]).status_code == 202
-    run = r.event(f"eventgrid:{event['id']}")["runId"]
+    env, run = _swap_recovery(recovery_env, payloads)
     child = f"restore-{run}-0"
     _wait(lambda: _phase(env, child) == "approval")
     restored = env.host.status(child)["customStatus"]["detail"]["restoredDiskId"]
@@ -329,6 +321,14 @@ def test_help_shows_examples_for_every_command():
 
 
 # ---- helpers -----------------------------------------------------------------------------------
+def _swap_recovery(recovery_env: Any, payloads: Any) -> tuple[Any, str]:
+    """An approval-gated OS-swap recovery started by a VM health event: (env, recovery run)."""
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app, real_time_scale=60)
+    event = payloads.health_event(payloads.vm_id())
+    assert r.deliver([event]).status_code == 202
+    return r.env, r.event(f"eventgrid:{event['id']}")["runId"]
+
+
 def _phase(env: Any, instance: str) -> str | None:
     """The run's phase; None before it exists or before its first step (no custom status)."""
     return ((env.host.status(instance) or {}).get("customStatus") or {}).get("phase")
