@@ -72,6 +72,8 @@ ApprovalTimedOut = _error("ApprovalTimedOut")
 PropagationTimedOut = _error("PropagationTimedOut")
 RestoreTimedOut = _error("RestoreTimedOut")
 Cancelled = _error("Cancelled")
+AccessDenied = _error("AccessDenied")  # the caller's access rules do not cover the request
+Unauthenticated = _error("Unauthenticated")  # no usable signed-in caller to judge
 
 # Transient: worth another attempt.
 RoleNotYetEffective = _error("RoleNotYetEffective", retryable=True)

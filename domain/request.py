@@ -18,7 +18,9 @@ from .resource_id import DISK_NAME, InvalidResourceId, ResourceId
 SCHEMA_VERSION = 1
 CACHING = ("None", "ReadOnly", "ReadWrite")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_TOP_LEVEL = {"requestId", "source", "recoveryPoint", "target", "attach", "swapOsDisk", "dryRun"}
+_TOP_LEVEL = {"requestId", "source", "recoveryPoint", "target", "attach", "swapOsDisk", "dryRun",
+              "reason"}
+MAX_REASON = 500
 DISK = "Microsoft.Compute/disks"
 BACKUP_INSTANCE = "Microsoft.DataProtection/backupVaults/backupInstances"
 VM = "Microsoft.Compute/virtualMachines"
@@ -53,6 +55,7 @@ class RestoreRequest:
     attach: Attach | None = None
     swap_vm_id: str | None = None
     dry_run: bool = False
+    reason: str | None = None  # why (a ticket, an incident): kept in the audit trail
 
     @property
     def target_disk_id(self) -> str:
@@ -72,6 +75,8 @@ class RestoreRequest:
                              "caching": self.attach.caching}
         if self.swap_vm_id:
             doc["swapOsDisk"] = {"vmId": self.swap_vm_id}
+        if self.reason:
+            doc["reason"] = self.reason
         return doc
 
     @classmethod
@@ -86,6 +91,7 @@ class RestoreRequest:
         if self.request_id:
             return f"{prefix}-{self.request_id}"
         body = dict(self.to_dict(), requestId=None)
+        body.pop("reason", None)  # the same restore, whatever reason is given
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
         return f"{prefix}-{digest}"
 
@@ -114,9 +120,15 @@ class _Parser:
         dry_run = doc.get("dryRun", False)
         if not isinstance(dry_run, bool):
             self.bad("dryRun", "must be true or false")
+        reason = doc.get("reason")
+        if reason is not None and (not isinstance(reason, str) or not reason.strip()
+                                   or len(reason) > MAX_REASON):
+            self.bad("reason", f"must be a non-empty string of at most {MAX_REASON} characters")
+            reason = None
         if self.errors:
             raise InvalidRequest(errors=self.errors)
-        return RestoreRequest(request_id, disk, bi, point, rg, name, attach, swap, bool(dry_run))
+        return RestoreRequest(request_id, disk, bi, point, rg, name, attach, swap, bool(dry_run),
+                              reason.strip() if reason else None)
 
     def request_id(self, value: Any) -> str | None:
         if value is None:
