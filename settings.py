@@ -26,6 +26,7 @@ def _app_path(value: str | None) -> str | None:
         return None
     return value if os.path.isabs(value) else os.path.join(APP_DIR, value)
 CREDENTIALS = ("managed-identity", "default", "dev-unsigned")
+AUTHORIZATION_MODES = ("policy", "off")
 
 
 class SettingsError(ValueError):
@@ -56,6 +57,11 @@ class Settings:
     # App Service authentication (Entra ID) is on: the platform then strips X-MS-CLIENT-
     # PRINCIPAL-* from callers and sets them itself. Only then may the app trust them.
     app_service_auth: bool = False
+    # Who may restore what (domain/access.py, docs/security.md): "policy" (the default) checks
+    # every self-service request against the access policy file, denying by default; "off" lets
+    # any function-key caller do anything, for local development only.
+    caller_authorization: str = "policy"
+    access_policy_path: str | None = None  # absolute, or relative to the app's directory
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -106,6 +112,10 @@ class Settings:
         if not _CONTAINER.match(container) or "--" in container:
             problems.append(f"DRILL_REPORTS_CONTAINER={container!r} must be 3-63 lowercase "
                             "letters, digits and single hyphens, starting with a letter or digit")
+        authorization = env.get("CALLER_AUTHORIZATION", "policy").strip().lower() or "policy"
+        if authorization not in AUTHORIZATION_MODES:
+            problems.append(f"CALLER_AUTHORIZATION={authorization!r} must be one of "
+                            f"{', '.join(AUTHORIZATION_MODES)}")
         settings = cls(
             arm_endpoint=endpoint, arm_ca_bundle=ca_bundle, credential=credential,
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
@@ -122,6 +132,8 @@ class Settings:
             recovery_policies_path=policies, drill_plans_path=drills,
             drill_reports_container=container,
             app_service_auth=env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true",
+            caller_authorization=authorization,
+            access_policy_path=_app_path(env.get("ACCESS_POLICY_PATH")),
         )
         if problems:
             raise SettingsError("invalid app settings: " + "; ".join(problems))
@@ -135,7 +147,7 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME", "AzureWebJobsStorage",
              "AzureWebJobsStorage__accountName", "RECOVERY_LEDGER_TABLE",
              "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER",
-             "WEBSITE_AUTH_ENABLED")
+             "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION", "ACCESS_POLICY_PATH")
 
 
 def settings() -> Settings:

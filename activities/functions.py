@@ -7,10 +7,12 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
 
+from domain import audit
 from gateway.ledger import ledger_for
 from gateway.port import ControlPlane
 from settings import Settings, settings
@@ -19,6 +21,7 @@ from . import handlers
 
 bp = df.Blueprint()
 log = logging.getLogger("diskrestore")
+audit_log = logging.getLogger(audit.LOGGER)
 
 ACTIVITIES = ("plan_restore", "grant_role", "revoke_role", "start_validate_restore",
               "start_restore", "get_operation", "find_restore_job", "get_restore_job", "get_vm",
@@ -40,9 +43,22 @@ def _gateway_for(config: Settings) -> ControlPlane:
 
 def _activity(name: str) -> Callable[[Any], Any]:
     handler = getattr(handlers, name)
-
-    def activity(payload: Any) -> Any:
-        return handler(payload, gateway())
+    if name not in audit.AUDITED:
+        def activity(payload: Any) -> Any:
+            return handler(payload, gateway())
+    else:
+        def activity(payload: Any) -> Any:
+            """A privileged action: one audit record per attempt, whatever its outcome."""
+            inner, context = audit.unwrap(payload)
+            result, failure = None, None
+            try:
+                result = handler(inner, gateway())
+                return result
+            except Exception as exc:
+                failure = exc
+                raise
+            finally:
+                _audit(name, inner, context, result, failure)
 
     activity.__name__ = activity.__qualname__ = name  # the function name the host registers
     return activity
@@ -50,6 +66,17 @@ def _activity(name: str) -> Callable[[Any], Any]:
 
 for _name in ACTIVITIES:
     bp.activity_trigger(input_name="payload")(_activity(_name))
+
+
+def _audit(name: str, payload: Any, context: dict[str, Any] | None, result: Any,
+           failure: BaseException | None) -> None:
+    context = context or {}
+    outcome, reason = audit.outcome(result, failure)
+    audit_log.info(audit.line(audit.record(
+        audit.AUDITED[name], outcome, when=datetime.now(UTC).isoformat(),
+        who=context.get("who"), what=audit.what(name, payload, result), why=context.get("why"),
+        run_id=context.get("runId"), authorization=context.get("authorization"),
+        reason=reason)))
 
 
 @bp.activity_trigger(input_name="payload")

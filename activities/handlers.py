@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from domain import errors
+from domain.access import check_resolved
 from domain.drills import DRILL_TAG, EXPIRY_TAG, verify
 from domain.model import Disk, Operation, RestorePlan, RoleGrant
 from domain.planning import build_plan
@@ -39,10 +40,14 @@ def reported(handler: Handler) -> Handler:
 @reported
 def plan_restore(payload: dict[str, Any], gateway: ControlPlane) -> dict[str, Any]:
     config = payload["config"]
-    return build_plan(RestoreRequest.from_dict(payload["request"]), gateway,
-                      instance_id=payload["instanceId"], created=payload["created"],
+    request = RestoreRequest.from_dict(payload["request"])
+    plan = build_plan(request, gateway, instance_id=payload["instanceId"],
+                      created=payload["created"],
                       propagation_timeout_s=config["propagation_timeout_s"],
-                      job_timeout_s=config["job_timeout_s"]).to_dict()
+                      job_timeout_s=config["job_timeout_s"])
+    check_resolved(payload.get("access"), plan.backup_instance.vault_id,
+                   None if request.source_disk_id else plan.backup_instance.datasource_id)
+    return plan.to_dict()
 
 
 @reported

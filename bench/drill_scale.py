@@ -72,6 +72,7 @@ def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
                                      "backupVaults/bv-demo"], "exclude": excluded}}]}))
         container = f"scale-{uuid.uuid4().hex[:8]}"
         env = {"ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
+               "CALLER_AUTHORIZATION": "off",
                "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
                "DEV_TENANT_ID": sim.tenant_id, "AzureWebJobsStorage": azurite.connection_string,
                "DRILL_PLANS_PATH": str(plans), "DRILL_REPORTS_CONTAINER": container,

@@ -58,6 +58,7 @@ def measure(propagation: int, seed: int = 20240601) -> dict[str, Any]:
     with azsim.start(scenario=scenario, clock=clock) as sim:
         sub = f"/subscriptions/{sim.subscription_id}/resourceGroups"
         env = {"ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
+               "CALLER_AUTHORIZATION": "off",
                "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
                "DEV_TENANT_ID": sim.tenant_id}
         request = {"source": {"diskId": f"{sub}/rg-app/providers/Microsoft.Compute/disks/"

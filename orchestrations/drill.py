@@ -15,6 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from domain import audit
 from domain.model import RoleAssignment
 
 from .outcome import error_dict
@@ -26,6 +27,8 @@ SCHEMA = 1
 def drill(context: df.DurableOrchestrationContext) -> Orchestration:
     doc: dict[str, Any] = context.get_input()
     run, plan, drill_id = Run(context), doc["plan"], doc["drillId"]
+    run.audit = audit.context(drill_id, doc.get("requestedBy") or _drill_actor(plan),
+                              f"restore drill of plan {plan['name']}")
     started = run.now
     results: list[dict[str, Any]] = []
     granted: list[RoleAssignment] = []
@@ -108,6 +111,10 @@ def drill_lane(context: df.DurableOrchestrationContext) -> Orchestration:
     return results
 
 
+def _drill_actor(plan: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "drill", "id": None, "name": plan["name"]}
+
+
 def drill_disk(context: df.DurableOrchestrationContext) -> Orchestration:
     doc: dict[str, Any] = context.get_input()
     run, disk, plan = Run(context), doc["disk"], doc["plan"]
@@ -128,7 +135,8 @@ def drill_disk(context: df.DurableOrchestrationContext) -> Orchestration:
                     "recoveryPoint": {"id": point["id"]},
                     "target": {"resourceGroupId": plan["sandboxResourceGroupId"],
                                "diskName": disk["restored_name"]}},
-        "config": doc["config"]}, f"restore-{doc['requestId']}")
+        "config": doc["config"], "requestedBy": _drill_actor(plan),
+        "why": f"restore drill of plan {plan['name']}"}, f"restore-{doc['requestId']}")
     result["phases"] = dict(outcome.get("phases") or {})
     if outcome.get("outcome") != "Succeeded":
         failure = outcome.get("error") or {}

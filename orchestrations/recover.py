@@ -38,7 +38,9 @@ def recover(context: df.DurableOrchestrationContext) -> Orchestration:
             run.enter("restore", policy=policy["name"], signal=signal["summary"],
                       children=children)
             for request, child_id in zip(resolution["requests"], children, strict=True):
-                child = {"request": request, "config": doc["config"]}
+                child = {"request": request, "config": doc["config"],
+                         "requestedBy": {"kind": "policy", "id": None, "name": policy["name"]},
+                         "why": f"{signal['eventType']}: {signal['summary']}"}
                 if approval.get("required"):
                     child["approval"] = {"timeoutMinutes": approval["timeoutMinutes"]}
                 result = yield context.call_sub_orchestrator("restore_managed_disk", child,

@@ -16,7 +16,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import azure_codes, errors
+from domain import audit, azure_codes, errors
 from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
 
 from .outcome import outcome
@@ -38,11 +38,19 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     request = doc["request"]
     run.subject = {"source": request["source"], "target": request["target"],
                    "dryRun": request.get("dryRun", False)}
+    access = doc.get("access") or {}
+    run.audit = {**audit.context(run.context.instance_id, doc.get("requestedBy"), doc.get("why")),
+                 "authorization": access.get("mode")}
+    vm = (request.get("attach") or request.get("swapOsDisk") or {}).get("vmId")
+    if vm:
+        run.subject["vmId"] = vm
+    if doc.get("requestedBy"):
+        run.subject["requestedBy"] = doc["requestedBy"]  # the approver must be someone else
     run.enter("plan")
     try:
         plan = RestorePlan.from_dict((yield from run.call("plan_restore", {
             "request": doc["request"], "instanceId": run.context.instance_id,
-            "created": run.now.isoformat(), "config": config})))
+            "created": run.now.isoformat(), "config": config, "access": access or None})))
     except Exception as exc:  # noqa: BLE001 - nothing changed yet: report and stop
         run.finish()
         return outcome(run, None, error=exc)

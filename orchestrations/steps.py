@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import errors
+from domain import audit, errors
 from domain.model import Operation, OperationStatus, RoleAssignment
 
 Orchestration = Generator[Any, Any, Any]
@@ -41,6 +41,9 @@ class Run:
         # What the run works on (source, target), for lists of runs: a list query of the
         # Durable API returns custom status but not inputs.
         self.subject: dict[str, Any] = {}
+        # Who the run acts for and why ({runId, who, why}), passed to every privileged
+        # activity so each records it in the audit trail (domain/audit.py).
+        self.audit: dict[str, Any] | None = None
 
     # ---- time and progress ---------------------------------------------------------------------
     @property
@@ -83,7 +86,8 @@ class Run:
     # ---- activities, waits and operations ----------------------------------------------------------
     def call(self, activity: str, payload: Any) -> Orchestration:
         """An activity result, or the domain error it reported as data, raised here."""
-        result = yield self.context.call_activity_with_retry(activity, RETRY, payload)
+        result = yield self.context.call_activity_with_retry(
+            activity, RETRY, audit.wrap(activity, payload, self.audit))
         if isinstance(result, dict) and "error" in result and len(result) == 1:
             raise errors.from_dict(result["error"])
         return result

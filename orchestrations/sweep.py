@@ -12,7 +12,11 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from domain import audit
+
 from .steps import RETRY, Orchestration
+
+_SWEEPER = {"kind": "sweeper", "id": None, "name": "diskrestore"}
 
 
 def sweep_role_assignments(context: df.DurableOrchestrationContext) -> Orchestration:
@@ -23,8 +27,10 @@ def sweep_role_assignments(context: df.DurableOrchestrationContext) -> Orchestra
     for item in leftovers:
         for assignment_id in item["assignments"]:
             try:
-                deleted = yield context.call_activity_with_retry("revoke_role", RETRY,
-                                                                 assignment_id)
+                deleted = yield context.call_activity_with_retry("revoke_role", RETRY, audit.wrap(
+                    "revoke_role", assignment_id, audit.context(
+                        context.instance_id, _SWEEPER,
+                        f"left behind by run {item['run']}, which did not revoke it")))
                 report.append({"run": item["run"], "assignment": assignment_id,
                                "revoked": True, "wasPresent": bool(deleted)})
             except Exception as exc:  # noqa: BLE001 - report, try the others, retry next sweep
@@ -43,8 +49,9 @@ def sweep_drill_disks(context: df.DurableOrchestrationContext) -> Orchestration:
     report = []
     for disk_id in expired:
         try:
-            answer = yield context.call_activity_with_retry("start_delete_disk", RETRY,
-                                                            {"diskId": disk_id})
+            answer = yield context.call_activity_with_retry("start_delete_disk", RETRY, audit.wrap(
+                "start_delete_disk", {"diskId": disk_id}, audit.context(
+                    context.instance_id, _SWEEPER, "a drill disk past its expiry")))
             if isinstance(answer, dict) and "error" in answer:  # e.g. attached since: leave it
                 report.append({"disk": disk_id, "deleted": False,
                                "error": answer["error"]["message"]})

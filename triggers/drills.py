@@ -25,7 +25,8 @@ from domain.drills import drill_id
 from gateway.reports import report_store_for
 from settings import Settings, settings
 
-from .http import problem
+from .access import Refused, authorize, reader, record_action
+from .problems import problem
 from .submit import run_config
 from .views import restore_view
 
@@ -44,7 +45,8 @@ def load_plans(config: Settings) -> DrillPlans:
 
 
 async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, config: Settings,
-                      when: datetime) -> tuple[str, bool]:
+                      when: datetime, *,
+                      requested_by: dict[str, Any] | None = None) -> tuple[str, bool]:
     """Start the plan's drill for `when` (the id is the plan and the time, so a timer that fires
     twice starts one drill); (id, started)."""
     instance = drill_id(plan.name, when)
@@ -52,7 +54,8 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
     if status.runtime_status is not None:
         return instance, False
     await client.start_new(ORCHESTRATOR, instance, {
-        "drillId": instance, "plan": plan.to_dict(), "config": run_config(config)})
+        "drillId": instance, "plan": plan.to_dict(), "config": run_config(config),
+        "requestedBy": requested_by or {"kind": "timer", "id": None, "name": plan.name}})
     return instance, True
 
 
@@ -65,6 +68,11 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
         return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict) or set(body) != {"plan"} or not isinstance(body["plan"], str):
         return problem(400, "Invalid request", 'the body must be {"plan": "<plan name>"}')
+    why = f"restore drill of plan {body['plan']}, started by hand"
+    try:  # before the plans are read: a caller the policy does not know learns nothing
+        allowed = authorize(req, "drill", {"drillPlans": body["plan"]}, why=why)
+    except Refused as refused:
+        return refused.response
     config = settings()
     try:
         plans = load_plans(config)
@@ -74,7 +82,11 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
     if plan is None:
         known = ", ".join(p.name for p in plans.plans) or "none"
         return problem(404, "Not found", f"no drill plan {body['plan']!r} (plans: {known})")
-    instance, started = await start_drill(client, plan, config, datetime.now(UTC))
+    instance, started = await start_drill(client, plan, config, datetime.now(UTC),
+                                          requested_by=allowed.caller.to_dict())
+    if started:
+        record_action("request", allowed, {"action": "drill", "drillPlans": plan.name},
+                      run_id=instance, why=why)
     url = f"{req.url.split('/api/', 1)[0]}/api/drills/{instance}"
     return func.HttpResponse(json.dumps({"id": instance, "started": started,
                                          "statusQueryGetUri": url}),
@@ -85,6 +97,10 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
 @bp.route(route="drills/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
     instance = req.route_params["id"]
     status = await client.get_status(instance, show_input=False)
     if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
@@ -104,6 +120,10 @@ _REPORT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
 async def get_drill_report(req: func.HttpRequest,
                            client: DurableOrchestrationClient) -> func.HttpResponse:
     """The finished drill's report from blob storage, so a caller needs no storage role."""
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
     instance = req.route_params["id"]
     kind = req.params.get("format", "json")
     if kind not in _REPORT_TYPES or set(req.params) - {"format", "code"}:

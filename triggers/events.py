@@ -30,7 +30,8 @@ from domain.signals import MalformedEvent, Signal, is_alert, parse_event
 from gateway.ledger import ledger_for
 from settings import settings
 
-from .http import problem
+from .access import Refused, reader
+from .problems import problem
 from .recovery import (
     PoliciesUnavailable,
     account_malformed,
@@ -148,6 +149,10 @@ def _answer(signal: Signal, decision: Decision, base: str) -> dict[str, Any]:
 
 @bp.route(route="recovery/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
     since_text, limit_text = req.params.get("since"), req.params.get("limit", "100")
     try:
         since = datetime.fromisoformat(since_text.replace("Z", "+00:00")) if since_text else None
@@ -163,6 +168,10 @@ async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="recovery/policies", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def get_recovery_policies(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
     try:
         policies = load_policies(settings())
     except PoliciesUnavailable as exc:

@@ -15,23 +15,17 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from domain import errors
-from domain.request import zulu
+from domain.access import Caller
+from domain.request import RestoreRequest, zulu
 from settings import settings
 
+from .access import Refused, authorize, reader, record_action, request_scope, run_scope
+from .problems import problem
 from .submit import ORCHESTRATOR, submit
 from .views import restore_view, run_summary
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-_PROBLEM = "application/problem+json"
-
-
-def problem(status: int, title: str, detail: str, *, headers: dict[str, str] | None = None,
-            **extra: Any) -> func.HttpResponse:
-    body = {"type": f"https://diskrestore.dev/problems/{title.lower().replace(' ', '-')}",
-            "title": title, "status": status, "detail": detail, **extra}
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=_PROBLEM,
-                             headers=headers)
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -52,10 +46,22 @@ async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationCli
     except ValueError as exc:
         return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
     try:
-        submitted = await submit(client, body, settings())
+        request = RestoreRequest.from_dict(body)
     except errors.InvalidRequest as exc:
         return problem(400, "Invalid request", exc.message,
                        errors=[{"field": e.field, "message": e.message} for e in exc.errors])
+    action, resources = request_scope(request)
+    try:
+        allowed = authorize(req, action, resources, run_id=request.instance_id(),
+                            why=request.reason)
+    except Refused as refused:
+        return refused.response
+    submitted = await submit(client, request, settings(), requested_by=allowed.caller.to_dict(),
+                             access=allowed.audit(), approval_minutes=allowed.approval_minutes)
+    if submitted.started:
+        record_action("request", allowed, {"action": action, **{
+            k: v for k, v in resources.items() if v}}, run_id=submitted.instance_id,
+            why=request.reason)
     url = _status_url(req, submitted.instance_id)
     return _json(202 if submitted.started else 200,
                  {"id": submitted.instance_id, "started": submitted.started,
@@ -74,6 +80,10 @@ async def list_restores(req: func.HttpRequest,
                         client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """The restore and recovery runs created since `since` (default: 7 days ago), newest first,
     at most `top` (default 50), optionally only those in the runtime statuses `status` names."""
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
     query = _ListQuery(req.params)
     bad = list(query.unknown)
     since, statuses, top = query.since(bad), query.statuses(bad), query.top(bad)
@@ -136,6 +146,10 @@ class _ListQuery:
 @bp.route(route="restores/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
     instance_id = req.route_params["id"]
     status = await client.get_status(instance_id, show_input=False)
     if not is_restore(status):
@@ -143,7 +157,7 @@ async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClie
     view = restore_view(status)
     if view["phase"] in ("propagate", "track") and not view["done"]:
         # the wait runs as an orchestration of its own (orchestrations/polls.py): its progress
-        for child, child_view in await _children(client, status):
+        for child, child_view, _ in await _children(client, status):
             view["progress"] = {**child_view["progress"], **view["progress"], "wait": child}
     return _json(200 if view["done"] else 202, view,
                  None if view["done"] else {"Retry-After": "10"})
@@ -153,15 +167,30 @@ async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @bp.durable_client_input(client_name="client")
 async def cancel_restore(req: func.HttpRequest,
                          client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Cancel a run: its requester may, and so may whoever the policy lets cancel it."""
     instance_id = req.route_params["id"]
+    try:
+        who = reader(req)
+    except Refused as refused:
+        return refused.response
     status = await client.get_status(instance_id, show_input=False)
     if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
     if restore_view(status)["done"]:
         return problem(409, "Already finished", f"restore {instance_id!r} has already finished")
-    targets = [instance_id, *[c for c, s in await _children(client, status) if not s["done"]]]
+    children = [(c, v) for c, v, _ in await _children(client, status)]
+    subject = _subject(status)
+    try:
+        allowed = authorize(req, "cancel", run_scope(subject, vm=False), run_id=instance_id,
+                            own=Caller.from_dict(subject.get("requestedBy")))
+    except Refused as refused:
+        return refused.response
+    targets = [instance_id, *[c for c, v in children if not v["done"]]]
     for target in targets:
-        await client.raise_event(target, "cancel", {"requestedBy": "http"})
+        await client.raise_event(target, "cancel", {"requestedBy": who.to_dict()})
+    record_action("cancel", allowed, {"appliedTo": targets, **{
+        k: v for k, v in run_scope(subject, vm=False).items() if v}}, run_id=instance_id,
+        why=None)
     return _json(202, {"id": instance_id, "cancelRequested": True, "appliedTo": targets},
                  {"Location": _status_url(req, instance_id)})
 
@@ -183,8 +212,10 @@ async def reject_restore(req: func.HttpRequest,
 async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, *,
                   approved: bool) -> func.HttpResponse:
     """Send a person's decision to the restore waiting for it: the run itself, or the restores
-    of a recovery run. The approver is the signed-in caller (App Service authentication headers);
-    without them, the body must name one, recorded as unauthenticated."""
+    of a recovery run. The approver is the signed-in caller, whom the policy must let approve
+    each waiting restore and who must not be the principal that requested it (separation of
+    duties). With caller authorization off and nobody signed in, the body names the approver,
+    recorded as unauthenticated."""
     instance_id = req.route_params["id"]
     try:
         body = json.loads(req.get_body() or b"{}")
@@ -197,50 +228,62 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
         return problem(400, "Invalid request", '"comment" must be a string of at most 2000 '
                        "characters", errors=[{"field": "comment", "message": "must be a string "
                                               "of at most 2000 characters"}])
-    principal = signed_in(req)
-    approver = principal or body.get("approver")
+    try:
+        who = reader(req)
+    except Refused as refused:
+        return refused.response
+    signed_in = who.kind == "user"
+    approver = who.name if signed_in else body.get("approver")
     if not isinstance(approver, str) or not approver.strip() or len(approver) > 200:
         return problem(400, "Invalid request", "name the approver: sign in (App Service "
                        'authentication) or send {"approver": "<who>"}')
     status = await client.get_status(instance_id, show_input=False)
     if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
-    waiting = [instance_id] if restore_view(status)["phase"] == "approval" else []
-    waiting += [c for c, s in await _children(client, status) if s["phase"] == "approval"]
+    waiting = [(instance_id, _subject(status))] if \
+        restore_view(status)["phase"] == "approval" else []
+    waiting += [(c, subject) for c, v, subject in await _children(client, status)
+                if v["phase"] == "approval"]
     if not waiting:
         return problem(409, "Not waiting for approval",
                        f"restore {instance_id!r} is not waiting for approval (phase "
                        f"{restore_view(status)['phase']!r})")
+    action = "approve" if approved else "reject"
+    granted = []
+    for target, subject in waiting:  # every waiting restore must be the caller's to decide
+        try:
+            granted.append(authorize(req, "approve", run_scope(subject), run_id=target,
+                                     not_by=Caller.from_dict(subject.get("requestedBy")),
+                                     attempted=action))
+        except Refused as refused:
+            return refused.response
     decision = {"approved": approved, "by": approver.strip(),
-                "principalId": req.headers.get("x-ms-client-principal-id") if principal else None,
-                "authenticated": bool(principal), "comment": comment}
-    for target in waiting:
+                "principalId": who.id if signed_in else None,
+                "authenticated": signed_in, "comment": comment}
+    for (target, subject), allowed in zip(waiting, granted, strict=True):
         await client.raise_event(target, "approval", decision)
+        record_action(action, allowed, {"decision": action, **{
+            k: v for k, v in run_scope(subject).items() if v}}, run_id=target, why=comment)
     return _json(202, {"id": instance_id, "decision": "approved" if approved else "rejected",
                        "by": decision["by"], "authenticated": decision["authenticated"],
-                       "appliedTo": waiting}, {"Location": _status_url(req, instance_id)})
+                       "appliedTo": [t for t, _ in waiting]},
+                 {"Location": _status_url(req, instance_id)})
 
 
-def signed_in(req: func.HttpRequest) -> str | None:
-    """The caller App Service authentication signed in, or None. The X-MS-CLIENT-PRINCIPAL-*
-    headers are the platform's only when authentication is on (WEBSITE_AUTH_ENABLED); otherwise
-    any caller can send them, so they are ignored (and the attempt logged)."""
-    name = req.headers.get("x-ms-client-principal-name")
-    if name and not settings().app_service_auth:
-        log.warning("ignored X-MS-CLIENT-PRINCIPAL-NAME %r: App Service authentication is not "
-                    "enabled, so the header comes from the caller", name[:200])
-        return None
-    return name or None
+def _subject(status: Any) -> dict[str, Any]:
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    return custom.get("subject") if isinstance(custom.get("subject"), dict) else {}
 
 
 async def _children(client: df.DurableOrchestrationClient,
-                    status: Any) -> list[tuple[str, dict[str, Any]]]:
-    """A recovery run's restores (listed in its progress) with their views."""
+                    status: Any) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """A run's children (a recovery run's restores, a restore's wait: listed in its progress)
+    with their views and subjects."""
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     children = (custom.get("detail") or {}).get("children") or []
     views = []
     for child in children:
         child_status = await client.get_status(child, show_input=False)
         if child_status.runtime_status is not None:
-            views.append((child, restore_view(child_status)))
+            views.append((child, restore_view(child_status), _subject(child_status)))
     return views

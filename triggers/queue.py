@@ -55,7 +55,8 @@ async def restore_from_queue(msg: func.QueueMessage, poison: func.Out[str],
                      decision.disposition, decision.reason)
         return
     try:
-        submitted = await submit(client, body, settings())
+        submitted = await submit(client, body, settings(), requested_by={
+            "kind": "queue", "id": msg.id, "name": QUEUE}, why=f"queue message {msg.id}")
     except errors.InvalidRequest as exc:
         _reject(msg, text, exc, poison)
         return

@@ -49,13 +49,22 @@ def run_config(settings: Settings) -> dict[str, Any]:
             "operation_poll_s": settings.operation_poll_s}
 
 
-async def submit(client: DurableOrchestrationClient, body: Any, settings: Settings) -> Submitted:
-    """Raises domain.errors.InvalidRequest naming every bad field."""
-    request = RestoreRequest.from_dict(body)
+async def submit(client: DurableOrchestrationClient, body: Any, settings: Settings, *,
+                 requested_by: dict[str, Any], access: dict[str, Any] | None = None,
+                 why: str | None = None, approval_minutes: int | None = None) -> Submitted:
+    """Start the restore `body` asks for (a RestoreRequest, or its JSON: raises
+    domain.errors.InvalidRequest naming every bad field) for `requested_by` (who, kept for the
+    audit trail and the approval check), with `access` (the rules that allowed it, checked again
+    once the vault is known)."""
+    request = body if isinstance(body, RestoreRequest) else RestoreRequest.from_dict(body)
     instance_id = request.instance_id()
     status = await client.get_status(instance_id, show_input=False)
     if not restartable(status):
         return Submitted(instance_id, started=False)
-    await client.start_new(ORCHESTRATOR, instance_id,
-                           {"request": request.to_dict(), "config": run_config(settings)})
+    doc: dict[str, Any] = {"request": request.to_dict(), "config": run_config(settings),
+                           "requestedBy": requested_by, "access": access,
+                           "why": request.reason or why or f"restore request {instance_id}"}
+    if approval_minutes:  # the access rule asks a second person before a VM is touched
+        doc["approval"] = {"timeoutMinutes": approval_minutes}
+    await client.start_new(ORCHESTRATOR, instance_id, doc)
     return Submitted(instance_id, started=True)

@@ -93,6 +93,7 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
         sim = azsim.start(scenario=scenario, clock=clock, time_scale=real_time_scale or 1.0)
         sims.append(sim)
         env = {"ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
+               "CALLER_AUTHORIZATION": "off",
                "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
                "DEV_TENANT_ID": sim.tenant_id, "RESTORE_PROPAGATION_TIMEOUT_MINUTES": "30",
                "RESTORE_PROBE_INTERVAL_SECONDS": str(20 / (real_time_scale or 1)),

@@ -24,6 +24,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from domain.access import encode_client_principal
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "triggers" / "openapi.json"
 DOC: dict[str, Any] = json.loads(DOCUMENT.read_text(encoding="utf-8"))
@@ -374,7 +376,9 @@ def test_recovery_routes_answer_as_documented(recovery_env, payloads):
                                                                   (second, "restore")}
     rejected = api.call("POST", f"/api/restores/{run}/reject", expect=202,
                         headers={"X-MS-CLIENT-PRINCIPAL-NAME": "bob@contoso.com",
-                                 "X-MS-CLIENT-PRINCIPAL-ID": "11111111-2222"}).json()
+                                 "X-MS-CLIENT-PRINCIPAL-ID": "11111111-2222",
+                                 "X-MS-CLIENT-PRINCIPAL": encode_client_principal(
+                                     "11111111-2222", "bob@contoso.com")}).json()
     assert rejected["appliedTo"] == [second] and rejected["authenticated"] is True
 
     for instance in (run, manual["id"]):

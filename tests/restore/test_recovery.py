@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from azsim.sdk import mgmt_clients
+from domain.access import encode_client_principal
 
 DELETE_TYPES = ["Microsoft.Resources.ResourceDeleteSuccess",
                 "Microsoft.ResourceNotifications.Resources.Deleted"]
@@ -221,9 +222,10 @@ def test_an_approval_gated_os_swap_waits_then_proceeds_on_approve(recovery_env, 
 
     no_name = requests.post(f"{r.base}/api/restores/{run}/approve", timeout=30)
     assert no_name.status_code == 400 and "approver" in no_name.json()["detail"]
-    answer = requests.post(f"{r.base}/api/restores/{run}/approve", timeout=30,
-                           headers={"X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.com",
-                                    "X-MS-CLIENT-PRINCIPAL-ID": "11111111-2222"})
+    answer = requests.post(f"{r.base}/api/restores/{run}/approve", timeout=30, headers={
+        "X-MS-CLIENT-PRINCIPAL": encode_client_principal("11111111-2222", "oncall@contoso.com"),
+        "X-MS-CLIENT-PRINCIPAL-NAME": "oncall@contoso.com",
+        "X-MS-CLIENT-PRINCIPAL-ID": "11111111-2222"})
     assert answer.status_code == 202, answer.text
     assert answer.json()["appliedTo"] == [child] and answer.json()["authenticated"] is True
 
