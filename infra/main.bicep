@@ -65,6 +65,12 @@ param recoveryPoliciesPath string = ''
 @description('DRILL_PLANS_PATH: drill plan file, relative to the app directory and deployed with the app. Empty: no drills.')
 param drillPlansPath string = ''
 
+@description('ACCESS_POLICY_PATH: who may restore what (docs/security.md), relative to the app directory and deployed with the app. Empty: every self-service request is denied.')
+param accessPolicyPath string = ''
+
+@description('Client id of the Entra ID app registration for App Service authentication (docs/security.md). Empty: authentication off, so self-service requests are refused.')
+param authClientId string = ''
+
 @description('RESTORE_PROPAGATION_TIMEOUT_MINUTES: how long a restore waits for granted roles to take effect.')
 @minValue(1)
 @maxValue(240)
@@ -242,6 +248,8 @@ module functionApp 'app/function.bicep' = {
     ledgerTableName: ledgerTableName
     recoveryPoliciesPath: recoveryPoliciesPath
     drillPlansPath: drillPlansPath
+    accessPolicyPath: accessPolicyPath
+    authClientId: authClientId
     drillReportsContainerName: drillReportsContainerName
   }
 }

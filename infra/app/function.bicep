@@ -97,6 +97,12 @@ param recoveryPoliciesPath string
 @description('DRILL_PLANS_PATH: relative to the app directory; empty turns drills off.')
 param drillPlansPath string
 
+@description('ACCESS_POLICY_PATH: who may restore what (docs/security.md), relative to the app directory; empty denies every self-service request.')
+param accessPolicyPath string
+
+@description('Client id of the Entra ID app registration that App Service authentication signs callers in for; empty leaves authentication off (and every self-service request is refused: CALLER_AUTHORIZATION=policy needs a signed-in caller).')
+param authClientId string
+
 @description('DRILL_REPORTS_CONTAINER')
 param drillReportsContainerName string
 
@@ -220,6 +226,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: drillPlansPath
         }
         {
+          name: 'CALLER_AUTHORIZATION'
+          value: 'policy'
+        }
+        {
+          name: 'ACCESS_POLICY_PATH'
+          value: accessPolicyPath
+        }
+        {
           name: 'DRILL_REPORTS_CONTAINER'
           value: drillReportsContainerName
         }
@@ -249,6 +263,51 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       runtime: {
         name: 'python'
         version: pythonVersion
+      }
+    }
+  }
+}
+
+// App Service authentication (Entra ID): signs callers in and hands the app their claims in
+// X-MS-CLIENT-PRINCIPAL, stripping any a caller sends. Machine callers keep their keys: Azure
+// Monitor's webhook (/api/alerts, function key), Event Grid (system key) and the anonymous
+// OpenAPI document are excluded from sign-in.
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
+  // checkov reads every sites/config resource as the site's web config; these are not about authentication:
+  // checkov:skip=CKV_AZURE_63: HTTP logging is the site's logs config, not authsettingsV2
+  // checkov:skip=CKV_AZURE_65: detailed error messages: likewise a logs setting
+  // checkov:skip=CKV_AZURE_66: failed request tracing: likewise a logs setting
+  // checkov:skip=CKV_AZURE_80: .NET Framework version: a Python app, and not an auth setting
+  // checkov:skip=CKV_AZURE_88: Azure Files mounts: a site setting, not an auth one
+  // checkov:skip=CKV_AZURE_13: looks for authsettings (v1) "enabled"; this is authsettingsV2 with platform.enabled true
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [
+        '/api/alerts'
+        '/api/openapi.json'
+        '/runtime/webhooks/eventgrid'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${authClientId}'
+            authClientId
+          ]
+        }
       }
     }
   }
