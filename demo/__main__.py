@@ -26,16 +26,23 @@ import requests
 
 import azsim
 from devhost.azurite import Azurite
+from domain import audit
+from domain.access import encode_client_principal
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_SCALE = 30.0
+# The demo's operator, as App Service authentication (Entra ID) hands the app a signed-in caller.
+OPERATOR = ("0d3e0000-0000-4000-8000-00000000d3e0", "operator@contoso.com")
+SIGNED_IN = {"X-MS-CLIENT-PRINCIPAL": encode_client_principal(*OPERATOR,
+                                                              roles=("DiskRestore.Operator",)),
+             "X-MS-CLIENT-PRINCIPAL-ID": OPERATOR[0], "X-MS-CLIENT-PRINCIPAL-NAME": OPERATOR[1]}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     scale = args.time_scale
     with azsim.start(scenario="demo", time_scale=scale) as sim, Azurite() as azurite:
-        env = _app_env(sim, azurite, scale)
+        env = _app_env(sim, azurite, scale, serve=args.serve)
         with _devhost(env, args.port) as base:
             if args.serve:
                 return _serve(base, sim)
@@ -83,9 +90,15 @@ The app is at {base} (Azure's durations divided by {TIME_SCALE:g}). In another t
     return 0
 
 
-def _app_env(sim: Any, azurite: Azurite, scale: float) -> dict[str, str]:
-    """The app settings a deployment would have, pointed at azsim and Azurite."""
-    return {**os.environ, **azurite.env(),
+def _app_env(sim: Any, azurite: Azurite, scale: float, *, serve: bool) -> dict[str, str]:
+    """The app settings a deployment would have, pointed at azsim and Azurite. The demo signs
+    its request in as App Service authentication would (devhost has no authentication module)
+    and the access policy decides; `--serve` turns caller authorization off for the CLI, which
+    signs in only to a deployed app."""
+    access = ({"CALLER_AUTHORIZATION": "off"} if serve else
+              {"CALLER_AUTHORIZATION": "policy", "WEBSITE_AUTH_ENABLED": "true",
+               "ACCESS_POLICY_PATH": str(ROOT / "demo" / "access-policy.json")})
+    return {**os.environ, **azurite.env(), **access,
             "PYTHONPATH": str(ROOT),
             "AzureWebJobsStorage": "UseDevelopmentStorage=true",
             "ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
@@ -146,12 +159,13 @@ def _restore(base: str, sim: Any, args: argparse.Namespace) -> dict[str, Any]:
     _log(f"POST /api/restores  {args.disk} (latest recovery point) -> rg-restore-target, "
          f"attach to vm-app01  [Azure time x{args.time_scale:g}]")
     started = time.monotonic()
-    answer = requests.post(f"{base}/api/restores", json=request, timeout=30)
+    answer = requests.post(f"{base}/api/restores", json=request, timeout=30, headers=SIGNED_IN)
     if answer.status_code not in (200, 202):
         raise SystemExit(f"the API refused the request: {answer.status_code} {answer.text}")
     status_url = answer.json()["statusQueryGetUri"]
     _log(f"accepted: {answer.json()['id']}")
     view = _follow(status_url)
+    audit_trail = _audit_trail(view["id"])
     ours = {a["id"].lower() for a in (view.get("result") or {}).get("roleAssignments", [])
             if not a["preExisting"]}
     left = [a for a in sim.snapshot().get("roleAssignments", [])
@@ -162,14 +176,28 @@ def _restore(base: str, sim: Any, args: argparse.Namespace) -> dict[str, Any]:
             "attach": result.get("attach"), "phases": result.get("phases"),
             "error": view.get("error"),
             "roleAssignmentsMade": len(ours), "leftoverAssignments": len(left),
+            "audit": audit_trail,
             "wallSeconds": round(time.monotonic() - started, 1)}
+
+
+def _audit_trail(run_id: str) -> list[str]:
+    """The run's audit records (from devhost's log, as Application Insights would keep them):
+    "action:outcome by who"."""
+    log_path = next(iter(sorted((ROOT / ".devhost").glob(f"demo-{os.getpid()}/devhost.log"))),
+                    None)
+    if log_path is None:
+        return []
+    time.sleep(0.5)  # the last records are still on their way to the log
+    records = [audit.parse(line) for line in log_path.read_text(encoding="utf-8").splitlines()]
+    return [f"{r['action']}:{r['outcome']} by {r['who'].get('name') or r['who'].get('kind')}"
+            for r in records if r and r.get("runId") == run_id]
 
 
 def _follow(url: str, timeout: float = 600) -> dict[str, Any]:
     seen = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        view = requests.get(url, timeout=30).json()
+        view = requests.get(url, timeout=30, headers=SIGNED_IN).json()
         line = (view.get("phase"), json.dumps(view.get("progress"), sort_keys=True))
         if line != seen:
             seen = line
