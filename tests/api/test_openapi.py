@@ -146,6 +146,42 @@ def test_every_secured_operation_documents_401_and_the_anonymous_one_does_not(do
         assert ("401" in op["responses"]) == secured, key
 
 
+def _checks_the_caller(function_name: str) -> bool:
+    """The route's function (or what it delegates to in its module) asks triggers.access about
+    the caller: authorize(...) or reader(...)."""
+    import ast
+    import inspect
+    for module in ("triggers.http", "triggers.drills", "triggers.events", "triggers.openapi"):
+        source = inspect.getsource(sys.modules[module])
+        tree = ast.parse(source)
+        defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef |
+                                                                  ast.FunctionDef)}
+        if function_name not in defs:
+            continue
+        seen, todo = set(), [function_name]
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in defs:
+                continue
+            seen.add(name)
+            for node in ast.walk(defs[name]):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                    if node.func.id in ("authorize", "reader"):
+                        return True
+                    todo.append(node.func.id)
+        return False
+    raise AssertionError(f"no route function {function_name}")
+
+
+def test_the_routes_that_check_the_caller_document_403_and_the_others_do_not(doc, routes):
+    """Caller authorization (docs/security.md): a route that asks about the caller can answer
+    403, and says so; the machine callers' routes (alerts, this document) do not."""
+    checked = {key for key, route in routes.items() if _checks_the_caller(route["name"])}
+    assert {p for p, _ in checked} >= {"/restores", "/restores/{id}/approve", "/drills"}
+    for key, op in operations(doc).items():
+        assert ("403" in op["responses"]) == (key in checked), key
+
+
 # ---- c. path parameters ------------------------------------------------------------------------
 def test_path_parameters_match_the_route_templates(doc, routes):
     problems = []
