@@ -249,7 +249,7 @@ class InvalidAccessPolicy(InvalidDocument):
 
 
 def _strings(checks: Checks, at: str, value: Any, pattern: re.Pattern[str] | None = None,
-             hint: str = "") -> tuple[str, ...]:
+             hint: str = " valid") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -257,9 +257,10 @@ def _strings(checks: Checks, at: str, value: Any, pattern: re.Pattern[str] | Non
         return ()
     out = []
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip() or \
-                (pattern is not None and not pattern.match(item)):
-            checks.bad(f"{at}[{i}]", f"must be a non-empty string{hint}")
+        if not isinstance(item, str) or not item.strip():
+            checks.bad(f"{at}[{i}]", "must be a non-empty string")
+        elif pattern is not None and not pattern.match(item.strip()):
+            checks.bad(f"{at}[{i}]", f"{item[:120]!r} is not{hint}")
         else:
             out.append(item.strip())
     return tuple(out)
@@ -285,12 +286,13 @@ def _rule(checks: Checks, at: str, value: Any) -> Rule | None:
                        f"{', '.join(ACTIONS)}")
     if not actions:
         checks.bad(f"{at}.actions", f"is required: a list of {', '.join(ACTIONS)}")
-    scope_hint = ' (an ARM id or scope, "*" wildcards allowed, or "*")'
+    scope_hint = ' an ARM id or scope ("/subscriptions/...", "*" as a wildcard), or "*"'
     scopes = {s: _strings(checks, f"{at}.{s}", rule.get(s), _SCOPE, scope_hint) for s in SCOPES}
     scopes["drillPlans"] = _strings(checks, f"{at}.drillPlans", rule.get("drillPlans"))
+    reported = {e.field.rsplit("[", 1)[0] for e in checks.errors}
     for action in actions:
         for need in NEEDS.get(action, ()):
-            if not scopes[need]:
+            if not scopes[need] and f"{at}.{need}" not in reported:
                 checks.bad(f"{at}.{need}", f"is required for action {action!r} (use [\"*\"] "
                            "for any)")
     approval = checks.obj(f"{at}.approval", rule.get("approval"), {"required", "timeoutMinutes"})

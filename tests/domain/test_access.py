@@ -171,3 +171,18 @@ def test_audit_records_carry_who_what_when_why_and_the_run():
     assert audit.outcome(None, RuntimeError("boom\nmore"))[1] == "boom"
     assert audit.wrap("get_vm", "vm-id", context) == "vm-id"  # reads are not audited
     assert audit.parse("restore finished: {}") is None
+
+
+def test_the_documented_example_policy_is_valid_and_means_what_it_says():
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[2] / "docs" / "access-policy.example.json"
+    policy = AccessPolicy.load(example)
+    assert [r.name for r in policy.rules] == ["app-team", "sre", "drill-runner"]
+    sub = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups"
+    team = Caller("user", "o", "n", roles=("DiskRestore.AppTeam",))
+    decision = policy.decide(team, "restore", {
+        "sourceDisks": f"{sub}/rg-app-prod/providers/Microsoft.Compute/disks/d",
+        "targetResourceGroups": f"{sub}/rg-restore",
+        "vms": f"{sub}/rg-app-prod/providers/Microsoft.Compute/virtualMachines/vm"})
+    assert decision.allowed and decision.approval_minutes == 120
+    assert not policy.decide(team, "swap", {}).allowed
