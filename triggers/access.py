@@ -180,6 +180,15 @@ def reader(req: func.HttpRequest) -> Caller:
     return who
 
 
+def read_refusal(req: func.HttpRequest) -> func.HttpResponse | None:
+    """None if the caller may read runs; else the refusal to answer with."""
+    try:
+        reader(req)
+    except Refused as refused:
+        return refused.response
+    return None
+
+
 def deny(who: Caller, action: str, resources: dict[str, Any], reason: str, *,
          run_id: str | None = None, why: str | None = None, mode: str = "policy") -> None:
     record(audit.record("deny", "denied", when=_now(), who=who.to_dict(),

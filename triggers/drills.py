@@ -25,7 +25,7 @@ from domain.drills import drill_id
 from gateway.reports import report_store_for
 from settings import Settings, settings
 
-from .access import Refused, authorize, reader, record_action
+from .access import Refused, authorize, read_refusal, record_action
 from .problems import problem
 from .submit import run_config
 from .views import restore_view
@@ -97,10 +97,8 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
 @bp.route(route="drills/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
-    try:
-        reader(req)
-    except Refused as refused:
-        return refused.response
+    if (refused := read_refusal(req)) is not None:
+        return refused
     instance = req.route_params["id"]
     status = await client.get_status(instance, show_input=False)
     if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
@@ -120,10 +118,8 @@ _REPORT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
 async def get_drill_report(req: func.HttpRequest,
                            client: DurableOrchestrationClient) -> func.HttpResponse:
     """The finished drill's report from blob storage, so a caller needs no storage role."""
-    try:
-        reader(req)
-    except Refused as refused:
-        return refused.response
+    if (refused := read_refusal(req)) is not None:
+        return refused
     instance = req.route_params["id"]
     kind = req.params.get("format", "json")
     if kind not in _REPORT_TYPES or set(req.params) - {"format", "code"}:

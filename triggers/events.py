@@ -30,7 +30,7 @@ from domain.signals import MalformedEvent, Signal, is_alert, parse_event
 from gateway.ledger import ledger_for
 from settings import settings
 
-from .access import Refused, reader
+from .access import read_refusal
 from .problems import problem
 from .recovery import (
     PoliciesUnavailable,
@@ -149,10 +149,8 @@ def _answer(signal: Signal, decision: Decision, base: str) -> dict[str, Any]:
 
 @bp.route(route="recovery/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        reader(req)
-    except Refused as refused:
-        return refused.response
+    if (refused := read_refusal(req)) is not None:
+        return refused
     since_text, limit_text = req.params.get("since"), req.params.get("limit", "100")
     try:
         since = datetime.fromisoformat(since_text.replace("Z", "+00:00")) if since_text else None
@@ -168,10 +166,8 @@ async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="recovery/policies", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 async def get_recovery_policies(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        reader(req)
-    except Refused as refused:
-        return refused.response
+    if (refused := read_refusal(req)) is not None:
+        return refused
     try:
         policies = load_policies(settings())
     except PoliciesUnavailable as exc:

@@ -19,7 +19,15 @@ from domain.access import Caller
 from domain.request import RestoreRequest, zulu
 from settings import settings
 
-from .access import Refused, authorize, reader, record_action, request_scope, run_scope
+from .access import (
+    Refused,
+    authorize,
+    read_refusal,
+    reader,
+    record_action,
+    request_scope,
+    run_scope,
+)
 from .problems import problem
 from .submit import ORCHESTRATOR, submit
 from .views import restore_view, run_summary
@@ -80,10 +88,8 @@ async def list_restores(req: func.HttpRequest,
                         client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """The restore and recovery runs created since `since` (default: 7 days ago), newest first,
     at most `top` (default 50), optionally only those in the runtime statuses `status` names."""
-    try:
-        reader(req)
-    except Refused as refused:
-        return refused.response
+    if (refused := read_refusal(req)) is not None:
+        return refused
     query = _ListQuery(req.params)
     bad = list(query.unknown)
     since, statuses, top = query.since(bad), query.statuses(bad), query.top(bad)
@@ -146,10 +152,8 @@ class _ListQuery:
 @bp.route(route="restores/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    try:
-        reader(req)
-    except Refused as refused:
-        return refused.response
+    if (refused := read_refusal(req)) is not None:
+        return refused
     instance_id = req.route_params["id"]
     status = await client.get_status(instance_id, show_input=False)
     if not is_restore(status):

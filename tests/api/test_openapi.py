@@ -148,7 +148,7 @@ def test_every_secured_operation_documents_401_and_the_anonymous_one_does_not(do
 
 def _checks_the_caller(function_name: str) -> bool:
     """The route's function (or what it delegates to in its module) asks triggers.access about
-    the caller: authorize(...) or reader(...)."""
+    the caller: authorize(...), reader(...) or read_refusal(...)."""
     import ast
     import inspect
     for module in ("triggers.http", "triggers.drills", "triggers.events", "triggers.openapi"):
@@ -166,7 +166,7 @@ def _checks_the_caller(function_name: str) -> bool:
             seen.add(name)
             for node in ast.walk(defs[name]):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                    if node.func.id in ("authorize", "reader"):
+                    if node.func.id in ("authorize", "reader", "read_refusal"):
                         return True
                     todo.append(node.func.id)
         return False

@@ -10,8 +10,14 @@ import json
 import pytest
 
 from domain import audit
-from domain.access import (AccessPolicy, Caller, InvalidAccessPolicy, check_resolved, covers,
-                           encode_client_principal)
+from domain.access import (
+    AccessPolicy,
+    Caller,
+    InvalidAccessPolicy,
+    check_resolved,
+    covers,
+    encode_client_principal,
+)
 from domain.errors import AccessDenied, Unauthenticated
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001"
@@ -99,8 +105,9 @@ def test_an_invalid_policy_names_every_problem_by_path():
     text = caught.value.message
     for expected in ("extra: unknown field", "version: 2 is not supported", "rules[0].name",
                      "rules[0].principals: must name at least one", "'nuke' is not an action",
-                     "rules[0].sourceDisks[0]", "rules[0].vaults: is required for action "
-                     "'restore'", "rules[0].approval.required"):
+                     "rules[0].sourceDisks[0]",
+                     "rules[0].vaults: is required for action 'restore'",
+                     "rules[0].approval.required"):
         assert expected in text, (expected, text)
     with pytest.raises(InvalidAccessPolicy):
         AccessPolicy.from_dict(["not", "an", "object"])
@@ -159,7 +166,7 @@ def test_audit_records_carry_who_what_when_why_and_the_run():
     payload = audit.wrap("grant_role", grant, audit.context("run-1", TEAM.to_dict(), "INC-1"))
     inner, context = audit.unwrap(payload)
     assert inner == grant and context["runId"] == "run-1"
-    outcome, reason = audit.outcome(result, None)
+    outcome, _ = audit.outcome(result, None)
     doc = audit.record(audit.AUDITED["grant_role"], outcome, when="2026-11-25T00:00:00+00:00",
                        who=context["who"], what=audit.what("grant_role", inner, result),
                        why=context["why"], run_id=context["runId"])

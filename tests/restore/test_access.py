@@ -40,8 +40,8 @@ POLICY = {"version": 1, "rules": [
     {"name": "approvers", "principals": {"roles": ["Restore.Approver"]}, "actions": ["approve"],
      "targetResourceGroups": [f"{RG}/rg-restore-target"], "vms": ["*"]},
     {"name": "other-vault", "principals": {"roles": ["Restore.OtherVault"]}, "actions": ["plan"],
-     "sourceDisks": ["*"], "vaults": [f"{RG}/rg-backup/providers/Microsoft.DataProtection/"
-                                      "backupVaults/bv-other"],
+     "sourceDisks": ["*"],
+     "vaults": [f"{RG}/rg-backup/providers/Microsoft.DataProtection/backupVaults/bv-other"],
      "targetResourceGroups": ["*"]},
 ]}
 
