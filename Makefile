@@ -7,7 +7,7 @@ TOOLS   := .tools
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: all venv azurite checkov test infra-check demo serve bench clean
+.PHONY: all venv azurite checkov test infra-check demo serve bench chaos clean
 
 all: test
 
@@ -51,5 +51,12 @@ serve: $(STAMP) $(AZURITE)
 bench: $(STAMP) $(AZURITE)
 	AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m bench
 
+# Randomized restores under injected Azure faults and devhost SIGKILLs (chaos/); the JSON summary
+# on stdout, results under .chaos/. CHAOS_SEED replays a plan.
+CHAOS_RUNS ?= 300
+CHAOS_SEED ?= 1
+chaos: $(STAMP) $(AZURITE)
+	@AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m chaos --runs $(CHAOS_RUNS) --seed $(CHAOS_SEED) --quiet
+
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .devhost
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .devhost .chaos

@@ -41,6 +41,10 @@ class HostConfig:
     queue_batch_size: int = 16
     queue_max_polling_interval: float = 1.0  # seconds (host default is 60 s; tuned for local use)
     queue_message_encoding: str = "base64"
+    # durableTask.overridableExistingInstanceStates: may start_new replace an instance that is
+    # still running (AnyState, the extension's default) or only a finished one (NonRunningStates:
+    # a start over a Pending/Running/Suspended instance fails, 409 on the HTTP API).
+    overridable_existing_instance_states: str = "AnyState"
 
     @classmethod
     def load(cls, app_dir: str | Path) -> HostConfig:
@@ -73,7 +77,20 @@ class HostConfig:
             queue_max_polling_interval=_timespan(queues.get("maxPollingInterval"),
                                                  d.queue_max_polling_interval),
             queue_message_encoding=str(queues.get("messageEncoding", "base64")).lower(),
+            overridable_existing_instance_states=_overridable(
+                durable.get("overridableExistingInstanceStates")),
         )
+
+
+def _overridable(value: Any) -> str:
+    if value is None:
+        return "AnyState"
+    found = {"anystate": "AnyState", "nonrunningstates": "NonRunningStates"}.get(
+        str(value).lower())
+    if found is None:
+        raise ConfigError("host.json: overridableExistingInstanceStates must be AnyState or "
+                          f"NonRunningStates, got {value!r}")
+    return found
 
 
 def _positive(section: Mapping[str, Any], key: str, default: int) -> int:

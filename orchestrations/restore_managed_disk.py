@@ -21,7 +21,7 @@ from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
 
 from .outcome import outcome
 from .polls import PROPAGATION, TRACK, wait_for
-from .steps import Orchestration, Run, grant_roles, revoke_assignments
+from .steps import VM_BUSY, VM_STALE, Orchestration, Run, grant_roles, revoke_assignments
 
 
 def restore_managed_disk(context: df.DurableOrchestrationContext) -> Orchestration:
@@ -100,15 +100,28 @@ def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orches
     same-name error (recoveryOption FailIfExists), which here means "find the job already
     started". Not looked up before every trigger: listing a vault's jobs costs O(jobs), and
     the same-name answer already covers every duplicate."""
-    status = yield from run.operation("start_restore", plan.to_dict(), config["operation_poll_s"])
-    if status.state == "succeeded" and status.job_id:
-        return status.job_id
-    if status.error_code == "UserErrorSameNameDiskAlreadyExists":
-        existing = yield from run.call("find_restore_job", plan.to_dict())
-        if existing:
-            return RestoreJob.from_dict(existing).id
-    raise azure_codes.classify(status.error_code, status.error_message) or \
-        errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
+    started = run.now
+    while True:
+        status = yield from run.operation("start_restore", plan.to_dict(),
+                                          config["operation_poll_s"])
+        if status.state == "succeeded" and status.job_id:
+            return status.job_id
+        if status.error_code == "UserErrorSameNameDiskAlreadyExists":
+            existing = yield from run.call("find_restore_job", plan.to_dict())
+            if existing:
+                return RestoreJob.from_dict(existing).id
+        waited = (run.now - started).total_seconds()
+        if status.error_code in azure_codes.NOT_YET_EFFECTIVE and \
+                waited < plan.propagation_timeout_s:
+            # A probe can pass on an equivalent grant that was being revoked (a previous
+            # restore into the same resource group) before ours took effect: the permission is
+            # "not yet" here too, as in the propagation wait. Nothing started: try again.
+            run.note(lastError=status.error_code)
+            yield from run.wait(min(config["probe_interval_s"],
+                                    plan.propagation_timeout_s - waited))
+            continue
+        raise azure_codes.classify(status.error_code, status.error_message) or \
+            errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
 
 
 def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
@@ -119,8 +132,14 @@ def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestratio
         return  # a re-run after the attach went through
     status = yield from run.operation("start_attach_data_disk", {
         "vmId": attach.vm_id, "diskId": plan.target_disk_id, "lun": attach.lun,
-        "caching": attach.caching}, config["operation_poll_s"], interruptible=False)
+        "caching": attach.caching}, config["operation_poll_s"], interruptible=False,
+        busy=VM_BUSY)
     if status.state != "succeeded":
+        # The answer to an attach that went through can be lost; azure-core then sends it again
+        # and Compute refuses the disk as already attached. The VM says what happened.
+        vm = Vm.from_dict((yield from run.call("get_vm", attach.vm_id)))
+        if any(d.disk_id.lower() == plan.target_disk_id.lower() for d in vm.data_disks):
+            return
         raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
                                   hint=f"the restored disk {plan.target_disk_id} exists; attach "
                                        "it by hand")
@@ -147,12 +166,15 @@ def _swap(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
 
 def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orchestration:
     """Deallocate the VM, set its OS disk, and start it again if it was running."""
-    steps = [("start_deallocate_vm", {"vmId": swap.vm_id}),
-             ("start_set_os_disk", {"vmId": swap.vm_id, "diskId": disk_id})]
+    steps = [("start_deallocate_vm", {"vmId": swap.vm_id}, VM_BUSY),
+             # A lost answer re-sent by azure-core meets the VM's new etag (412): the start
+             # reads the VM again and finds the OS disk already set.
+             ("start_set_os_disk", {"vmId": swap.vm_id, "diskId": disk_id}, VM_STALE)]
     if swap.was_running:
-        steps.append(("start_start_vm", {"vmId": swap.vm_id}))
-    for activity, payload in steps:
-        status = yield from run.operation(activity, payload, poll, interruptible=False)
+        steps.append(("start_start_vm", {"vmId": swap.vm_id}, VM_BUSY))
+    for activity, payload, busy in steps:
+        status = yield from run.operation(activity, payload, poll, interruptible=False,
+                                          busy=busy)
         if status.state != "succeeded":
             raise errors.SwapFailed(f"{activity}: {status.error_code}: {status.error_message}")
 

@@ -21,6 +21,12 @@ from domain.model import Operation, OperationStatus, RoleAssignment
 Orchestration = Generator[Any, Any, Any]
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
 CANCEL_EVENT = "cancel"
+# Compute answers 409 Conflict ("The request failed due to conflict with a concurrent request")
+# while another operation runs on the VM; a VM PATCH with a stale etag gets 412.
+VM_BUSY = frozenset({"Conflict"})
+VM_STALE = VM_BUSY | {"PreconditionFailed"}
+BUSY_FOR_S = 900.0  # VM operations take minutes: deallocate and start 1-2 each
+BUSY_PAUSE_MAX_S = 60.0
 APPROVAL_EVENT = "approval"
 
 
@@ -128,19 +134,34 @@ class Run:
                                                       "comment": f"unreadable decision {value!r}"}
 
     def operation(self, activity: str, payload: Any, poll_s: float, deadline_s: float = 3600,
-                  *, interruptible: bool = True) -> Orchestration:
-        """Start an ARM long-running operation and poll it on durable timers until it ends."""
-        operation = Operation.from_dict((yield from self.call(activity, payload)))
-        started = self.now
+                  *, interruptible: bool = True, busy: frozenset[str] = frozenset(),
+                  busy_for_s: float = BUSY_FOR_S) -> Orchestration:
+        """Start an ARM long-running operation and poll it on durable timers until it ends.
+
+        A start refused with one of the `busy` codes (Compute's 409 `Conflict`: another operation
+        is in flight on the VM, often our own whose answer was lost and which azure-core sent
+        again) is started again after a durable wait, for up to `busy_for_s`: the start activities
+        read the resource first, so a change that already went through comes back as done."""
+        first, pause = self.now, poll_s
         while True:
-            status = OperationStatus.from_dict(
-                (yield from self.call("get_operation", operation.to_dict())))
-            if status.state != "running":
-                return status
-            if (self.now - started).total_seconds() > deadline_s:
-                raise errors.RestoreTimedOut(f"{operation.kind} still running after "
-                                             f"{deadline_s:.0f} s")
-            yield from self.wait(operation.retry_after or poll_s, interruptible=interruptible)
+            operation = Operation.from_dict((yield from self.call(activity, payload)))
+            started = self.now
+            while True:
+                status = OperationStatus.from_dict(
+                    (yield from self.call("get_operation", operation.to_dict())))
+                if status.state != "running":
+                    break
+                if (self.now - started).total_seconds() > deadline_s:
+                    raise errors.RestoreTimedOut(f"{operation.kind} still running after "
+                                                 f"{deadline_s:.0f} s")
+                yield from self.wait(operation.retry_after or poll_s, interruptible=interruptible)
+            if status.state == "failed" and status.error_code in busy and \
+                    (self.now - first).total_seconds() < busy_for_s:
+                # Backing off (to a minute) keeps a long busy spell to a few dozen events.
+                yield from self.wait(operation.retry_after or pause, interruptible=interruptible)
+                pause = min(max(pause * 2, poll_s), max(poll_s, BUSY_PAUSE_MAX_S))
+                continue
+            return status
 
 
 def grant_roles(run: Run, grants: list[dict[str, Any]],

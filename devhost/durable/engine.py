@@ -89,8 +89,10 @@ class DurableEngine:
                  config: HostConfig, oracle: Oracle | None = None) -> None:
         self.registry, self.invoker, self.store, self.clock = registry, invoker, store, clock
         self.config, self.oracle = config, oracle
-        self.overridable_states = ("Completed", "Failed", "Terminated", "Running", "Pending",
-                                   "Suspended")  # host default: AnyState
+        finished = ("Completed", "Failed", "Terminated", "Canceled")
+        self.overridable_states = finished if \
+            config.overridable_existing_instance_states == "NonRunningStates" else \
+            (*finished, "Running", "Pending", "Suspended")  # AnyState, the extension's default
         self._pool = ThreadPoolExecutor(config.max_concurrent_activities, "devhost-activity")
         self._in_flight: set[int] = set()
         self._in_flight_instances: Counter[str] = Counter()
@@ -163,8 +165,8 @@ class DurableEngine:
         self.wake()
 
     def purge(self, instance_id: str) -> int:
-        self._histories.pop(instance_id, None)
         with self.store.tx() as db:
+            self._histories.pop(instance_id, None)
             return Store.delete_instance(db, instance_id)
 
     def history(self, instance_id: str) -> _Played:
@@ -444,6 +446,8 @@ class Episode:
                 held: list[int] | None = None) -> None:
         e, now, fresh = self.e, self.t, played_json(new)
         with e.store.tx() as db:
+            if not self._still_current(db, inst):
+                return
             Store.append_history(db, self.id, len(past.events), fresh)
             Store.delete_messages(db, self.consumed)
             if held:
@@ -456,13 +460,26 @@ class Episode:
                        "WHERE id=?", (status, output, custom, now, self.id))
             if status in TERMINAL and inst["parent_id"]:
                 self._notify_parent(db, inst, status, output)
-        if status in TERMINAL:
-            e._histories.pop(self.id, None)
-        else:
-            e._histories[self.id] = past.extended(new, fresh)
+            # Under the store's lock, like start_new's replacement: never a stale copy after it.
+            if status in TERMINAL:
+                e._histories.pop(self.id, None)
+            else:
+                e._histories[self.id] = past.extended(new, fresh)
         if log.isEnabledFor(logging.INFO):
             log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
                      f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
+
+    def _still_current(self, db: Any, inst: Any) -> bool:
+        """Is the execution this episode ran still the instance's? `start_new` may replace (or a
+        purge delete) the instance while the episode runs; its commit must then change nothing,
+        as the storage provider's etag-checked commit fails (else the old execution's history
+        and work would be written into the new one, which then waits forever)."""
+        row = db.execute("SELECT execution_id FROM instances WHERE id=?", (self.id,)).fetchone()
+        if row is not None and row[0] == inst["execution_id"]:
+            return True
+        log.info("[episode] %s/%s: discarded, the instance was replaced or purged meanwhile",
+                 inst["name"], self.id)
+        return False
 
     def _schedule(self, db: Any, inst: Any, w: NewWork) -> None:
         now, execution_id = self.t, inst["execution_id"]
@@ -517,6 +534,8 @@ class Episode:
         """A fresh execution: the history restarts; unconsumed messages stay in the inbox."""
         e, now, execution_id = self.e, self.t, uuid.uuid4().hex
         with e.store.tx() as db:
+            if not self._still_current(db, inst):
+                return
             db.execute("DELETE FROM history WHERE instance_id=?", (self.id,))
             e._histories.pop(self.id, None)
             Store.delete_messages(db, self.consumed)

@@ -1,0 +1,19 @@
+"""A short chaos run (`make chaos` runs 300): real azsim over HTTPS with faults on every
+operation, real Azurite, the app under a real devhost subprocess SIGKILLed and restarted on its
+state directory. No invariant may be violated; the faults and the kills must really happen."""
+
+from __future__ import annotations
+
+from chaos.driver import Options, run
+
+
+def test_a_short_chaos_run_violates_no_invariant(tmp_path):
+    summary = run(Options(runs=14, seed=10, concurrency=7, runs_per_env=14, kill_mean=3.0,
+                          kill_at_chance=0.5, deadline=120.0, out=tmp_path, quiet=True))
+    assert summary["violations"] == [], summary["violations"]
+    assert summary["runs"] == 14
+    assert summary["faultsFired"]["total"] > 0, "no fault fired: the run proves nothing"
+    kills = summary["kills"]
+    assert kills["sigkill"] + kills["commitPoint"] >= 1 and kills["restarts"] >= 1, kills
+    assert sum(summary["outcomes"].values()) == 14 and "NotDone" not in summary["outcomes"]
+    assert (tmp_path / "latest.json").is_file()
