@@ -66,5 +66,13 @@ async def submit(client: DurableOrchestrationClient, body: Any, settings: Settin
                            "why": request.reason or why or f"restore request {instance_id}"}
     if approval_minutes:  # the access rule asks a second person before a VM is touched
         doc["approval"] = {"timeoutMinutes": approval_minutes}
-    await client.start_new(ORCHESTRATOR, instance_id, doc)
+    try:
+        await client.start_new(ORCHESTRATOR, instance_id, doc)
+    except Exception:
+        # The same request sent twice at once: both saw no run, and the host (host.json
+        # overridableExistingInstanceStates=NonRunningStates) refused the second start over the
+        # first, which is running now. That run is the answer; anything else is a real failure.
+        if restartable(await client.get_status(instance_id, show_input=False)):
+            raise
+        return Submitted(instance_id, started=False)
     return Submitted(instance_id, started=True)

@@ -199,6 +199,22 @@ def test_the_same_request_twice_starts_one_run(restore_env):
     assert env.leftover_assignments() == set()
 
 
+def test_the_same_request_sent_at_once_by_many_starts_one_run_and_answers_each(restore_env):
+    """Every sender sees no run yet and starts it; the host refuses all starts but the first
+    (NonRunningStates), and each loser is answered with the running run, never a 500."""
+    from concurrent.futures import ThreadPoolExecutor
+    env = restore_env()
+    body = env.request(requestId="ticket-race")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: env.submit(body), range(8)))
+    assert [a.status_code for a in answers if a.status_code not in (200, 202)] == [], \
+        [a.text for a in answers]
+    assert {a.json()["id"] for a in answers} == {"restore-ticket-race"}
+    assert env.host.wait_for("restore-ticket-race", timeout=120)["output"]["outcome"] == \
+        "Succeeded"
+    assert len(env.writes(RESTORE_WRITE)) == 1
+
+
 def test_a_bad_request_gets_problem_details_naming_every_field(restore_env):
     env = restore_env()
     answer = requests.post(env.api, json={"source": {"diskId": "x"}, "target": {}}, timeout=30)
