@@ -7,7 +7,7 @@ TOOLS   := .tools
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: all venv azurite checkov test infra-check demo serve bench chaos clean
+.PHONY: all venv azurite checkov test fuzz infra-check demo serve bench chaos clean
 
 all: test
 
@@ -38,6 +38,28 @@ checkov: $(CHECKOV)
 test: $(STAMP) $(AZURITE) $(CHECKOV)
 	CHECKOV_BIN=$(abspath $(CHECKOV)) AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m pytest -q
 
+# The fuzzers (tests/fuzz) at full strength: FUZZ_EXAMPLES cases per entry point (schemathesis:
+# a twentieth of that per operation), randomized; make test runs them derandomized, 150 each. Two
+# lanes in parallel (the app runs in each test's process; schemathesis in a process of its own,
+# after the recovery fuzzers); logs and per-entry-point counts and seconds in .fuzz/, printed at
+# the end.
+FUZZ_EXAMPLES ?= 10000
+FUZZ_LANE_A := tests/fuzz/test_fuzz_restores.py tests/fuzz/test_fuzz_drills.py \
+	tests/fuzz/test_fuzz_queue.py
+FUZZ_LANE_B := tests/fuzz/test_fuzz_recovery.py tests/fuzz/test_found.py
+fuzz: $(STAMP) $(AZURITE)
+	@rm -rf .fuzz; mkdir -p .fuzz; start=$$(date +%s); \
+	export FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) AZURITE_BIN=$(abspath $(AZURITE)); \
+	FUZZ_REPORT=.fuzz/a.json $(VPY) -m pytest -q -p no:warnings $(FUZZ_LANE_A) >.fuzz/a.log 2>&1 & \
+	lane=$$!; \
+	FUZZ_REPORT=.fuzz/b.json $(VPY) -m pytest -q -p no:warnings $(FUZZ_LANE_B) >.fuzz/b.log 2>&1; \
+	b=$$?; \
+	FUZZ_REPORT=.fuzz/c.json $(VPY) -m pytest -q -p no:warnings tests/fuzz/test_schemathesis.py \
+		>.fuzz/c.log 2>&1; \
+	c=$$?; wait $$lane; a=$$?; \
+	cat .fuzz/a.log .fuzz/b.log .fuzz/c.log; echo "make fuzz: $$(( $$(date +%s) - start )) s wall"; \
+	exit $$(( a || b || c ))
+
 infra-check: $(STAMP) $(CHECKOV)
 	CHECKOV_BIN=$(abspath $(CHECKOV)) $(VPY) -m tools.infra
 
@@ -59,4 +81,4 @@ chaos: $(STAMP) $(AZURITE)
 	@AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m chaos --runs $(CHAOS_RUNS) --seed $(CHAOS_SEED) --quiet
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .devhost .chaos
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .devhost .chaos .fuzz

@@ -103,6 +103,7 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -121,6 +122,13 @@ class Server:
                     self.wfile.write(payload)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+            def __getattr__(self, name: str) -> Any:
+                # any other method (TRACE, CONNECT, ...) is routed too: no function takes it, so
+                # it is the host's 404, not http.server's "501 Unsupported method"
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True

@@ -102,5 +102,6 @@ def compile_route(template: str) -> Route:
         else:
             optional = m.group("opt") or m.group("default") is not None
             parts.append(rf"(?:/(?P<{name}>[^/]+))" + ("?" if optional else ""))
-    pattern = re.compile("^" + "".join(parts) + "/?$", re.IGNORECASE)
+    # \Z, not $: "$" also matches before a final newline, so "/restores/%0A" would be "/restores"
+    pattern = re.compile("^" + "".join(parts) + r"/?\Z", re.IGNORECASE)
     return Route(template, pattern, checks, defaults)

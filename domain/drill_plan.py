@@ -413,7 +413,7 @@ class _Parser(Checks):
             return None
         self.obj(at, doc, _PLAN)
         name = doc.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):  # "$" takes "name\n"
             self.bad(f"{at}.name", "must be 1-40 lowercase letters, digits or '-', starting with "
                                    "a letter or digit")
         description = doc.get("description", "")
@@ -509,7 +509,7 @@ class _Parser(Checks):
     def notify(self, at: str, value: Any) -> Notify:
         doc = self.obj(at, value, {"queue", "webhook"})
         queue = doc.get("queue")
-        if queue is not None and (not isinstance(queue, str) or not _QUEUE.match(queue)):
+        if queue is not None and (not isinstance(queue, str) or not _QUEUE.fullmatch(queue)):
             self.bad(f"{at}.queue", "must be a queue name: 3-63 lowercase letters, digits or "
                                     "single hyphens, starting and ending with a letter or digit")
             queue = None

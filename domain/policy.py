@@ -264,7 +264,7 @@ class _Parser(Checks):
             return None
         self.obj(at, doc, _POLICY)
         name = doc.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):  # "$" takes "name\n"
             self.bad(f"{at}.name", "must be 1-63 lowercase letters, digits or '-', starting with "
                                    "a letter or digit")
         description = doc.get("description", "")

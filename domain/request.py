@@ -133,7 +133,7 @@ class _Parser:
     def request_id(self, value: Any) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str) or not _REQUEST_ID.match(value):
+        if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):  # "$" takes "x\n"
             self.bad("requestId", "must be 1-100 letters, digits, '.', '_' or '-', starting with "
                                   "a letter or digit")
             return None
@@ -179,7 +179,11 @@ class _Parser:
             if when.tzinfo is None:
                 self.bad("recoveryPoint.before", "must include a time zone (e.g. Z)")
                 return RecoveryPointChoice("latest")
-            return RecoveryPointChoice("before", when.astimezone(UTC).isoformat())
+            try:
+                return RecoveryPointChoice("before", when.astimezone(UTC).isoformat())
+            except OverflowError:  # 0001-01-01T00:00+01:00: before the first UTC time there is
+                self.bad("recoveryPoint.before", "is out of range")
+                return RecoveryPointChoice("latest")
         self.bad("recoveryPoint", 'must be "latest", {"id": "<recovery point id>"} or '
                                   '{"before": "<ISO-8601 time>"}')
         return RecoveryPointChoice("latest")
@@ -192,7 +196,7 @@ class _Parser:
             self.bad(f"target.{key}", "unknown field")
         rg = self.arm_id("target.resourceGroupId", value.get("resourceGroupId"), "resourceGroups")
         name = value.get("diskName")
-        if not isinstance(name, str) or not DISK_NAME.match(name):
+        if not isinstance(name, str) or not DISK_NAME.fullmatch(name):
             self.bad("target.diskName", "must be 1-80 letters, digits, '_', '.' or '-', starting "
                                         "with a letter or digit and ending with one or '_'")
             name = ""
@@ -208,6 +212,8 @@ class _Parser:
             self.bad(f"attach.{key}", "unknown field")
         vm = self.arm_id("attach.vmId", value.get("vmId"), VM)
         lun = value.get("lun")
+        if isinstance(lun, float) and lun.is_integer():
+            lun = int(lun)  # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)
         if lun is not None and (not isinstance(lun, int) or isinstance(lun, bool)
                                 or not 0 <= lun <= 63):
             self.bad("attach.lun", "must be an integer from 0 to 63")
@@ -223,6 +229,17 @@ class _Parser:
             self.bad("swapOsDisk", 'must be {"vmId": "<ARM id>"}')
             return None
         return self.arm_id("swapOsDisk.vmId", value["vmId"], VM)
+
+
+def parse_json(data: bytes | str) -> Any:
+    """A request body or message as JSON; ValueError saying why not. json.loads raises
+    RecursionError, not ValueError, for nesting deeper than the interpreter's stack allows, which
+    escaped every entry point's `except ValueError` as a 500 (or a retried queue message)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("it is nested too deeply (arrays and objects within one another)") \
+            from None
 
 
 def zulu(text: str) -> str:

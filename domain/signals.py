@@ -6,6 +6,7 @@ that cannot be read raises MalformedEvent naming the field: redelivering it will
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,12 @@ _NOUNS = {"microsoft.compute/disks": "disk", "microsoft.compute/virtualmachines"
 # Who made an ARM call, best first: a user's display name or UPN, else the calling app.
 _CALLER_CLAIMS = ("name", "upn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
                   "appid")
+# Bounds on what a payload may hand over: a signal is stored whole in the ledger (an Azure Table
+# row: 32K UTF-16 characters of JSON, where one emoji is written as 12), and its ids become
+# ledger keys. Lengths are counted as JSON writes them; real ids and names are far shorter.
+MAX_ID = 1024  # event ids, alert ids, ARM resource ids
+MAX_TEXT = 256  # free text kept in details (alertRule, severity, caller, ...): cut to this
+_SHOWN = 120  # how much of a bad value a message quotes
 _FIELDS = (("key", "key"), ("source", "source"), ("event_type", "eventType"),
            ("resource_id", "resourceId"), ("resource_type", "resourceType"),
            ("resource_group_id", "resourceGroupId"), ("occurred", "occurred"),
@@ -94,7 +101,7 @@ def parse_event_grid(event: dict[str, Any]) -> Signal:
 
 def parse_cloud_event(event: dict[str, Any]) -> Signal:
     if isinstance(event, dict) and event.get("specversion") != "1.0":
-        raise MalformedEvent(f"specversion {event.get('specversion')!r} is not '1.0'")
+        raise MalformedEvent(f"specversion {shown(event.get('specversion'))} is not '1.0'")
     return _parse(event, "cloudevents", id_field="id", type_field="type", time_field="time")
 
 
@@ -102,7 +109,7 @@ def parse_alert(doc: dict[str, Any]) -> list[Signal]:
     """One Signal per alertTargetIDs entry (case-insensitive duplicates collapsed), in order."""
     _require_object(doc, "the alert")
     if doc.get("schemaId") != ALERT_EVENT_TYPE:
-        raise MalformedEvent(f"schemaId {doc.get('schemaId')!r} is not {ALERT_EVENT_TYPE!r}")
+        raise MalformedEvent(f"schemaId {shown(doc.get('schemaId'))} is not {ALERT_EVENT_TYPE!r}")
     data = doc.get("data")
     if not isinstance(data, dict):
         raise MalformedEvent("data is missing")
@@ -142,7 +149,7 @@ def _parse(event: Any, source: str, *, id_field: str, type_field: str, time_fiel
     event_id = _text(event, id_field, id_field)
     event_type = _text(event, type_field, type_field)
     if event_type in _HANDSHAKES:
-        raise MalformedEvent(f"{type_field} {event_type!r} is a subscription handshake, "
+        raise MalformedEvent(f"{type_field} {shown(event_type)} is a subscription handshake, "
                              "answered by the host; not a recovery signal")
     occurred = _time(_text(event, time_field, time_field), time_field)
     data = _object(event.get("data"))
@@ -192,18 +199,56 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(doc: dict[str, Any], name: str, path: str) -> str:
+def _text(doc: dict[str, Any], name: str, path: str, limit: int = MAX_ID) -> str:
     value = doc.get(name)
     if value is None or value == "":
         raise MalformedEvent(f"{path} is missing")
     if not isinstance(value, str):
         raise MalformedEvent(f"{path} must be a string, not {type(value).__name__}")
+    return _bounded(value, path, limit)
+
+
+def _bounded(value: str, path: str, limit: int = MAX_ID) -> str:
+    """Text that can be stored and used as a key: not too long, and valid Unicode (JSON's \\u
+    escapes can carry half a surrogate pair, which no UTF-8 encoder takes)."""
+    if len(value) > limit or json_length(value) > limit:
+        raise MalformedEvent(f"{path} is {len(value)} characters long ({json_length(value)} as "
+                             f"JSON), more than {limit} ({shown(value)})")
+    if not encodable(value):
+        raise MalformedEvent(f"{path} {shown(value)} is not valid Unicode text (it holds an "
+                             "unpaired surrogate)")
     return value
 
 
 def _optional(doc: dict[str, Any], name: str) -> str | None:
+    """A free-text detail: absent unless a non-empty string; cut to MAX_TEXT, invalid Unicode
+    replaced (it is shown and stored, never matched as an id)."""
     value = doc.get(name)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    value = value[:MAX_TEXT].encode("utf-8", "replace").decode("utf-8")
+    while json_length(value) > MAX_TEXT:
+        value = value[:len(value) * 3 // 4]
+    return value
+
+
+def json_length(text: str) -> int:
+    """How long `text` is once written as a JSON string (without its quotes)."""
+    return len(json.dumps(text)) - 2
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
 
 
 def _caller(claims: Any) -> str | None:
@@ -222,18 +267,23 @@ def _time(text: str, path: str) -> str:
         zone = "+00:00" if offset in (None, "Z", "z") else offset
         when = datetime.fromisoformat(f"{main.replace('t', 'T')}{fraction}{zone}")
     except ValueError:
-        raise MalformedEvent(f"{path} {text!r} is not an ISO-8601 time") from None
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        raise MalformedEvent(f"{path} {shown(text)} is not an ISO-8601 time") from None
+    try:
+        return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time Python has
+        raise MalformedEvent(f"{path} {shown(text)} is out of range in UTC") from None
 
 
 def _resource(text: Any, path: str) -> ResourceId:
+    if isinstance(text, str):
+        _bounded(text, path)
     try:
         rid = ResourceId.parse(text)
     except InvalidResourceId as error:
-        raise MalformedEvent(f"{path} {text!r} is not an ARM resource id: {error}") from None
+        raise MalformedEvent(f"{path} {shown(text)} is not an ARM resource id: {error}") from None
     if rid.provider is None:
-        raise MalformedEvent(f"{path} {text!r} is not an ARM resource id: it names a resource "
-                             "group, not a resource")
+        raise MalformedEvent(f"{path} {shown(text)} is not an ARM resource id: it names a "
+                             "resource group, not a resource")
     return rid
 
 

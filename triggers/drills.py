@@ -22,13 +22,14 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 from domain.document import DocumentUnavailable, load_configured
 from domain.drill_plan import DrillPlan, DrillPlans
 from domain.drills import drill_id
+from domain.request import parse_json
 from gateway.reports import report_store_for
 from settings import Settings, settings
 
 from .access import Refused, authorize, read_refusal, record_action
 from .problems import problem
 from .submit import run_config
-from .views import restore_view
+from .views import is_instance_id, restore_view
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
 @bp.durable_client_input(client_name="client")
 async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
     try:
-        body = json.loads(req.get_body() or b"")
+        body = parse_json(req.get_body() or b"")
     except ValueError as exc:
         return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict) or set(body) != {"plan"} or not isinstance(body["plan"], str):
@@ -100,6 +101,8 @@ async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -
     if (refused := read_refusal(req)) is not None:
         return refused
     instance = req.route_params["id"]
+    if not is_instance_id(instance):
+        return problem(404, "Not found", f"no drill with id {instance!r}")
     status = await client.get_status(instance, show_input=False)
     if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
@@ -121,6 +124,8 @@ async def get_drill_report(req: func.HttpRequest,
     if (refused := read_refusal(req)) is not None:
         return refused
     instance = req.route_params["id"]
+    if not is_instance_id(instance):
+        return problem(404, "Not found", f"no drill with id {instance!r}")
     kind = req.params.get("format", "json")
     if kind not in _REPORT_TYPES or set(req.params) - {"format", "code"}:
         return problem(400, "Invalid request", "the only query parameter is format=json|html")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -26,6 +26,7 @@ import azure.functions as func
 
 from domain import errors
 from domain.recovery import Decision
+from domain.request import parse_json, zulu
 from domain.signals import MalformedEvent, Signal, is_alert, parse_event
 from gateway.ledger import ledger_for
 from settings import settings
@@ -38,6 +39,7 @@ from .recovery import (
     admission,
     admit,
     decision_view,
+    event_key,
     handle_alert,
     load_policies,
     malformed_key,
@@ -92,8 +94,8 @@ async def recovery_event(event: func.EventGridEvent, client: df.DurableOrchestra
     try:
         signal = parse_event(doc)
     except MalformedEvent as exc:
-        key = f"eventgrid:{doc['id']}" if doc.get("id") else \
-            malformed_key(source, json.dumps(doc, sort_keys=True, default=str))
+        key = event_key("eventgrid", doc.get("id"),
+                        source, json.dumps(doc, sort_keys=True, default=str))
         await account_malformed(ledger_for(settings()), key, exc, source)
         return
     await admit(client, signal, admission())
@@ -115,7 +117,7 @@ async def _post_alert(req: func.HttpRequest,
                       client: df.DurableOrchestrationClient) -> func.HttpResponse:
     text = req.get_body().decode("utf-8", errors="replace")
     try:
-        body = json.loads(text)
+        body = parse_json(text)
     except ValueError as exc:
         error = MalformedEvent(f"the body is not valid JSON: {exc}")
         await account_malformed(ledger_for(settings()), malformed_key("alert", text), error,
@@ -151,17 +153,34 @@ def _answer(signal: Signal, decision: Decision, base: str) -> dict[str, Any]:
 async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
     if (refused := read_refusal(req)) is not None:
         return refused
-    since_text, limit_text = req.params.get("since"), req.params.get("limit", "100")
-    try:
-        since = datetime.fromisoformat(since_text.replace("Z", "+00:00")) if since_text else None
-        limit = int(limit_text)
-        if not 1 <= limit <= 1000:
-            raise ValueError("limit must be 1-1000")
-    except ValueError as exc:
-        return problem(400, "Invalid query", f"since must be an ISO-8601 time and limit 1-1000: "
-                                             f"{exc}")
+    bad: list[dict[str, str]] = []
+    since, limit = _since(req.params.get("since"), bad), _limit(req.params.get("limit"), bad)
+    if bad:
+        return problem(400, "Invalid query", "; ".join(e["message"] for e in bad), errors=bad)
     events = await asyncio.to_thread(ledger_for(settings()).events, since, limit)
     return func.HttpResponse(json.dumps({"events": events}), mimetype="application/json")
+
+
+def _since(text: str | None, bad: list[dict[str, str]]) -> datetime | None:
+    """ISO 8601; a date or a time without a zone reads as UTC (the ledger's times are UTC)."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(zulu(text))
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 at +01:00, say
+        bad.append({"field": "since", "message": "since must be an ISO 8601 time, like "
+                    f"2026-11-20T00:00:00Z ({exc}; got {text[:100]!r})"})
+        return None
+
+
+def _limit(text: str | None, bad: list[dict[str, str]]) -> int:
+    text = "100" if text is None else text
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= 1000:
+        bad.append({"field": "limit", "message": "limit must be a whole number from 1 to 1000 "
+                    f"(got {text[:100]!r})"})
+        return 1
+    return int(text)
 
 
 @bp.route(route="recovery/policies", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

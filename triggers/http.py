@@ -16,7 +16,7 @@ import azure.functions as func
 
 from domain import errors
 from domain.access import Caller
-from domain.request import RestoreRequest, zulu
+from domain.request import RestoreRequest, parse_json, zulu
 from settings import settings
 
 from .access import (
@@ -30,7 +30,7 @@ from .access import (
 )
 from .problems import problem
 from .submit import ORCHESTRATOR, submit
-from .views import restore_view, run_summary
+from .views import is_instance_id, restore_view, run_summary
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
 @bp.durable_client_input(client_name="client")
 async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     try:
-        body = json.loads(req.get_body() or b"")
+        body = parse_json(req.get_body() or b"")
     except ValueError as exc:
         return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
     try:
@@ -122,9 +122,9 @@ class _ListQuery:
             value = datetime.fromisoformat(zulu(text))
         except ValueError:
             value = None
-        if value is None or value.tzinfo is None:
+        if value is None or value.tzinfo is None or value.year < 1970:
             bad.append({"field": "since", "message": "since must be an ISO 8601 time with a "
-                        f"zone, like 2026-11-20T00:00:00Z (got {text!r})"})
+                        f"zone from 1970 on, like 2026-11-20T00:00:00Z (got {text[:100]!r})"})
             return datetime.now(UTC)
         return value
 
@@ -141,10 +141,11 @@ class _ListQuery:
         return [_STATUSES[n.lower()] for n in names]
 
     def top(self, bad: list[dict[str, str]]) -> int:
-        text = self.params.get("top") or "50"
-        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TOP:
+        text = self.params.get("top", "50")
+        if not (text.isascii() and text.isdigit() and len(text) <= 3) or \
+                not 1 <= int(text) <= MAX_TOP:
             bad.append({"field": "top", "message": f"top must be a whole number from 1 to "
-                        f"{MAX_TOP} (got {text!r})"})
+                        f"{MAX_TOP} (got {text[:100]!r})"})
             return 1
         return int(text)
 
@@ -155,6 +156,8 @@ async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClie
     if (refused := read_refusal(req)) is not None:
         return refused
     instance_id = req.route_params["id"]
+    if not is_instance_id(instance_id):
+        return problem(404, "Not found", f"no restore with id {instance_id!r}")
     status = await client.get_status(instance_id, show_input=False)
     if not is_restore(status):
         return problem(404, "Not found", f"no restore with id {instance_id!r}")
@@ -173,6 +176,8 @@ async def cancel_restore(req: func.HttpRequest,
                          client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Cancel a run: its requester may, and so may whoever the policy lets cancel it."""
     instance_id = req.route_params["id"]
+    if not is_instance_id(instance_id):
+        return problem(404, "Not found", f"no restore with id {instance_id!r}")
     try:
         who = reader(req)
     except Refused as refused:
@@ -221,12 +226,20 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
     duties). With caller authorization off and nobody signed in, the body names the approver,
     recorded as unauthenticated."""
     instance_id = req.route_params["id"]
+    if not is_instance_id(instance_id):
+        return problem(404, "Not found", f"no restore with id {instance_id!r}")
     try:
-        body = json.loads(req.get_body() or b"{}")
+        body = parse_json(req.get_body() or b"{}")
     except ValueError as exc:
         return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
-    if not isinstance(body, dict) or set(body) - {"approver", "comment"}:
-        return problem(400, "Invalid request", 'the body may hold only "approver" and "comment"')
+    if not isinstance(body, dict):
+        return problem(400, "Invalid request", 'the body must be a JSON object: '
+                       '{"approver": "<who>", "comment": "<why>"}, both optional')
+    unknown = sorted(str(k) for k in set(body) - {"approver", "comment"})
+    if unknown:
+        return problem(400, "Invalid request", f"unknown field(s) {', '.join(map(repr, unknown))}"
+                       ': the body may hold only "approver" and "comment"',
+                       errors=[{"field": k, "message": "unknown field"} for k in unknown])
     comment = body.get("comment")
     if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
         return problem(400, "Invalid request", '"comment" must be a string of at most 2000 '

@@ -22,7 +22,7 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 from domain.document import DocumentUnavailable, load_configured
 from domain.policy import Policies, Policy
 from domain.recovery import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
-from domain.signals import MalformedEvent, Signal, parse_alert
+from domain.signals import MAX_ID, MalformedEvent, Signal, encodable, parse_alert
 from gateway.ledger import Ledger, ledger_for
 from settings import Settings, settings
 
@@ -175,7 +175,16 @@ async def _take_slot(client: DurableOrchestrationClient, ledger: Ledger, run: st
 
 def malformed_key(source: str, text: str) -> str:
     """A ledger key for an input too broken to have an id of its own."""
-    return f"{source}:unidentified:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{source}:unidentified:{digest}"
+
+
+def event_key(prefix: str, ident: Any, source: str, text: str) -> str:
+    """`prefix:ident` for a malformed input with a usable id of its own (a string that can be a
+    ledger key: not too long, valid Unicode); otherwise the hash of the input."""
+    if isinstance(ident, str) and ident and len(ident) <= MAX_ID and encodable(ident):
+        return f"{prefix}:{ident}"
+    return malformed_key(source, text)
 
 
 async def handle_alert(client: DurableOrchestrationClient, body: Any,
@@ -185,10 +194,10 @@ async def handle_alert(client: DurableOrchestrationClient, body: Any,
     try:
         signals = parse_alert(body)
     except MalformedEvent as exc:
-        essentials = (body.get("data") or {}).get("essentials") if isinstance(body, dict) else None
+        data = body.get("data") if isinstance(body, dict) else None
+        essentials = data.get("essentials") if isinstance(data, dict) else None
         alert_id = essentials.get("alertId") if isinstance(essentials, dict) else None
-        key = f"alert:{alert_id}" if isinstance(alert_id, str) and alert_id else \
-            malformed_key("alert", text)
+        key = event_key("alert", alert_id, "alert", text)
         await account_malformed(ledger_for(settings()), key, exc, "alert")
         raise
     gate = admission()

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from azure.durable_functions import OrchestrationRuntimeStatus
 from azure.durable_functions.models import DurableOrchestrationStatus
+
+# The ids this app gives its runs: restore-<requestId or hash>, dryrun-..., recover-<policy>-...,
+# drill-<plan>-<time>, and their children (<run>:propagate, <drill>-lane-0).
+_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")
+
+
+def is_instance_id(text: str) -> bool:
+    """Whether `text` can name one of this app's runs. Anything else names none, and must not
+    reach the Durable client: it puts the id into its management URL unescaped, so a tab or a
+    newline is dropped, '#' and '?' end the path and '%2F' is a '/' (the status of another run,
+    or of all of them: a 500)."""
+    return _INSTANCE_ID.fullmatch(text) is not None
+
 
 _DONE = {OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
          OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled}

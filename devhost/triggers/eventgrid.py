@@ -132,8 +132,10 @@ def _deliver(entry: FunctionEntry, invoker: Invoker, events: list[dict[str, Any]
 def _parse(body: bytes) -> Any:
     try:
         return json.loads(body.decode("utf-8-sig") if body else "")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or a number of more than 4300 digits
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # not a ValueError: it escaped as a 500
+        raise BadRequest("request body is not valid JSON: it is nested too deeply") from None
 
 
 def _events(doc: Any) -> list[dict[str, Any]]:

@@ -617,3 +617,14 @@ def test_the_daily_restore_limit():
     assert within_daily_limit(10) == (
         False, "10 restores of this backup instance in the last 24 h: Azure allows 10 a day")
     assert within_daily_limit(12)[0] is False and within_daily_limit(12)[1].startswith("12 ")
+
+
+def test_a_name_or_queue_with_a_final_newline_is_refused():
+    """re's "$" matches before a final newline: "nightly\\n" was a valid plan name (it goes into
+    drill ids) and "drill-failures\\n" a valid queue name."""
+    with pytest.raises(DrillPlanError) as info:
+        DrillPlans.parse(doc(plan_doc("nightly\n")))
+    assert any(e.field.endswith(".name") for e in info.value.errors), info.value.errors
+    with pytest.raises(DrillPlanError) as info:
+        DrillPlans.parse(doc(plan_doc(notify={"queue": "drill-failures\n"})))
+    assert any(e.field.endswith("notify.queue") for e in info.value.errors), info.value.errors

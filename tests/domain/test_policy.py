@@ -424,3 +424,9 @@ def test_no_match_lists_every_reason_and_tags_are_needed_only_by_tagged_candidat
 def test_with_no_policies_nothing_matches_and_the_reason_says_so():
     policy, why = Policies.parse(doc()).first_match(disk_deleted(), {})
     assert policy is None and why == [Rejection(None, "no recovery policies are configured")]
+
+
+def test_a_name_with_a_final_newline_is_refused():
+    """re's "$" matches before a final newline: "os-swap\\n" was a valid name, and went into run
+    ids (recover-<policy>-...) that the Durable SDK puts into URLs."""
+    assert "policies[0] (os-swap\n).name" in problems(doc(os_swap("os-swap\n")))

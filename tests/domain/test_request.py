@@ -72,3 +72,42 @@ def test_round_trip_through_to_dict():
            "attach": {"vmId": VM, "lun": 3, "caching": "ReadOnly"}, "dryRun": True}
     request = RestoreRequest.from_dict(doc)
     assert RestoreRequest.from_dict(request.to_dict()) == request
+
+
+# ---- what the fuzzers (tests/fuzz) found ---------------------------------------------------------
+def test_a_lun_written_as_a_whole_float_is_that_integer():
+    """JSON has one number type (the OpenAPI document's integer takes 3.0): 3.0 was refused."""
+    doc = {**GOOD, "attach": {"vmId": VM, "lun": 3.0}}
+    request = RestoreRequest.from_dict(doc)
+    assert request.attach.lun == 3 and isinstance(request.attach.lun, int)
+    assert request.to_dict()["attach"]["lun"] == 3
+    for bad in (3.5, 64.0, -1.0, float("inf")):
+        with pytest.raises(InvalidRequest, match="attach.lun"):
+            RestoreRequest.from_dict({**doc, "attach": {"vmId": VM, "lun": bad}})
+
+
+def test_json_nested_too_deeply_is_a_value_error_not_a_recursion_error():
+    """json.loads raises RecursionError past the stack's depth: it escaped `except ValueError`."""
+    from domain.request import parse_json
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_json(b"[" * 100_000 + b"]" * 100_000)
+    assert parse_json(b'{"a": [1]}') == {"a": [1]}
+    with pytest.raises(ValueError):
+        parse_json(b"{")
+
+
+@pytest.mark.parametrize("field, doc", [
+    ("requestId", {**GOOD, "requestId": "ticket-1\n"}),
+    ("target.diskName", {**GOOD, "target": {"resourceGroupId": RG, "diskName": "d1\n"}}),
+])
+def test_a_final_newline_is_not_part_of_a_valid_name(field, doc):
+    """re's "$" matches before a final newline: "ticket-1\\n" was a valid requestId, and the run
+    id restore-ticket-1\\n broke the Durable SDK's URLs (a 500)."""
+    assert field in fields(doc)
+
+
+def test_a_time_before_the_first_utc_time_is_out_of_range_not_an_overflow():
+    """0001-01-01T00:00+01:00 has no UTC equivalent: astimezone raised OverflowError (a 500, and a
+    queue message retried five times)."""
+    doc = {**GOOD, "recoveryPoint": {"before": "0001-01-01T00:00:00+01:00"}}
+    assert fields(doc) == {"recoveryPoint.before": "is out of range"}

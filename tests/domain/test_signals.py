@@ -444,3 +444,59 @@ def test_each_kind_of_malformed_input_names_its_field(parse, doc, message):
     with pytest.raises(MalformedEvent) as info:
         parse(doc)
     assert message in info.value.message
+
+
+# ---- what the fuzzers (tests/fuzz) found ---------------------------------------------------------
+def test_a_time_that_has_no_utc_equivalent_is_malformed_not_an_overflow():
+    """0001-01-01T00:00+01:00 is before the first UTC time Python has: astimezone raised
+    OverflowError, an event that crashed its function (Event Grid retried it for 24 h)."""
+    event = changed(DISK_DELETED, "eventTime", "0001-01-01T00:00:00+01:00")
+    with pytest.raises(MalformedEvent, match=r"eventTime '0001-01-01T00:00:00\+01:00' is out of"):
+        parse_event_grid(event)
+
+
+@pytest.mark.parametrize("field", ["id", "eventType", "subject"])
+def test_an_id_too_long_to_store_or_key_is_malformed_and_the_message_stays_short(field):
+    """A signal is stored whole in the ledger (an Azure Table row): a 40,000-character id made
+    the write fail, answered as a retryable 503/500 for an event that can never succeed."""
+    event = changed(DISK_DELETED, field, "/x" * 20_000)
+    if field == "subject":
+        del event["data"]["resourceUri"]
+    with pytest.raises(MalformedEvent, match=f"{field} is 40000 characters long") as caught:
+        parse_event_grid(event)
+    assert len(caught.value.message) < 300
+
+
+def test_an_unpaired_surrogate_in_an_id_is_malformed():
+    """JSON's \\u escapes can carry half a surrogate pair; the ledger's key (a UTF-8 hash) then
+    raised UnicodeEncodeError, a 500."""
+    alert = changed(METRIC_ALERT, "data.essentials.alertId", ALERT_ID + "\ud800")
+    with pytest.raises(MalformedEvent, match="data.essentials.alertId .* not valid Unicode"):
+        parse_alert(alert)
+    target = changed(METRIC_ALERT, "data.essentials.alertTargetIDs", [VM1_LOWER + "\udfff"])
+    with pytest.raises(MalformedEvent, match=r"alertTargetIDs\[0\] .* not valid Unicode"):
+        parse_alert(target)
+
+
+def test_free_text_details_are_cut_and_cleaned_not_refused():
+    alert = changed(METRIC_ALERT, "data.essentials.alertRule", "r\ud800" + "x" * 5000)
+    signal = parse_alert(alert)[0]
+    assert signal.details["alertRule"] == ("r?" + "x" * 5000)[:256]
+    json.dumps(signal.to_dict()).encode()  # storable
+
+
+def test_a_bad_value_is_quoted_short_in_its_message():
+    event = changed(DISK_DELETED, "eventTime", "y" * 900)
+    with pytest.raises(MalformedEvent) as caught:
+        parse_event_grid(event)
+    assert "eventTime 'yyyy" in caught.value.message and len(caught.value.message) < 250
+
+
+def test_an_id_is_measured_as_json_writes_it():
+    """1,000 emoji are 1,000 characters but 12,000 in JSON: such an event id made the ledger's
+    row too large (a 500, retried by Event Grid)."""
+    event = changed(DISK_DELETED, "id", "😀" * 1000)
+    with pytest.raises(MalformedEvent, match=r"id is 1000 characters long \(12000 as JSON\)"):
+        parse_event_grid(event)
+    signal = parse_event_grid(changed(DISK_DELETED, "id", "é" * 170))  # 1020 as JSON: fits
+    assert len(json.dumps(signal.to_dict())) < 32_000
