@@ -111,3 +111,14 @@ def test_a_time_before_the_first_utc_time_is_out_of_range_not_an_overflow():
     queue message retried five times)."""
     doc = {**GOOD, "recoveryPoint": {"before": "0001-01-01T00:00:00+01:00"}}
     assert fields(doc) == {"recoveryPoint.before": "is out of range"}
+
+
+@pytest.mark.parametrize("bad", [
+    "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups/rg\n",
+    "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6\n/resourceGroups/rg",
+])
+def test_a_final_newline_in_an_id_part_is_not_a_valid_id(bad):
+    """$ matches before a final newline: the parts are matched to their very end."""
+    from domain.resource_id import InvalidResourceId, ResourceId
+    with pytest.raises(InvalidResourceId):
+        ResourceId.parse(bad)
