@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -186,3 +187,15 @@ def fuzz_app(restore_env, shared_azurite, monkeypatch, tmp_path: Path) -> Callab
             monkeypatch.setenv(key, value)
         return App(restore_env(oracle=False, **settings_), shared_azurite.connection_string)
     return start
+
+
+@pytest.fixture
+def app(fuzz_app):
+    """The fuzzed app (one per module run; see fuzz_app)."""
+    return fuzz_app()
+
+
+@pytest.fixture
+def http():
+    with requests.Session() as session:
+        yield session

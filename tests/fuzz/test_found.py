@@ -21,11 +21,6 @@ ALERT = "azureMonitorCommonAlertSchema"
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
-@pytest.fixture
-def app(fuzz_app):
-    return fuzz_app()
-
-
 def alert(**essentials) -> dict:
     base = {"alertId": f"/subscriptions/{SUB}/providers/Microsoft.AlertsManagement/alerts/"
                        f"{uuid.uuid4()}", "alertRule": "vm-unhealthy", "severity": "Sev1",

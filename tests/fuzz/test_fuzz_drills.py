@@ -36,17 +36,6 @@ PLAN = "fuzz-empty"
 
 
 @pytest.fixture
-def app(fuzz_app):
-    return fuzz_app()
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
 def drill(app, http) -> str:
     answer = http.post(f"{app.base}/api/drills", json={"plan": PLAN}, timeout=60)
     assert answer.status_code == 202, answer.text

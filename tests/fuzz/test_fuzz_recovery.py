@@ -17,7 +17,6 @@ import uuid
 from typing import Any
 
 import pytest
-import requests
 from fuzzlib import (
     FUZZ,
     MAX_URL,
@@ -51,17 +50,6 @@ DELETIONS = ["Microsoft.Resources.ResourceDeleteSuccess",
 FUZZ_VM = f"{RG}/rg-fuzz/providers/Microsoft.Compute/virtualMachines/vm-fuzz"
 DISKS = [f"{RG}/rg-app/providers/Microsoft.Compute/disks/vm-app01-data0",
          f"{RG}/rg-fuzz/providers/Microsoft.Compute/disks/fuzz-data"]
-
-
-@pytest.fixture
-def app(fuzz_app):
-    return fuzz_app()
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        yield session
 
 
 @pytest.fixture

@@ -121,17 +121,6 @@ def restore_bodies() -> st.SearchStrategy[tuple[bytes, Mutated | None]]:
     return st.one_of(as_sent, as_sent, as_sent, anything)
 
 
-@pytest.fixture
-def app(fuzz_app):
-    return fuzz_app()
-
-
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        yield session
-
-
 def _count(tally: Any, answer: requests.Response) -> None:
     tally.cases += 1
     tally.statuses[answer.status_code] = tally.statuses.get(answer.status_code, 0) + 1
