@@ -11,10 +11,17 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 
 all: test
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
+# The Python worker's code (requirements-worker.txt) says Python >= 3.13 but runs here: it is
+# installed without its metadata's checks, and its RPC messages are extracted from another wheel
+# (tools/worker_protos.py). devhost drives the app through it.
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt requirements-worker.txt \
+		pyproject.toml tools/worker_protos.py
 	$(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt \
 		-r requirements-infra.txt
+	$(VPY) -m pip install -q --disable-pip-version-check --no-deps --ignore-requires-python \
+		-r requirements-worker.txt
+	$(VPY) -m tools.worker_protos
 	touch $@
 
 venv: $(STAMP)

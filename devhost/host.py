@@ -13,13 +13,13 @@ from azure.functions import meta
 
 from .clock import Clock, RealClock
 from .config import HostConfig, load_local_settings
-from .discovery import Registry, load_app
+from .discovery import start_worker
 from .durable.client_api import ClientApi
 from .durable.engine import DurableEngine, status_json
 from .durable.oracle import Oracle
 from .durable.store import TERMINAL, Store
 from .http_server import EVENT_GRID_PATH, HttpTriggers, Server
-from .invoker import Invoker
+from .invoker import Invoker, worker_loop
 from .outputs import QueueOutput
 
 log = logging.getLogger("devhost")
@@ -35,10 +35,15 @@ class DevHost:
         load_local_settings(self.app_dir)
         self.config = HostConfig.load(self.app_dir)
         self.clock = clock or RealClock()
-        self.registry = Registry(load_app(self.app_dir))
-        self.invoker = Invoker()
+        # Indexed and loaded by the worker, as Azure does: IndexingError if it refuses the app.
+        self.worker, self.registry = start_worker(self.app_dir, worker_loop())
+        self.invoker = Invoker(self.worker)
         state = Path(state_dir) if state_dir else self.app_dir / ".devhost"
-        self.store = Store(state / f"{self.config.hub_name}.sqlite")
+        try:
+            self.store = Store(state / f"{self.config.hub_name}.sqlite")
+        except BaseException:
+            self.worker.stop()
+            raise
         self.oracle = oracle
         self.engine = DurableEngine(self.registry, self.invoker, self.store, self.clock,
                                     self.config, oracle)

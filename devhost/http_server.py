@@ -16,7 +16,8 @@ from azure.functions import meta
 
 from .discovery import HTTP_TRIGGER, FunctionEntry, Registry
 from .durable.client_api import RPC_PREFIX, WEBHOOK_PREFIX, ClientApi
-from .invoker import Invoker
+from .invoker import Invoker, log_failure
+from .worker import FunctionFailed
 from .routes import Route, compile_route
 
 log = logging.getLogger("devhost")
@@ -74,10 +75,10 @@ class HttpTriggers:
                             "body": meta.Datum(body, "bytes")}, "http")
         try:
             result = self.invoker.invoke(entry, datum)
-        except Exception:
-            log.exception("Executed 'Functions.%s' (Failed)", entry.name)
+        except FunctionFailed as exc:
+            log_failure(f"Executed 'Functions.{entry.name}' (Failed)", exc)
             return 500, {}, b""
-        return _http_response(result.outputs.get("$return"))
+        return _http_response(result.returned)
 
 
 def _http_response(out: meta.Datum | None) -> Response:

@@ -10,7 +10,6 @@ import os
 import signal
 import threading
 import time
-import traceback
 import uuid
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +21,9 @@ from azure.functions import meta
 
 from ..clock import Clock
 from ..config import HostConfig
-from ..discovery import ACTIVITY_TRIGGER, Registry
-from ..invoker import Invoker, encode
+from ..discovery import Registry
+from ..invoker import Invoker
+from ..worker import FunctionFailed
 from . import history_view
 from .oracle import DISAGREE, Oracle
 from .protocol import (
@@ -294,18 +294,14 @@ class DurableEngine:
         entry = self.registry.activities[row["name"]]
         now = self.clock.now
         try:
-            result = self.invoker.invoke(entry, meta.Datum(row["input"], "json")).value
-            encoded = encode(ACTIVITY_TRIGGER, result).value
-            return event(EventType.TASK_COMPLETED, now(), TaskScheduledId=row["task_id"],
-                         Result=encoded)
-        except Exception as exc:
+            returned = self.invoker.invoke(entry, meta.Datum(row["input"], "json")).returned
+        except FunctionFailed as exc:
             log.warning("activity %s (instance %s, task %s) failed: %s", row["name"],
-                        row["instance_id"], row["task_id"], exc)
+                        row["instance_id"], row["task_id"], exc.message)
             return event(EventType.TASK_FAILED, now(), TaskScheduledId=row["task_id"],
-                         Reason=f"Activity function '{row['name']}' failed: "
-                                f"{type(exc).__name__}: {exc}",
-                         Details="".join(traceback.format_exception(exc)),
-                         FailureDetails=_failure_details(exc))
+                         **activity_failure(row["name"], exc))
+        return event(EventType.TASK_COMPLETED, now(), TaskScheduledId=row["task_id"],
+                     Result=returned.value if returned is not None else None)
 
     # ---- one orchestrator episode --------------------------------------------------------------
     def run_episode(self, instance_id: str) -> None:
@@ -327,10 +323,14 @@ class DurableEngine:
                             is_replaying=bool(past.events))
         started = time.perf_counter()
         try:
-            raw = self.invoker.invoke(entry, meta.Datum(body, "string")).value
-        except Exception as exc:
-            return OrchestratorState.from_exception(exc), time.perf_counter() - started
-        return OrchestratorState.from_json(raw), time.perf_counter() - started
+            returned = self.invoker.invoke(entry, meta.Datum(body, "string")).returned
+        except FunctionFailed as exc:
+            return OrchestratorState.from_exception(exc.message), time.perf_counter() - started
+        if returned is None:
+            return OrchestratorState.from_exception(f"Orchestrator function '{entry.name}' "
+                                                    "returned no state"), \
+                time.perf_counter() - started
+        return OrchestratorState.from_json(returned.value), time.perf_counter() - started
 
 
 class Episode:
@@ -575,9 +575,27 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _failure_details(exc: BaseException) -> dict[str, Any]:
-    return {"ErrorType": type(exc).__name__, "ErrorMessage": str(exc),
-            "StackTrace": "".join(traceback.format_tb(exc.__traceback__))}
+def activity_failure(name: str, exc: FunctionFailed) -> dict[str, Any]:
+    """The TaskFailed fields the extension writes for a failed out-of-process activity.
+
+    The host wraps the worker's RpcException as `Result: Failure\nException: <message>\nStack:
+    <trace>`; the extension's TaskActivityShim reports "Activity function 'NAME' failed: " plus
+    the text between the labels "\nException:" and "\nStack:", leading space included
+    (OutOfProcExceptionHelpers.TryGetExceptionWithFriendlyMessage), and serialises that
+    exception, with the host's as its inner exception, into Details. The SDK raises
+    Exception(f"{Reason} \n {Details}") in the orchestrator.
+    """
+    rpc = f"Result: Failure\nException: {exc.message}\nStack: {exc.stack_trace}"
+    friendly = rpc[rpc.index("\nException:") + len("\nException:"):rpc.index("\nStack:")]
+    details = {"ClassName": "System.Exception", "Message": friendly,
+               "InnerException": {"ClassName": RPC_EXCEPTION, "Message": rpc}}
+    return {"Reason": f"Activity function '{name}' failed: {friendly}",
+            "Details": json.dumps(details),
+            "FailureDetails": {"ErrorType": "System.Exception", "ErrorMessage": friendly,
+                               "StackTrace": exc.stack_trace}}
+
+
+RPC_EXCEPTION = "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException"
 
 
 class _CrashPoints:

@@ -139,9 +139,10 @@ class OrchestratorState:
                    schema_version=int(doc.get("schemaVersion", 0)))
 
     @classmethod
-    def from_exception(cls, exc: BaseException) -> OrchestratorState:
-        """The SDK raises "<message>\\n\\n$OutOfProcData$:<state>"; the host cuts the state off."""
-        message = str(exc)
+    def from_exception(cls, message: str) -> OrchestratorState:
+        """The SDK raises "<message>\\n\\n$OutOfProcData$:<state>" and the worker reports it as
+        "Exception: <that>"; the host cuts the state off (an invocation that failed without a
+        state, such as a binding error, fails the orchestration with the worker's text)."""
         head, sep, tail = message.partition(OUT_OF_PROC_DATA)
         if not sep:
             return cls(is_done=True, error=message)

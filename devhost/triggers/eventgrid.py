@@ -28,7 +28,7 @@ from typing import Any
 from azure.functions import meta
 
 from ..discovery import EVENT_GRID_TRIGGER, FunctionEntry, Registry
-from ..invoker import Invoker
+from ..invoker import Invoker, log_failure
 
 log = logging.getLogger("devhost")
 
@@ -121,8 +121,8 @@ def _deliver(entry: FunctionEntry, invoker: Invoker, events: list[dict[str, Any]
         try:
             invoker.invoke(entry, meta.Datum(json.dumps(event), "json"), {})
         except Exception as exc:
-            log.error("Event Grid trigger '%s' failed for event %s: %s", entry.name,
-                      event.get("id"), exc, exc_info=exc)
+            log_failure(f"Event Grid trigger '{entry.name}' failed for event {event.get('id')}",
+                        exc)
             first_error = first_error or exc
     if first_error is not None:
         return _text(500, str(first_error) or type(first_error).__name__)

@@ -33,7 +33,7 @@ from azure.storage.queue import LinearRetry, QueueClient, QueueMessage
 from ..clock import Clock
 from ..config import HostConfig, connection_string
 from ..discovery import FunctionEntry
-from ..invoker import Invoker
+from ..invoker import Invoker, log_failure
 from . import BackgroundListener, SettingError, dotnet_iso, resolve_settings
 
 log = logging.getLogger("devhost")
@@ -228,8 +228,8 @@ class QueueListener(BackgroundListener):
 
     def _failed(self, msg: QueueMessage, exc: Exception) -> None:
         count, max_count = msg.dequeue_count or 0, self.settings.max_dequeue_count
-        log.error("queue trigger '%s' failed for message %s (dequeue count %d of %d): %s",
-                  self.name, msg.id, count, max_count, _reason(exc), exc_info=exc)
+        log_failure(f"queue trigger '{self.name}' failed for message {msg.id} (dequeue count "
+                    f"{count} of {max_count})", exc)
         if count >= max_count:
             self._to_poison(msg, f"it failed {count} times (maxDequeueCount {max_count})")
             return

@@ -22,7 +22,7 @@ from azure.functions import meta
 
 from ..clock import Clock
 from ..discovery import FunctionEntry
-from ..invoker import Invoker
+from ..invoker import Invoker, log_failure
 from . import BackgroundListener, SettingError, dotnet_iso, resolve_settings
 from .ncrontab import CronError, NCrontab
 
@@ -165,7 +165,7 @@ class TimerListener(BackgroundListener):
         try:
             self.invoker.invoke(self.entry, datum, {})
         except Exception as exc:  # a failing function must not stop the schedule
-            log.error("timer '%s' failed: %s", self.name, exc, exc_info=exc)
+            log_failure(f"timer '{self.name}' failed", exc)
         finally:
             self.invocations += 1
             self._last, self._last_updated = scheduled, self._now()

@@ -230,7 +230,7 @@ def sdk_state(case: Case) -> OrchestratorState:
     if case.result is not None:
         return OrchestratorState.from_json(case.result)
     assert case.error is not None, f"{case.case_id}: the handle neither returned nor raised"
-    return OrchestratorState.from_exception(Exception(case.error))
+    return OrchestratorState.from_exception(case.error)
 
 
 class _CountingExecutor(TaskOrchestrationExecutor):

@@ -14,8 +14,8 @@ import pytest
 from azure.functions import meta
 
 from devhost.azurite import Azurite
-from devhost.discovery import Registry, load_app
-from devhost.invoker import Invoker
+from devhost.discovery import start_worker
+from devhost.invoker import Invoker, worker_loop
 
 APP_DIR = Path(__file__).parent / "apps" / "trigger_app"
 
@@ -38,34 +38,29 @@ def azurite() -> Iterator[Azurite]:
 
 
 @pytest.fixture(scope="session")
-def trigger_app() -> SimpleNamespace:
-    """The test app's Registry and module (for its CALLS list).
+def trigger_app() -> Iterator[SimpleNamespace]:
+    """The test app indexed and loaded by its own worker: the worker, its Registry and the app
+    module (for its CALLS list).
 
-    load_app() reuses a `function_app` already in sys.modules and keeps the app directory on
-    sys.path, so apps loaded in one process shadow each other. Ours is imported with a clean
-    slate, and the slate is cleaned again at once, so tests of other apps are not affected.
+    The app directory leaves sys.path again at once, so tests of other apps are not affected.
     """
-    def forget() -> None:
+    try:
+        worker, registry = start_worker(APP_DIR, worker_loop())
+        module = sys.modules["function_app"]
+    finally:
         sys.modules.pop("function_app", None)
         while str(APP_DIR) in sys.path:
             sys.path.remove(str(APP_DIR))
-
-    forget()
-    sys.path.insert(0, str(APP_DIR))
-    try:
-        registry = Registry(load_app(APP_DIR))
-        module = sys.modules["function_app"]
-    finally:
-        forget()
-    return SimpleNamespace(registry=registry, module=module)
+    yield SimpleNamespace(worker=worker, registry=registry, module=module)
+    worker.stop()
 
 
 @pytest.fixture(scope="session")
-def invoker() -> Iterator[Invoker]:
-    inv = Invoker(sources={"durableClient": lambda b: meta.Datum(json.dumps(CLIENT_BINDING),
+def invoker(trigger_app: SimpleNamespace) -> Iterator[Invoker]:
+    inv = Invoker(trigger_app.worker,
+                  sources={"durableClient": lambda b: meta.Datum(json.dumps(CLIENT_BINDING),
                                                                   "string")})
     yield inv
-    inv.close()
 
 
 @pytest.fixture
