@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
+# Binding parameters are annotated Dict (typing), never dict[...]: the Python worker's load
+# check refuses PEP 585 generics, and Azure would then run no function of the app at all.
+from typing import Any, Dict  # noqa: UP035
 
 import azure.durable_functions as df
 
@@ -38,20 +40,20 @@ def _select(payload: dict[str, Any], _: Any) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def select_drill_disks(payload: dict[str, Any]) -> dict[str, Any]:
+def select_drill_disks(payload: Dict[str, Any]) -> dict[str, Any]:
     """The plan's disks, each with its recovery point, and the roles the drill grants."""
     return _select(payload, None)
 
 
 @bp.activity_trigger(input_name="payload")
-def verify_with_webhook(payload: dict[str, Any]) -> dict[str, Any]:
+def verify_with_webhook(payload: Dict[str, Any]) -> dict[str, Any]:
     """The plan's custom check (e.g. mount the disk on a probe VM): {"pass", "reason"}."""
     body = {k: payload[k] for k in ("drillId", "diskId", "restoredDiskId", "recoveryPointId")}
     return webhook_verdict(payload["url"], body, float(payload["timeoutSeconds"]))
 
 
 @bp.activity_trigger(input_name="payload")
-def write_drill_report(payload: dict[str, Any]) -> dict[str, Any]:
+def write_drill_report(payload: Dict[str, Any]) -> dict[str, Any]:
     """Report (JSON and HTML) to blob storage, the summary to the log, the drilled points to
     the ledger, and a notice when a disk failed. Idempotent: a re-run overwrites the blobs."""
     plan = payload["plan"]

@@ -8,7 +8,9 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+# Binding parameters are annotated Dict (typing), never dict[...]: the Python worker's load
+# check refuses PEP 585 generics, and Azure would then run no function of the app at all.
+from typing import Any, Dict  # noqa: UP035
 
 import azure.durable_functions as df
 
@@ -86,7 +88,7 @@ def release_recovery_slot(payload: str) -> bool:
 
 
 @bp.activity_trigger(input_name="payload")
-def record_outcome(payload: dict[str, Any]) -> bool:
+def record_outcome(payload: Dict[str, Any]) -> bool:
     """`restore finished: {json}`: one record per restore run (event RestoreFinished)."""
     error = payload.get("error") or {}
     log.info("restore finished: %s", json.dumps({
