@@ -2,7 +2,8 @@
 
 The seeded bad files are under fixtures/: privileged_without_condition/ (role assignments the
 rules must reject next to ones they must accept), syntax_error/ (a file that does not parse next
-to one that does) and missing_setting/ (a Function App whose settings do not match the code).
+to one that does), missing_setting/ (a Function App whose settings do not match the code) and
+bad_types/ (one resource per type mistake the type check must report, with its BCP code).
 """
 
 from __future__ import annotations
