@@ -19,11 +19,13 @@ AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K
 
 
 def azurite_connection_string(host: str = "127.0.0.1", blob_port: int = 10000,
-                              queue_port: int = 10001, table_port: int = 10002) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-            f"BlobEndpoint=http://{host}:{blob_port}/{AZURITE_ACCOUNT};"
-            f"QueueEndpoint=http://{host}:{queue_port}/{AZURITE_ACCOUNT};"
-            f"TableEndpoint=http://{host}:{table_port}/{AZURITE_ACCOUNT};")
+                              queue_port: int = 10001, table_port: int = 10002,
+                              scheme: str = "http") -> str:
+    return (f"DefaultEndpointsProtocol={scheme};AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={scheme}://{host}:{blob_port}/{AZURITE_ACCOUNT};"
+            f"QueueEndpoint={scheme}://{host}:{queue_port}/{AZURITE_ACCOUNT};"
+            f"TableEndpoint={scheme}://{host}:{table_port}/{AZURITE_ACCOUNT};")
 
 
 class ConfigError(ValueError):

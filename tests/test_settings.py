@@ -55,7 +55,8 @@ def test_recovery_settings_ledger_table_and_policy_path():
                            "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
     assert s.recovery_policies_path == str(Path(settings_module.__file__).parent / "config" /
                                            "policies.json")  # relative to the app, not the cwd
-    assert s.storage_connection == "UseDevelopmentStorage=true" and s.ledger_table == "recoveryledger"
+    assert s.storage.connection_string == "UseDevelopmentStorage=true"
+    assert s.ledger_table == "recoveryledger"
     assert Settings.from_env({"RECOVERY_POLICIES_PATH": "/etc/p.json"}).recovery_policies_path \
         == "/etc/p.json"
 
