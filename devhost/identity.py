@@ -126,6 +126,7 @@ class IdentityEndpoint:
         self.tenant = tenant
         self.secret = secrets.token_urlsafe(24)
         self._identities: dict[int, tuple[Identity, ...]] = {}  # per lease
+        self.issued: list[tuple[str, str]] = []  # (client id, resource) of every token served
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -165,6 +166,7 @@ class IdentityEndpoint:
         if identity is None:
             return 400, _error(400, UNKNOWN_IDENTITY)
         token, expires = unsigned_token(identity, resource, self.tenant, time.time())
+        self.issued.append((identity.client_id, resource))
         return 200, {"access_token": token, "expires_on": str(expires), "resource": resource,
                      "token_type": "Bearer", "client_id": identity.client_id}
 

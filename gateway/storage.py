@@ -1,5 +1,5 @@
-"""The app's storage account (AzureWebJobsStorage), reached exactly as the Functions host reaches it,
-and its failures as domain errors.
+"""The app's storage account (AzureWebJobsStorage), reached exactly as the Functions host reaches
+it, and its failures as domain errors.
 
 The host's rules for a connection (Microsoft.Azure.WebJobs storage options, Durable Functions;
 docs/devhost.md "Storage"), which devhost/config.py follows too (tests/test_storage_resolution.py
@@ -14,14 +14,14 @@ holds both to the same answers):
   the app's managed identity, `ManagedIdentityCredential(client_id=__clientId)` (without
   `__credential=managedidentity`, the system-assigned identity).
 
-Clients fail fast (two retries, short backoff): an activity or an HTTP request then fails within
+Clients fail fast (two retries a second apart): an activity or an HTTP request then fails within
 seconds, and the durable retry or the caller takes over, instead of the SDK's default backoff
-holding a worker for a minute per call.
+(15 s, then 3^n more) holding a worker for a minute per call - with an activity's own retries,
+the six minutes `diskrestore drill start` once took to fail.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,8 +36,8 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient
-from azure.storage.blob import ExponentialRetry as BlobRetry
-from azure.storage.queue import ExponentialRetry as QueueRetry
+from azure.storage.blob import LinearRetry as BlobRetry
+from azure.storage.queue import LinearRetry as QueueRetry
 from azure.storage.queue import QueueClient
 
 from domain import errors
@@ -107,10 +107,10 @@ def emulator_connection_string(ports: tuple[int, int, int]) -> str:
 
 
 # ---- clients ---------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
 def _credential(client_id: str | None) -> Any:
-    """One credential per identity and process: it caches its token (App Service's endpoint, or
-    devhost's, serves it; the credential reads IDENTITY_ENDPOINT when it is built)."""
+    """The app's managed identity (App Service's endpoint serves its tokens, or devhost's). Built
+    per client, not cached per process: the credential reads IDENTITY_ENDPOINT when it is built,
+    and the clients are cached per settings (ledger_for, report_store_for) with their tokens."""
     from azure.identity import ManagedIdentityCredential
 
     return ManagedIdentityCredential(client_id=client_id)
@@ -126,8 +126,7 @@ def _service(target: StorageTarget, service: str) -> str:
 
 
 def blob_service(storage: StorageSettings) -> BlobServiceClient:
-    target, retry = resolve(storage), BlobRetry(initial_backoff=1, increment_base=2,
-                                                retry_total=2, random_jitter_range=1)
+    target, retry = resolve(storage), BlobRetry(backoff=1, retry_total=2, random_jitter_range=0.5)
     if target.connection_string:
         return BlobServiceClient.from_connection_string(target.connection_string,
                                                         retry_policy=retry, **_TIMEOUTS)
@@ -136,8 +135,8 @@ def blob_service(storage: StorageSettings) -> BlobServiceClient:
 
 
 def queue_client(storage: StorageSettings, queue: str) -> QueueClient:
-    target, retry = resolve(storage), QueueRetry(initial_backoff=1, increment_base=2,
-                                                 retry_total=2, random_jitter_range=1)
+    target, retry = resolve(storage), QueueRetry(backoff=1, retry_total=2,
+                                                 random_jitter_range=0.5)
     if target.connection_string:
         return QueueClient.from_connection_string(target.connection_string, queue,
                                                   retry_policy=retry, **_TIMEOUTS)
@@ -147,7 +146,7 @@ def queue_client(storage: StorageSettings, queue: str) -> QueueClient:
 
 def table_client(storage: StorageSettings, table: str) -> TableClient:
     target = resolve(storage)
-    retry = {"retry_total": 2, "retry_backoff_factor": 0.5, "retry_backoff_max": 4}
+    retry = {"retry_total": 2, "retry_backoff_factor": 0.5, "retry_backoff_max": 2}
     if target.connection_string:
         return TableClient.from_connection_string(target.connection_string, table, **retry,
                                                   **_TIMEOUTS)
@@ -166,12 +165,15 @@ def translated(subject: str, service: str, url: str) -> Iterator[None]:
         yield
     except errors.RestoreError:
         raise
-    except ClientAuthenticationError as exc:  # storage's 401/403, or the credential failed
-        raise _refused(subject, service, url, exc) from exc
     except HttpResponseError as exc:
         status = exc.status_code
-        detail = f"{exc.error_code or f'HTTP {status}'}: {_first_line(exc.message or str(exc))}"
-        if status == 429 or exc.error_code == "ServerBusy":
+        # 401/403: AuthenticationFailed arrives as ClientAuthenticationError, a missing data role
+        # (AuthorizationPermissionMismatch) as a plain HttpResponseError; a credential that
+        # could not get a token raises ClientAuthenticationError without a response.
+        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+            raise _refused(subject, service, url, exc) from exc
+        detail = _detail(exc)
+        if status == 429 or detail.startswith("ServerBusy"):
             raise errors.AzureThrottled(f"{subject} cannot be used now: storage at {url} is "
                                         f"throttling the app ({detail})") from exc
         if status is not None and (status >= 500 or status == 408):
@@ -185,22 +187,28 @@ def translated(subject: str, service: str, url: str) -> Iterator[None]:
             f"({type(exc).__name__}: {_reason(exc)})", hint=_unreachable_hint(exc)) from exc
 
 
-def _refused(subject: str, service: str, url: str,
-             exc: ClientAuthenticationError) -> errors.RestoreError:
-    status = getattr(exc, "status_code", None)
+def _refused(subject: str, service: str, url: str, exc: HttpResponseError) -> errors.RestoreError:
+    status = exc.status_code
     if exc.response is not None and status in (401, 403):
-        code = getattr(exc, "error_code", None) or f"HTTP {status}"
         return errors.AppNotAuthorized(
-            f"{subject} cannot be used: storage at {url} refused the app ({code}: "
-            f"{_first_line(exc.message or str(exc))})",
+            f"{subject} cannot be used: storage at {url} refused the app ({_detail(exc)})",
             hint=f"give the Function app's managed identity {ROLES[service]} on the storage "
                  "account (a new role assignment can take up to 10 minutes to apply); with a "
-                 "connection string, check its key")
+                 "connection string, check its key or SAS permissions")
     return errors.AppNotAuthorized(
         f"{subject} cannot be used: the app's managed identity could not get a token for "
         f"storage at {url} ({type(exc).__name__}: {_reason(exc)})",
         hint=f"check that {STORAGE}__clientId names a user-assigned identity the Function app "
              "has (locally: DEVHOST_MANAGED_IDENTITIES, served by devhost's identity endpoint)")
+
+
+def _detail(exc: HttpResponseError) -> str:
+    """"<ErrorCode>: <first line of the message>[ (<AuthenticationErrorDetail>)]"."""
+    code = getattr(exc.error_code, "value", exc.error_code) or f"HTTP {exc.status_code}"
+    text = exc.message or str(exc)
+    why = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                if line.lower().startswith("authenticationerrordetail:")), None)
+    return f"{code}: {_first_line(text)}" + (f" ({why})" if why else "")
 
 
 def _unreachable_hint(exc: Exception) -> str:

@@ -228,15 +228,16 @@ def test_unconfigured_connection_skips_with_one_warning(trigger_app: SimpleNames
                                      {"TICK_SCHEDULE": "0 0 * * * *"})
     assert sorted(listener.name for listener in listeners) == ["at_startup", "failing_tick", "tick"]
     lines = [r.getMessage() for r in caplog.records]
+    host_storage = ("is not configured (set AzureWebJobsStorage (UseDevelopmentStorage=true "
+                    "means Azurite), or AzureWebJobsStorage__accountName or its service URIs "
+                    "with __credential and __clientId in local.settings.json Values or the "
+                    "environment)")
     assert lines == [
-        "skipping queue trigger 'recorder': connection 'AzureWebJobsStorage' is not configured "
-        "(set AzureWebJobsStorage (UseDevelopmentStorage=true means Azurite) in "
-        "local.settings.json Values or the environment)",
-        "skipping queue trigger 'failing': connection 'AzureWebJobsStorage' is not configured "
-        "(set AzureWebJobsStorage (UseDevelopmentStorage=true means Azurite) in "
-        "local.settings.json Values or the environment)",
+        f"skipping queue trigger 'recorder': connection 'AzureWebJobsStorage' {host_storage}",
+        f"skipping queue trigger 'failing': connection 'AzureWebJobsStorage' {host_storage}",
         "skipping queue trigger 'with_client': connection 'OtherStorage' is not configured (set "
-        "OtherStorage, OtherStorage__connectionString or AzureWebJobsOtherStorage in "
+        "OtherStorage, OtherStorage__connectionString or AzureWebJobsOtherStorage, or "
+        "OtherStorage__queueServiceUri or __accountName with __credential and __clientId in "
         "local.settings.json Values or the environment)",
     ]
 
