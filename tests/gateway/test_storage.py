@@ -17,6 +17,7 @@ from azure.storage.blob import (AccountSasPermissions, BlobServiceClient, Resour
                                 generate_account_sas)
 from azure.storage.queue import QueueClient
 
+from demo import APP_IDENTITY
 from devhost import identity
 from devhost.azurite import Azurite
 from devhost.config import AZURITE_ACCOUNT, AZURITE_KEY
@@ -27,7 +28,6 @@ from settings import Settings
 
 pytestmark = pytest.mark.azurite
 
-APP_IDENTITY = "5f1c7e2a-8b3d-4c9e-a1f0-6d2b8e4c7a90"
 
 
 @pytest.fixture(scope="module")

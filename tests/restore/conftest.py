@@ -17,6 +17,7 @@ import pytest
 import requests
 
 import azsim
+from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 from devhost.clock import RealClock, VirtualClock
 
@@ -119,11 +120,6 @@ def shared_azurite() -> Iterator[Azurite]:
     """Plain HTTP with the account key (the fuzzers give the app its connection string)."""
     with Azurite() as instance:  # no skip: without Azurite these tests must fail
         yield instance
-
-
-# The app's user-assigned managed identity (its client id), as infra/app/function.bicep assigns
-# one to the site and names it in AzureWebJobsStorage__clientId.
-APP_IDENTITY = "5f1c7e2a-8b3d-4c9e-a1f0-6d2b8e4c7a90"
 
 
 @pytest.fixture(scope="module")
