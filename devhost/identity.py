@@ -39,6 +39,7 @@ process ends; each host adds its identities while it runs (`acquire` / `Lease.re
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import os
@@ -213,7 +214,7 @@ def _handler(endpoint: IdentityEndpoint) -> type[BaseHTTPRequestHandler]:
 # ---- one endpoint per process --------------------------------------------------------------
 _shared: IdentityEndpoint | None = None
 _shared_lock = threading.Lock()
-_next_lease = iter(range(1, 1 << 62))
+_next_lease = itertools.count(1)
 
 
 class Lease:
