@@ -6,7 +6,8 @@ docs/devhost.md "Storage"), which devhost/config.py follows too (tests/test_stor
 holds both to the same answers):
 * a connection string (`AzureWebJobsStorage`, or `__connectionString`) is used as it is, with its
   key; `UseDevelopmentStorage=true` is the local emulator: the real host hands it to the Azure SDK,
-  which means http://127.0.0.1:10000-10002/devstoreaccount1 with the well-known key. devhost
+  which means http://127.0.0.1:10000-10002/devstoreaccount1 with the well-known key
+  (DevelopmentStorageProxyUri is not modelled). devhost
   runs Azurite on ports the OS picks and resolves it there (DEVHOST_AZURITE_*_PORT), so the app,
   running under that host, must resolve it there too;
 * otherwise identity-based: per service the explicit `__<service>ServiceUri`, which the host
@@ -16,8 +17,8 @@ holds both to the same answers):
 
 Clients fail fast (two retries a second apart): an activity or an HTTP request then fails within
 seconds, and the durable retry or the caller takes over, instead of the SDK's default backoff
-(15 s, then 3^n more) holding a worker for a minute per call - with an activity's own retries,
-the six minutes `diskrestore drill start` once took to fail.
+(15 s, then 3^n more) holding a worker for a minute or more per call: with the activities' own
+retries on top, that is how `diskrestore drill start` once took minutes to fail.
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ def emulator_connection_string(ports: tuple[int, int, int]) -> str:
 # ---- clients ---------------------------------------------------------------------------------
 def _credential(client_id: str | None) -> Any:
     """The app's managed identity (App Service's endpoint serves its tokens, or devhost's). Built
-    per client, not cached per process: the credential reads IDENTITY_ENDPOINT when it is built,
-    and the clients are cached per settings (ledger_for, report_store_for) with their tokens."""
+    with each client, never ahead of time: ManagedIdentityCredential picks its platform from the
+    environment (IDENTITY_ENDPOINT: App Service) when it is built. The clients, and so their
+    tokens, are cached per settings (ledger_for, report_store_for)."""
     from azure.identity import ManagedIdentityCredential
 
     return ManagedIdentityCredential(client_id=client_id)

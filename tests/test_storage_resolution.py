@@ -128,7 +128,8 @@ def test_devhost_reads_connection_settings_as_dotnet_configuration_does():
     conn = resolve_connection("Other", env)
     assert conn is not None and (conn.queue, conn.client_id) == (AZURITE["queue"], UAMI)
     assert conn.blob is None  # only the queue is needed by a queue binding
-    prefixed = resolve_connection("Other", {**env, "AzureWebJobsOther": "UseDevelopmentStorage=true"})
+    prefixed = resolve_connection("Other", {**env,
+                                            "AzureWebJobsOther": "UseDevelopmentStorage=true"})
     assert prefixed is not None and prefixed.setting == "AzureWebJobsOther"
     alias = resolve_connection("Other", {"Other__serviceUri": AZURITE["queue"]})
     assert alias is not None and alias.queue == AZURITE["queue"]  # not on AzureWebJobsStorage
