@@ -8,9 +8,11 @@ changed by a later configuration change.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,6 +35,142 @@ class SettingsError(ValueError):
     """One or more app settings are missing or invalid."""
 
 
+STORAGE = "AzureWebJobsStorage"
+STORAGE_SERVICES = ("blob", "queue", "table")
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
+# Hosts whose first label is the account (public and sovereign clouds, DNS zone endpoints);
+# on a loopback or IP host (Azurite) the account is the first path segment.
+_STORAGE_SUFFIXES = (".core.windows.net", ".core.chinacloudapi.cn", ".core.usgovcloudapi.net",
+                     ".core.cloudapi.de", ".storage.azure.net")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """AzureWebJobsStorage, the app's storage account, as the app settings give it (read and
+    checked here; gateway/storage.py resolves it the way the Functions host does).
+
+    Either a connection string (`AzureWebJobsStorage`, or `AzureWebJobsStorage__connectionString`;
+    `UseDevelopmentStorage=true` is the local emulator), or identity-based: per service
+    `__blobServiceUri` / `__queueServiceUri` / `__tableServiceUri`, else
+    https://<__accountName>.<service>.core.windows.net, with `__credential=managedidentity` and
+    `__clientId` for a user-assigned identity. `emulator_ports` are where
+    UseDevelopmentStorage=true leads: the SDK's 10000-10002, or the Azurite devhost was given
+    (DEVHOST_AZURITE_*_PORT), since the app must reach the storage its host uses."""
+
+    connection_string: str | None = None
+    account_name: str | None = None
+    service_uris: tuple[tuple[str, str], ...] = ()  # (service, URI) given explicitly
+    credential: str | None = None  # "managedidentity", or None (the system-assigned identity)
+    client_id: str | None = None
+    emulator_ports: tuple[int, int, int] = (10000, 10001, 10002)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.connection_string or self.account_name or self.service_uris)
+
+
+def _storage(env: Mapping[str, str], problems: list[str],
+             number: Callable[[str, float, float, float], float]) -> StorageSettings:
+    """AzureWebJobsStorage, with every inconsistency named (the host would pick one reading
+    silently; some Functions components pick another)."""
+    connection = (env.get("AzureWebJobsStorage") or
+                  env.get("AzureWebJobsStorage__connectionString") or None)
+    given = {"accountName": env.get("AzureWebJobsStorage__accountName") or None,
+             "blobServiceUri": env.get("AzureWebJobsStorage__blobServiceUri") or None,
+             "queueServiceUri": env.get("AzureWebJobsStorage__queueServiceUri") or None,
+             "tableServiceUri": env.get("AzureWebJobsStorage__tableServiceUri") or None,
+             "serviceUri": env.get("AzureWebJobsStorage__serviceUri") or None,
+             "credential": env.get("AzureWebJobsStorage__credential") or None,
+             "clientId": env.get("AzureWebJobsStorage__clientId") or None,
+             "managedIdentityResourceId":
+                 env.get("AzureWebJobsStorage__managedIdentityResourceId") or None}
+    ports = (int(number("DEVHOST_AZURITE_BLOB_PORT", 10000, 1, 65535)),
+             int(number("DEVHOST_AZURITE_QUEUE_PORT", 10001, 1, 65535)),
+             int(number("DEVHOST_AZURITE_TABLE_PORT", 10002, 1, 65535)))
+    named = [f"{STORAGE}__{k}" for k, v in given.items() if v]
+    if connection and named:
+        problems.append(f"{STORAGE} is a connection string and {', '.join(named)} "
+                        f"{'is' if len(named) == 1 else 'are'} set too: the host uses the "
+                        "connection string and ignores the rest; keep one way to connect")
+        return StorageSettings(connection_string=connection, emulator_ports=ports)
+    if connection or not named:
+        return StorageSettings(connection_string=connection, emulator_ports=ports)
+    _identity_problems(given, problems)
+    uris = tuple((service, given[f"{service}ServiceUri"].rstrip("/"))
+                 for service in STORAGE_SERVICES if given[f"{service}ServiceUri"])
+    return StorageSettings(account_name=given["accountName"], service_uris=uris,
+                           credential=(given["credential"] or "").lower() or None,
+                           client_id=given["clientId"], emulator_ports=ports)
+
+
+def _identity_problems(given: Mapping[str, str | None], problems: list[str]) -> None:
+    credential, client_id, account = given["credential"], given["clientId"], given["accountName"]
+    if credential and credential.lower() != "managedidentity":
+        problems.append(f"{STORAGE}__credential={credential!r} must be 'managedidentity', the one "
+                        "value the Functions host knows (leave it out for the system-assigned "
+                        "identity)")
+    if client_id and (credential or "").lower() != "managedidentity":
+        problems.append(f"{STORAGE}__clientId is set but {STORAGE}__credential is not "
+                        "'managedidentity': the host then ignores the client id and connects "
+                        "with the system-assigned identity; set "
+                        f"{STORAGE}__credential=managedidentity")
+    if client_id and not _is_guid(client_id):
+        problems.append(f"{STORAGE}__clientId={client_id!r} is not a client id (a GUID)")
+    if given["managedIdentityResourceId"]:
+        problems.append(f"{STORAGE}__managedIdentityResourceId is not supported by this app: "
+                        f"name the user-assigned identity by {STORAGE}__clientId")
+    if given["serviceUri"]:
+        problems.append(f"{STORAGE}__serviceUri cannot be used for a connection used across "
+                        f"blobs, queues and tables, as {STORAGE} is (the host, Durable Functions, "
+                        "this app): set __blobServiceUri, __queueServiceUri and __tableServiceUri")
+    if account and not _ACCOUNT.match(account):
+        problems.append(f"{STORAGE}__accountName={account!r} must be 3-24 lowercase letters and "
+                        "digits (a storage account name)")
+    for service in STORAGE_SERVICES:
+        name, uri = f"{STORAGE}__{service}ServiceUri", given[f"{service}ServiceUri"]
+        if not uri and not account:
+            problems.append(f"{name} (or {STORAGE}__accountName) must be set: the host, Durable "
+                            "Functions and this app use blobs, queues and tables")
+        elif uri:
+            _check_service_uri(name, uri, account, problems)
+
+
+def _check_service_uri(name: str, uri: str, account: str | None, problems: list[str]) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname:
+        problems.append(f"{name}={uri!r} must be an https:// URL (bearer tokens are only sent "
+                        "over HTTPS)")
+        return
+    named = _account_of(parts.hostname, parts.path)
+    if account and named is not None and named != account:
+        problems.append(f"{name}={uri!r} names account {named!r} but {STORAGE}__accountName is "
+                        f"{account!r}: the host takes the service URI, some Functions components "
+                        "the account name; make them name the same account")
+
+
+def _account_of(host: str, path: str) -> str | None:
+    """The account a service URI names, or None when its host does not say (a custom domain)."""
+    host = host.lower()
+    try:
+        ipaddress.ip_address(host)
+        path_style = True
+    except ValueError:
+        path_style = host == "localhost"
+    if path_style:
+        return path.strip("/").split("/")[0] or None
+    if host.endswith(_STORAGE_SUFFIXES):
+        return host.split(".")[0]
+    return None
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Settings:
     arm_endpoint: str = PUBLIC_ARM
@@ -48,8 +186,7 @@ class Settings:
     poll_interval_s: float = 10.0
     operation_poll_s: float = 5.0
     restore_queue: str = "restore-requests"
-    storage_connection: str | None = None  # AzureWebJobsStorage (a connection string), or ...
-    storage_account: str | None = None  # ... AzureWebJobsStorage__accountName (identity-based)
+    storage: StorageSettings = StorageSettings()  # AzureWebJobsStorage (ledger, reports, notices)
     ledger_table: str = "recoveryledger"
     recovery_policies_path: str | None = None  # absolute, or relative to the app's directory
     drill_plans_path: str | None = None  # likewise
@@ -100,8 +237,7 @@ class Settings:
         bad = [v for v in vaults if "/providers/microsoft.dataprotection/backupvaults/" not in v.lower()]
         if bad:
             problems.append(f"BACKUP_VAULT_IDS has entries that are not Backup vault ids: {bad}")
-        storage = env.get("AzureWebJobsStorage") or None
-        account = env.get("AzureWebJobsStorage__accountName") or None
+        storage = _storage(env, problems, number)
         table = env.get("RECOVERY_LEDGER_TABLE", "recoveryledger")
         if not _TABLE.match(table):
             problems.append(f"RECOVERY_LEDGER_TABLE={table!r} must be 3-63 letters and digits, "
@@ -128,7 +264,7 @@ class Settings:
             poll_interval_s=number("RESTORE_POLL_INTERVAL_SECONDS", 10, 0.01, 600),
             operation_poll_s=number("ARM_OPERATION_POLL_SECONDS", 5, 0.01, 600),
             restore_queue=env.get("RESTORE_QUEUE_NAME", "restore-requests"),
-            storage_connection=storage, storage_account=account, ledger_table=table,
+            storage=storage, ledger_table=table,
             recovery_policies_path=policies, drill_plans_path=drills,
             drill_reports_container=container,
             app_service_auth=env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true",
@@ -145,7 +281,12 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "RESTORE_PROPAGATION_TIMEOUT_MINUTES", "RESTORE_JOB_TIMEOUT_MINUTES",
              "RESTORE_PROBE_INTERVAL_SECONDS", "RESTORE_POLL_INTERVAL_SECONDS",
              "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME", "AzureWebJobsStorage",
-             "AzureWebJobsStorage__accountName", "RECOVERY_LEDGER_TABLE",
+             "AzureWebJobsStorage__connectionString", "AzureWebJobsStorage__accountName",
+             "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri",
+             "AzureWebJobsStorage__tableServiceUri", "AzureWebJobsStorage__serviceUri",
+             "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
+             "AzureWebJobsStorage__managedIdentityResourceId", "DEVHOST_AZURITE_BLOB_PORT",
+             "DEVHOST_AZURITE_QUEUE_PORT", "DEVHOST_AZURITE_TABLE_PORT", "RECOVERY_LEDGER_TABLE",
              "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER",
              "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION", "ACCESS_POLICY_PATH")
 

@@ -28,6 +28,7 @@ import requests
 
 import azsim
 from bench.environ import environ
+from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 from devhost.clock import VirtualClock
 from devhost.testing import TestHost
@@ -58,7 +59,7 @@ def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
     clock = VirtualClock()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as work, \
-            azsim.start(scenario=scenario, clock=clock) as sim, Azurite() as azurite:
+            azsim.start(scenario=scenario, clock=clock) as sim, Azurite(oauth=True) as azurite:
         rg = f"/subscriptions/{sim.subscription_id}/resourceGroups"
         sandbox = f"{rg}/rg-restore-target"
         protected = [bi["disk"].replace("{subscriptionId}", sim.subscription_id)
@@ -74,7 +75,10 @@ def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
         env = {"ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
                "CALLER_AUTHORIZATION": "off",
                "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
-               "DEV_TENANT_ID": sim.tenant_id, "AzureWebJobsStorage": azurite.connection_string,
+               "DEV_TENANT_ID": sim.tenant_id,
+               # storage as in production: by identity, no connection string, no key
+               "AzureWebJobsStorage": "", **azurite.identity_settings(APP_IDENTITY),
+               **azurite.trust_env(), "DEVHOST_MANAGED_IDENTITIES": APP_IDENTITY,
                "DRILL_PLANS_PATH": str(plans), "DRILL_REPORTS_CONTAINER": container,
                "RECOVERY_LEDGER_TABLE": f"t{uuid.uuid4().hex[:16]}",
                # coarser polls than the defaults (Azure's durations are the same): fewer
@@ -91,7 +95,7 @@ def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
                 answer.raise_for_status()
                 drill = answer.json()["id"]
                 output = host.wait_for(drill, timeout=3600)["output"]
-                report = _blob(azurite.connection_string, container, f"scale/{drill}.json")
+                report = _blob(azurite, container, f"scale/{drill}.json")
                 stats = list(host.host.engine.stats)
             finally:
                 host.stop()
@@ -106,9 +110,11 @@ def drill_at_scale(disks: int, cap: int) -> dict[str, Any]:
             "peakMemoryMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def _blob(connection: str, container: str, name: str) -> dict[str, Any]:
+def _blob(azurite: Azurite, container: str, name: str) -> dict[str, Any]:
+    """The report as the app wrote it, read with the account key (the benchmark, not the app)."""
     from azure.storage.blob import BlobServiceClient
-    service = BlobServiceClient.from_connection_string(connection)
+    service = BlobServiceClient.from_connection_string(azurite.connection_string,
+                                                       connection_verify=azurite.ca_bundle)
     return json.loads(service.get_blob_client(container, name).download_blob().readall())
 
 

@@ -17,6 +17,7 @@ from typing import Any, Self
 import requests
 
 import azsim
+from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 
 from . import scenario
@@ -27,10 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def app_env(sim: Any, azurite: Azurite, time_scale: float, poll_scale: float
             ) -> dict[str, str]:
     """The app settings a deployment would have, pointed at azsim and Azurite (as `make demo`
-    sets them); the app's own waits are divided by `poll_scale`."""
-    env = {**os.environ, **azurite.env(),
+    sets them: identity-based storage, no connection string, no key); the app's own waits are
+    divided by `poll_scale`."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("AzureWebJobsStorage", "DEVHOST_AZURITE_", "IDENTITY_"))}
+    env = {**inherited, **azurite.identity_settings(APP_IDENTITY), **azurite.trust_env(),
+           "DEVHOST_MANAGED_IDENTITIES": f"{APP_IDENTITY}={sim.app_principal_id}",
+           "DEVHOST_TENANT_ID": sim.tenant_id,
            "PYTHONPATH": str(ROOT),
-           "AzureWebJobsStorage": "UseDevelopmentStorage=true",
            "ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
            "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
            "DEV_TENANT_ID": sim.tenant_id,
@@ -180,7 +185,7 @@ class Environment:
         self.sim = azsim.start(scenario=scenario.build(self.slot_count, self.seed),
                                time_scale=self.time_scale)
         try:
-            self.azurite = Azurite()
+            self.azurite = Azurite(oauth=True)
             self.azurite.start()
             env = app_env(self.sim, self.azurite, self.time_scale, self.poll_scale)
             self.host = Host(env, self.workdir / "state", self.workdir / "devhost.log")

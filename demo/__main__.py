@@ -25,6 +25,7 @@ from typing import Any
 import requests
 
 import azsim
+from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 from domain import audit
 from domain.access import encode_client_principal
@@ -41,7 +42,7 @@ SIGNED_IN = {"X-MS-CLIENT-PRINCIPAL": encode_client_principal(*OPERATOR,
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     scale = args.time_scale
-    with azsim.start(scenario="demo", time_scale=scale) as sim, Azurite() as azurite:
+    with azsim.start(scenario="demo", time_scale=scale) as sim, Azurite(oauth=True) as azurite:
         env = _app_env(sim, azurite, scale, serve=args.serve)
         with _devhost(env, args.port) as base:
             if args.serve:
@@ -94,13 +95,22 @@ def _app_env(sim: Any, azurite: Azurite, scale: float, *, serve: bool) -> dict[s
     """The app settings a deployment would have, pointed at azsim and Azurite. The demo signs
     its request in as App Service authentication would (devhost has no authentication module)
     and the access policy decides; `--serve` turns caller authorization off for the CLI, which
-    signs in only to a deployed app."""
+    signs in only to a deployed app.
+
+    Storage as in production: identity-based AzureWebJobsStorage (accountName, credential,
+    clientId; plus the service URIs Azurite needs), no connection string, no key. devhost
+    serves the app's identity as App Service does (DEVHOST_MANAGED_IDENTITIES: its client id and
+    azsim's principal for the app) and REQUESTS_CA_BUNDLE trusts Azurite's certificate."""
     access = ({"CALLER_AUTHORIZATION": "off"} if serve else
               {"CALLER_AUTHORIZATION": "policy", "WEBSITE_AUTH_ENABLED": "true",
                "ACCESS_POLICY_PATH": str(ROOT / "demo" / "access-policy.json")})
-    return {**os.environ, **azurite.env(), **access,
+    inherited = {k: v for k, v in os.environ.items()  # a shell's own storage settings stay out
+                 if not k.startswith(("AzureWebJobsStorage", "DEVHOST_AZURITE_", "IDENTITY_"))}
+    return {**inherited, **access, **azurite.identity_settings(APP_IDENTITY),
+            **azurite.trust_env(),
+            "DEVHOST_MANAGED_IDENTITIES": f"{APP_IDENTITY}={sim.app_principal_id}",
+            "DEVHOST_TENANT_ID": sim.tenant_id,
             "PYTHONPATH": str(ROOT),
-            "AzureWebJobsStorage": "UseDevelopmentStorage=true",
             "ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
             "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
             "DEV_TENANT_ID": sim.tenant_id,

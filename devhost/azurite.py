@@ -4,6 +4,15 @@ Azurite listens on ports the OS picks (port 0) and prints the ports it got, so t
 test sessions on one machine never race for a port. The process runs in its own session and is
 killed with its whole group by `stop()`, by a finalizer and at interpreter exit, so it is never
 left behind.
+
+Two modes:
+* plain HTTP with the well-known account key (the default): what `UseDevelopmentStorage=true`
+  and key-based connection strings reach;
+* `oauth=True`: HTTPS with a throw-away certificate (devtls) and Azurite's `--oauth basic`, so
+  clients connect as production does, by identity (bearer tokens from devhost's managed identity
+  endpoint, devhost/identity.py) to service URIs, verifying the certificate against
+  `ca_bundle`. What basic mode checks in a token is in docs/devhost.md ("Storage"). Shared keys
+  still work in this mode (tests read what the app wrote with them); the app is never given one.
 """
 
 from __future__ import annotations
@@ -21,9 +30,12 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
-from .config import azurite_connection_string
+from .config import AZURITE_ACCOUNT, azurite_connection_string
+
+if TYPE_CHECKING:
+    from devtls import TlsFiles
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BINARY = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "azurite"
@@ -59,13 +71,20 @@ class Azurite:
 
     Use as a context manager, or call `start()` / `stop()`. `ports` and `connection_string` are
     valid once started; `env()` gives the DEVHOST_AZURITE_*_PORT variables that make
-    `UseDevelopmentStorage=true` resolve to this instance (see devhost.config).
+    `UseDevelopmentStorage=true` resolve to this instance (see devhost.config); with
+    `oauth=True`, `identity_settings()` gives the identity-based settings that reach it and
+    `trust_env()` the REQUESTS_CA_BUNDLE that trusts its certificate.
     """
 
     def __init__(self, binary: str | Path | None = None, *, host: str = "127.0.0.1",
-                 ports: AzuritePorts | None = None, start_timeout: float = 30.0) -> None:
+                 ports: AzuritePorts | None = None, start_timeout: float = 30.0,
+                 oauth: bool = False) -> None:
         self.binary = Path(binary) if binary is not None else None
         self.host = host
+        self.oauth = oauth
+        self.ca_bundle: str | None = None  # with oauth: the CA that signed Azurite's certificate
+        self._trust: str | None = None
+        self._tls: TlsFiles | None = None
         self._requested = ports or AzuritePorts(0, 0, 0)
         self.start_timeout = start_timeout
         self._proc: subprocess.Popen[str] | None = None
@@ -83,6 +102,8 @@ class Azurite:
             return self
         binary = self.binary or azurite_binary()
         self._workdir = tempfile.mkdtemp(prefix="devhost-azurite-")
+        if self.oauth:
+            self._make_certificate()
         try:
             self._proc = subprocess.Popen(
                 self._command(binary), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -114,6 +135,7 @@ class Azurite:
                 if stream is not None:
                     stream.close()
         self._proc, self._workdir, self._readers = None, None, []
+        self.ca_bundle = self._trust = None
 
     def __enter__(self) -> Azurite:
         return self.start()
@@ -133,24 +155,82 @@ class Azurite:
         return AzuritePorts(self._found["Blob"], self._found["Queue"], self._found["Table"])
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.oauth else "http"
+
+    @property
     def connection_string(self) -> str:
+        """The account key connection string (for tests reading what the app wrote; an HTTPS
+        instance's clients also need `connection_verify=ca_bundle`)."""
         blob, queue, table = self.ports
-        return azurite_connection_string(self.host, blob, queue, table)
+        return azurite_connection_string(self.host, blob, queue, table, scheme=self.scheme)
+
+    def service_uris(self) -> dict[str, str]:
+        """{"blob"|"queue"|"table": the service URI} (path-style: the account is the path)."""
+        return {service: f"{self.scheme}://{self.host}:{port}/{AZURITE_ACCOUNT}"
+                for service, port in zip(("blob", "queue", "table"), self.ports, strict=True)}
 
     def env(self) -> dict[str, str]:
+        """DEVHOST_AZURITE_*_PORT: where `UseDevelopmentStorage=true` leads (devhost.config).
+
+        Only for the HTTP instance: the SDKs resolve UseDevelopmentStorage=true to http://, which
+        an HTTPS instance does not serve."""
+        if self.oauth:
+            raise AzuriteError("UseDevelopmentStorage=true means http://, and this Azurite "
+                               "serves HTTPS (oauth=True): connect with identity_settings()")
         blob, queue, table = self.ports
         return {"DEVHOST_AZURITE_BLOB_PORT": str(blob), "DEVHOST_AZURITE_QUEUE_PORT": str(queue),
                 "DEVHOST_AZURITE_TABLE_PORT": str(table)}
 
+    def identity_settings(self, client_id: str, prefix: str = "AzureWebJobsStorage"
+                          ) -> dict[str, str]:
+        """The production shape of an identity-based connection (infra/app/function.bicep:
+        accountName, credential, clientId), plus the service URIs Azurite needs, since
+        `accountName` alone means https://<account>.<service>.core.windows.net. No connection
+        string, no key."""
+        if not self.oauth:
+            raise AzuriteError("identity-based connections need HTTPS and OAuth: "
+                               "Azurite(oauth=True)")
+        uris = self.service_uris()
+        return {f"{prefix}__accountName": AZURITE_ACCOUNT,
+                f"{prefix}__blobServiceUri": uris["blob"],
+                f"{prefix}__queueServiceUri": uris["queue"],
+                f"{prefix}__tableServiceUri": uris["table"],
+                f"{prefix}__credential": "managedidentity", f"{prefix}__clientId": client_id}
+
+    def trust_env(self) -> dict[str, str]:
+        """REQUESTS_CA_BUNDLE naming a bundle of the public CAs plus this Azurite's CA: azure-core's
+        requests transport verifies against it (requests reads it when no bundle is passed), so
+        storage clients built exactly as in production trust this Azurite, and TLS verification
+        stays on. ARM clients keep their own ARM_CA_BUNDLE (azsim), passed explicitly."""
+        if self._trust is None:
+            raise AzuriteError("only an Azurite(oauth=True) that has started has a certificate")
+        return {"REQUESTS_CA_BUNDLE": self._trust}
+
     # ------------------------------------------------------------------ internals
+    def _make_certificate(self) -> None:
+        from devtls import create, trust_bundle
+
+        assert self._workdir is not None
+        tls_dir = Path(self._workdir) / "tls"
+        tls_dir.mkdir()
+        files = create(tls_dir, ca_name="devhost Azurite local CA")
+        self._tls = files
+        self.ca_bundle = str(files.ca_bundle)
+        self._trust = str(trust_bundle(tls_dir / "trust.pem", files.ca_bundle))
+
     def _command(self, binary: Path) -> list[str]:
         blob, queue, table = self._requested
         assert self._workdir is not None
-        return [str(binary), "--location", self._workdir,
-                "--blobHost", self.host, "--blobPort", str(blob),
-                "--queueHost", self.host, "--queuePort", str(queue),
-                "--tableHost", self.host, "--tablePort", str(table),
-                "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
+        command = [str(binary), "--location", self._workdir,
+                   "--blobHost", self.host, "--blobPort", str(blob),
+                   "--queueHost", self.host, "--queuePort", str(queue),
+                   "--tableHost", self.host, "--tablePort", str(table),
+                   "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
+        if self._tls is not None:  # Azurite accepts bearer tokens only over HTTPS
+            command += ["--cert", str(self._tls.cert), "--key", str(self._tls.key),
+                        "--oauth", "basic"]
+        return command
 
     def _read(self, stream: IO[str] | None, tail: collections.deque[str], parse: bool) -> None:
         """Drain a pipe on a daemon thread (a full pipe would block Azurite), keeping its tail."""

@@ -5,12 +5,16 @@ Only the settings devhost acts on are modelled; each has the host's documented d
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
+import uuid
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # The well-known Azurite account (public, documented development credentials).
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -19,11 +23,13 @@ AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K
 
 
 def azurite_connection_string(host: str = "127.0.0.1", blob_port: int = 10000,
-                              queue_port: int = 10001, table_port: int = 10002) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-            f"BlobEndpoint=http://{host}:{blob_port}/{AZURITE_ACCOUNT};"
-            f"QueueEndpoint=http://{host}:{queue_port}/{AZURITE_ACCOUNT};"
-            f"TableEndpoint=http://{host}:{table_port}/{AZURITE_ACCOUNT};")
+                              queue_port: int = 10001, table_port: int = 10002,
+                              scheme: str = "http") -> str:
+    return (f"DefaultEndpointsProtocol={scheme};AccountName={AZURITE_ACCOUNT};"
+            f"AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={scheme}://{host}:{blob_port}/{AZURITE_ACCOUNT};"
+            f"QueueEndpoint={scheme}://{host}:{queue_port}/{AZURITE_ACCOUNT};"
+            f"TableEndpoint={scheme}://{host}:{table_port}/{AZURITE_ACCOUNT};")
 
 
 class ConfigError(ValueError):
@@ -132,22 +138,158 @@ def load_local_settings(app_dir: str | Path, env: MutableMapping[str, str] | Non
         env.setdefault(key, str(value))
 
 
-def connection_string(setting: str | None, env: Mapping[str, str] | None = None) -> str | None:
-    """Resolve a binding's `connection` app setting the way the host does.
+STORAGE = "AzureWebJobsStorage"
+SERVICES = ("blob", "queue", "table")
+# Hosts whose first label is the account; on a loopback or IP host (Azurite) it is the path's.
+_STORAGE_SUFFIXES = (".core.windows.net", ".core.chinacloudapi.cn", ".core.usgovcloudapi.net",
+                     ".core.cloudapi.de", ".storage.azure.net")
 
-    `X`, then `X__connectionString`; `AzureWebJobsX` for a bare name; `UseDevelopmentStorage=true`
-    means Azurite (on the ports in DEVHOST_AZURITE_* when the host started its own Azurite).
-    Returns None when nothing is configured, so the caller can skip the trigger with a warning.
+
+class StorageSettingError(ConfigError):
+    """A storage connection's settings contradict each other or the host's rules."""
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """Where a binding's `connection` leads: a connection string (key-based; the SDK parses
+    it), or service URIs reached with a managed identity (`client_id` None: system-assigned)."""
+
+    setting: str
+    connection_string: str | None = None
+    blob: str | None = None
+    queue: str | None = None
+    table: str | None = None
+    client_id: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The comparable answer (tests/test_storage_resolution.py)."""
+        if self.connection_string is not None:
+            return {"connectionString": self.connection_string}
+        return {"blob": self.blob, "queue": self.queue, "table": self.table,
+                "managedIdentity": self.client_id or "system-assigned"}
+
+
+def resolve_connection(setting: str | None, env: Mapping[str, str] | None = None,
+                       service: str = "queue") -> StorageConnection | None:
+    """Resolve a binding's `connection` app setting the way the host does; None when nothing is
+    configured (the caller skips the trigger with a warning). StorageSettingError names every
+    inconsistency.
+
+    The section is `AzureWebJobs<X>`, else `<X>` (GetWebJobsConnectionStringSection), keys read
+    case-insensitively as .NET configuration does. Its value, or `__connectionString`, is a
+    connection string; `UseDevelopmentStorage=true` is Azurite, on the ports in
+    DEVHOST_AZURITE_*_PORT when the host was given its own Azurite (the real host hands it to the
+    SDK: http://127.0.0.1:10000-10002). Otherwise identity-based: per service
+    `__<service>ServiceUri`, honoured over `__accountName` (https://<account>.<service>.core.
+    windows.net); `__serviceUri` is an alias for `service`'s URI except on AzureWebJobsStorage,
+    which is used across blobs, queues and tables; `__credential=managedidentity` and `__clientId`
+    pick the user-assigned identity. gateway/storage.py applies the same rules for the app.
     """
     env = os.environ if env is None else env
-    name = setting or "AzureWebJobsStorage"
-    candidates = [name, f"{name}__connectionString", f"AzureWebJobs{name}"]
-    value = next((env[c] for c in candidates if env.get(c)), None)
-    if value is None:
+    name = setting or STORAGE
+    for candidate in (f"AzureWebJobs{name}", name):
+        value, children = _section(env, candidate)
+        if value or children:
+            break
+    else:
         return None
-    if value.strip().lower().startswith("usedevelopmentstorage=true"):
-        return azurite_connection_string(
-            blob_port=int(env.get("DEVHOST_AZURITE_BLOB_PORT", 10000)),
-            queue_port=int(env.get("DEVHOST_AZURITE_QUEUE_PORT", 10001)),
-            table_port=int(env.get("DEVHOST_AZURITE_TABLE_PORT", 10002)))
-    return value
+    connection = value or children.get("connectionstring")
+    identity = {k: v for k, v in children.items() if k != "connectionstring"}
+    if connection and identity:
+        others = ", ".join(f"{candidate}__{k}" for k in identity)
+        raise StorageSettingError(
+            f"{candidate} is a connection string and {others} set too: the host uses the "
+            "connection string and ignores the rest; keep one way to connect")
+    if connection:
+        if _is_development_storage(connection):
+            connection = azurite_connection_string(
+                blob_port=int(env.get("DEVHOST_AZURITE_BLOB_PORT", 10000)),
+                queue_port=int(env.get("DEVHOST_AZURITE_QUEUE_PORT", 10001)),
+                table_port=int(env.get("DEVHOST_AZURITE_TABLE_PORT", 10002)))
+        return StorageConnection(candidate, connection_string=connection)
+    return _identity_connection(candidate, identity, service)
+
+
+def _section(env: Mapping[str, str], name: str) -> tuple[str | None, dict[str, str]]:
+    prefix = f"{name.lower()}__"
+    value = next((v for k, v in env.items() if k.lower() == name.lower() and v), None)
+    children = {k[len(prefix):].lower(): v for k, v in env.items()
+                if k.lower().startswith(prefix) and v}
+    return value, children
+
+
+def _identity_connection(name: str, given: Mapping[str, str], service: str) -> StorageConnection:
+    problems: list[str] = []
+    credential, client_id = given.get("credential"), given.get("clientid")
+    account = given.get("accountname")
+    if credential and credential.lower() != "managedidentity":
+        problems.append(f"{name}__credential={credential!r} must be 'managedidentity', the one "
+                        "value the Functions host knows (leave it out for the system-assigned "
+                        "identity)")
+    if client_id and (credential or "").lower() != "managedidentity":
+        problems.append(f"{name}__clientId is set but {name}__credential is not "
+                        "'managedidentity': the host then ignores the client id and connects "
+                        "with the system-assigned identity; set "
+                        f"{name}__credential=managedidentity")
+    if client_id and not _is_guid(client_id):
+        problems.append(f"{name}__clientId={client_id!r} is not a client id (a GUID)")
+    if given.get("managedidentityresourceid"):
+        problems.append(f"{name}__managedIdentityResourceId is not supported by devhost: name the "
+                        f"user-assigned identity by {name}__clientId")
+    shared = name == STORAGE  # host storage: used across blobs, queues and tables
+    if given.get("serviceuri") and shared:
+        problems.append(f"{name}__serviceUri cannot be used for a connection used across blobs, "
+                        f"queues and tables, as {name} is (the host, Durable Functions, this app):"
+                        " set __blobServiceUri, __queueServiceUri and __tableServiceUri")
+    if account and not re.fullmatch(r"[a-z0-9]{3,24}", account):
+        problems.append(f"{name}__accountName={account!r} must be 3-24 lowercase letters and "
+                        "digits (a storage account name)")
+    uris: dict[str, str | None] = {}
+    for each in SERVICES:
+        uri = given.get(f"{each}serviceuri") or (given.get("serviceuri") if each == service
+                                                 and not shared else None)
+        if uri:
+            problems += _uri_problems(f"{name}__{each}ServiceUri", uri, account)
+        elif (shared or each == service) and not account:
+            problems.append(f"{name}__{each}ServiceUri (or {name}__accountName) must be set"
+                            + (": the host, Durable Functions and this app use blobs, queues and "
+                               "tables" if shared else ""))
+        uris[each] = (uri.rstrip("/") if uri else
+                      f"https://{account}.{each}.core.windows.net" if account else None)
+    if problems:
+        raise StorageSettingError("; ".join(problems))
+    return StorageConnection(name, blob=uris["blob"], queue=uris["queue"], table=uris["table"],
+                             client_id=client_id if credential else None)
+
+
+def _uri_problems(name: str, uri: str, account: str | None) -> list[str]:
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname:
+        return [f"{name}={uri!r} must be an https:// URL (bearer tokens are only sent over "
+                "HTTPS)"]
+    host = parts.hostname.lower()
+    try:
+        ipaddress.ip_address(host)
+        named: str | None = parts.path.strip("/").split("/")[0] or None
+    except ValueError:
+        named = (parts.path.strip("/").split("/")[0] or None if host == "localhost" else
+                 host.split(".")[0] if host.endswith(_STORAGE_SUFFIXES) else None)
+    if account and named is not None and named != account:
+        return [f"{name}={uri!r} names account {named!r} but {name.split('__')[0]}__accountName "
+                f"is {account!r}: the host takes the service URI, some Functions components the "
+                "account name; make them name the same account"]
+    return []
+
+
+def _is_development_storage(connection_string: str) -> bool:
+    pairs = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+    return {k.strip().lower(): v.strip().lower() for k, v in pairs.items()}.get(
+        "usedevelopmentstorage") == "true"
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

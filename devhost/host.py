@@ -11,6 +11,7 @@ from typing import Any
 
 from azure.functions import meta
 
+from . import identity
 from .clock import Clock, RealClock
 from .config import HostConfig, load_local_settings
 from .discovery import start_worker
@@ -33,6 +34,9 @@ class DevHost:
                  listeners: bool = True) -> None:
         self.app_dir = Path(app_dir).resolve()
         load_local_settings(self.app_dir)
+        # IDENTITY_ENDPOINT/IDENTITY_HEADER as App Service sets them: before anything builds a
+        # ManagedIdentityCredential, which reads them when it is built.
+        self.identity = identity.acquire()
         self.config = HostConfig.load(self.app_dir)
         self.clock = clock or RealClock()
         # Indexed and loaded by the worker, as Azure does: IndexingError if it refuses the app.
@@ -77,6 +81,8 @@ class DevHost:
         self.server.stop()
         self.invoker.close()
         self.store.close()
+        if self.identity is not None:
+            self.identity.release()
 
     def __enter__(self) -> DevHost:
         return self.start()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from azure.functions import meta
 
-from .config import HostConfig, connection_string
+from .config import HostConfig, StorageConnection, resolve_connection
 from .discovery import Binding
 from .triggers import resolve_settings
 
@@ -24,11 +24,11 @@ class QueueOutput:
 
     def __init__(self, config: HostConfig, env: Mapping[str, str] | None = None) -> None:
         self.encoding, self.env = config.queue_message_encoding, env
-        self._clients: dict[tuple[str, str], object] = {}
+        self._clients: dict[tuple[StorageConnection, str], object] = {}
         self._lock = threading.Lock()
 
     def deliver(self, binding: Binding, datum: meta.Datum) -> None:
-        conn = connection_string(binding.spec.get("connection"), self.env)
+        conn = resolve_connection(binding.spec.get("connection"), self.env, service="queue")
         if conn is None:
             raise RuntimeError(f"queue output {binding.name!r}: connection "
                                f"{binding.spec.get('connection') or 'AzureWebJobsStorage'!r} is "
@@ -40,7 +40,7 @@ class QueueOutput:
             text = base64.b64encode(raw).decode() if self.encoding != "none" else raw.decode()
             client.send_message(text)  # type: ignore[attr-defined]
 
-    def _client(self, conn: str, name: str) -> object:  # one cached client per queue
+    def _client(self, conn: StorageConnection, name: str) -> object:  # one client per queue
         from .triggers.queue import queue_client
         with self._lock:
             client = self._clients.get((conn, name))

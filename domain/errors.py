@@ -74,6 +74,7 @@ RestoreTimedOut = _error("RestoreTimedOut")
 Cancelled = _error("Cancelled")
 AccessDenied = _error("AccessDenied")  # the caller's access rules do not cover the request
 Unauthenticated = _error("Unauthenticated")  # no usable signed-in caller to judge
+StorageNotConfigured = _error("StorageNotConfigured")  # AzureWebJobsStorage says nothing
 
 # Transient: worth another attempt.
 RoleNotYetEffective = _error("RoleNotYetEffective", retryable=True)

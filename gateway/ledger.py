@@ -21,17 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import (
-    AzureError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from domain import errors
 from domain.recovery import Guard
 from settings import Settings
+
+from .storage import table_client, translated
 
 EVENT, GUARD, LIMITS, CONCURRENCY = "event", "guard", "limits", "concurrency"
 DRILLED = "drilled"
@@ -47,17 +43,8 @@ class Ledger:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
-        """A connection string (Azurite, or a key-based account), else the identity-based
-        account of AzureWebJobsStorage__accountName, as the Functions host itself connects."""
-        if settings.storage_connection:
-            table = TableClient.from_connection_string(settings.storage_connection,
-                                                       settings.ledger_table)
-        else:
-            from azure.identity import ManagedIdentityCredential
-            credential = ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
-            table = TableClient(f"https://{settings.storage_account}.table.core.windows.net",
-                                settings.ledger_table, credential=credential)
-        ledger = cls(table)
+        """The table in AzureWebJobsStorage, reached as the host reaches it (gateway/storage.py)."""
+        ledger = cls(table_client(settings.storage, settings.ledger_table))
         ledger.ensure_table()
         return ledger
 
@@ -164,17 +151,14 @@ class Ledger:
 
 
 def _reachable(method: Any) -> Any:
-    """What escapes a ledger call (the table unreachable, throttled, gone) as AzureUnavailable:
-    the callers answer retryably (503, or a 500 Event Grid retries) instead of crashing."""
+    """What escapes a ledger call (the table unreachable, refused, throttled) as one domain
+    error naming the table, the endpoint and what to check: the callers answer it (503, or a
+    500 Event Grid retries) instead of crashing with the SDK's trace."""
     @functools.wraps(method)
     def call(self: Ledger, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with translated(f"the recovery ledger (table {self._table.table_name})", "table",
+                        self._table.url):
             return method(self, *args, **kwargs)
-        except AzureError as exc:
-            raise errors.AzureUnavailable(
-                f"the recovery ledger (table {self._table.table_name}) cannot be used now: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
-                hint="check the storage account; the caller may retry") from exc
     return call
 
 

@@ -2,7 +2,10 @@
 notifications (a Storage queue message or a webhook), and the drill's verification webhook.
 
 Blobs, per plan: `<plan>/<drill id>.json` (the report), `<plan>/<drill id>.html` (the page) and
-`<plan>/<drill id>.summary.json` (the summary alone, read back for the next drills' trend).
+`<plan>/<drill id>.summary.json` (the summary alone, read back for the next drills' trend);
+`.write-check` at the container's root is what `check_writable` writes when a drill starts.
+Storage is reached as the host reaches it, and its failures are domain errors with one line
+naming the container or queue, the endpoint and what to check (gateway/storage.py).
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ import functools
 import json
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
-from azure.storage.queue import QueueClient
+from azure.storage.blob import ContainerClient, ContentSettings
 
 from settings import Settings
+
+from .storage import blob_service, queue_client, translated
 
 TREND = 30  # earlier drills in a report's trend
 
@@ -29,59 +34,64 @@ class ReportStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReportStore:
-        if settings.storage_connection:
-            service = BlobServiceClient.from_connection_string(settings.storage_connection)
-        else:
-            from azure.identity import ManagedIdentityCredential
-            service = BlobServiceClient(
-                f"https://{settings.storage_account}.blob.core.windows.net",
-                credential=ManagedIdentityCredential(client_id=settings.managed_identity_client_id))
-        container = service.get_container_client(settings.drill_reports_container)
-        try:
-            container.create_container()
-        except ResourceExistsError:
-            pass
-        return cls(container, settings)
+        container = blob_service(settings.storage).get_container_client(
+            settings.drill_reports_container)
+        store = cls(container, settings)
+        with store._translated():
+            try:
+                container.create_container()
+            except ResourceExistsError:
+                pass
+        return store
+
+    def _translated(self) -> Any:
+        return translated(f"the drill report store (container {self._container.container_name})",
+                          "blob", self._container.url)
+
+    def check_writable(self) -> None:
+        """Write `.write-check`, so a drill that could not write its report is refused when it
+        starts, not after it has restored every disk."""
+        with self._translated():
+            self._container.upload_blob(".write-check", datetime.now(UTC).isoformat().encode(),
+                                        overwrite=True)
 
     def previous_summaries(self, plan: str) -> list[dict[str, Any]]:
-        names = sorted(b.name for b in self._container.list_blobs(name_starts_with=f"{plan}/")
-                       if b.name.endswith(".summary.json"))
-        return [json.loads(self._container.download_blob(n).readall()) for n in names[-TREND:]]
+        with self._translated():
+            names = sorted(b.name for b in self._container.list_blobs(name_starts_with=f"{plan}/")
+                           if b.name.endswith(".summary.json"))
+            return [json.loads(self._container.download_blob(n).readall())
+                    for n in names[-TREND:]]
 
     def write(self, plan: str, drill_id: str, report: dict[str, Any], html: str) -> dict[str, str]:
         urls = {}
-        for suffix, body, kind in ((".json", json.dumps(report, indent=1), "application/json"),
-                                   (".html", html, "text/html; charset=utf-8"),
-                                   (".summary.json", json.dumps(report["summary"]),
-                                    "application/json")):
-            blob = self._container.upload_blob(f"{plan}/{drill_id}{suffix}", body.encode(),
-                                               overwrite=True,
-                                               content_settings=ContentSettings(kind))
-            urls[suffix.strip(".").replace(".json", "") or "json"] = blob.url
+        with self._translated():
+            for suffix, body, kind in ((".json", json.dumps(report, indent=1), "application/json"),
+                                       (".html", html, "text/html; charset=utf-8"),
+                                       (".summary.json", json.dumps(report["summary"]),
+                                        "application/json")):
+                blob = self._container.upload_blob(f"{plan}/{drill_id}{suffix}", body.encode(),
+                                                   overwrite=True,
+                                                   content_settings=ContentSettings(kind))
+                urls[suffix.strip(".").replace(".json", "") or "json"] = blob.url
         return {"json": urls["json"], "html": urls["html"]}
 
     def read(self, plan: str, drill_id: str, kind: str) -> bytes | None:
         """A drill's report as written: kind "json" or "html"; None if there is none."""
-        try:
-            return self._container.download_blob(f"{plan}/{drill_id}.{kind}").readall()
-        except ResourceNotFoundError:
-            return None
+        with self._translated():
+            try:
+                return self._container.download_blob(f"{plan}/{drill_id}.{kind}").readall()
+            except ResourceNotFoundError:
+                return None
 
     def notify_queue(self, queue: str, message: dict[str, Any]) -> None:
         """One message, base64-encoded as a Functions queue trigger expects by default."""
-        if self._settings.storage_connection:
-            client = QueueClient.from_connection_string(self._settings.storage_connection, queue)
-        else:
-            from azure.identity import ManagedIdentityCredential
-            client = QueueClient(
-                f"https://{self._settings.storage_account}.queue.core.windows.net", queue,
-                credential=ManagedIdentityCredential(
-                    client_id=self._settings.managed_identity_client_id))
-        try:
-            client.create_queue()
-        except ResourceExistsError:
-            pass
-        client.send_message(base64.b64encode(json.dumps(message).encode()).decode())
+        client = queue_client(self._settings.storage, queue)
+        with translated(f"the drill notice queue {queue}", "queue", client.url):
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass
+            client.send_message(base64.b64encode(json.dumps(message).encode()).decode())
 
 
 @functools.lru_cache(maxsize=4)

@@ -55,7 +55,8 @@ def test_recovery_settings_ledger_table_and_policy_path():
                            "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
     assert s.recovery_policies_path == str(Path(settings_module.__file__).parent / "config" /
                                            "policies.json")  # relative to the app, not the cwd
-    assert s.storage_connection == "UseDevelopmentStorage=true" and s.ledger_table == "recoveryledger"
+    assert s.storage.connection_string == "UseDevelopmentStorage=true"
+    assert s.ledger_table == "recoveryledger"
     assert Settings.from_env({"RECOVERY_POLICIES_PATH": "/etc/p.json"}).recovery_policies_path \
         == "/etc/p.json"
 
@@ -75,3 +76,32 @@ def test_sign_in_headers_are_trusted_only_when_the_platform_says_authentication_
     assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "True"}).app_service_auth is True
     assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "false"}).app_service_auth is False
     assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "yes"}).app_service_auth is False
+
+
+def test_storage_settings_are_checked_and_every_problem_named():
+    """AzureWebJobsStorage as the host reads it: the production shape is accepted; shapes the
+    host would read silently in a way nobody meant are refused, each problem naming its
+    settings (tests/test_storage_resolution.py holds devhost to the same rules)."""
+    production = {"AzureWebJobsStorage__accountName": "stdiskrestore",
+                  "AzureWebJobsStorage__credential": "managedidentity",
+                  "AzureWebJobsStorage__clientId": "5f1c7e2a-8b3d-4c9e-a1f0-6d2b8e4c7a90"}
+    s = Settings.from_env(production).storage
+    assert (s.account_name, s.credential, s.client_id, s.connection_string) == \
+        ("stdiskrestore", "managedidentity", production["AzureWebJobsStorage__clientId"], None)
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"AzureWebJobsStorage__accountName": "stdiskrestore",
+                           "AzureWebJobsStorage__credential": "azurecli",
+                           "AzureWebJobsStorage__clientId": "my-identity",
+                           "AzureWebJobsStorage__queueServiceUri":
+                               "https://other.queue.core.windows.net"})
+    text = str(info.value)
+    assert "AzureWebJobsStorage__credential='azurecli' must be 'managedidentity'" in text
+    assert "AzureWebJobsStorage__clientId is set but AzureWebJobsStorage__credential is not " \
+           "'managedidentity': the host then ignores the client id" in text
+    assert "AzureWebJobsStorage__clientId='my-identity' is not a client id (a GUID)" in text
+    assert "AzureWebJobsStorage__queueServiceUri='https://other.queue.core.windows.net' names " \
+           "account 'other' but AzureWebJobsStorage__accountName is 'stdiskrestore'" in text
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage is a connection string and "
+                                            "AzureWebJobsStorage__accountName is set too"):
+        Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                           "AzureWebJobsStorage__accountName": "stdiskrestore"})

@@ -6,10 +6,16 @@ their expiry.
 The plans are read when the app starts (the timers need their schedules then): a bad file is
 logged with every problem and no drill timer is registered; `POST /api/drills` answers 503 with
 the same problems.
+
+A drill starts only if its report can be written (a write to the report container): otherwise
+`POST /api/drills` answers 503 at once with the one line saying why (the endpoint, what to check),
+and a timer logs that line and starts nothing, instead of restoring every disk and failing at the
+report, minutes later.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -27,7 +33,7 @@ from gateway.reports import report_store_for
 from settings import Settings, settings
 
 from .access import Refused, authorize, read_refusal, record_action
-from .problems import problem
+from .problems import STORAGE_FAILURES, problem, unavailable
 from .submit import run_config
 from .views import is_instance_id, restore_view
 
@@ -54,6 +60,9 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
     status = await client.get_status(instance, show_input=False)
     if status.runtime_status is not None:
         return instance, False
+    # Raises (STORAGE_FAILURES) when the report could not be written: say so now, not after
+    # every disk was restored.
+    await asyncio.to_thread(lambda: report_store_for(config).check_writable())
     await client.start_new(ORCHESTRATOR, instance, {
         "drillId": instance, "plan": plan.to_dict(), "config": run_config(config),
         "requestedBy": requested_by or {"kind": "timer", "id": None, "name": plan.name}})
@@ -83,8 +92,12 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
     if plan is None:
         known = ", ".join(p.name for p in plans.plans) or "none"
         return problem(404, "Not found", f"no drill plan {body['plan']!r} (plans: {known})")
-    instance, started = await start_drill(client, plan, config, datetime.now(UTC),
-                                          requested_by=allowed.caller.to_dict())
+    try:
+        instance, started = await start_drill(client, plan, config, datetime.now(UTC),
+                                              requested_by=allowed.caller.to_dict())
+    except STORAGE_FAILURES as exc:
+        log.error("drill of plan %s not started: %s", plan.name, exc)
+        return unavailable("Drill reports unavailable", exc)
     if started:
         record_action("request", allowed, {"action": "drill", "drillPlans": plan.name},
                       run_id=instance, why=why)
@@ -138,7 +151,12 @@ async def get_drill_report(req: func.HttpRequest,
                        f"{view['phase']!r}); its report is written when it ends",
                        headers={"Retry-After": "30"})
     plan = (view["result"] or {}).get("plan")
-    body = report_store_for(settings()).read(plan, instance, kind) if plan else None
+    try:
+        body = await asyncio.to_thread(
+            lambda: report_store_for(settings()).read(plan, instance, kind)) if plan else None
+    except STORAGE_FAILURES as exc:
+        log.error("drill report %s unavailable: %s", instance, exc)
+        return unavailable("Drill reports unavailable", exc)
     if body is None:
         return problem(404, "Not found", f"drill {instance!r} ended without a report "
                        f"({view['runtimeStatus']})")
@@ -151,7 +169,11 @@ def _timer(plan: DrillPlan) -> Any:
         config = settings()
         current = load_plans(config).plan(plan.name) or plan
         when = datetime.now(UTC).replace(microsecond=0)
-        instance, started = await start_drill(client, current, config, when)
+        try:
+            instance, started = await start_drill(client, current, config, when)
+        except STORAGE_FAILURES as exc:  # one line in the log, no trace; the next firing retries
+            log.error("drill timer %s: not started: %s", plan.name, exc)
+            return
         log.info("drill timer %s: %s %s", plan.name, instance,
                  "started" if started else "already running")
     run.__name__ = run.__qualname__ = f"drill_{plan.name.replace('-', '_')}"

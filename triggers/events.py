@@ -24,7 +24,6 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from domain import errors
 from domain.recovery import Decision
 from domain.request import parse_json, zulu
 from domain.signals import MalformedEvent, Signal, is_alert, parse_event
@@ -32,7 +31,7 @@ from gateway.ledger import ledger_for
 from settings import settings
 
 from .access import read_refusal
-from .problems import problem
+from .problems import STORAGE_FAILURES, problem, unavailable
 from .recovery import (
     PoliciesUnavailable,
     account_malformed,
@@ -107,10 +106,9 @@ async def post_alert(req: func.HttpRequest,
                      client: df.DurableOrchestrationClient) -> func.HttpResponse:
     try:
         return await _post_alert(req, client)
-    except errors.AzureUnavailable as exc:  # the ledger: Azure Monitor retries a 503
-        log.error("alert refused for now: %s", exc.message)
-        return problem(503, "Recovery ledger unavailable", exc.message,
-                       headers={"Retry-After": "60"})
+    except STORAGE_FAILURES as exc:  # the ledger: Azure Monitor retries a 503
+        log.error("alert refused for now: %s", exc)
+        return unavailable("Recovery ledger unavailable", exc)
 
 
 async def _post_alert(req: func.HttpRequest,
@@ -157,7 +155,11 @@ async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
     since, limit = _since(req.params.get("since"), bad), _limit(req.params.get("limit"), bad)
     if bad:
         return problem(400, "Invalid query", "; ".join(e["message"] for e in bad), errors=bad)
-    events = await asyncio.to_thread(ledger_for(settings()).events, since, limit)
+    try:
+        events = await asyncio.to_thread(ledger_for(settings()).events, since, limit)
+    except STORAGE_FAILURES as exc:
+        log.error("recovery events unavailable: %s", exc)
+        return unavailable("Recovery ledger unavailable", exc)
     return func.HttpResponse(json.dumps({"events": events}), mimetype="application/json")
 
 

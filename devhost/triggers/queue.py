@@ -31,7 +31,7 @@ from azure.functions import meta
 from azure.storage.queue import LinearRetry, QueueClient, QueueMessage
 
 from ..clock import Clock
-from ..config import HostConfig, connection_string
+from ..config import HostConfig, StorageConnection, StorageSettingError, resolve_connection
 from ..discovery import FunctionEntry
 from ..invoker import Invoker, log_failure
 from . import BackgroundListener, SettingError, dotnet_iso, resolve_settings
@@ -65,14 +65,26 @@ class QueueSettings:
                    message_encoding=config.queue_message_encoding)
 
 
-def queue_client(conn_str: str, queue_name: str) -> QueueClient:
+def queue_client(conn: StorageConnection, queue_name: str) -> QueueClient:
     """A client that fails fast (one immediate retry): the SDK's default retry backs off 15 s,
-    far too long for stop(); the polling loop is the retry."""
-    return QueueClient.from_connection_string(
-        conn_str, queue_name, retry_policy=LinearRetry(backoff=0, retry_total=1,
-                                                       random_jitter_range=0),
-        connection_timeout=5, read_timeout=15,
-        http_logging_level=logging.DEBUG)  # polling is not news: keep it out of INFO logs
+    far too long for stop(); the polling loop is the retry. Identity-based connections get a
+    token from the app's managed identity endpoint (devhost/identity.py), as the host does."""
+    options = {"retry_policy": LinearRetry(backoff=0, retry_total=1, random_jitter_range=0),
+               "connection_timeout": 5, "read_timeout": 15,
+               "http_logging_level": logging.DEBUG}  # polling is not news: keep it out of INFO
+    if conn.connection_string is not None:
+        return QueueClient.from_connection_string(conn.connection_string, queue_name, **options)
+    if conn.queue is None:
+        raise StorageSettingError(f"connection {conn.setting!r} has no queue service URI")
+    return QueueClient(conn.queue, queue_name, credential=_credential(conn.client_id), **options)
+
+
+def _credential(client_id: str | None) -> object:
+    """Built with the client, after DevHost has set IDENTITY_ENDPOINT (which
+    ManagedIdentityCredential reads when it is built); it caches its own token."""
+    from azure.identity import ManagedIdentityCredential
+
+    return ManagedIdentityCredential(client_id=client_id)
 
 
 def decode_body(text: str, encoding: str) -> bytes | str:
@@ -120,14 +132,14 @@ class QueueListener(BackgroundListener):
 
     kind = "queue"
 
-    def __init__(self, entry: FunctionEntry, invoker: Invoker, conn_str: str, queue_name: str,
-                 settings: QueueSettings, clock: Clock) -> None:
+    def __init__(self, entry: FunctionEntry, invoker: Invoker, conn: StorageConnection,
+                 queue_name: str, settings: QueueSettings, clock: Clock) -> None:
         super().__init__(entry.name)
         self.entry, self.invoker, self.settings, self.clock = entry, invoker, settings, clock
         self.queue_name = queue_name
         self.poison_name = f"{queue_name}-poison"
-        self._queue = queue_client(conn_str, queue_name)
-        self._poison = queue_client(conn_str, self.poison_name)
+        self._queue = queue_client(conn, queue_name)
+        self._poison = queue_client(conn, self.poison_name)
         self.ready = threading.Event()  # set once the queue exists (created if missing)
 
     # ------------------------------------------------------------------ polling
@@ -252,8 +264,11 @@ class QueueListener(BackgroundListener):
 
 def _setting_hint(setting: str) -> str:
     if setting == "AzureWebJobsStorage":
-        return "AzureWebJobsStorage (UseDevelopmentStorage=true means Azurite)"
-    return f"{setting}, {setting}__connectionString or AzureWebJobs{setting}"
+        return ("AzureWebJobsStorage (UseDevelopmentStorage=true means Azurite), or "
+                "AzureWebJobsStorage__accountName or its service URIs with __credential and "
+                "__clientId")
+    return (f"{setting}, {setting}__connectionString or AzureWebJobs{setting}, or "
+            f"{setting}__queueServiceUri or __accountName with __credential and __clientId")
 
 
 def _reason(exc: BaseException) -> str:
@@ -266,7 +281,11 @@ def create_listener(entry: FunctionEntry, invoker: Invoker, config: HostConfig, 
     """A listener, or None with one warning when the queue or its connection is not configured."""
     spec = entry.trigger.spec
     setting = spec.get("connection") or "AzureWebJobsStorage"
-    conn = connection_string(setting, env)
+    try:
+        conn = resolve_connection(setting, env, service="queue")
+    except StorageSettingError as exc:
+        log.warning("skipping queue trigger '%s': connection '%s': %s", entry.name, setting, exc)
+        return None
     if conn is None:
         log.warning("skipping queue trigger '%s': connection '%s' is not configured (set %s in "
                     "local.settings.json Values or the environment)", entry.name, setting,

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 import azsim
+from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 from devhost.clock import RealClock, VirtualClock
 
@@ -116,8 +117,27 @@ SUB = "6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6"  # azsim's demo subscription
 
 @pytest.fixture(scope="module")
 def shared_azurite() -> Iterator[Azurite]:
+    """Plain HTTP with the account key (the fuzzers give the app its connection string)."""
     with Azurite() as instance:  # no skip: without Azurite these tests must fail
         yield instance
+
+
+@pytest.fixture(scope="module")
+def identity_azurite() -> Iterator[Azurite]:
+    """HTTPS with OAuth: the app connects by identity, as in production."""
+    with Azurite(oauth=True) as instance:  # no skip: without Azurite these tests must fail
+        yield instance
+
+
+def use_identity_storage(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> None:
+    """Production's settings shape (infra/app/function.bicep): AzureWebJobsStorage__accountName,
+    __credential=managedidentity, __clientId, plus the service URIs Azurite needs; no connection
+    string, no key. devhost's managed identity endpoint serves the app's identity
+    (DEVHOST_MANAGED_IDENTITIES), and REQUESTS_CA_BUNDLE trusts Azurite's certificate."""
+    monkeypatch.delenv("AzureWebJobsStorage", raising=False)
+    for key, value in {**azurite.identity_settings(APP_IDENTITY), **azurite.trust_env(),
+                       "DEVHOST_MANAGED_IDENTITIES": APP_IDENTITY}.items():
+        monkeypatch.setenv(key, value)
 
 
 def protect_extra_disk(scenario: dict[str, Any], name: str = "vm-app01-data2") -> None:
@@ -174,13 +194,13 @@ class Recovery:
 
 
 @pytest.fixture
-def recovery_env(restore_env, shared_azurite, monkeypatch,
+def recovery_env(restore_env, identity_azurite, monkeypatch,
                  tmp_path: Path) -> Callable[..., Recovery]:
     def start(policies: dict[str, Any], patch: Callable[[dict[str, Any]], None] | None = None,
               **kw: Any) -> Recovery:
         path = tmp_path / "policies.json"
         path.write_text(json.dumps(policies))
-        monkeypatch.setenv("AzureWebJobsStorage", shared_azurite.connection_string)
+        use_identity_storage(monkeypatch, identity_azurite)
         monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
         monkeypatch.setenv("RECOVERY_POLICIES_PATH", str(path))
         return Recovery(restore_env(patch, **kw))
@@ -284,9 +304,10 @@ def payloads() -> SimpleNamespace:
 @dataclass
 class Drills:
     env: Any  # Env
-    connection: str
+    connection: str  # the account key: the test reads what the app wrote (the app has no key)
     container: str
     plan_queue: str | None = None  # the first plan's notification queue
+    ca_bundle: str | None = None  # Azurite's CA (HTTPS)
 
     def start(self, plan: str) -> str:
         answer = requests.post(f"{self.env.host.base_url}/api/drills", json={"plan": plan},
@@ -303,7 +324,8 @@ class Drills:
 
     def blob(self, name: str) -> str:
         from azure.storage.blob import BlobServiceClient
-        service = BlobServiceClient.from_connection_string(self.connection)
+        service = BlobServiceClient.from_connection_string(self.connection,
+                                                           connection_verify=self.ca_bundle)
         return service.get_blob_client(self.container, name).download_blob().readall().decode()
 
     def queue_messages(self, queue: str) -> list[dict[str, Any]]:
@@ -311,7 +333,8 @@ class Drills:
 
         from azure.storage.queue import QueueClient
         from azure.core.exceptions import ResourceNotFoundError
-        client = QueueClient.from_connection_string(self.connection, queue)
+        client = QueueClient.from_connection_string(self.connection, queue,
+                                                    connection_verify=self.ca_bundle)
         try:
             return [json.loads(base64.b64decode(m.content))
                     for m in client.peek_messages(max_messages=32)]
@@ -320,17 +343,18 @@ class Drills:
 
 
 @pytest.fixture
-def drill_env(restore_env, shared_azurite, monkeypatch, tmp_path: Path) -> Callable[..., Drills]:
+def drill_env(restore_env, identity_azurite, monkeypatch,
+              tmp_path: Path) -> Callable[..., Drills]:
     def start(plans: dict[str, Any], patch: Callable[[dict[str, Any]], None] | None = None,
               **kw: Any) -> Drills:
         path = tmp_path / "drills.json"
         path.write_text(json.dumps(plans))
         container = f"reports-{uuid.uuid4().hex[:12]}"
-        monkeypatch.setenv("AzureWebJobsStorage", shared_azurite.connection_string)
+        use_identity_storage(monkeypatch, identity_azurite)
         monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
         monkeypatch.setenv("DRILL_PLANS_PATH", str(path))
         monkeypatch.setenv("DRILL_REPORTS_CONTAINER", container)
         queue = ((plans["plans"] or [{}])[0].get("notify") or {}).get("queue")
-        return Drills(restore_env(patch, **kw), shared_azurite.connection_string, container,
-                      queue)
+        return Drills(restore_env(patch, **kw), identity_azurite.connection_string, container,
+                      queue, identity_azurite.ca_bundle)
     return start

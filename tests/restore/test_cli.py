@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from demo import APP_IDENTITY
 from diskrestore_cli import main as cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -371,3 +372,41 @@ def _recording_server(seen: list[dict[str, str]]) -> ThreadingHTTPServer:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def test_a_drill_whose_report_cannot_be_written_fails_at_once_in_one_line(drill_env, diskrestore,
+                                                                          monkeypatch):
+    """The report store refuses or cannot be reached when the drill starts: `diskrestore drill
+    start` exits 4 with one line naming the report store, its endpoint and what to check, and
+    nothing runs (before issue 19 this failed after minutes, with a raw stack trace)."""
+    sub = "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups"
+    d = drill_env({"version": 1, "plans": [{
+        "name": "nightly", "schedule": "0 30 2 * * *",
+        "selection": {"vaults": [f"{sub}/rg-backup/providers/Microsoft.DataProtection/"
+                                 "backupVaults/bv-demo"], "resourceGroups": [f"{sub}/rg-app"]},
+        "recoveryPoint": "latest", "sandboxResourceGroupId": f"{sub}/rg-restore-target",
+        "maxParallel": 2, "timeBudgetMinutes": 240, "keepFailed": False, "expiryHours": 24}]})
+    env = d.env
+    store = f"{os.environ['AzureWebJobsStorage__blobServiceUri']}/{d.container}"
+    # the app's identity is not the one the app has: the identity endpoint refuses a token
+    monkeypatch.setenv("AzureWebJobsStorage__clientId", "00000000-0000-4000-8000-00000000dead")
+    code, out, err = diskrestore(env, "drill", "start", "nightly")
+    assert code == 4 and out == "" and "Traceback" not in err
+    said = " ".join(err.split())  # the message and the CLI's hint, however the console wraps
+    assert said.startswith(f"error: the app cannot do this now: the drill report store "
+                           f"(container {d.container}) cannot be used: the app's managed "
+                           f"identity could not get a token for storage at {store} "
+                           "(CredentialUnavailableError: Unable to load the proper Managed "
+                           "Identity) (check that AzureWebJobsStorage__clientId names a "
+                           "user-assigned identity the Function app has"), said
+
+    # storage unreachable: the same, at once, naming the endpoint
+    monkeypatch.setenv("AzureWebJobsStorage__clientId", APP_IDENTITY)
+    down = "https://127.0.0.1:9/devstoreaccount1"  # nothing listens on port 9
+    monkeypatch.setenv("AzureWebJobsStorage__blobServiceUri", down)
+    code, _, err = diskrestore(env, "drill", "start", "nightly")
+    assert code == 4 and "Traceback" not in err
+    assert f"storage at {down}/{d.container} could not be reached (ServiceRequestError: " \
+           "Connection refused)" in " ".join(err.split())
+    assert env.sim.audit(write=True) == []  # no drill ran: nothing granted, nothing restored
+    assert env.host.host.store._all("SELECT COUNT(*) FROM instances")[0][0] == 0

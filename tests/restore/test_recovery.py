@@ -309,15 +309,18 @@ def test_an_unreachable_ledger_refuses_alerts_retryably(recovery_env, payloads, 
     """The ledger's table cannot be reached: an alert is answered 503 with Retry-After (Azure
     Monitor retries it), an Event Grid event 500 (Event Grid retries), nothing crashes."""
     r = recovery_env(deleted_disk_policies(payloads))
-    key = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-           "K1SZFPTOtr/KBHBeksoGMGw==")  # Azurite's well-known key; nothing listens on port 9
-    down = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + key +
-            ";TableEndpoint=http://127.0.0.1:9/devstoreaccount1;")
-    monkeypatch.setenv("AzureWebJobsStorage", down)
+    down = "https://127.0.0.1:9/devstoreaccount1"  # nothing listens on port 9
+    monkeypatch.setenv("AzureWebJobsStorage__tableServiceUri", down)
     monkeypatch.setenv("RECOVERY_LEDGER_TABLE", "unreachable")
     alert = r.alert(payloads.common_alert(payloads.vm_id()))
     assert alert.status_code == 503, alert.text
     assert alert.headers["Retry-After"] == "60"
-    assert "recovery ledger (table unreachable) cannot be used now" in alert.json()["detail"]
+    detail = alert.json()["detail"]  # one line: what, where, what to check
+    assert detail.startswith("the recovery ledger (table unreachable) cannot be used now: "
+                             f"storage at {down} could not be reached"), detail
+    assert "Connection refused" in detail and "\n" not in detail
+    events = requests.get(f"{r.base}/api/recovery/events", timeout=30)
+    assert events.status_code == 503 and events.json()["title"] == "Recovery ledger unavailable"
+    assert events.json()["detail"] == detail
     event = payloads.delete_event(payloads.disk_id("vm-app01-data0"))
     assert r.deliver([event]).status_code == 500

@@ -23,10 +23,28 @@ from .bicep import Declaration, Finding, Project, Unknown
 
 REPO = Path(__file__).resolve().parents[2]
 
+_KEYS_REFUSED = ("in Azure the app connects by identity through AzureWebJobsStorage__accountName, "
+                 "and the account refuses keys (allowSharedKeyAccess false)")
+_AZURITE_URI = ("Azurite's endpoint for identity-based storage locally (make demo, the tests); in "
+                "Azure AzureWebJobsStorage__accountName gives the public-cloud endpoints")
+_DEVHOST_PORT = ("where devhost's own Azurite listens, so UseDevelopmentStorage=true reaches the "
+                 "storage the host uses; set by devhost's tooling, never in Azure")
+
 DEV_ONLY: dict[str, str] = {
-    "AzureWebJobsStorage": "a storage connection string (Azurite locally); in Azure the app "
-                           "connects by identity through AzureWebJobsStorage__accountName, and "
-                           "the account refuses keys (allowSharedKeyAccess false)",
+    "AzureWebJobsStorage": f"a storage connection string (Azurite locally); {_KEYS_REFUSED}",
+    "AzureWebJobsStorage__connectionString": f"the same connection string, as a child "
+                                             f"setting; {_KEYS_REFUSED}",
+    "AzureWebJobsStorage__blobServiceUri": _AZURITE_URI,
+    "AzureWebJobsStorage__queueServiceUri": _AZURITE_URI,
+    "AzureWebJobsStorage__tableServiceUri": _AZURITE_URI,
+    "AzureWebJobsStorage__serviceUri": "read only to be refused with its reason: host storage "
+                                       "is used across blobs, queues and tables",
+    "AzureWebJobsStorage__managedIdentityResourceId": "read only to be refused with its reason: "
+                                                      "the app names its identity by "
+                                                      "AzureWebJobsStorage__clientId",
+    "DEVHOST_AZURITE_BLOB_PORT": _DEVHOST_PORT,
+    "DEVHOST_AZURITE_QUEUE_PORT": _DEVHOST_PORT,
+    "DEVHOST_AZURITE_TABLE_PORT": _DEVHOST_PORT,
     "ARM_CA_BUNDLE": "a CA bundle for a local ARM endpoint (azsim); Azure's endpoint has a "
                      "public certificate",
     "DEV_PRINCIPAL_ID": "the principal of ARM_CREDENTIAL=dev-unsigned, which settings.py allows "
@@ -37,10 +55,6 @@ DEV_ONLY: dict[str, str] = {
 }
 
 HOST_SETTINGS: dict[str, str] = {
-    "AzureWebJobsStorage__credential": "Functions host: identity-based AzureWebJobsStorage with a "
-                                       "managed identity",
-    "AzureWebJobsStorage__clientId": "Functions host: which user-assigned identity connects to "
-                                     "AzureWebJobsStorage",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Functions host: where telemetry goes",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Functions host: Entra ID authentication to "
                                                  "Application Insights (local auth is off)",

@@ -62,3 +62,24 @@ def test_real_azurite_serves_queues_and_stops_cleanly() -> None:
         assert az.env()["DEVHOST_AZURITE_QUEUE_PORT"] == str(az.ports.queue)
     assert not az.running
     assert _gone(pid)
+
+
+@pytest.mark.azurite
+def test_oauth_azurite_serves_https_with_its_own_ca_and_says_how_to_connect() -> None:
+    with Azurite(oauth=True) as az:
+        assert az.scheme == "https" and Path(az.ca_bundle or "").is_file()
+        assert all(uri.startswith("https://127.0.0.1:") and uri.endswith("/devstoreaccount1")
+                   for uri in az.service_uris().values())
+        settings = az.identity_settings("11111111-2222-4333-8444-555555555555")
+        assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+        assert not any("AccountKey" in value for value in settings.values())
+        bundle = Path(az.trust_env()["REQUESTS_CA_BUNDLE"]).read_text()
+        assert Path(az.ca_bundle).read_text().strip() in bundle  # Azurite's CA...
+        assert bundle.count("BEGIN CERTIFICATE") > 50  # ...and the public ones, still trusted
+        with pytest.raises(AzuriteError, match="UseDevelopmentStorage=true means http://"):
+            az.env()
+        service = QueueServiceClient.from_connection_string(az.connection_string,
+                                                            connection_verify=az.ca_bundle)
+        service.create_queue("probe")  # the key still works over HTTPS (tests read with it)
+    with Azurite() as plain, pytest.raises(AzuriteError, match="need HTTPS and OAuth"):
+        plain.identity_settings("11111111-2222-4333-8444-555555555555")

@@ -228,15 +228,16 @@ def test_unconfigured_connection_skips_with_one_warning(trigger_app: SimpleNames
                                      {"TICK_SCHEDULE": "0 0 * * * *"})
     assert sorted(listener.name for listener in listeners) == ["at_startup", "failing_tick", "tick"]
     lines = [r.getMessage() for r in caplog.records]
+    host_storage = ("is not configured (set AzureWebJobsStorage (UseDevelopmentStorage=true "
+                    "means Azurite), or AzureWebJobsStorage__accountName or its service URIs "
+                    "with __credential and __clientId in local.settings.json Values or the "
+                    "environment)")
     assert lines == [
-        "skipping queue trigger 'recorder': connection 'AzureWebJobsStorage' is not configured "
-        "(set AzureWebJobsStorage (UseDevelopmentStorage=true means Azurite) in "
-        "local.settings.json Values or the environment)",
-        "skipping queue trigger 'failing': connection 'AzureWebJobsStorage' is not configured "
-        "(set AzureWebJobsStorage (UseDevelopmentStorage=true means Azurite) in "
-        "local.settings.json Values or the environment)",
+        f"skipping queue trigger 'recorder': connection 'AzureWebJobsStorage' {host_storage}",
+        f"skipping queue trigger 'failing': connection 'AzureWebJobsStorage' {host_storage}",
         "skipping queue trigger 'with_client': connection 'OtherStorage' is not configured (set "
-        "OtherStorage, OtherStorage__connectionString or AzureWebJobsOtherStorage in "
+        "OtherStorage, OtherStorage__connectionString or AzureWebJobsOtherStorage, or "
+        "OtherStorage__queueServiceUri or __accountName with __credential and __clientId in "
         "local.settings.json Values or the environment)",
     ]
 
@@ -290,3 +291,91 @@ def test_trigger_metadata_shape() -> None:
     assert (meta["DequeueCount"].type, meta["DequeueCount"].value) == ("json", "3")
     assert meta["InsertionTime"].value == '"2024-05-06T07:08:09+00:00"'
     assert meta["QueueTrigger"].value == "x"
+
+
+# ---- identity-based connections (production's shape) ---------------------------------------
+@pytest.fixture(scope="module")
+def oauth_azurite() -> Iterator[Azurite]:
+    with Azurite(oauth=True) as instance:
+        yield instance
+
+
+IDENTITY = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
+
+
+def test_an_identity_based_connection_polls_and_sends_with_the_apps_managed_identity(
+        trigger_app: SimpleNamespace, invoker: Invoker, oauth_azurite: Azurite, calls: Calls,
+        wait_for: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AzureWebJobsStorage__accountName/__queueServiceUri, __credential=managedidentity and
+    __clientId, as deployed: the listener and the queue output get tokens from the identity
+    endpoint (App Service's protocol) and Azurite's OAuth mode accepts them; no key anywhere."""
+    from devhost import identity
+    from devhost.discovery import Binding
+    from devhost.outputs import QueueOutput
+
+    lease = identity.acquire(served := {"DEVHOST_MANAGED_IDENTITIES": IDENTITY})
+    assert lease is not None
+    for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER"):
+        monkeypatch.setenv(key, served[key])
+    for key, value in oauth_azurite.trust_env().items():
+        monkeypatch.setenv(key, value)
+    tag = uuid.uuid4().hex[:8]
+    env = {**oauth_azurite.identity_settings(IDENTITY), "RECORDER_QUEUE": f"rec-{tag}"}
+    before = len(lease.endpoint.issued)
+    listener = create_listener(trigger_app.registry.functions["recorder"], invoker,
+                               HostConfig(), RealClock(), env)
+    assert listener is not None
+    try:
+        listener.start()
+        assert listener.ready.wait(10), "the listener did not create its queue"
+        binding = Binding("out", "queue", "out", {"queueName": "%RECORDER_QUEUE%"})
+        QueueOutput(HostConfig(), env).deliver(binding, func_datum('{"via": "output"}'))
+        wait_for(lambda: of(calls, "recorder"), timeout=10, what="the function to run")
+    finally:
+        listener.stop()
+        lease.release()
+    assert of(calls, "recorder")[0].get_json() == {"via": "output"}
+    assert {c for c, _ in lease.endpoint.issued[before:]} == {IDENTITY}
+
+
+def test_an_identity_the_app_lacks_keeps_the_listener_waiting_with_one_line(
+        trigger_app: SimpleNamespace, invoker: Invoker, oauth_azurite: Azurite,
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devhost import identity
+
+    lease = identity.acquire(served := {"DEVHOST_MANAGED_IDENTITIES": IDENTITY})
+    assert lease is not None
+    for key in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER"):
+        monkeypatch.setenv(key, served[key])
+    for key, value in oauth_azurite.trust_env().items():
+        monkeypatch.setenv(key, value)
+    env = {**oauth_azurite.identity_settings(str(uuid.uuid4())), "RECORDER_QUEUE": "nobody"}
+    listener = create_listener(trigger_app.registry.functions["recorder"], invoker,
+                               HostConfig(queue_max_polling_interval=0.2), RealClock(), env)
+    assert listener is not None
+    with caplog.at_level(logging.WARNING, logger="devhost"):
+        listener.start()
+        time.sleep(0.8)
+        listener.stop()
+    lease.release()
+    lines = [r.getMessage() for r in caplog.records if "queue 'nobody'" in r.getMessage()]
+    assert len(lines) == 1 and "Unable to load the proper Managed Identity" in lines[0]
+
+
+def test_inconsistent_identity_settings_skip_the_trigger_naming_them(
+        trigger_app: SimpleNamespace, invoker: Invoker,
+        caplog: pytest.LogCaptureFixture) -> None:
+    env = {"AzureWebJobsStorage__accountName": "acct", "AzureWebJobsStorage__clientId": IDENTITY,
+           "RECORDER_QUEUE": "q-one"}
+    with caplog.at_level(logging.WARNING, logger="devhost"):
+        assert create_listener(trigger_app.registry.functions["recorder"], invoker,
+                               HostConfig(), RealClock(), env) is None
+    assert caplog.records[-1].getMessage().startswith(
+        "skipping queue trigger 'recorder': connection 'AzureWebJobsStorage': "
+        "AzureWebJobsStorage__clientId is set but AzureWebJobsStorage__credential is not "
+        "'managedidentity'")
+
+
+def func_datum(text: str) -> object:
+    from azure.functions import meta
+    return meta.Datum(text, "string")
