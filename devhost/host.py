@@ -37,17 +37,22 @@ class DevHost:
         # IDENTITY_ENDPOINT/IDENTITY_HEADER as App Service sets them: before anything builds a
         # ManagedIdentityCredential, which reads them when it is built.
         self.identity = identity.acquire()
-        self.config = HostConfig.load(self.app_dir)
-        self.clock = clock or RealClock()
-        # Indexed and loaded by the worker, as Azure does: IndexingError if it refuses the app.
-        self.worker, self.registry = start_worker(self.app_dir, worker_loop())
-        self.invoker = Invoker(self.worker)
-        state = Path(state_dir) if state_dir else self.app_dir / ".devhost"
+        worker = None
         try:
+            self.config = HostConfig.load(self.app_dir)
+            self.clock = clock or RealClock()
+            # Indexed and loaded by the worker, as Azure does: IndexingError if it refuses the app.
+            worker, self.registry = start_worker(self.app_dir, worker_loop())
+            state = Path(state_dir) if state_dir else self.app_dir / ".devhost"
             self.store = Store(state / f"{self.config.hub_name}.sqlite")
-        except BaseException:
-            self.worker.stop()
+        except BaseException:  # a host that cannot start leaves no worker or identity behind
+            if worker is not None:
+                worker.stop()
+            if self.identity is not None:
+                self.identity.release()
             raise
+        self.worker = worker
+        self.invoker = Invoker(worker)
         self.oracle = oracle
         self.engine = DurableEngine(self.registry, self.invoker, self.store, self.clock,
                                     self.config, oracle)
