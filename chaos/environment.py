@@ -65,6 +65,7 @@ class Host:
         self.self_kills = 0  # the host's own, at a commit point
         self.restarts = 0
         self.crashes: list[int] = []  # exit codes of any other death: a finding
+        self.port_busy = 0  # starts that found the port taken meanwhile: retried, no finding
         self.kill_points: list[str] = []
         self._ours: subprocess.Popen[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -145,6 +146,13 @@ class Host:
             time.sleep(0.1)
         raise RuntimeError(f"devhost did not start within {timeout:.0f} s; see {self.log_path}")
 
+    def _port_was_taken(self) -> bool:
+        """The last start failed to bind: the port was found free once, and a restart must reuse
+        it (the driver's clients hold the URL), but between our kill and the new bind anything
+        else on the machine may take it for a while. Not the host's fault: start it again."""
+        last = self.log_path.read_text(errors="replace").rsplit("==== devhost start", 1)[-1]
+        return "cannot start" in last and "Address already in use" in last
+
     def _supervise(self) -> None:
         while not self._stopping.is_set():
             with self._lock:
@@ -154,6 +162,9 @@ class Host:
                 if proc is not ours:
                     if proc.returncode == -signal.SIGKILL:
                         self.self_kills += 1  # DEVHOST_KILL_AT: it killed itself
+                    elif self._port_was_taken():
+                        self.port_busy += 1
+                        time.sleep(0.5)  # let whoever holds it let go
                     else:
                         self.crashes.append(proc.returncode)
                 with self._lock:

@@ -259,6 +259,10 @@ class Azurite:
             if len(self._found) == 3 and _accepts(self.host, self._found["Queue"]):
                 return
             time.sleep(0.05)
+        # Stopped before the failure is written: both pipes then drain to their end, so the
+        # message holds everything it said (its readers may still lag behind a live process).
+        assert self._proc is not None
+        _reap(self._proc, None)
         raise self._failure(binary, f"did not accept connections within {self.start_timeout:g} s")
 
     def _failure(self, binary: Path, what: str) -> AzuriteError:

@@ -81,7 +81,10 @@ class DevHost:
 
     def stop(self) -> None:
         for listener in self.listeners:
-            listener.stop()
+            # Joined, not abandoned after stop()'s default second: a listener still inside a poll
+            # or an invocation on a loaded machine would otherwise outlive the host and reach
+            # its closed store (which reopens on access) or its closed invoker.
+            listener.stop(timeout=30)
         self.engine.stop()
         self.server.stop()
         self.invoker.close()

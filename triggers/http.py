@@ -28,6 +28,7 @@ from .access import (
     request_scope,
     run_scope,
 )
+from .instances import list_instances
 from .problems import problem
 from .submit import ORCHESTRATOR, submit
 from .views import is_instance_id, restore_view, run_summary
@@ -95,9 +96,11 @@ async def list_restores(req: func.HttpRequest,
     since, statuses, top = query.since(bad), query.statuses(bad), query.top(bad)
     if bad:
         return problem(400, "Invalid request", "; ".join(e["message"] for e in bad), errors=bad)
-    found = await client.get_status_by(created_time_from=since, runtime_status=statuses)
+    # Pages come in instance id order, not by age: "newest first" needs every page of the
+    # window read, then sorted and cut (the SDK's get_status_by would read only the first).
+    found = await list_instances(client, created_from=since, runtime_status=statuses)
     runs = sorted((run_summary(s) for s in found if s.name in LISTED),
-                  key=lambda r: r["createdTime"] or "", reverse=True)
+                  key=lambda r: (r["createdTime"] or "", r["id"]), reverse=True)
     return _json(200, {"restores": runs[:top], "count": min(len(runs), top),
                        "truncated": len(runs) > top, "since": since.isoformat()})
 

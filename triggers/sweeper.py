@@ -15,6 +15,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions import OrchestrationRuntimeStatus
 
+from .instances import list_instances
 from .submit import ORCHESTRATOR
 
 bp = df.Blueprint()
@@ -29,7 +30,8 @@ _ENDED = [OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Fail
 
 async def find_leftovers(client: df.DurableOrchestrationClient) -> list[dict[str, Any]]:
     since = datetime.now(UTC) - LOOKBACK
-    statuses = await client.get_status_by(created_time_from=since, runtime_status=_ENDED)
+    # every page: the SDK's get_status_by reads only the first 100 instances
+    statuses = await list_instances(client, created_from=since, runtime_status=_ENDED)
     leftovers = []
     for status in statuses:
         custom = status.custom_status if isinstance(status.custom_status, dict) else {}

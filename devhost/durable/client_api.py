@@ -6,7 +6,10 @@ under `/runtime/webhooks/durabletask/` (what the management URLs handed to calle
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,6 +20,10 @@ from .store import TERMINAL
 Response = tuple[int, dict[str, str], bytes]
 RPC_PREFIX = "/durabletask/"
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/"
+TOKEN_HEADER = "x-ms-continuation-token"
+PAGE_SIZE = 100  # OrchestrationStatusQueryCondition.PageSize
+TABLE_MAX_RESULTS = 1000  # TableConstants.TableServiceMaxResults
+_INT32 = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]*")
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -78,7 +85,7 @@ class ClientApi:
         if seg[0] != "instances":
             return _error(404, f"Unknown durable task route: {rest}")
         if len(seg) == 1:
-            return self._collection(method, query)
+            return self._collection(method, query, headers)
         instance_id, op = seg[1], seg[2] if len(seg) > 2 else None
         if op is None:
             return self._instance(method, instance_id, query)
@@ -120,7 +127,8 @@ class ClientApi:
         location = self._management_urls(instance_id)["statusQueryGetUri"]
         return _json(202, doc, {"Location": location, "Retry-After": "10"})
 
-    def _collection(self, method: str, query: Mapping[str, str]) -> Response:
+    def _collection(self, method: str, query: Mapping[str, str],
+                    headers: Mapping[str, str]) -> Response:
         try:
             filters = {
                 "created_from": _time(query.get("createdTimeFrom")),
@@ -128,7 +136,6 @@ class ClientApi:
                 "statuses": [s for s in query.get("runtimeStatus", "").split(",") if s] or None,
                 "prefix": query.get("instanceIdPrefix") or None,
             }
-            top = int(query["top"]) if query.get("top") else None
         except ValueError as exc:
             return _error(400, f"Bad query parameter: {exc}")
         if method == "DELETE":
@@ -137,13 +144,29 @@ class ClientApi:
             return _json(200, {"instancesDeleted": deleted}) if deleted else _empty(404)
         if method != "GET":
             return _error(405, "instances supports GET and DELETE")
-        rows = self.engine.store.query(**filters, limit=top,
-                                       after=query.get("continuationToken") or None)
-        docs = [status_json(self.engine.store, r["id"],
-                            show_input=query.get("showInput", "false").lower() == "true")
-                for r in rows]
-        headers = {"x-ms-continuation-token": rows[-1]["id"]} if top and len(rows) == top else {}
-        return _json(200, docs, headers)
+        # HttpApiHandler.HandleGetStatusRequestAsync: `top` only if int.TryParse takes it (else
+        # OrchestrationStatusQueryCondition.PageSize's default, 100); the token only from the
+        # request header. Azure Storage's TableQuery refuses a take count below 1 (an
+        # ArgumentException: 400) and sends $top=min(take, 1000).
+        top = _int32(query.get("top"))
+        page_size = PAGE_SIZE if top is None else top
+        if page_size < 1:
+            return _json(400, {"Message": "One or more of the arguments submitted is incorrect",
+                               "ExceptionMessage": "Take count must be positive and greater "
+                                                   "than 0."})
+        try:
+            start = _read_token(headers.get(TOKEN_HEADER) or "")
+        except ValueError as exc:  # Convert.FromBase64String or the JSON reader throws: 500
+            return _json(500, {"Message": "Something went wrong while processing your request",
+                               "ExceptionMessage": str(exc)})
+        rows, following = self.engine.store.page(**filters, start=start,
+                                                 size=min(page_size, TABLE_MAX_RESULTS))
+        # OrchestrationStatusQueryCondition.ShowInput defaults to true for lists as well
+        show_input = query.get("showInput", "true").strip().lower() != "false"
+        docs = [status_json(self.engine.store, r["id"], show_input=show_input) for r in rows]
+        # The header is always added; with no more pages its value is null, which .NET's
+        # HttpHeaders.Add writes as an empty value: "no more" is an empty token, not no header.
+        return _json(200, docs, {TOKEN_HEADER: _token(following) if following else ""})
 
     def _operation(self, instance_id: str, op: str, extra: list[str], query: Mapping[str, str],
                    headers: Mapping[str, str], body: bytes) -> Response:
@@ -190,3 +213,30 @@ def _time(text: str | None) -> float | None:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
+
+def _int32(text: str | None) -> int | None:
+    """.NET int.TryParse (NumberStyles.Integer): None where it would fail, overflow included."""
+    match = _INT32.fullmatch(text or "")
+    if match is None:
+        return None
+    value = int(match.group(1))
+    return value if -2**31 <= value < 2**31 else None
+
+
+def _token(next_id: str) -> str:
+    """Opaque, like DTFx's (base64 of the Table service's continuation as JSON): where the next
+    page starts."""
+    doc = {"NextPartitionKey": next_id, "NextRowKey": ""}
+    return base64.b64encode(json.dumps(doc).encode()).decode()
+
+
+def _read_token(token: str) -> str | None:
+    if not token:  # string.IsNullOrEmpty: from the start
+        return None
+    try:
+        doc = json.loads(base64.b64decode(token.strip(), validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"The continuation token {token[:100]!r} is not valid: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("NextPartitionKey"), str):
+        raise ValueError(f"The continuation token {token[:100]!r} is not valid")
+    return doc["NextPartitionKey"]

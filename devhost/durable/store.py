@@ -155,25 +155,38 @@ class Store:
         rows = self._all("SELECT * FROM work ORDER BY id LIMIT ?", (limit + len(exclude),))
         return [r for r in rows if r["id"] not in exclude][:limit]
 
-    def query(self, *, created_from: float | None = None, created_to: float | None = None,
-              statuses: list[str] | None = None, prefix: str | None = None,
-              limit: int | None = None, after: str | None = None) -> list[sqlite3.Row]:
-        sql, args = "SELECT * FROM instances WHERE 1=1", []
-        if created_from is not None:
-            sql, args = sql + " AND created>=?", [*args, created_from]
-        if created_to is not None:
-            sql, args = sql + " AND created<=?", [*args, created_to]
-        if statuses:
-            sql += f" AND status IN ({','.join('?' * len(statuses))})"
-            args += statuses
-        if prefix:
-            sql, args = sql + " AND substr(id, 1, ?)=?", [*args, len(prefix), prefix]
-        if after:
-            sql, args = sql + " AND id>?", [*args, after]
-        sql += " ORDER BY id"
-        if limit:
-            sql, args = sql + " LIMIT ?", [*args, limit]
-        return self._all(sql, args)
+    def query(self, **filters: Any) -> list[sqlite3.Row]:
+        """Every instance the filters match, in instance id order (purge by filter)."""
+        where, args = _where(**filters)
+        return self._all(f"SELECT * FROM instances WHERE {where} ORDER BY id", args)  # noqa: S608
+
+    def page(self, *, start: str | None, size: int,
+             **filters: Any) -> tuple[list[sqlite3.Row], str | None]:
+        """One page of a query, as DTFx's Azure Storage provider reads one segment of its
+        Instances table: matches in instance id order (the PartitionKey) from the id `start` on,
+        at most `size`, and the id the next page starts at (None: no more).
+
+        The Table service also ends a segment early, with a continuation, where the query
+        crosses a partition boundary ("it is possible for a query to return no results but to
+        still return a continuation header", Query Timeout and Pagination). Modelled so that
+        short and empty pages happen here too: a page ends where the ids' first character
+        changes. A caller that stops at a short page then fails locally, not only in Azure."""
+        where, args = _where(**filters)
+        with self._lock:
+            first = self._db.execute("SELECT id FROM instances WHERE id>=? ORDER BY id LIMIT 1",
+                                     (start or "",)).fetchone()
+            if first is None:
+                return [], None
+            head = first[0][:1]
+            rows = self._db.execute(
+                f"SELECT * FROM instances WHERE {where} AND id>=? AND substr(id, 1, 1)=? "  # noqa: S608
+                "ORDER BY id LIMIT ?", [*args, first[0], head, size + 1]).fetchall()
+            if len(rows) > size:
+                return rows[:size], rows[size]["id"]
+            following = self._db.execute(
+                "SELECT MIN(id) FROM instances WHERE id>? AND substr(id, 1, 1)<>?",
+                (first[0], head)).fetchone()[0]
+            return rows, following
 
     # ---- writes (inside tx) ------------------------------------------------------------------
     @staticmethod
@@ -213,3 +226,19 @@ class Store:
         for table in ("history", "inbox", "work"):
             db.execute(f"DELETE FROM {table} WHERE instance_id=?", (instance_id,))  # noqa: S608
         return n
+
+
+def _where(*, created_from: float | None = None, created_to: float | None = None,
+           statuses: list[str] | None = None,
+           prefix: str | None = None) -> tuple[str, list[Any]]:
+    sql, args = "1=1", []
+    if created_from is not None:
+        sql, args = sql + " AND created>=?", [*args, created_from]
+    if created_to is not None:
+        sql, args = sql + " AND created<=?", [*args, created_to]
+    if statuses:
+        sql += f" AND status IN ({','.join('?' * len(statuses))})"
+        args += statuses
+    if prefix:
+        sql, args = sql + " AND substr(id, 1, ?)=?", [*args, len(prefix), prefix]
+    return sql, args

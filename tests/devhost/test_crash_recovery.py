@@ -18,25 +18,19 @@ ACTIVITIES = ["a", "ab", "ab-0", "ab-1", "ab-2"]
 EPISODES = 5  # start, after a, after ab, after the timer, after the fan-in
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _host(state: Path, log: Path, kill_at: str | None) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), CRASH_LOG=str(log))
     env.pop("DEVHOST_KILL_AT", None)
     if kill_at:
         env["DEVHOST_KILL_AT"] = kill_at
+    # --port 0: the host binds a free port itself and names it (a port found free here could
+    # be taken by anything else on the machine before the host binds it)
     proc = subprocess.Popen([sys.executable, "-m", "devhost", "start", "--app-dir", str(APP),
-                             "--port", str(port), "--state-dir", str(state)],
+                             "--port", "0", "--state-dir", str(state)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     for line in proc.stdout:
-        if line.startswith("Host started"):
-            return proc, f"http://127.0.0.1:{port}"
+        if line.startswith("Host started: "):
+            return proc, line.removeprefix("Host started: ").strip()
     raise AssertionError(f"devhost exited with {proc.wait()} before it started")
 
 

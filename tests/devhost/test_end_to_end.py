@@ -16,19 +16,13 @@ SAMPLE = Path(__file__).parent / "apps" / "sample"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path):
-    port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # --port 0: the host binds a free port itself and names it. A port found free here and
+    # handed over could be taken by anything else on the machine before the host binds it.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "start", "--app-dir", str(SAMPLE), "--port", str(port),
+        [sys.executable, "-m", "devhost", "start", "--app-dir", str(SAMPLE), "--port", "0",
          "--state-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, env=env, cwd=ROOT)
     lines = []
@@ -36,12 +30,12 @@ def served(tmp_path):
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)
-        if line.startswith("Host started"):
+        if line.startswith("Host started: "):
             break
     else:
         proc.kill()
         pytest.fail("devhost did not start:\n" + "".join(lines))
-    yield f"http://127.0.0.1:{port}", "".join(lines)
+    yield line.removeprefix("Host started: ").strip(), "".join(lines)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
 

@@ -12,11 +12,10 @@ SAMPLE = Path(__file__).parent / "apps" / "sample"
 def test_virtual_time_skips_a_one_hour_durable_timer(devhost):
     host = devhost(SAMPLE)
     start = host.clock.time()
-    t0 = time.monotonic()
     iid = host.client.start_new("race")
+    # within wait_for's real-time limit (60 s): an hour passed only because the clock jumped
     assert host.wait_for(iid)["output"] == "timed out"
-    assert host.clock.time() - start >= 3599.999      # an hour of virtual time passed ...
-    assert time.monotonic() - t0 < 10                 # ... in seconds of real time
+    assert host.clock.time() - start >= 3599.999
 
 
 def test_sdk_client_raise_event_arrives_as_the_json_string_the_extension_delivers(devhost):

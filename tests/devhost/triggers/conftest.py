@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from azure.functions import meta
@@ -71,8 +72,11 @@ def calls(trigger_app: SimpleNamespace) -> list[tuple[str, object]]:
 
 @pytest.fixture
 def wait_for() -> Callable[..., None]:
-    """wait_for(predicate, timeout=5, what=...) polls in real time and fails with `what`."""
-    def wait(predicate: Callable[[], object], timeout: float = 5.0,
+    """wait_for(predicate, timeout=30, what=...) polls in real time and fails with `what`.
+
+    The limit only bounds a failure (a pass returns at once): generous, because Azurite and
+    the listeners share a loaded machine's two cores with everything else."""
+    def wait(predicate: Callable[[], object], timeout: float = 30.0,
              what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
@@ -80,3 +84,19 @@ def wait_for() -> Callable[..., None]:
                 pytest.fail(f"timed out after {timeout} s waiting for {what}")
             time.sleep(0.01)
     return wait
+
+
+
+@pytest.fixture
+def stop_and_join() -> Callable[[Any], bool]:
+    """stop_and_join(listener): stop it and tell whether its thread has ended.
+
+    stop() gives up joining after its timeout (1 s by default) and forgets the thread either
+    way: a thread still inside a slow poll or invocation on a loaded machine would live on into
+    the next test and add to its calls. The generous join only tells a thread that ends on stop
+    from one that does not (no latency limit: a loaded machine would make one flaky)."""
+    def stop(listener: Any) -> bool:
+        thread = listener._thread
+        listener.stop(timeout=30)
+        return thread is None or not thread.is_alive()
+    return stop

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -40,8 +39,8 @@ def env(azurite: Azurite) -> dict[str, str]:
 
 
 @pytest.fixture
-def listen(trigger_app: SimpleNamespace, invoker: Invoker,
-           env: dict[str, str]) -> Iterator[Callable[..., QueueListener]]:
+def listen(trigger_app: SimpleNamespace, invoker: Invoker, env: dict[str, str],
+           stop_and_join: Callable) -> Iterator[Callable[..., QueueListener]]:
     """listen(function_name, config=HostConfig()) -> a started listener whose queue exists."""
     started: list[QueueListener] = []
 
@@ -51,12 +50,12 @@ def listen(trigger_app: SimpleNamespace, invoker: Invoker,
         assert listener is not None
         started.append(listener)
         listener.start()
-        assert listener.ready.wait(5), "the listener did not create its queue"
+        assert listener.ready.wait(30), "the listener did not create its queue"
         return listener
 
     yield start
     for listener in started:
-        listener.stop()
+        assert stop_and_join(listener), f"listener {listener.name} did not stop"
 
 
 def client(env: dict[str, str], queue: str, policy: object = None) -> QueueClient:
@@ -134,7 +133,7 @@ def test_failing_function_is_retried_then_poisoned_with_the_original_body(
         listen("failing")  # default maxDequeueCount 5, visibilityTimeout 0
         q = client(env, env["FAILING_QUEUE"], TextBase64EncodePolicy())
         q.send_message('{"poison": true}')
-        wait_for(lambda: _exists(poison) and message_count(poison) == 1, timeout=10,
+        wait_for(lambda: _exists(poison) and message_count(poison) == 1,
                  what="the message in the poison queue")
     attempts = of(calls, "failing")
     assert [m.dequeue_count for m in attempts] == [1, 2, 3, 4, 5]
@@ -169,7 +168,7 @@ def test_visibility_timeout_delays_the_retry(listen: Callable, env: dict[str, st
                                              calls: Calls, wait_for: Callable) -> None:
     listen("failing", HostConfig(queue_visibility_timeout=1.0, queue_max_dequeue_count=2))
     client(env, env["FAILING_QUEUE"], TextBase64EncodePolicy()).send_message("x")
-    wait_for(lambda: len(of(calls, "failing")) == 2, timeout=5, what="the retry")
+    wait_for(lambda: len(of(calls, "failing")) == 2, what="the retry")
     first, second = of(calls, "failing")
     assert second.insertion_time == first.insertion_time
     assert second.time_next_visible - first.time_next_visible >= timedelta(seconds=1)
@@ -199,25 +198,31 @@ def test_durable_client_binding_is_passed(listen: Callable, env: dict[str, str],
     assert durable._orchestration_bindings.task_hub_name == "TestHub"  # our binding JSON
 
 
-def test_empty_queue_polling_backs_off_to_max_interval(trigger_app: SimpleNamespace,
-                                                       invoker: Invoker,
-                                                       env: dict[str, str]) -> None:
-    waits: list[float] = []
+class RecordingClock(RealClock):
+    """Real time that records each wait the listener asks for (seconds, rounded)."""
 
-    class RecordingClock(RealClock):
-        def wait_until(self, deadline: float | None, wake: threading.Event) -> bool:
-            waits.append(round((deadline or 0) - self.time(), 2))
-            return super().wait_until(deadline, wake)
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
 
+    def wait_until(self, deadline: float | None, wake: threading.Event) -> bool:
+        self.waits.append(round((deadline or 0) - self.time(), 2))
+        return super().wait_until(deadline, wake)
+
+
+def test_empty_queue_polling_backs_off_to_max_interval(
+        trigger_app: SimpleNamespace, invoker: Invoker, env: dict[str, str],
+        wait_for: Callable, stop_and_join: Callable) -> None:
+    clock = RecordingClock()
     listener = create_listener(trigger_app.registry.functions["recorder"], invoker,
-                               HostConfig(queue_max_polling_interval=0.4), RecordingClock(), env)
+                               HostConfig(queue_max_polling_interval=0.4), clock, env)
     assert listener is not None
     listener.start()
-    time.sleep(1.6)
-    began = time.monotonic()
-    listener.stop()
-    assert time.monotonic() - began < 1.0
-    assert waits[:5] == [0.1, 0.2, 0.4, 0.4, 0.4]
+    # five polls, however slowly a loaded machine gets through them (a fixed sleep assumed each
+    # of Azurite's answers took less than 50 ms)
+    wait_for(lambda: len(clock.waits) >= 5, what="five empty polls")
+    assert stop_and_join(listener)
+    assert clock.waits[:5] == [0.1, 0.2, 0.4, 0.4, 0.4]
 
 
 def test_unconfigured_connection_skips_with_one_warning(trigger_app: SimpleNamespace,
@@ -260,20 +265,20 @@ def test_bad_queue_name_settings_skip_with_a_warning(trigger_app: SimpleNamespac
 
 
 def test_listener_survives_storage_outage_and_stops_promptly(
-        trigger_app: SimpleNamespace, invoker: Invoker,
-        caplog: pytest.LogCaptureFixture) -> None:
+        trigger_app: SimpleNamespace, invoker: Invoker, caplog: pytest.LogCaptureFixture,
+        wait_for: Callable, stop_and_join: Callable) -> None:
     dead = {"AzureWebJobsStorage": "UseDevelopmentStorage=true",
             "DEVHOST_AZURITE_QUEUE_PORT": "1", "RECORDER_QUEUE": "nowhere"}
+    clock = RecordingClock()
     listener = create_listener(trigger_app.registry.functions["recorder"], invoker,
-                               HostConfig(queue_max_polling_interval=0.2), RealClock(), dead)
+                               HostConfig(queue_max_polling_interval=0.2), clock, dead)
     assert listener is not None
     with caplog.at_level(logging.WARNING, logger="devhost"):
         listener.start()
-        time.sleep(0.8)
+        # each failed poll is followed by a wait: four of them, not "whatever 0.8 s allowed"
+        wait_for(lambda: len(clock.waits) >= 4, what="four failed polls")
         assert listener._thread is not None and listener._thread.is_alive()
-        began = time.monotonic()
-        listener.stop()
-    assert time.monotonic() - began < 1.0
+        assert stop_and_join(listener)
     warnings = [r for r in caplog.records if "queue 'nowhere'" in r.getMessage()]
     assert len(warnings) == 1  # one line per outage, not one per poll
 
