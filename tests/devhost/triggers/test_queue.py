@@ -345,7 +345,8 @@ def test_an_identity_based_connection_polls_and_sends_with_the_apps_managed_iden
 
 def test_an_identity_the_app_lacks_keeps_the_listener_waiting_with_one_line(
         trigger_app: SimpleNamespace, invoker: Invoker, oauth_azurite: Azurite,
-        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, wait_for: Callable,
+        stop_and_join: Callable) -> None:
     from devhost import identity
 
     lease = identity.acquire(served := {"DEVHOST_MANAGED_IDENTITIES": IDENTITY})
@@ -355,13 +356,15 @@ def test_an_identity_the_app_lacks_keeps_the_listener_waiting_with_one_line(
     for key, value in oauth_azurite.trust_env().items():
         monkeypatch.setenv(key, value)
     env = {**oauth_azurite.identity_settings(str(uuid.uuid4())), "RECORDER_QUEUE": "nobody"}
+    clock = RecordingClock()
     listener = create_listener(trigger_app.registry.functions["recorder"], invoker,
-                               HostConfig(queue_max_polling_interval=0.2), RealClock(), env)
+                               HostConfig(queue_max_polling_interval=0.2), clock, env)
     assert listener is not None
     with caplog.at_level(logging.WARNING, logger="devhost"):
         listener.start()
-        time.sleep(0.8)
-        listener.stop()
+        # each refused poll is followed by a wait: three of them, however slow the machine
+        wait_for(lambda: len(clock.waits) >= 3, what="three refused polls")
+        assert stop_and_join(listener)
     lease.release()
     lines = [r.getMessage() for r in caplog.records if "queue 'nobody'" in r.getMessage()]
     assert len(lines) == 1 and "Unable to load the proper Managed Identity" in lines[0]
