@@ -24,13 +24,22 @@ module models those polls on the host's clock, from DurableTask.AzureStorage's s
   (AzureStorageOrchestrationService.GetControlQueueAsync, Fnv1aHashHelper.cs).
 
 So, on ONE app instance (which owns every partition), a message the host enqueues itself wakes
-its queue: an activity's result, a sub-orchestration's start or completion, an event raised
-through this host's client, an activity scheduled by an episode. What waits for a poll is a
-message enqueued invisible: a durable timer (`TimerFired`, enqueued with a visibility delay when
-the timer is created) is found by the first poll after it fires, on the schedule its creation (or
-the queue's last wake) started. With `in_process_wake=False` nothing wakes a poller: that is an
-app scaled out to several instances, where the sender of a message is not the partition's owner
-(the Durable docs: back-off delays appear "when your app scales out to two or more instances").
+its queue: an activity's result, a sub-orchestration's start or completion, an activity
+scheduled by an episode. What waits for a poll is a message enqueued invisible: a durable timer
+(`TimerFired`, enqueued with a visibility delay when the timer is created) is found by the first
+poll after it fires, on the schedule its creation (or the queue's last wake) started.
+
+Two switches say which enqueues come from the process that polls:
+* `client_wake` (default False): messages a Durable client sends (start, raise event,
+  terminate, suspend, resume). On Flex Consumption the functions that hold the client (HTTP,
+  queue, timer and Event Grid triggers) run on instances of their own: the plan scales HTTP
+  functions as one group, Durable functions (orchestrations, activities, entities) as another and
+  every other function alone, so a restore's start waits for the durable instance's poller.
+  True is one instance running everything (Premium or Dedicated with one instance);
+* `in_process_wake` (default True): messages the orchestrations and activities send. False is
+  the durable group scaled out to several instances, where the sender is not the partition's
+  owner (the Durable docs: back-off delays appear "when your app scales out to two or more
+  instances"): nothing wakes a poller, the worst case.
 
 Not modelled: the storage round trips themselves (tens of ms each), partition lease acquisition
 at start-up, cold starts of a scaled-in app, and the history load before an episode.
@@ -157,6 +166,7 @@ class DispatchModel:
     max_interval: float = 30.0
     partitions: int = 4
     in_process_wake: bool = True
+    client_wake: bool = False
     seed: int | None = None
     start: float = 0.0
     _pollers: dict[str, Poller] = field(init=False, repr=False)
@@ -205,13 +215,15 @@ class DispatchModel:
                 poller.polls, poller.origin = 0, t
 
     # ---- enqueues ------------------------------------------------------------------------------
-    def posted(self, message_id: int, instance_id: str, t: float) -> None:
-        """The host enqueued message `message_id` for `instance_id` at `t`: it waits for a poll
-        (SQLite may reuse the id of a consumed message), and TaskHubQueue.AddMessageAsync calls
-        Reset() on that control queue's poller, which wakes it: in this process only."""
+    def posted(self, message_id: int, instance_id: str, t: float, *, client: bool = False) -> None:
+        """Message `message_id` for `instance_id` was enqueued at `t`, by a Durable client
+        (`client`) or by an orchestration or activity: it waits for a poll (SQLite may reuse the
+        id of a consumed message), and TaskHubQueue.AddMessageAsync calls Reset() on that
+        control queue's poller, which wakes it if the sender is the process that polls."""
         with self._lock:
             self._dispatched.discard(message_id)
-        self.wake_instance(instance_id, t)
+            if self.client_wake if client else self.in_process_wake:
+                self._pollers[self.queue_of(instance_id)].reset(t)
 
     def scheduled(self, work_id: int, t: float) -> None:
         """The host enqueued activity work item `work_id` at `t`."""

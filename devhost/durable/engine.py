@@ -152,9 +152,9 @@ class DurableEngine:
 
     def post(self, db: Any, instance_id: str, e: dict[str, Any], visible_at: float,
              execution_id: str | None = None, cause: tuple[str, Any] = CLIENT) -> None:
-        """Enqueue a message for an instance (inside `db`'s transaction). This host enqueued it,
-        so the dispatch model wakes that instance's control-queue poller now, as
-        TaskHubQueue.AddMessageAsync does; `cause` is who sent it, for the trace."""
+        """Enqueue a message for an instance (inside `db`'s transaction); `cause` is who sent it:
+        the trace records it, and the dispatch model decides from it whether the enqueue wakes
+        that instance's control-queue poller (TaskHubQueue.AddMessageAsync: same process only)."""
         Store.post(db, instance_id, e, visible_at, execution_id)
         if self.trace is None and self.dispatch is None:
             return
@@ -162,7 +162,8 @@ class DurableEngine:
         if self.trace is not None:
             self.trace.message(message_id, instance_id, e["EventType"], visible_at, cause)
         if self.dispatch is not None:
-            self.dispatch.posted(message_id, instance_id, self.clock.time())
+            self.dispatch.posted(message_id, instance_id, self.clock.time(),
+                                 client=cause == CLIENT)
 
     def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
         self._post_control(instance_id, event(EventType.EVENT_RAISED, self.clock.now(),

@@ -164,6 +164,16 @@ def test_without_same_process_wakes_every_message_waits_for_a_poll():
     assert model.next_due([(1, "x", 600.0)]) == pytest.approx(first_poll(30.0, 600.0))
 
 
+def test_a_clients_message_wakes_the_poller_only_if_the_client_shares_its_process():
+    for client_wake in (False, True):
+        model = DispatchModel(max_interval=30.0, partitions=1, client_wake=client_wake)
+        model.restart(0.0)
+        model.posted(1, "x", 600.0, client=True)  # e.g. an HTTP function's start_new
+        handed = model.dispatch([(1, "x", 600.0)], 600.0)
+        assert handed == ({"x"} if client_wake else set())
+    assert model.next_due([]) is None
+
+
 def test_work_items_have_their_own_poller():
     model = DispatchModel(max_interval=30.0, partitions=1)
     model.restart(0.0)
@@ -270,6 +280,17 @@ def test_the_maximum_interval_decides_how_late_a_long_timer_is_seen(devhost):
     assert late[10.0] == pytest.approx(first_poll(10.0, 20.0) - 20.0, abs=1e-3)
     assert late[30.0] == pytest.approx(first_poll(30.0, 20.0) - 20.0, abs=1e-3)
     assert late[30.0] > late[10.0] > 0
+
+
+def test_a_start_from_another_instance_waits_for_the_backed_off_poll(devhost):
+    """On Flex the HTTP function that starts a restore runs outside the durable group: its start
+    message waits for the durable instance's poller, which has backed off while idle."""
+    host = devhost(APP, dispatch=DispatchModel(max_interval=10.0, partitions=2))
+    started = host.clock.time()
+    host.clock.advance(600.0)  # ten quiet minutes after the host started
+    (step,) = _steps(host, [5])
+    assert step["asked"] - started == pytest.approx(first_poll(10.0, 600.0), abs=1e-3)
+    assert step["asked"] - started > 600.0
 
 
 def test_scaled_out_even_activity_results_wait_for_polls(devhost):
