@@ -545,7 +545,8 @@ class Episode:
         a = w.action
         if w.kind == ACTIVITY:
             if a["functionName"] not in self.e.registry.activities:
-                self.e.post(db, self.id, event(EventType.TASK_FAILED, self.stamp, TaskScheduledId=w.task_id,
+                self.e.post(db, self.id, event(
+                    EventType.TASK_FAILED, self.stamp, TaskScheduledId=w.task_id,
                     Reason=f"The function '{a['functionName']}' doesn't exist, is disabled, or "
                            "is not an activity function.", Details=None), now, execution_id,
                     self.cause)
@@ -612,7 +613,8 @@ class Episode:
             db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"
                        " custom_status=?, updated=? WHERE id=?",
                        (execution_id, input_json, custom, now, self.id))
-            e.post(db, self.id, event(EventType.EXECUTION_STARTED, self.stamp, Name=inst["name"], Version="",
+            e.post(db, self.id, event(
+                EventType.EXECUTION_STARTED, self.stamp, Name=inst["name"], Version="",
                 Input=input_json, OrchestrationInstance={"InstanceId": self.id,
                                                          "ExecutionId": execution_id},
                 ParentInstance=None, Tags=None), now, execution_id, self.cause)

@@ -113,7 +113,8 @@ class Trace:
         chain being scheduled to it starting) and `instances` (how many orchestration instances
         the chain passes through; a continue-as-new keeps its instance)."""
         with self._lock:
-            ends = [e for e in self.episodes.values() if e.instance_id == instance_id and e.terminal]
+            ends = [e for e in self.episodes.values()
+                    if e.instance_id == instance_id and e.terminal]
             if not ends:
                 raise LookupError(f"no finished episode of {instance_id} was traced")
             episode: EpisodeRecord | None = max(ends, key=lambda e: e.seq)

@@ -104,7 +104,7 @@ def test_polls_are_counted_for_the_cost_estimate():
         len([p for p in schedule(10.0, 1.0) if p < 1.0])
 
 
-# ---- partitions and the model ----------------------------------------------------------------------
+# ---- partitions and the model --------------------------------------------------------------------
 def test_instances_go_to_the_control_queue_of_their_fnv1a_hash():
     # FNV-1a 32-bit test vectors: "a" -> 0xe40c292c, "foobar" -> 0xbf9cf968
     assert partition_of("a", 16) == 0xE40C292C % 16
@@ -196,7 +196,7 @@ def test_a_reused_message_id_waits_for_its_own_poll():
     assert model.dispatch([(1, "x", due + 500.0)], due + 500.0) == set()
 
 
-# ---- host.json ------------------------------------------------------------------------------------
+# ---- host.json -----------------------------------------------------------------------------------
 def _provider(**settings: object) -> dict:
     return {"extensions": {"durableTask": {"storageProvider": settings}}}
 
@@ -242,7 +242,7 @@ def test_the_model_follows_the_configured_backend():
         DispatchModel.from_config(HostConfig.from_dict(_provider(type="mssql")))
 
 
-# ---- the engine under the model -------------------------------------------------------------------
+# ---- the engine under the model ------------------------------------------------------------------
 def _steps(host, durations: list[int]) -> list[dict[str, float]]:
     iid = host.client.start_new("timers", client_input=durations)
     done = host.wait_for(iid)
