@@ -133,6 +133,7 @@ def measure(propagation: int, seed: int = 20240601,
     out = {"propagationSeconds": propagation, "seed": seed, "automated": automated}
     if literal is not None:
         out["naive"] = literal
+        out["speedupVsLiteral"] = round(literal["seconds"] / automated["endToEndSeconds"], 2)
     return out
 
 
