@@ -1,4 +1,5 @@
-"""`python -m devhost start [--app-dir DIR] [--port 7071]`: serve the app like `func start`."""
+"""`python -m devhost start [--app-dir DIR] [--port 7071] [--dispatch-latency]`: serve the app like
+`func start`."""
 
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--port", type=int, default=7071)
     start.add_argument("--state-dir", default=None,
                        help="where the SQLite state lives (default: APP_DIR/.devhost)")
+    start.add_argument("--dispatch-latency", action="store_true",
+                       help="hand Durable work out when host.json's backend would: the Azure "
+                            "Storage provider's queue polls (maxQueuePollingInterval), as in Azure")
     start.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="[%(asctime)s] %(message)s", stream=sys.stderr)
     from .host import DevHost
     try:
-        host = DevHost(args.app_dir, port=args.port, state_dir=args.state_dir)
+        host = DevHost(args.app_dir, port=args.port, state_dir=args.state_dir,
+                       dispatch=args.dispatch_latency)
     except (ConfigError, RuntimeError, ImportError, OSError) as exc:
         print(f"devhost: cannot start: {exc}", file=sys.stderr)
         return 2

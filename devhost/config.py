@@ -51,6 +51,12 @@ class HostConfig:
     # still running (AnyState, the extension's default) or only a finished one (NonRunningStates:
     # a start over a Pending/Running/Suspended instance fails, 409 on the HTTP API).
     overridable_existing_instance_states: str = "AnyState"
+    # durableTask.storageProvider: which Durable backend hands out work, and how the Azure Storage
+    # provider polls its queues (one control queue per partition, one work-item queue). Only
+    # devhost's dispatch-latency model (devhost/durable/dispatch.py) acts on them.
+    storage_provider_type: str = "AzureStorage"  # "azureManaged" is the Durable Task Scheduler
+    partition_count: int = 4  # extension default; 1-16, fixed once the task hub exists
+    max_queue_polling_interval: float = 30.0  # seconds; the extension's default 00:00:30
 
     @classmethod
     def load(cls, app_dir: str | Path) -> HostConfig:
@@ -67,6 +73,7 @@ class HostConfig:
     def from_dict(cls, doc: Mapping[str, Any]) -> HostConfig:
         ext = doc.get("extensions") or {}
         http, durable, queues = ext.get("http") or {}, ext.get("durableTask") or {}, ext.get("queues") or {}
+        provider = durable.get("storageProvider") or {}
         d = cls()
         prefix = http.get("routePrefix", d.route_prefix)
         return cls(
@@ -78,13 +85,18 @@ class HostConfig:
                                                    d.max_concurrent_orchestrators),
             queue_max_dequeue_count=_positive(queues, "maxDequeueCount", d.queue_max_dequeue_count),
             queue_visibility_timeout=_timespan(queues.get("visibilityTimeout"),
-                                               d.queue_visibility_timeout),
+                                               d.queue_visibility_timeout,
+                                               "extensions.queues.visibilityTimeout"),
             queue_batch_size=_positive(queues, "batchSize", d.queue_batch_size),
             queue_max_polling_interval=_timespan(queues.get("maxPollingInterval"),
-                                                 d.queue_max_polling_interval),
+                                                 d.queue_max_polling_interval,
+                                                 "extensions.queues.maxPollingInterval"),
             queue_message_encoding=str(queues.get("messageEncoding", "base64")).lower(),
             overridable_existing_instance_states=_overridable(
                 durable.get("overridableExistingInstanceStates")),
+            storage_provider_type=str(provider.get("type") or d.storage_provider_type),
+            partition_count=_partition_count(provider.get("partitionCount", d.partition_count)),
+            max_queue_polling_interval=_polling_interval(provider.get("maxQueuePollingInterval")),
         )
 
 
@@ -99,6 +111,34 @@ def _overridable(value: Any) -> str:
     return found
 
 
+PARTITION_COUNT = "extensions.durableTask.storageProvider.partitionCount"
+MAX_QUEUE_POLLING_INTERVAL = "extensions.durableTask.storageProvider.maxQueuePollingInterval"
+
+
+def _partition_count(value: Any) -> int:
+    # AzureStorageOptions.Validate: "PartitionCount must be an integer value between 1 and 16."
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 16:
+        raise ConfigError(f"host.json: {PARTITION_COUNT} must be an integer from 1 to 16, got "
+                          f"{value!r}")
+    return value
+
+
+def _polling_interval(value: Any) -> float:
+    """storageProvider.maxQueuePollingInterval: a TimeSpan string, more than zero."""
+    if value is None:
+        return HostConfig.max_queue_polling_interval
+    # The host binds this option with .NET's TimeSpan parser, which reads a bare number as DAYS
+    # ("10" or 10 is ten days of back-off): insist on hh:mm:ss.
+    if not isinstance(value, str):
+        raise ConfigError(f'host.json: {MAX_QUEUE_POLLING_INTERVAL} must be a TimeSpan string '
+                          f'such as "00:00:10", got {value!r} (a number would be read as days)')
+    seconds = _timespan(value, 0.0, MAX_QUEUE_POLLING_INTERVAL)
+    if seconds <= 0:  # AzureStorageOptions.Validate refuses <= 0 when the host starts
+        raise ConfigError(f"host.json: {MAX_QUEUE_POLLING_INTERVAL} must be more than zero, got "
+                          f"{value!r}")
+    return seconds
+
+
 def _positive(section: Mapping[str, Any], key: str, default: int) -> int:
     value = section.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -106,22 +146,25 @@ def _positive(section: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
-def _timespan(value: Any, default: float) -> float:
-    """A .NET TimeSpan string ('00:00:30', '1.00:00:00') or milliseconds as a number."""
+# .NET's TimeSpan "[d.]hh:mm:ss[.fffffff]"; its other forms ("10", "00:10") read easily as seconds
+# but mean ten DAYS and ten MINUTES, so devhost refuses them.
+_TIMESPAN = re.compile(r"(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2}(?:\.\d{1,7})?)")
+
+
+def _timespan(value: Any, default: float, name: str) -> float:
+    """A .NET TimeSpan string ('00:00:30', '1.00:00:00') or milliseconds as a number; `name` is
+    the setting's path in host.json, for the error."""
     if value is None:
         return default
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value) / 1000.0
-    text = str(value)
-    days = 0.0
-    if "." in text.split(":")[0]:
-        d, _, text = text.partition(".")
-        days = float(d)
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise ConfigError(f"host.json: {value!r} is not a TimeSpan (hh:mm:ss)")
-    h, m, s = (float(p) for p in parts)
-    return days * 86400 + h * 3600 + m * 60 + s
+    found = _TIMESPAN.fullmatch(str(value).strip())
+    # .NET refuses minutes or seconds of 60 and more, and reads "24:00:00" as 24 DAYS.
+    if found is None or int(found[2]) >= 24 or int(found[3]) >= 60 or float(found[4]) >= 60:
+        raise ConfigError(f"host.json: {name} is {value!r}, not a TimeSpan (hh:mm:ss with hours "
+                          "under 24, minutes and seconds under 60; d.hh:mm:ss for days)")
+    days, h, m, sec = int(found[1] or 0), int(found[2]), int(found[3]), float(found[4])
+    return days * 86400 + h * 3600 + m * 60 + sec
 
 
 def load_local_settings(app_dir: str | Path, env: MutableMapping[str, str] | None = None) -> None:

@@ -16,9 +16,11 @@ from .clock import Clock, RealClock
 from .config import HostConfig, load_local_settings
 from .discovery import start_worker
 from .durable.client_api import ClientApi
+from .durable.dispatch import DispatchModel
 from .durable.engine import DurableEngine, status_json
 from .durable.oracle import Oracle
 from .durable.store import TERMINAL, Store
+from .durable.trace import Trace
 from .http_server import EVENT_GRID_PATH, HttpTriggers, Server
 from .invoker import Invoker, worker_loop
 from .outputs import QueueOutput
@@ -31,7 +33,12 @@ class DevHost:
 
     def __init__(self, app_dir: str | Path, *, port: int = 7071, state_dir: str | Path | None = None,
                  clock: Clock | None = None, oracle: Oracle | None = None,
-                 listeners: bool = True) -> None:
+                 listeners: bool = True, dispatch: bool | DispatchModel = False,
+                 trace: Trace | None = None) -> None:
+        """`dispatch`: model the Durable backend's dispatch latency (devhost/durable/dispatch.py):
+        True for host.json's backend and polling settings, or a model of one's own; off by
+        default, so work runs the moment it is visible. `trace`: record the causes of episodes
+        (bench/)."""
         self.app_dir = Path(app_dir).resolve()
         load_local_settings(self.app_dir)
         # IDENTITY_ENDPOINT/IDENTITY_HEADER as App Service sets them: before anything builds a
@@ -54,8 +61,15 @@ class DevHost:
         self.worker = worker
         self.invoker = Invoker(worker)
         self.oracle = oracle
+        try:
+            model = DispatchModel.from_config(self.config) if dispatch is True else \
+                (dispatch or None)
+        except BaseException:
+            self.worker.stop()
+            self.store.close()
+            raise
         self.engine = DurableEngine(self.registry, self.invoker, self.store, self.clock,
-                                    self.config, oracle)
+                                    self.config, oracle, dispatch=model, trace=trace)
         self.http = HttpTriggers(self.registry, self.invoker, self.config.route_prefix,
                                  os.environ.get("DEVHOST_FUNCTION_KEY") or None)
         self.server = Server(self.http, None, self.registry, self.invoker, port)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from ..discovery import Registry
 from ..invoker import Invoker
 from ..worker import FunctionFailed
 from . import history_view
+from .dispatch import DispatchModel
 from .oracle import DISAGREE, Oracle
 from .protocol import (
     EventType,
@@ -37,7 +38,8 @@ from .protocol import (
     played_json,
 )
 from .shim import ACTIVITY, TIMER, HostReplay, NewWork, NonDeterminismError, UnsupportedActionError
-from .store import TERMINAL, Store
+from .store import HELD, TERMINAL, Store
+from .trace import CLIENT, EpisodeRecord, Trace, Work
 
 log = logging.getLogger("devhost")
 
@@ -86,9 +88,14 @@ class InstanceExistsError(RuntimeError):
 
 class DurableEngine:
     def __init__(self, registry: Registry, invoker: Invoker, store: Store, clock: Clock,
-                 config: HostConfig, oracle: Oracle | None = None) -> None:
+                 config: HostConfig, oracle: Oracle | None = None, *,
+                 dispatch: DispatchModel | None = None, trace: Trace | None = None) -> None:
         self.registry, self.invoker, self.store, self.clock = registry, invoker, store, clock
         self.config, self.oracle = config, oracle
+        # The backend's dispatch latency (devhost/durable/dispatch.py): None hands work out the
+        # moment it is visible, as a push backend does; a model makes it wait for the Azure
+        # Storage provider's next poll. `trace` records causes for bench/ (trace.py).
+        self.dispatch, self.trace = dispatch, trace
         finished = ("Completed", "Failed", "Terminated", "Canceled")
         self.overridable_states = finished if \
             config.overridable_existing_instance_states == "NonRunningStates" else \
@@ -129,7 +136,7 @@ class DurableEngine:
         return instance_id
 
     def _create(self, db: Any, instance_id: str, name: str, input_json: str | None,
-                parent: tuple[str, str, int] | None) -> None:
+                parent: tuple[str, str, int] | None, cause: tuple[str, Any] = CLIENT) -> None:
         now, execution_id = self.clock.time(), uuid.uuid4().hex
         db.execute("INSERT INTO instances VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                    (instance_id, name, execution_id, "Pending", input_json, None, None,
@@ -138,10 +145,25 @@ class DurableEngine:
             "Name": None, "OrchestrationInstance": {"InstanceId": parent[0],
                                                     "ExecutionId": parent[1]},
             "TaskScheduleId": parent[2]}
-        Store.post(db, instance_id, event(
+        self.post(db, instance_id, event(
             EventType.EXECUTION_STARTED, self.clock.now(), Name=name, Version="", Input=input_json,
             OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
-            ParentInstance=parent_ref, Tags=None, Generation=0), now, execution_id)
+            ParentInstance=parent_ref, Tags=None, Generation=0), now, execution_id, cause)
+
+    def post(self, db: Any, instance_id: str, e: dict[str, Any], visible_at: float,
+             execution_id: str | None = None, cause: tuple[str, Any] = CLIENT) -> None:
+        """Enqueue a message for an instance (inside `db`'s transaction); `cause` is who sent it:
+        the trace records it, and the dispatch model decides from it whether the enqueue wakes
+        that instance's control-queue poller (TaskHubQueue.AddMessageAsync: same process only)."""
+        Store.post(db, instance_id, e, visible_at, execution_id)
+        if self.trace is None and self.dispatch is None:
+            return
+        message_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        if self.trace is not None:
+            self.trace.message(message_id, instance_id, e["EventType"], visible_at, cause)
+        if self.dispatch is not None:
+            self.dispatch.posted(message_id, instance_id, self.clock.time(),
+                                 client=cause == CLIENT)
 
     def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
         self._post_control(instance_id, event(EventType.EVENT_RAISED, self.clock.now(),
@@ -161,7 +183,7 @@ class DurableEngine:
 
     def _post_control(self, instance_id: str, e: dict[str, Any]) -> None:
         with self.store.tx() as db:
-            Store.post(db, instance_id, e, self.clock.time())
+            self.post(db, instance_id, e, self.clock.time())
         self.wake()
 
     def purge(self, instance_id: str) -> int:
@@ -178,6 +200,8 @@ class DurableEngine:
 
     # ---- the dispatcher ------------------------------------------------------------------------
     def start(self) -> None:
+        if self.dispatch is not None:  # a (re)started host polls every queue at once
+            self.dispatch.restart(self.clock.time())
         self._thread = threading.Thread(target=self._loop, daemon=True, name="devhost-dispatcher")
         self._thread.start()
 
@@ -221,6 +245,9 @@ class DurableEngine:
         one per completion, which would replay the whole history each time.
         """
         ready = self.store.runnable_instances(self.clock.time())
+        if self.dispatch is not None and ready:  # visible, but has a poll handed it out yet?
+            handed = self.dispatch.dispatch(self._inbox(), self.clock.time())
+            ready = [i for i in ready if i in handed]
         with self._lock:
             busy = set(self._in_flight_instances)
         now = time.monotonic()
@@ -240,7 +267,8 @@ class DurableEngine:
             self._wake.wait(max(0.0, self._batch_deadline - time.monotonic()))
             self._batch_deadline = None
             return
-        deadline = self.store.next_visible_at()
+        deadline = self.store.next_visible_at() if self.dispatch is None else \
+            self.dispatch.next_due(self._inbox(), self._work_rows())
         if self.clock.virtual and deadline is not None:
             if not self._nothing_running():
                 # Something else runs (a trigger, an HTTP call): look again shortly, since virtual
@@ -251,6 +279,18 @@ class DurableEngine:
             self.clock.advance_to(min(deadline, due) if due is not None else deadline)
             return
         self.clock.wait_until(deadline, self._wake)
+
+    def _inbox(self) -> list[tuple[int, str, float]]:
+        """Every message waiting in the inbox (held ones left out), for the dispatch model."""
+        with self.store.tx() as db:
+            return [tuple(r) for r in db.execute(
+                "SELECT id, instance_id, visible_at FROM inbox WHERE visible_at<?", (HELD,))]
+
+    def _work_rows(self) -> list[tuple[int, float]]:
+        """Activity work items not running yet, as (id, created)."""
+        with self._lock:
+            exclude = set(self._in_flight)
+        return [(r["id"], r["created"]) for r in self.store.pending_work(exclude, 1_000_000)]
 
     def _nothing_running(self) -> bool:
         with self._lock:
@@ -263,8 +303,16 @@ class DurableEngine:
             exclude = set(self._in_flight)
         if capacity <= 0:
             return False
-        rows = self.store.pending_work(exclude, capacity)
+        if self.dispatch is None:
+            rows = self.store.pending_work(exclude, capacity)
+        else:  # only what the work-item queue's poller has handed out
+            rows = self.store.pending_work(exclude, 1_000_000)
+            handed = self.dispatch.dispatch_work([(r["id"], r["created"]) for r in rows],
+                                                 self.clock.time())
+            rows = [r for r in rows if r["id"] in handed][:capacity]
         for row in rows:
+            if self.trace is not None:
+                self.trace.started(row["id"], self.clock.time())
             with self._lock:
                 self._in_flight.add(row["id"])
                 self._in_flight_instances[row["instance_id"]] += 1
@@ -277,8 +325,8 @@ class DurableEngine:
             self._crash.hit("activity-before-commit")
             with self.store.tx() as db:  # the result and the work row's deletion are atomic
                 if db.execute("DELETE FROM work WHERE id=?", (row["id"],)).rowcount:
-                    Store.post(db, row["instance_id"], message, self.clock.time(),
-                               row["execution_id"])
+                    self.post(db, row["instance_id"], message, self.clock.time(),
+                              row["execution_id"], ("activity", row["id"]))
             self._crash.hit("activity")
         except Exception:
             log.exception("devhost: activity %s could not be completed", row["name"])
@@ -306,8 +354,11 @@ class DurableEngine:
     # ---- one orchestrator episode --------------------------------------------------------------
     def run_episode(self, instance_id: str) -> None:
         started = time.perf_counter()
-        episode = Episode(self, instance_id)
+        episode = Episode(self, instance_id, self.episodes)
         episode.run()
+        if self.trace is not None:
+            self.trace.episode(EpisodeRecord(episode.seq, instance_id, episode.t,
+                                             episode.consumed_keys, episode.ended))
         self.stats.append(EpisodeStat(episode.history_events, episode.sdk_seconds,
                                       time.perf_counter() - started))
         self.episodes += 1
@@ -336,8 +387,11 @@ class DurableEngine:
 class Episode:
     """Consume an instance's visible messages, run its orchestrator, commit the outcome at once."""
 
-    def __init__(self, engine: DurableEngine, instance_id: str) -> None:
-        self.e, self.id = engine, instance_id
+    def __init__(self, engine: DurableEngine, instance_id: str, seq: int = 0) -> None:
+        self.e, self.id, self.seq = engine, instance_id, seq
+        self.cause = ("episode", seq)  # what the messages this episode sends were sent by
+        self.ended = False  # it committed a terminal status
+        self.consumed_keys: tuple[int, ...] = ()  # the trace's names of `consumed`
         self.t = engine.clock.time()  # one instant for the whole episode, as its events show
         self.stamp = format_ts(datetime.fromtimestamp(self.t, UTC))
         self.consumed: list[int] = []
@@ -445,6 +499,8 @@ class Episode:
                 status: str, output: str | None, custom: str | None, work: list[NewWork],
                 held: list[int] | None = None) -> None:
         e, now, fresh = self.e, self.t, played_json(new)
+        if e.trace is not None:  # before the commit hands their ids to new messages
+            self.consumed_keys = e.trace.resolve(self.consumed)
         with e.store.tx() as db:
             if not self._still_current(db, inst):
                 return
@@ -454,6 +510,8 @@ class Episode:
                 Store.hold(db, held)
             if inst["status"] == "Suspended" and status != "Suspended":
                 Store.release(db, self.id, now)
+                if e.dispatch is not None:  # visible again: a fresh enqueue, in effect
+                    e.dispatch.wake_instance(self.id, now)
             for w in work:
                 self._schedule(db, inst, w)
             db.execute("UPDATE instances SET status=?, output=?, custom_status=?, updated=? "
@@ -465,6 +523,7 @@ class Episode:
                 e._histories.pop(self.id, None)
             else:
                 e._histories[self.id] = past.extended(new, fresh)
+        self.ended = status in TERMINAL
         if log.isEnabledFor(logging.INFO):
             log.info("[episode] %s/%s -> %s%s", inst["name"], self.id, status,
                      f" (new: {[(w.kind, w.task_id) for w in work]})" if work else "")
@@ -486,17 +545,26 @@ class Episode:
         a = w.action
         if w.kind == ACTIVITY:
             if a["functionName"] not in self.e.registry.activities:
-                Store.post(db, self.id, event(EventType.TASK_FAILED, self.stamp, TaskScheduledId=w.task_id,
+                self.e.post(db, self.id, event(
+                    EventType.TASK_FAILED, self.stamp, TaskScheduledId=w.task_id,
                     Reason=f"The function '{a['functionName']}' doesn't exist, is disabled, or "
-                           "is not an activity function.", Details=None), now, execution_id)
+                           "is not an activity function.", Details=None), now, execution_id,
+                    self.cause)
                 return
-            db.execute("INSERT INTO work(instance_id, execution_id, task_id, name, input, created)"
-                       " VALUES(?,?,?,?,?,?)", (self.id, execution_id, w.task_id,
-                                                a["functionName"], a.get("input"), now))
+            work_id = db.execute(
+                "INSERT INTO work(instance_id, execution_id, task_id, name, input, created)"
+                " VALUES(?,?,?,?,?,?)", (self.id, execution_id, w.task_id, a["functionName"],
+                                         a.get("input"), now)).lastrowid
+            if self.e.trace is not None:
+                self.e.trace.scheduled(work_id, Work(self.id, a["functionName"], now, self.seq))
+            if self.e.dispatch is not None:  # enqueued by this host: the poller wakes
+                self.e.dispatch.scheduled(work_id, now)
         elif w.kind == TIMER:
             fire = parse_ts(w.fire_at or a["fireAt"])
-            Store.post(db, self.id, event(EventType.TIMER_FIRED, fire, TimerId=w.task_id,
-                                          FireAt=format_ts(fire)), fire.timestamp(), execution_id)
+            # Enqueued now, invisible until it fires: the poller it wakes finds nothing yet.
+            self.e.post(db, self.id, event(EventType.TIMER_FIRED, fire, TimerId=w.task_id,
+                                           FireAt=format_ts(fire)), fire.timestamp(),
+                        execution_id, self.cause)
         else:
             self._start_child(db, inst, w)
 
@@ -509,15 +577,15 @@ class Episode:
                    "function." if name not in self.e.registry.orchestrators else
                    f"An Orchestration instance with the status {existing['status']} already "
                    f"exists: {child}")
-            Store.post(db, self.id, event(EventType.SUB_ORCHESTRATION_FAILED, self.stamp,
-                                          TaskScheduledId=w.task_id, Reason=why, Details=None),
-                       self.t, inst["execution_id"])
+            self.e.post(db, self.id, event(EventType.SUB_ORCHESTRATION_FAILED, self.stamp,
+                                           TaskScheduledId=w.task_id, Reason=why, Details=None),
+                        self.t, inst["execution_id"], self.cause)
             return
         if existing is not None:
             Store.delete_instance(db, child)
             self.e._histories.pop(child, None)
         self.e._create(db, child, name, w.action.get("input"),
-                       parent=(self.id, inst["execution_id"], w.task_id))
+                       parent=(self.id, inst["execution_id"], w.task_id), cause=self.cause)
 
     def _notify_parent(self, db: Any, inst: Any, status: str, output: str | None) -> None:
         if status == "Completed":
@@ -527,12 +595,14 @@ class Episode:
             reason = json.loads(output) if output else status
             message = event(EventType.SUB_ORCHESTRATION_FAILED, self.stamp,
                             TaskScheduledId=inst["parent_task_id"], Reason=reason, Details=None)
-        Store.post(db, inst["parent_id"], message, self.t,
-                   inst["parent_execution_id"])
+        self.e.post(db, inst["parent_id"], message, self.t, inst["parent_execution_id"],
+                    self.cause)
 
     def _continue_as_new(self, inst: Any, input_json: str | None, custom: str | None) -> None:
         """A fresh execution: the history restarts; unconsumed messages stay in the inbox."""
         e, now, execution_id = self.e, self.t, uuid.uuid4().hex
+        if e.trace is not None:
+            self.consumed_keys = e.trace.resolve(self.consumed)
         with e.store.tx() as db:
             if not self._still_current(db, inst):
                 return
@@ -543,10 +613,11 @@ class Episode:
             db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"
                        " custom_status=?, updated=? WHERE id=?",
                        (execution_id, input_json, custom, now, self.id))
-            Store.post(db, self.id, event(EventType.EXECUTION_STARTED, self.stamp, Name=inst["name"], Version="",
+            e.post(db, self.id, event(
+                EventType.EXECUTION_STARTED, self.stamp, Name=inst["name"], Version="",
                 Input=input_json, OrchestrationInstance={"InstanceId": self.id,
                                                          "ExecutionId": execution_id},
-                ParentInstance=None, Tags=None), now, execution_id)
+                ParentInstance=None, Tags=None), now, execution_id, self.cause)
         log.info("[episode] %s/%s -> ContinuedAsNew", inst["name"], self.id)
 
 

@@ -163,14 +163,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'ClientId=${identityClientId};Authorization=AAD'
         }
-        // Durable Functions: task hub per environment, Flex polling recommendation.
+        // Durable Functions: task hub per environment. The queue polling settings live in
+        // host.json only (docs/deploy.md, "Durable queue polling"): an override here would be
+        // invisible to devhost and to the benchmark that chose them.
         {
           name: 'AzureFunctionsJobHost__extensions__durableTask__hubName'
           value: taskHubName
-        }
-        {
-          name: 'AzureFunctionsJobHost__extensions__durableTask__storageProvider__maxQueuePollingInterval'
-          value: '00:00:10'
         }
         // The app's own settings (settings.py).
         {

@@ -61,10 +61,12 @@ HOST_SETTINGS: dict[str, str] = {
     "AzureFunctionsJobHost__extensions__durableTask__hubName": "Durable Functions: the task hub, "
                                                                "per environment (overrides "
                                                                "host.json)",
-    "AzureFunctionsJobHost__extensions__durableTask__storageProvider__maxQueuePollingInterval":
-        "Durable Functions: 10 s queue polling, the Flex Consumption recommendation (overrides "
-        "host.json)",
 }
+
+# Never app settings: the Durable storage provider's settings (queue polling, partitions) are
+# host.json's (docs/deploy.md, "Durable queue polling"), where devhost and bench/ read them; an
+# override in the Bicep would make both measure something else than Azure runs.
+HOST_JSON_ONLY = "AzureFunctionsJobHost__extensions__durableTask__storageProvider__"
 
 SITE = "Microsoft.Web/sites"
 SITE_CONFIG = "Microsoft.Web/sites/config"
@@ -159,7 +161,12 @@ def check(project: Project, env_names: Iterable[str] | None = None) -> list[Find
                                     "the code reads this setting (settings.ENV_NAMES) but the "
                                     "Bicep does not set it"))
     for name, decl in sorted(found.names.items()):
-        if name in DEV_ONLY:
+        if name.startswith(HOST_JSON_ONLY):
+            findings.append(Finding("app-settings", decl.file.relpath, name,
+                                    "overrides host.json's Durable storage provider settings, "
+                                    "which devhost and the restore benchmark read: set it in "
+                                    "host.json"))
+        elif name in DEV_ONLY:
             findings.append(Finding("app-settings", decl.file.relpath, name,
                                     f"set by the Bicep but listed as dev-only ({DEV_ONLY[name]})"))
         elif name not in code and name not in HOST_SETTINGS:
