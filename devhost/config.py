@@ -45,7 +45,8 @@ class HostConfig:
     queue_max_dequeue_count: int = 5
     queue_visibility_timeout: float = 0.0  # seconds
     queue_batch_size: int = 16
-    queue_max_polling_interval: float = 1.0  # seconds (host default is 60 s; tuned for local use)
+    # seconds: the host's default (00:01:00): an idle queue's message may wait up to this long
+    queue_max_polling_interval: float = 60.0
     queue_message_encoding: str = "base64"
     # durableTask.overridableExistingInstanceStates: may start_new replace an instance that is
     # still running (AnyState, the extension's default) or only a finished one (NonRunningStates:

@@ -23,6 +23,7 @@ from devhost.durable.trace import Trace
 pytest_plugins = ["devhost.testing"]
 
 APP = Path(__file__).parent / "apps" / "dispatch"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def schedule(max_interval: float, until: float) -> list[float]:
@@ -203,6 +204,9 @@ def _provider(**settings: object) -> dict:
 
 def test_host_json_polling_settings_are_read_with_the_extensions_defaults():
     assert HostConfig.from_dict({}).max_queue_polling_interval == 30.0
+    # the queue trigger's ceiling: the host's default, never a kinder local one
+    assert HostConfig.from_dict({}).queue_max_polling_interval == 60.0
+    assert HostConfig.load(ROOT).queue_max_polling_interval == 2.0  # this app's host.json
     assert HostConfig.from_dict({}).partition_count == 4
     config = HostConfig.from_dict(_provider(maxQueuePollingInterval="00:00:10",
                                             partitionCount=2))
