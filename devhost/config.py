@@ -275,7 +275,7 @@ def _identity_connection(name: str, given: Mapping[str, str], service: str) -> S
                         "'managedidentity': the host then ignores the client id and connects "
                         "with the system-assigned identity; set "
                         f"{name}__credential=managedidentity")
-    if client_id and not _is_guid(client_id):
+    if client_id and not is_guid(client_id):
         problems.append(f"{name}__clientId={client_id!r} is not a client id (a GUID)")
     if given.get("managedidentityresourceid"):
         problems.append(f"{name}__managedIdentityResourceId is not supported by devhost: name the "
@@ -331,7 +331,7 @@ def _is_development_storage(connection_string: str) -> bool:
         "usedevelopmentstorage") == "true"
 
 
-def _is_guid(text: str) -> bool:
+def is_guid(text: str) -> bool:
     try:
         uuid.UUID(text)
     except ValueError:

@@ -53,7 +53,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .config import ConfigError
+from .config import ConfigError, is_guid
 
 log = logging.getLogger("devhost")
 
@@ -85,7 +85,7 @@ def identities_from_env(env: Mapping[str, str] | None = None) -> tuple[Identity,
         if not entry.strip():
             continue
         for what, value in (("client id", client_id), ("principal id", principal)):
-            if value and not _is_guid(value):
+            if value and not is_guid(value):
                 raise IdentityConfigError(f"DEVHOST_MANAGED_IDENTITIES: {value!r} is not a GUID "
                                           f"({what}; entries are clientId or clientId=principalId)")
         if not client_id:
@@ -93,14 +93,6 @@ def identities_from_env(env: Mapping[str, str] | None = None) -> tuple[Identity,
         found.append(Identity(client_id.lower(), (principal or
                                                   str(uuid.uuid5(_NAMESPACE, client_id))).lower()))
     return tuple(found)
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def unsigned_token(identity: Identity, resource: str, tenant: str, now: float) -> tuple[str, int]:
