@@ -100,7 +100,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "Host share: the median over episodes of (episode time outside the SDK's handle)"
                   " / (time inside it), one instance running at a time. Outside the handle: "
                   "reading the instance and its messages, building the context JSON, the shim's "
-                  "replay of the actions, and the one SQLite transaction that makes kill -9 safe."]
+                  "replay of the actions, and the one SQLite transaction that makes kill -9 safe. "
+                  "Inside it: the worker's invocation (the InvocationRequest's TypedData in and "
+                  "out, its converters) and the SDK's replay, both of which the real host pays "
+                  "too."]
     if not target["met"]:
         small = next(r for r in result["episode_costs"] if r["in_target"])
         lines += ["", f"Why not: the host's cost per episode is nearly fixed (~{small['host_ms']} "
