@@ -14,9 +14,13 @@ all: test
 # The Python worker's code (requirements-worker.txt) says Python >= 3.13 but runs here: it is
 # installed without its metadata's checks, and its RPC messages are extracted from another wheel
 # (tools/worker_protos.py). devhost drives the app through it.
+# Development code lives under dev/ (never deployed); a .pth makes its packages (devhost, azsim,
+# demo, bench, chaos, tools, ...) importable in the venv, as src/ layouts are.
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt requirements-worker.txt \
-		pyproject.toml tools/worker_protos.py
+		pyproject.toml dev/tools/worker_protos.py
 	$(PY) -m venv $(VENV)
+	$(VPY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], \
+		"diskrestore-dev.pth").write_text(str(pathlib.Path("dev").resolve()) + "\n")'
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt \
 		-r requirements-infra.txt
 	$(VPY) -m pip install -q --disable-pip-version-check --no-deps --ignore-requires-python \
@@ -26,18 +30,18 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt requireme
 
 venv: $(STAMP)
 
-$(AZURITE): tools/azurite-version
+$(AZURITE): dev/tools/azurite-version
 	mkdir -p $(TOOLS)
-	npm install --silent --no-audit --no-fund --prefix $(TOOLS) "azurite@$$(cat tools/azurite-version)"
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) "azurite@$$(cat dev/tools/azurite-version)"
 	touch $@
 
 azurite: $(AZURITE)
 
 # checkov pins packaging<24 (pytest needs >=24): it gets a venv of its own.
-$(CHECKOV): tools/infra/checkov-requirements.txt
+$(CHECKOV): dev/tools/infra/checkov-requirements.txt
 	$(PY) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/python -m pip install -q --disable-pip-version-check \
-		-r tools/infra/checkov-requirements.txt
+		-r dev/tools/infra/checkov-requirements.txt
 	touch $@
 
 checkov: $(CHECKOV)

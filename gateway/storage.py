@@ -2,7 +2,7 @@
 it, and its failures as domain errors.
 
 The host's rules for a connection (Microsoft.Azure.WebJobs storage options, Durable Functions;
-docs/devhost.md "Storage"), which devhost/config.py follows too (tests/test_storage_resolution.py
+docs/devhost.md "Storage"), which dev/devhost/config.py follows too (tests/test_storage_resolution.py
 holds both to the same answers):
 * a connection string (`AzureWebJobsStorage`, or `__connectionString`) is used as it is, with its
   key; `UseDevelopmentStorage=true` is the local emulator: the real host hands it to the Azure SDK,

@@ -71,7 +71,7 @@ POINTS = ([f"episode:{k}" for k in range(1, EPISODES + 1)]
           + [f"activity-before-commit:{k}" for k in range(1, len(ACTIVITIES) + 1)])
 
 
-# A few points again with the Azure Storage provider's polls (devhost/durable/dispatch.py): the
+# A few points again with the Azure Storage provider's polls (dev/devhost/durable/dispatch.py): the
 # restarted host's pollers start over, and every message that was waiting is found again.
 CASES = [pytest.param(point, (), id=point) for point in POINTS] + [
     pytest.param(point, ("--dispatch-latency",), id=f"{point}-polling") for point in

@@ -1,4 +1,4 @@
-"""The Azure Storage provider's dispatch latency (devhost/durable/dispatch.py): the back-off
+"""The Azure Storage provider's dispatch latency (dev/devhost/durable/dispatch.py): the back-off
 schedule of a queue's poller, what wakes it, and the engine running episodes when the poller
 would have found their messages. The expected schedules are computed here from the source's
 rules (DurableTask.AzureStorage's BackoffPollingHelper: 50 ms minimum, each empty wait

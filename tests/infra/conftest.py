@@ -1,4 +1,4 @@
-"""Shared fixtures of the offline infrastructure checks' tests (tools/infra).
+"""Shared fixtures of the offline infrastructure checks' tests (dev/tools/infra).
 
 The seeded bad files are under fixtures/: privileged_without_condition/ (role assignments the
 rules must reject next to ones they must accept), syntax_error/ (a file that does not parse next

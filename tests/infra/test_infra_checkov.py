@@ -1,4 +1,4 @@
-"""checkov with the project's checks (tools/infra/checkov_checks), run from its own venv
+"""checkov with the project's checks (dev/tools/infra/checkov_checks), run from its own venv
 (.tools/checkov, or CHECKOV_BIN). It passes on infra/, fails on the seeded RBAC-admin grant
 without a condition exactly where the in-house rules do, and a file checkov cannot parse is a
 finding even though checkov itself exits 0."""

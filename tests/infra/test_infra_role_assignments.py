@@ -1,4 +1,4 @@
-"""The role assignment rules (tools/infra/rules.py): a role that can grant roles only with a
+"""The role assignment rules (dev/tools/infra/rules.py): a role that can grant roles only with a
 condition on role-assignment writes and deletes, guid() names, descriptions. They pass on infra/
 and fail on the seeded file, resource by resource."""
 

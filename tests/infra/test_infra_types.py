@@ -1,4 +1,4 @@
-"""The offline Bicep type check (tools/infra/types_check.py) against the compiler's own type data
+"""The offline Bicep type check (dev/tools/infra/types_check.py) against the compiler's own type data
 (../shared/bicep-types, or BICEP_TYPES_DIR): it passes on infra/ having looked at every
 declaration, fails by name on a type@version the data lacks, fires with its BCP code on each
 seeded mistake in fixtures/bad_types/, and fails, naming the path, when the data is missing."""

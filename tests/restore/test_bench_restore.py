@@ -1,4 +1,4 @@
-"""The restore-time benchmark's measurement (bench/restore_time.py; figures and targets live in
+"""The restore-time benchmark's measurement (dev/bench/restore_time.py; figures and targets live in
 `make bench`, not here): what it counts must be what happened."""
 
 from __future__ import annotations

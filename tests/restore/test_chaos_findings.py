@@ -1,4 +1,4 @@
-"""What the chaos suite (chaos/, `make chaos`) found, each pinned by one fault at one step.
+"""What the chaos suite (dev/chaos/, `make chaos`) found, each pinned by one fault at one step.
 
 Compute answers 409 Conflict while an operation runs on a VM. A change whose answer is lost
 (`lostAnswer`: done, then a 500) is sent again by azure-core and meets exactly that (or, once the

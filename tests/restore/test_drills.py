@@ -119,7 +119,7 @@ def test_selection_tags_exclude_and_an_unknown_plan(drill_env):
 
 
 def test_a_drill_at_scale_stays_near_the_ideal_time_and_never_exceeds_its_cap():
-    """40 disks, cap 5 (make bench runs 200 and 10: bench/results/drills.md)."""
+    """40 disks, cap 5 (make bench runs 200 and 10: dev/bench/results/drills.md)."""
     figures = drill_at_scale(40, 5)
     assert figures["summary"]["passed"] == 40, figures["summary"]
     assert figures["ratio"] <= 1.2, figures

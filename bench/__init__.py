@@ -1,1 +1,0 @@
-"""Benchmarks (`make bench`): results as JSON and Markdown under bench/results/."""

@@ -1,0 +1,192 @@
+"""Scenarios: JSON files under `dev/azsim/scenarios/` that seed the simulated subscription.
+
+See README.md for the format. `{subscriptionId}` anywhere in a string is replaced by the
+scenario's subscription id; principals are referred to by their alias.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from . import roles
+from .arm import provider_id, rg_id
+from .auth import Principal, RoleAssignment
+from .clock import Clock
+from .compute import DISK_TYPE, new_des, new_disk, set_managed_by
+from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
+from .jobs import completed_backup_job
+from .resources import new_body as new_group
+from .state import SimState
+from .vm_disks import data_disk_entry
+from .vms import VM_TYPE, new_vm
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+DAY = 86400.0
+
+
+def load(scenario: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """A scenario by name (`demo`), by file path, or as an already-loaded dict (copied)."""
+    if isinstance(scenario, dict):
+        spec = copy.deepcopy(scenario)
+    else:
+        path = SCENARIOS / f"{scenario}.json"
+        spec = json.loads((path if path.exists() else Path(scenario)).read_text())
+    return _substitute(spec, spec["subscriptionId"])
+
+
+def _substitute(value: Any, sub: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{subscriptionId}", sub)
+    if isinstance(value, list):
+        return [_substitute(v, sub) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, sub) for k, v in value.items()}
+    return value
+
+
+def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimState:
+    """A fresh simulator state holding everything the scenario describes."""
+    sub = spec["subscriptionId"]
+    state = SimState(clock, sub, spec["tenantId"], spec["location"], time_scale,
+                     spec.get("seed", 0), spec.get("durations", {}), spec.get("pageSize", 100))
+    aliases = _principals(state, spec.get("principals", {}))
+    for group in spec.get("resourceGroups", []):
+        group_sub = group.get("subscriptionId", sub)
+        state.put({"id": f"/subscriptions/{group_sub}", "type": "Microsoft.Resources/subscriptions",
+                   "subscriptionId": group_sub})
+        state.put(new_group(group_sub, group["name"], group.get("location", state.location),
+                            group.get("tags")))
+    for des in spec.get("diskEncryptionSets", []):
+        body = state.put(new_des(state, sub, des["resourceGroup"], des["name"], des["keyUrl"],
+                                 des["keyVaultId"], des.get("tags")))
+        body["_keyEnabled"] = des.get("keyEnabled", True)
+    for disk in spec.get("disks", []):
+        _disk(state, disk)
+    for vm in spec.get("virtualMachines", []):
+        _vm(state, vm)
+    for vault in spec.get("backupVaults", []):
+        _vault(state, vault, aliases)
+    for assignment in spec.get("roleAssignments", []):
+        _assignment(state, assignment, aliases)
+    for fault in spec.get("faults", []):
+        state.faults.add(fault)
+    return state
+
+
+def _principals(state: SimState, specs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    aliases = {}
+    for alias, p in specs.items():
+        state.principals[p["id"].lower()] = Principal(p["id"], p["type"],
+                                                      p.get("displayName", alias),
+                                                      p.get("grants", []))
+        aliases[alias] = p["id"]
+    return aliases
+
+
+def _disk(state: SimState, spec: dict[str, Any]) -> None:
+    rid = provider_id(state.subscription_id, spec["resourceGroup"], DISK_TYPE, spec["name"])
+    extra = dict(spec.get("properties", {}))
+    if des := spec.get("diskEncryptionSetId"):
+        extra["encryption"] = {"type": "EncryptionAtRestWithCustomerKey",
+                               "diskEncryptionSetId": des}
+    creation = extra.pop("creationData", {"createOption": "Empty"})
+    body = new_disk(state, rid, spec.get("location", state.location),
+                    spec.get("sku", "Premium_LRS"), spec.get("sizeGB", 128), creation, extra)
+    body["tags"] = spec.get("tags", {})
+    if spec.get("zones"):
+        body["zones"] = spec["zones"]
+    state.put(body)
+
+
+def _vm(state: SimState, spec: dict[str, Any]) -> None:
+    sub, rg = state.subscription_id, spec["resourceGroup"]
+    rid = provider_id(sub, rg, VM_TYPE, spec["name"])
+    os_disk = state.get(provider_id(sub, rg, DISK_TYPE, spec["osDisk"]))
+    entries = []
+    for d in spec.get("dataDisks", []):
+        disk = state.get(provider_id(sub, rg, DISK_TYPE, d["disk"]))
+        entries.append(data_disk_entry(disk, d["lun"], d.get("caching", "ReadOnly")))
+        set_managed_by(state, disk, rid)  # type: ignore[arg-type]
+    state.put(new_vm(state, rid, spec["size"], os_disk, entries,  # type: ignore[arg-type]
+                     spec.get("power", "running"), spec))
+    set_managed_by(state, os_disk, rid)  # type: ignore[arg-type]
+
+
+def _vault(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> None:
+    rid = provider_id(state.subscription_id, spec["resourceGroup"], VAULT_TYPE, spec["name"])
+    identity = {"type": spec["identity"]["type"], "tenantId": state.tenant_id}
+    if principal := spec["identity"].get("principal"):
+        identity["principalId"] = aliases[principal]
+    if uamis := spec["identity"].get("userAssignedIdentities"):
+        identity["userAssignedIdentities"] = {
+            uami_id: {"principalId": aliases[u["principal"]], "clientId": state.new_guid()}
+            for uami_id, u in uamis.items()}
+    vault = state.put(new_vault(rid, state.location, identity,
+                                spec.get("crossSubscriptionRestore", "Enabled"), spec.get("tags")))
+    for bi_spec in spec.get("backupInstances", []):
+        _backup_instance(state, vault, bi_spec)
+
+
+def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any]) -> None:
+    disk = state.get(spec["disk"])
+    if disk is None:
+        raise ValueError(f"scenario: backup instance of unknown disk {spec['disk']}")
+    parts = disk["id"].split("/")
+    name = f"{parts[4]}-{disk['name']}-{state.new_guid()}"
+    snapshot_rg = rg_id(state.subscription_id, spec["snapshotResourceGroup"])
+    bi = state.put(new_backup_instance(vault, name, disk, snapshot_rg, spec["policy"]))
+    points = spec.get("recoveryPoints", {})
+    interval = points.get("intervalHours", 24) * 3600
+    latest = _latest_backup_time(state.now(), points.get("hourUtc", 2), interval)
+    deleted = set(points.get("deletedSnapshots", []))
+    for index in range(points.get("count", 7)):
+        t = latest - index * interval
+        snapshot = _snapshot(disk, snapshot_rg, t, deleted=index in deleted)
+        rp = state.put(new_recovery_point(state, bi, t, snapshot, points.get("retentionDays", 30)))
+        completed_backup_job(state, bi, rp, state.duration("backupJob"))
+
+
+def _latest_backup_time(now: float, hour_utc: int, interval: float) -> float:
+    anchor = math.floor(now / DAY) * DAY + hour_utc * 3600
+    return anchor if anchor <= now else anchor - interval
+
+
+def _snapshot(disk: dict[str, Any], snapshot_rg: str, t: float, deleted: bool) -> dict[str, Any]:
+    """What restore needs from the incremental snapshot a recovery point points at."""
+    keep = ("osType", "hyperVGeneration", "encryption", "securityProfile", "supportedCapabilities")
+    return {
+        "id": f"{snapshot_rg}/providers/Microsoft.Compute/snapshots/{disk['name']}-{int(t)}",
+        "location": disk["location"], "sku": disk["sku"]["name"],
+        "sizeGB": disk["properties"]["diskSizeGB"], "deleted": deleted,
+        "properties": {k: copy.deepcopy(v) for k, v in disk["properties"].items() if k in keep},
+    }
+
+
+def _assignment(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> None:
+    role = roles.find(spec["role"])
+    if role is None:
+        raise ValueError(f"scenario: unknown role {spec['role']}")
+    principal_id = aliases.get(spec["principal"], spec["principal"])
+    principal = state.principals[principal_id.lower()]
+    created = state.now() - 30 * DAY
+    state.role_assignments.append(RoleAssignment(
+        name=spec.get("name") or state.new_guid(), scope=spec["scope"],
+        role_definition_id=f"/subscriptions/{state.subscription_id}/providers/"
+                           f"Microsoft.Authorization/roleDefinitions/{role}",
+        principal_id=principal_id, principal_type=principal.type, created=created,
+        effective_from=-math.inf, description=spec.get("description")))
+
+
+def add_role_assignments(spec: dict[str, Any],
+                         grants: tuple[tuple[str, str, str], ...]) -> dict[str, Any]:
+    """Add (scope, role name or GUID, principal alias) assignments, in effect from the start, to a
+    loaded scenario; `{subscriptionId}` in a scope is replaced. Returns the same dict."""
+    for scope, role, principal in grants:
+        spec["roleAssignments"].append({
+            "scope": scope.replace("{subscriptionId}", spec["subscriptionId"]),
+            "role": role, "principal": principal})
+    return spec

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): results as JSON and Markdown under dev/bench/results/."""

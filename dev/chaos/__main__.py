@@ -1,0 +1,59 @@
+"""`python -m chaos --runs N --seed S`: the chaos suite. One JSON summary on stdout, a short
+human summary on stderr, everything under .chaos/; exit code 0 iff no invariant was violated."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .driver import Options, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.split("\n")[0])
+    p.add_argument("--runs", type=int, default=300, help="accepted requests to run (300)")
+    p.add_argument("--seed", type=int, default=1, help="replays a run plan (1)")
+    p.add_argument("--concurrency", type=int, default=Options.concurrency,
+                   help="requests in flight per environment")
+    p.add_argument("--runs-per-env", type=int, default=Options.runs_per_env,
+                   help="runs per environment (azsim + Azurite + devhost) before a fresh one")
+    p.add_argument("--time-scale", type=float, default=Options.time_scale,
+                   help="divide azsim's Azure durations by this")
+    p.add_argument("--poll-scale", type=float, default=None,
+                   help="divide the app's probe/poll intervals by this (default: time scale)")
+    p.add_argument("--deadline", type=float, default=Options.deadline,
+                   help="seconds a run may take from submission to done")
+    p.add_argument("--kill-mean", type=float, default=None,
+                   help="mean seconds between SIGKILLs (default: drawn per environment)")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / ".chaos")
+    p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    a = p.parse_args(argv)
+    options = Options(runs=a.runs, seed=a.seed, concurrency=a.concurrency,
+                      runs_per_env=a.runs_per_env, time_scale=a.time_scale,
+                      poll_scale=a.poll_scale or a.time_scale, deadline=a.deadline,
+                      kill_mean=a.kill_mean, out=a.out, quiet=a.quiet)
+    summary = run(options)
+    print(json.dumps(summary))
+    _human(summary)
+    return 0 if not summary["violations"] else 1
+
+
+def _human(s: dict) -> None:
+    lines = [
+        (f"chaos: {s['runs']} runs (seed {s['seed']}) in {s['wallSeconds']} s, "
+         f"{len(s['violations'])} violation(s)"),
+        f"  outcomes {s['outcomes']}",
+        f"  faults fired {s['faultsFired']['total']} {s['faultsFired']['byKind']}",
+        f"  kills {s['kills']}",
+        f"  results {s['results']}",
+    ]
+    for v in s["violations"][:20]:
+        lines.append(f"  VIOLATION {v['invariant']} run {v['run']} ({v.get('kind')}): "
+                     f"{json.dumps(v['evidence'])[:300]}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
