@@ -3,10 +3,10 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities.drills import bp as drill_activities
-from activities.functions import bp as activities
-from orchestrations.functions import bp as orchestrations
-from triggers.drills import bp as drills
+from activities.drill_activities import bp as drill_activities
+from activities.restore_activities import bp as activities
+from orchestrations.orchestrators import bp as orchestrations
+from triggers.drill_routes import bp as drills
 from triggers.events import bp as events
 from triggers.http import bp as http
 from triggers.openapi import bp as openapi

@@ -194,7 +194,7 @@ class Settings:
     # App Service authentication (Entra ID) is on: the platform then strips X-MS-CLIENT-
     # PRINCIPAL-* from callers and sets them itself. Only then may the app trust them.
     app_service_auth: bool = False
-    # Who may restore what (domain/access.py, docs/security.md): "policy" (the default) checks
+    # Who may restore what (domain/access/access_policy.py, docs/security.md): "policy" (the default) checks
     # every self-service request against the access policy file, denying by default; "off" lets
     # any function-key caller do anything, for local development only.
     caller_authorization: str = "policy"

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from domain import errors
-from domain.access import check_resolved
-from domain.drills import DRILL_TAG, EXPIRY_TAG, verify
+from domain.access.access_policy import check_resolved
+from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, verify
 from domain.model import Disk, Operation, RestorePlan, RoleGrant
-from domain.planning import build_plan
-from domain.policy import Policy
-from domain.recovery import resolve
-from domain.request import RestoreRequest
-from domain.signals import Signal
+from domain.restore.planning import build_plan
+from domain.recovery.policy import Policy
+from domain.recovery.admission import resolve
+from domain.restore.request import RestoreRequest
+from domain.recovery.signals import Signal
 from gateway.port import ControlPlane
 
 Handler = Callable[[Any, ControlPlane], Any]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from .errors import FieldError, RestoreError
+from domain.errors import FieldError, RestoreError
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ builds all of it from Settings.
 
 Nothing here blocks on an LRO: `start_*` return an `Operation` and `get_operation` makes one
 poll (see gateway/lro.py for how each answer maps). SDK failures become domain errors
-(gateway/errors.py); 404s of looked-up resources become None or the port's NotFound error.
+(gateway/sdk_errors.py); 404s of looked-up resources become None or the port's NotFound error.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from domain.model import BackupInstance, Operation, RecoveryPoint, RestoreJob, R
 from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor
-from .errors import is_not_found, translated
+from .sdk_errors import is_not_found, translated
 from .lro import DATAPROTECTION_API, Lro
 from .wire import as_json, dig, iso, parse_time, same_id, text
 

@@ -24,7 +24,7 @@ from domain.model import DataDisk, Disk, Operation, Vm
 from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor
-from .errors import is_not_found, translated
+from .sdk_errors import is_not_found, translated
 from .lro import DISK_API, VM_API, Lro, finished
 from .wire import as_json, dig, same_id, text
 

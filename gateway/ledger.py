@@ -24,7 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from domain.recovery import Guard
+from domain.recovery.admission import Guard
 from settings import Settings
 
 from .storage import table_client, translated

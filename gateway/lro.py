@@ -39,7 +39,7 @@ from azure.core.rest import HttpRequest
 from domain.model import Operation, OperationStatus
 
 from .clients import ClientsFor
-from .errors import ArmFailure, domain_error, retry_after_of, translated
+from .sdk_errors import ArmFailure, domain_error, retry_after_of, translated
 from .wire import dig
 
 # The SDKs' default api-versions (tests check they still match the installed SDKs).

@@ -20,7 +20,7 @@ from domain.model import RoleAssignment, RoleGrant
 from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor, SubscriptionClients
-from .errors import ArmFailure, is_not_found, translated
+from .sdk_errors import ArmFailure, is_not_found, translated
 from .wire import same_id
 
 _NS = "Microsoft.Authorization/roleAssignments"

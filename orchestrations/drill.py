@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import audit
+from domain.access import audit
 from domain.model import RoleAssignment
 
 from .outcome import error_dict

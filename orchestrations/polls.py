@@ -17,7 +17,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import azure_codes, errors
+from domain import errors
+
+from domain.restore import azure_codes
 from domain.model import RestoreJob, RestorePlan
 
 from .outcome import error_dict

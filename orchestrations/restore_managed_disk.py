@@ -16,7 +16,11 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import audit, azure_codes, errors
+from domain import errors
+
+from domain.access import audit
+
+from domain.restore import azure_codes
 from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
 
 from .outcome import outcome

@@ -15,7 +15,9 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import audit, errors
+from domain import errors
+
+from domain.access import audit
 from domain.model import Operation, OperationStatus, RoleAssignment
 
 Orchestration = Generator[Any, Any, Any]
@@ -48,7 +50,7 @@ class Run:
         # Durable API returns custom status but not inputs.
         self.subject: dict[str, Any] = {}
         # Who the run acts for and why ({runId, who, why}), passed to every privileged
-        # activity so each records it in the audit trail (domain/audit.py).
+        # activity so each records it in the audit trail (domain/access/audit.py).
         self.audit: dict[str, Any] | None = None
 
     # ---- time and progress ---------------------------------------------------------------------

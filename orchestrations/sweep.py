@@ -12,7 +12,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain import audit
+from domain.access import audit
 
 from .steps import RETRY, Orchestration
 

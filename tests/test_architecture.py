@@ -68,3 +68,23 @@ def test_function_app_only_registers_blueprints():
     defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef |
                                                ast.ClassDef)]
     assert defs == [], "function_app.py must only register blueprints"
+
+
+def test_no_module_name_repeats_across_layers():
+    """One `drills.py` per codebase, not three: a name says which layer and capability it is."""
+    seen: dict[str, Path] = {}
+    repeated = []
+    for package in APP_PACKAGES:
+        for path in _files(package):
+            if path.name == "__init__.py":
+                continue
+            if path.name in seen:
+                repeated.append(f"{seen[path.name].relative_to(ROOT)} and {path.relative_to(ROOT)}")
+            seen.setdefault(path.name, path)
+    assert not repeated, repeated
+
+
+def test_html_rendering_stays_out_of_the_domain():
+    for path in _files("domain"):
+        text = path.read_text(encoding="utf-8")
+        assert "<html" not in text.lower() and "<svg" not in text.lower(), path

@@ -24,15 +24,15 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from domain.recovery import Decision
-from domain.request import parse_json, zulu
-from domain.signals import MalformedEvent, Signal, is_alert, parse_event
+from domain.recovery.admission import Decision
+from domain.restore.request import parse_json, zulu
+from domain.recovery.signals import MalformedEvent, Signal, is_alert, parse_event
 from gateway.ledger import ledger_for
 from settings import settings
 
-from .access import read_refusal
+from .authorization import read_refusal
 from .problems import STORAGE_FAILURES, problem, unavailable
-from .recovery import (
+from .signal_intake import (
     PoliciesUnavailable,
     account_malformed,
     admission,

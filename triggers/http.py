@@ -15,11 +15,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from domain import errors
-from domain.access import Caller
-from domain.request import RestoreRequest, parse_json, zulu
+from domain.access.access_policy import Caller
+from domain.restore.request import RestoreRequest, parse_json, zulu
 from settings import settings
 
-from .access import (
+from .authorization import (
     Refused,
     authorize,
     read_refusal,

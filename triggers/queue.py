@@ -17,11 +17,11 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from domain import errors
-from domain.request import parse_json
-from domain.signals import MalformedEvent, is_alert
+from domain.restore.request import parse_json
+from domain.recovery.signals import MalformedEvent, is_alert
 from settings import settings
 
-from .recovery import handle_alert
+from .signal_intake import handle_alert
 from .submit import submit
 
 bp = df.Blueprint()

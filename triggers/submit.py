@@ -13,7 +13,7 @@ from typing import Any
 
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
-from domain.request import RestoreRequest
+from domain.restore.request import RestoreRequest
 from settings import Settings
 
 ORCHESTRATOR = "restore_managed_disk"

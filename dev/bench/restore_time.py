@@ -52,8 +52,8 @@ from devhost.durable.dispatch import DispatchModel, Poller
 from devhost.durable.trace import Trace
 from devhost.testing import TestHost
 from domain.model import Operation
-from domain.planning import build_plan
-from domain.request import RestoreRequest
+from domain.restore.planning import build_plan
+from domain.restore.request import RestoreRequest
 from gateway.factory import control_plane
 from settings import Settings
 

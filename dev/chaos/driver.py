@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from domain.planning import DISK_RESTORE_OPERATOR, READER, assignment_name
+from domain.restore.planning import DISK_RESTORE_OPERATOR, READER, assignment_name
 
 from . import invariants
 from .environment import Environment

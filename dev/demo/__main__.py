@@ -27,8 +27,8 @@ import requests
 import azsim
 from demo import APP_IDENTITY
 from devhost.azurite import Azurite
-from domain import audit
-from domain.access import encode_client_principal
+from domain.access import audit
+from domain.access.access_policy import encode_client_principal
 
 ROOT = Path(__file__).resolve().parents[2]  # the app: function_app.py and host.json
 HERE = Path(__file__).resolve().parent

@@ -46,7 +46,7 @@ def _app() -> tuple[Any, dict[str, Any]]:
     with this import's blueprints and settings-dependent registrations."""
     from devhost.discovery import load_app
     app = load_app(ROOT)
-    names = ("triggers.http", "domain.request", "domain.errors", "domain.signals")
+    names = ("triggers.http", "domain.restore.request", "domain.errors", "domain.recovery.signals")
     return app, {name: sys.modules[name] for name in names}
 
 
@@ -151,7 +151,7 @@ def _checks_the_caller(function_name: str) -> bool:
     the caller: authorize(...), reader(...) or read_refusal(...)."""
     import ast
     import inspect
-    for module in ("triggers.http", "triggers.drills", "triggers.events", "triggers.openapi"):
+    for module in ("triggers.http", "triggers.drill_routes", "triggers.events", "triggers.openapi"):
         source = inspect.getsource(sys.modules[module])
         tree = ast.parse(source)
         defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef |
@@ -320,7 +320,7 @@ def _single_changes(pools: dict[str, list[Any]], good: dict[str, Any],
 
 def _restore_accepted(body: Any) -> bool:
     try:
-        _module("domain.request").RestoreRequest.from_dict(body)
+        _module("domain.restore.request").RestoreRequest.from_dict(body)
     except _module("domain.errors").InvalidRequest:
         return False
     return True
@@ -359,7 +359,7 @@ def test_the_restore_request_schema_agrees_with_the_parser_on_generated_bodies(d
 
 
 def _alert_accepted(body: Any) -> bool:
-    signals = _module("domain.signals")
+    signals = _module("domain.recovery.signals")
     if not signals.is_alert(body):
         return False
     try:

@@ -17,7 +17,7 @@ import azsim
 from azsim.sdk import FakeTokenCredential, mgmt_clients
 from chaos import invariants as inv
 from chaos import scenario
-from domain.planning import DISK_RESTORE_OPERATOR, assignment_name
+from domain.restore.planning import DISK_RESTORE_OPERATOR, assignment_name
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from domain import audit
-from domain.access import (
+from domain.access import audit
+from domain.access.access_policy import (
     AccessPolicy,
     Caller,
     InvalidAccessPolicy,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from domain.errors import RestoreError
-from domain.drill_plan import (
+from domain.drills.drill_plan import (
     DAILY_RESTORE_LIMIT,
     SCHEMA_VERSION,
     Candidate,

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from domain.drill_report import (SCHEMA, build_report, human_duration, percentile, render_html,
-                                 summary_log)
+from activities.report_page import human_duration, render_html
+from domain.drills.drill_report import SCHEMA, build_report, percentile, summary_log
 
 SUB = "00000000-0000-0000-0000-000000000001"
 STARTED, FINISHED = "2026-03-01T10:00:00Z", "2026-03-01T10:30:15+00:00"

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from domain.drills import drill_id, restored_name, verify
+from domain.drills.selection import drill_id, restored_name, verify
 from domain.model import Disk
-from domain.request import DISK_NAME
+from domain.restore.request import DISK_NAME
 
 SUB = "00000000-0000-0000-0000-000000000001"
 DISK = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/disks/data0"

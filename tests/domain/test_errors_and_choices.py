@@ -2,10 +2,12 @@
 
 import pytest
 
-from domain import azure_codes, errors
+from domain import errors
+
+from domain.restore import azure_codes
 from domain.model import RecoveryPoint
-from domain.planning import assignment_name, choose_recovery_point
-from domain.request import RecoveryPointChoice
+from domain.restore.planning import assignment_name, choose_recovery_point
+from domain.restore.request import RecoveryPointChoice
 
 POINTS = [RecoveryPoint("a", "2026-11-20T02:00:00+00:00"), RecoveryPoint("c", "2026-11-22T02:00:00Z"),
           RecoveryPoint("b", "2026-11-21T02:00:00+00:00")]

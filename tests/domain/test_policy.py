@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from domain.errors import RestoreError
-from domain.policy import (
+from domain.recovery.policy import (
     ACTIONS,
     SCHEMA_VERSION,
     Action,

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from domain.policy import Policies
-from domain.recovery import DEDUPLICATED, REJECTED, RUN_PREFIX, Guard, check_guard, run_id
-from domain.request import _REQUEST_ID
+from domain.recovery.policy import Policies
+from domain.recovery.admission import DEDUPLICATED, REJECTED, RUN_PREFIX, Guard, check_guard, run_id
+from domain.restore.request import _REQUEST_ID
 
 SUB = "00000000-0000-0000-0000-000000000001"
 VM = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"

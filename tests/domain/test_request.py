@@ -3,7 +3,7 @@
 import pytest
 
 from domain.errors import InvalidRequest
-from domain.request import RestoreRequest
+from domain.restore.request import RestoreRequest
 
 SUB = "00000000-0000-0000-0000-000000000001"
 DISK = f"/subscriptions/{SUB}/resourceGroups/rg-app/providers/Microsoft.Compute/disks/d1"
@@ -88,7 +88,7 @@ def test_a_lun_written_as_a_whole_float_is_that_integer():
 
 def test_json_nested_too_deeply_is_a_value_error_not_a_recursion_error():
     """json.loads raises RecursionError past the stack's depth: it escaped `except ValueError`."""
-    from domain.request import parse_json
+    from domain.restore.request import parse_json
     with pytest.raises(ValueError, match="nested too deeply"):
         parse_json(b"[" * 100_000 + b"]" * 100_000)
     assert parse_json(b'{"a": [1]}') == {"a": [1]}

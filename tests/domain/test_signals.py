@@ -6,7 +6,7 @@ import json
 import pytest
 
 from domain.resource_id import ResourceId
-from domain.signals import (
+from domain.recovery.signals import (
     ALERT_EVENT_TYPE,
     ARN_DELETED,
     HEALTH_CHANGED,

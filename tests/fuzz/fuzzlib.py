@@ -337,7 +337,7 @@ def ancient(since: str | None) -> bool:
 
 OPEN_BUGS: dict[str, Any] = {
     # name: lambda status, **facts: whether this answer is that bug. None open now: the ones
-    # found in triggers/http.py and triggers/drills.py (deep JSON, raw instance ids, unnamed
+    # found in triggers/http.py and triggers/drill_routes.py (deep JSON, raw instance ids, unnamed
     # decision fields, since before year 1000, an empty or 5000-digit top) are fixed there.
 }
 OPEN_COUNTS: dict[str, int] = {}

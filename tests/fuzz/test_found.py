@@ -1,6 +1,6 @@
 """What the fuzzers found, each as one plain request against the app under devhost.
 
-Fixed: each test shows the answer now given (the fixes in triggers/http.py and triggers/drills.py
+Fixed: each test shows the answer now given (the fixes in triggers/http.py and triggers/drill_routes.py
 were made there from this work's proposals). Open: a strict xfail (with, for a bug the fuzzers
 meet, an entry in fuzzlib.OPEN_BUGS that lets them pass it); when its fix lands the xfail fails.
 """
@@ -141,7 +141,7 @@ def test_queue_messages_nested_too_deeply_or_alerts_without_schema_id_are_poison
 @pytest.mark.parametrize("path", ["/api/restores", "/api/restores/x/approve", "/api/drills"])
 def test_a_deeply_nested_body_is_a_400(app, path):
     """json.loads raised RecursionError past `except ValueError`: a 500 (triggers/http.py and
-    triggers/drills.py now read bodies with domain.request.parse_json)."""
+    triggers/drill_routes.py now read bodies with domain.restore.request.parse_json)."""
     answer = requests.post(app.base + path, data=DEEP, timeout=60)
     assert answer.status_code == 400 and "nested too deeply" in answer.json()["detail"]
 

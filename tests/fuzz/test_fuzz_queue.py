@@ -150,8 +150,8 @@ def _refused() -> st.SearchStrategy[bytes]:
 
 def _never_valid(raw: bytes) -> bool:
     from domain.errors import InvalidRequest
-    from domain.request import RestoreRequest
-    from domain.signals import is_alert
+    from domain.restore.request import RestoreRequest
+    from domain.recovery.signals import is_alert
     try:
         doc = json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):

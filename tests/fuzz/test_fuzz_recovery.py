@@ -40,7 +40,7 @@ from fuzzlib import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.signals import MAX_ID, encodable
+from domain.recovery.signals import MAX_ID, encodable
 
 WEBHOOK = "/runtime/webhooks/eventgrid?functionName=recovery_event"
 ALERT = "azureMonitorCommonAlertSchema"

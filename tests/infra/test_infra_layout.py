@@ -79,15 +79,15 @@ def test_the_alert_queries_match_the_log_lines_the_code_writes(infra: Project) -
     assert alerts is not None
     drill = str(infra.values("failedDrillQuery", alerts)[0])
     restore = str(infra.values("failedRestoreQuery", alerts)[0])
-    code = {"activities/drills.py": ('"restore drill completed: %s"', drill),
-            "activities/functions.py": ('"restore finished: %s"', restore)}
+    code = {"activities/drill_activities.py": ('"restore drill completed: %s"', drill),
+            "activities/restore_activities.py": ('"restore finished: %s"', restore)}
     for path, (line, query) in code.items():
         assert line in (REPO / path).read_text(encoding="utf-8"), path
         prefix = line.strip('"').removesuffix("%s")
         assert f'startswith "{prefix}"' in query
     assert '"RestoreDrillCompleted"' in drill and "toint(drill.failed) > 0" in drill
     assert '"RestoreFinished"' in restore and 'tostring(restore.outcome) == "Failed"' in restore
-    domain = (REPO / "domain" / "drill_report.py").read_text(encoding="utf-8")
+    domain = (REPO / "domain" / "drills" / "drill_report.py").read_text(encoding="utf-8")
     assert '"event": "RestoreDrillCompleted"' in domain and '"failed"' in domain
 
 

@@ -125,9 +125,9 @@ def test_registry_modules_are_refused(tmp_path: Path) -> None:
 
 
 def test_the_conditions_allow_the_roles_the_app_grants(infra: Project) -> None:
-    """domain/planning.py grants Disk Restore Operator on target resource groups and Reader on
+    """domain/restore/planning.py grants Disk Restore Operator on target resource groups and Reader on
     Disk Encryption Sets: the conditions must name those GUIDs (a changed constant fails here)."""
-    source = (Path(__file__).resolve().parents[2] / "domain" / "planning.py").read_text(
+    source = (Path(__file__).resolve().parents[2] / "domain" / "restore" / "planning.py").read_text(
         encoding="utf-8")
     constants = {t.id: n.value.value for n in ast.parse(source).body if isinstance(n, ast.Assign)
                  for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from domain import audit
-from domain.access import encode_client_principal
+from domain.access import audit
+from domain.access.access_policy import encode_client_principal
 
 SUB = "6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6"  # azsim's demo subscription
 RG = f"/subscriptions/{SUB}/resourceGroups"

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from bench.drill_scale import drill_at_scale
-from domain.drill_report import percentile
+from domain.drills.drill_report import percentile
 
 SUB = "6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6"
 RG = f"/subscriptions/{SUB}/resourceGroups"

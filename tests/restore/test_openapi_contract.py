@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from domain.access import encode_client_principal
+from domain.access.access_policy import encode_client_principal
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "triggers" / "openapi.json"

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from azsim.sdk import mgmt_clients
-from domain.access import encode_client_principal
+from domain.access.access_policy import encode_client_principal
 
 DELETE_TYPES = ["Microsoft.Resources.ResourceDeleteSuccess",
                 "Microsoft.ResourceNotifications.Resources.Deleted"]

@@ -7,7 +7,7 @@ keeps probing them until its propagation deadline. Everything else ends the run 
 
 from __future__ import annotations
 
-from . import errors
+from domain import errors
 
 # The target-side roles we grant have not reached the vault's identity yet.
 NOT_YET_EFFECTIVE = frozenset({

@@ -20,9 +20,9 @@ from typing import Any
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
 from domain.document import DocumentUnavailable, load_configured
-from domain.policy import Policies, Policy
-from domain.recovery import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
-from domain.signals import MAX_ID, MalformedEvent, Signal, encodable, parse_alert
+from domain.recovery.policy import Policies, Policy
+from domain.recovery.admission import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
+from domain.recovery.signals import MAX_ID, MalformedEvent, Signal, encodable, parse_alert
 from gateway.ledger import Ledger, ledger_for
 from settings import Settings, settings
 
@@ -109,7 +109,7 @@ async def _tags(gate: Admission, signal: Signal) -> dict[str, str] | None:
     they cannot be read (the policy then does not match, and says why)."""
     if not gate.policies.needs_tags(signal):
         return {}
-    from activities.functions import gateway
+    from activities.restore_activities import gateway
     try:
         vm = await asyncio.to_thread(gateway().get_vm, signal.resource_id)
     except Exception:  # noqa: BLE001 - unreadable tags are "unknown", reported by the policy

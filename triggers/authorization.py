@@ -1,6 +1,6 @@
 """Caller authorization for the self-service HTTP API: who is calling (App Service
-authentication's X-MS-CLIENT-PRINCIPAL), whether the access policy lets them (domain/access.py),
-and the audit records of what was allowed or denied (domain/audit.py).
+authentication's X-MS-CLIENT-PRINCIPAL), whether the access policy lets them (domain/access/access_policy.py),
+and the audit records of what was allowed or denied (domain/access/audit.py).
 
 With CALLER_AUTHORIZATION=policy (the default) every self-service request needs a signed-in
 caller and a rule that covers it; otherwise 401 (no caller) or 403 (not allowed), and a denial is
@@ -17,11 +17,11 @@ from typing import Any
 
 import azure.functions as func
 
-from domain import audit
-from domain.access import AccessPolicy, Caller, Decision, Rule
+from domain.access import audit
+from domain.access.access_policy import AccessPolicy, Caller, Decision, Rule
 from domain.document import DocumentUnavailable, load_configured
 from domain.errors import Unauthenticated
-from domain.request import RestoreRequest
+from domain.restore.request import RestoreRequest
 from settings import Settings, settings
 
 from .problems import problem

@@ -8,8 +8,8 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
-from . import errors
-from .model import (
+from domain import errors
+from domain.model import (
     AttachPlan,
     BackupInstance,
     Disk,
@@ -20,8 +20,8 @@ from .model import (
     SwapPlan,
     Vm,
 )
-from .request import RecoveryPointChoice, RestoreRequest
-from .resource_id import ResourceId
+from domain.restore.request import RecoveryPointChoice, RestoreRequest
+from domain.resource_id import ResourceId
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
 DISK_SNAPSHOT_CONTRIBUTOR = "7efff54f-a5b4-42b5-a1c5-5411624893ce"

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from .document import Checks, InvalidDocument, load
-from .errors import FieldError
-from .request import CACHING, DISK, VM
-from .request import Attach as AttachTo  # the same three fields as a request's attach
-from .resource_id import InvalidResourceId, ResourceId
+from domain.document import Checks, InvalidDocument, load
+from domain.errors import FieldError
+from domain.restore.request import CACHING, DISK, VM
+from domain.restore.request import Attach as AttachTo  # the same three fields as a request's attach
+from domain.resource_id import InvalidResourceId, ResourceId
 
 SCHEMA_VERSION = 1
 ACTIONS = ("restoreDeletedDisk", "restoreOsDiskAndSwap", "restoreDataDisksAndAttach")

@@ -14,7 +14,7 @@ from typing import Any, Dict  # noqa: UP035
 
 import azure.durable_functions as df
 
-from domain import audit
+from domain.access import audit
 from gateway.ledger import ledger_for
 from gateway.port import ControlPlane
 from settings import Settings, settings

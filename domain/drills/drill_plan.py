@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from .document import Checks, InvalidDocument, load
-from .errors import FieldError
-from .model import RecoveryPoint, Record
-from .request import DISK
-from .resource_id import InvalidResourceId, ResourceId
+from domain.document import Checks, InvalidDocument, load
+from domain.errors import FieldError
+from domain.model import RecoveryPoint, Record
+from domain.restore.request import DISK
+from domain.resource_id import InvalidResourceId, ResourceId
 
 SCHEMA_VERSION = 1
 BACKUP_VAULT = "Microsoft.DataProtection/backupVaults"

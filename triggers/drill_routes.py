@@ -26,13 +26,13 @@ import azure.functions as func
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
 from domain.document import DocumentUnavailable, load_configured
-from domain.drill_plan import DrillPlan, DrillPlans
-from domain.drills import drill_id
-from domain.request import parse_json
+from domain.drills.drill_plan import DrillPlan, DrillPlans
+from domain.drills.selection import drill_id
+from domain.restore.request import parse_json
 from gateway.reports import report_store_for
 from settings import Settings, settings
 
-from .access import Refused, authorize, read_refusal, record_action
+from .authorization import Refused, authorize, read_refusal, record_action
 from .problems import STORAGE_FAILURES, problem, unavailable
 from .submit import run_config
 from .views import is_instance_id, restore_view

@@ -14,15 +14,16 @@ from typing import Any, Dict  # noqa: UP035
 
 import azure.durable_functions as df
 
-from domain import drill_report
-from domain.drill_plan import DrillPlan
-from domain.drills import select_disks
+from domain.drills import drill_report
+from domain.drills.drill_plan import DrillPlan
+from domain.drills.selection import select_disks
 from gateway.ledger import ledger_for
 from gateway.reports import post_json, report_store_for, webhook_verdict
 from settings import settings
 
-from .functions import gateway
+from .restore_activities import gateway
 from .handlers import reported
+from .report_page import render_html
 
 bp = df.Blueprint()
 log = logging.getLogger("diskrestore.drills")
@@ -65,7 +66,7 @@ def write_drill_report(payload: Dict[str, Any]) -> dict[str, Any]:
         observed_parallel=payload.get("observedParallel"))
     if payload.get("error"):
         report["error"] = payload["error"]
-    urls = store.write(plan["name"], payload["drillId"], report, drill_report.render_html(report))
+    urls = store.write(plan["name"], payload["drillId"], report, render_html(report))
     log.info("restore drill completed: %s", json.dumps(drill_report.summary_log(report)))
     ledger = ledger_for(settings())
     for result in payload["results"]:

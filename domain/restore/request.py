@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import FieldError, InvalidRequest
-from .resource_id import DISK_NAME, InvalidResourceId, ResourceId
+from domain.errors import FieldError, InvalidRequest
+from domain.resource_id import DISK_NAME, InvalidResourceId, ResourceId
 
 SCHEMA_VERSION = 1
 CACHING = ("None", "ReadOnly", "ReadWrite")

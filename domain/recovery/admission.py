@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from . import errors
-from .model import BackupInstance, Disk, Record, Vm
-from .policy import Policy
-from .resource_id import ResourceId
-from .signals import Signal
+from domain import errors
+from domain.model import BackupInstance, Disk, Record, Vm
+from domain.recovery.policy import Policy
+from domain.resource_id import ResourceId
+from domain.recovery.signals import Signal
 
 STARTED, DEDUPLICATED, REJECTED, MALFORMED = "started", "deduplicated", "rejected", "malformed"
 KEEP = timedelta(hours=24)  # starts older than this are forgotten

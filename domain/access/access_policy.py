@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .document import Checks, InvalidDocument, load
-from .errors import AccessDenied, Unauthenticated
+from domain.document import Checks, InvalidDocument, load
+from domain.errors import AccessDenied, Unauthenticated
 
 SCHEMA_VERSION = 1
 ACTIONS = ("plan", "restore", "swap", "approve", "cancel", "drill")

@@ -1,0 +1,1 @@
+"""Who may do what: the access policy, and the audit record of every privileged action."""

@@ -1,0 +1,1 @@
+"""Alert-driven recovery: signals, the policies that match them, and admission."""

@@ -1,0 +1,1 @@
+"""Restoring one disk: the request, its plan, and what Azure Backup's error codes mean."""
