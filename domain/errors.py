@@ -12,8 +12,15 @@ from typing import Any, ClassVar
 
 
 class RestoreError(Exception):
+    """A failure with a stable code (the class name), whether retrying can help, and a hint."""
+
     code: ClassVar[str] = "RestoreError"
     retryable: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:  # the code is the class's name, so the two never drift
+            cls.code = cls.__name__
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message, self.hint = message, hint
@@ -45,44 +52,133 @@ class InvalidRequest(RestoreError):
                 "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
-def _error(name: str, *, retryable: bool = False) -> type[RestoreError]:
-    return type(name, (RestoreError,), {"code": name, "retryable": retryable})
+class TransientError(RestoreError):
+    """A failure worth another attempt: the same call may succeed later."""
+
+    retryable = True
 
 
-# Permanent: the plan or Azure says no; retrying the same request will not help.
-BackupInstanceNotFound = _error("BackupInstanceNotFound")
-RecoveryPointNotFound = _error("RecoveryPointNotFound")
-TargetResourceGroupNotFound = _error("TargetResourceGroupNotFound")
-TargetDiskExists = _error("TargetDiskExists")
-CrossSubscriptionRestoreDisabled = _error("CrossSubscriptionRestoreDisabled")
-CrossRegionRestoreUnsupported = _error("CrossRegionRestoreUnsupported")
-VmNotFound = _error("VmNotFound")
-VmNotSuitable = _error("VmNotSuitable")
-SnapshotPermissionsMissing = _error("SnapshotPermissionsMissing")
-SnapshotNotFound = _error("SnapshotNotFound")
-EncryptionKeyUnavailable = _error("EncryptionKeyUnavailable")
-AppNotAuthorized = _error("AppNotAuthorized")
-ValidationFailed = _error("ValidationFailed")
-RestoreJobFailed = _error("RestoreJobFailed")
-AttachFailed = _error("AttachFailed")
-SwapFailed = _error("SwapFailed")
-DiskInUse = _error("DiskInUse")
-ApprovalRejected = _error("ApprovalRejected")
-ApprovalTimedOut = _error("ApprovalTimedOut")
-PropagationTimedOut = _error("PropagationTimedOut")
-RestoreTimedOut = _error("RestoreTimedOut")
-Cancelled = _error("Cancelled")
-AccessDenied = _error("AccessDenied")  # the caller's access rules do not cover the request
-Unauthenticated = _error("Unauthenticated")  # no usable signed-in caller to judge
-StorageNotConfigured = _error("StorageNotConfigured")  # AzureWebJobsStorage says nothing
+# ---- permanent: the plan or Azure says no; retrying the same request will not help.
+class BackupInstanceNotFound(RestoreError):
+    """No Backup vault protects the disk (or the named backup instance does not exist)."""
 
-# Transient: worth another attempt.
-RoleNotYetEffective = _error("RoleNotYetEffective", retryable=True)
-AzureThrottled = _error("AzureThrottled", retryable=True)
-AzureUnavailable = _error("AzureUnavailable", retryable=True)
+
+class RecoveryPointNotFound(RestoreError):
+    """No recovery point matches the request's `latest`, `id` or `before`."""
+
+
+class TargetResourceGroupNotFound(RestoreError):
+    """The target resource group does not exist."""
+
+
+class TargetDiskExists(RestoreError):
+    """A disk with the target name exists: Azure Backup restores only to a new disk."""
+
+
+class CrossSubscriptionRestoreDisabled(RestoreError):
+    """The target is in another subscription and the vault forbids it (or the disk is CMK-
+    encrypted)."""
+
+
+class CrossRegionRestoreUnsupported(RestoreError):
+    """The target is in another region than the vault and the disk."""
+
+
+class VmNotFound(RestoreError):
+    """The VM to attach to or swap on does not exist."""
+
+
+class VmNotSuitable(RestoreError):
+    """The VM cannot take the disk: another region, no free LUN, a different OS type."""
+
+
+class SnapshotPermissionsMissing(RestoreError):
+    """The vault lacks Disk Snapshot Contributor on the snapshot resource group."""
+
+
+class SnapshotNotFound(RestoreError):
+    """The recovery point's snapshot was deleted or moved."""
+
+
+class EncryptionKeyUnavailable(RestoreError):
+    """The Disk Encryption Set's key is disabled or unavailable."""
+
+
+class AppNotAuthorized(RestoreError):
+    """The app's own identity may not do something; the message names the action and scope."""
+
+
+class ValidationFailed(RestoreError):
+    """validateRestore failed for another reason; the Azure code is in the message."""
+
+
+class RestoreJobFailed(RestoreError):
+    """The restore job failed."""
+
+
+class AttachFailed(RestoreError):
+    """Attaching the restored disk failed; the restored disk exists."""
+
+
+class SwapFailed(RestoreError):
+    """An OS swap step failed; the message says whether the original OS disk is back."""
+
+
+class DiskInUse(RestoreError):
+    """A disk to delete is attached to a VM; it is left alone."""
+
+
+class ApprovalRejected(RestoreError):
+    """The attach or swap was rejected by an approver."""
+
+
+class ApprovalTimedOut(RestoreError):
+    """Nobody approved or rejected the attach or swap in time."""
+
+
+class PropagationTimedOut(RestoreError):
+    """The granted roles never took effect within the propagation timeout."""
+
+
+class RestoreTimedOut(RestoreError):
+    """The restore job ran longer than the job timeout."""
+
+
+class Cancelled(RestoreError):
+    """The run was cancelled (POST .../cancel)."""
+
+
+class AccessDenied(RestoreError):
+    """The caller's access rules do not cover the request."""
+
+
+class Unauthenticated(RestoreError):
+    """There is no usable signed-in caller to judge."""
+
+
+class StorageNotConfigured(RestoreError):
+    """AzureWebJobsStorage says nothing the app can reach storage with."""
+
+
+# ---- transient: worth another attempt.
+class RoleNotYetEffective(TransientError):
+    """A granted role has not taken effect yet (Azure says so until it propagates)."""
+
+
+class AzureThrottled(TransientError):
+    """Azure throttled the call (429) after the SDK's own retries."""
+
+
+class AzureUnavailable(TransientError):
+    """Azure could not be reached, or answered 5xx, after the SDK's own retries."""
+
 
 _CODE = re.compile(r"\b([A-Z][A-Za-z]+): ")
-KNOWN = {cls.code: cls for cls in RestoreError.__subclasses__()}
+def _every(cls: type[RestoreError]) -> list[type[RestoreError]]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_every(sub))]
+
+
+KNOWN = {cls.code: cls for cls in _every(RestoreError) if cls is not TransientError}
 
 
 def from_dict(doc: dict[str, Any]) -> RestoreError:
