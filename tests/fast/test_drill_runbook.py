@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import settings as app_settings
+from domain import errors
 from domain.drills.drill_plan import DrillPlans
 from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, drill_id
 from domain.model import Disk
@@ -190,3 +191,19 @@ def test_the_role_sweep_revokes_what_a_terminated_restore_left(h, restores):
     assert h.gateway.assignments[left.lower()].deleted is not None
     audit = h.calls("revoke_role")[-1].input["audit"]
     assert audit["who"]["kind"] == "sweeper" and run in audit["why"]
+
+
+def test_a_role_sweep_that_cannot_revoke_reports_it_and_tries_again_next_time(h, restores):
+    run = restores.start(restores.request())
+    restores.until_waiting(f"{run}:propagate", "timer")
+    [left] = h.custom_status(run)["assignments"]
+    h.terminate(run, "stopped by an operator")
+    h.gateway.fail("revoke_role", errors.AzureUnavailable("503 from ARM"), times=None)
+    sweep = h.start("sweep_role_assignments", {"leftovers": [
+        {"run": run, "assignments": [left]}], "swept": []})
+    h.run()
+    out = h.output(sweep)
+    assert out["swept"] == []  # not done: the next sweep takes this run again
+    [item] = out["report"]
+    assert item["revoked"] is False and "AzureUnavailable" in item["error"]
+    assert h.gateway.assignments[left.lower()].deleted is None

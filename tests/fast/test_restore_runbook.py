@@ -351,14 +351,18 @@ def test_a_cancel_during_job_tracking_ends_the_run_and_revokes(h, restores):
     assert_nothing_left(h)
 
 
-def test_a_cancel_while_an_operation_is_polled_stops_at_the_next_poll(h, restores):
+def test_a_cancel_while_an_operation_is_polled_stops_the_wait_at_once(h, restores):
     run = restores.start(restores.request())
     child = f"{run}:propagate"
     h.run(until=lambda: h.gateway.called("start_validate_restore") and
           "timer" in h.awaiting(child))
+    polled = len(h.gateway.called("get_operation"))
     restores.cancel(run)
     h.run()
     assert h.output(run)["outcome"] == "Cancelled"
+    assert h.output(child)["error"]["code"] == "Cancelled"
+    # the timer lost to the cancel: not one more poll of the operation
+    assert len(h.gateway.called("get_operation")) == polled
     assert len(h.gateway.called("start_validate_restore")) == 1
 
 
