@@ -293,9 +293,6 @@ def test_a_restored_disk_that_does_not_start_is_swapped_back_out(h, restores):
     assert restored is not None and restored.managed_by is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): when the rollback's own start fails, "
-                   "the error says 'ROLLBACK FAILED: set the OS disk ... back by hand' although "
-                   "the original OS disk is back; it never says the VM is left deallocated")
 def test_a_rollback_that_cannot_start_the_vm_says_the_original_disk_is_back_but_stopped(
         h, restores):
     h.gateway.fail_operation("start_start_vm", "AllocationFailed", "no capacity", times=2)
@@ -303,8 +300,22 @@ def test_a_rollback_that_cannot_start_the_vm_says_the_original_disk_is_back_but_
     assert out["outcome"] == "Failed" and out["error"]["code"] == "SwapFailed"
     assert vm(h).os_disk_id == estate.OS_DISK and vm(h).power_state == "deallocated"
     message = out["error"]["message"]
-    assert "deallocated" in message, message  # the state the VM is in
-    assert "set the OS disk" not in message, message  # it is set already: not to be redone
+    assert message.startswith("start_start_vm: AllocationFailed: no capacity; ROLLBACK FAILED ("
+                              "start_start_vm: AllocationFailed: no capacity): ")
+    assert message.endswith(f"the OS disk of {estate.VM} is the original one and the VM is "
+                            "deallocated: start it by hand"), message
+
+
+def test_a_rollback_that_cannot_put_the_original_back_names_the_disk_in_place(h, restores):
+    h.gateway.fail_operation("start_start_vm", "VMAgentStatusCommunicationError", "no boot")
+    h.gateway.fail_operation("start_set_os_disk", "OperationNotAllowed", "locked",
+                             when=lambda vm_id, disk_id: disk_id == estate.OS_DISK)
+    out = restores.run(restores.request(estate.OS_DISK, swapOsDisk={"vmId": estate.VM}))
+    restored = estate.disk_id("vm-app01-osdisk-restored", "rg-restore-target")
+    assert vm(h).os_disk_id.lower() == restored.lower()
+    assert out["error"]["message"].endswith(
+        f"the OS disk of {estate.VM} is {vm(h).os_disk_id} and the VM is deallocated: set its "
+        f"OS disk back to {estate.OS_DISK} and start it by hand"), out["error"]["message"]
 
 
 def test_a_cancel_during_the_swap_does_not_stop_it_half_way(h, restores):
