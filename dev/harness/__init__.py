@@ -2,15 +2,17 @@
 activities) run in this process on an instant clock against in-memory fakes of Azure (the
 gateway's port) and of the app's storage. Milliseconds per runbook; `make test-fast` runs it.
 
-    with Harness.demo() as h:                        # azsim's demo estate, in memory
+    with harness.demo() as h:                     # azsim's demo estate, in memory
         answer = h.http("POST", "/api/restores", {...})
-        h.run()                                      # until nothing more can happen
-        h.output(answer.get_body() ...)
+        h.run()                                   # until nothing more can happen
+        h.output(json.loads(answer.get_body())["id"])["outcome"]
 
-engine.py (the host: orchestrators, activities, timers, events, HTTP functions), context.py
-(the orchestration context), control_plane.py (Azure behind gateway/port.py), storage.py (the
-ledger's table, the report store), estate.py (the demo estate). Here, not in tests/, because it
-is a tool: any test, bench or script can import it (dev/ is on the path).
+engine.py (the host: orchestrators, activities, timers, events, HTTP functions; what it does
+not model), context.py (the orchestration context), registry.py (the app's functions by name),
+client.py (the durable client the HTTP functions get), control_plane.py (Azure behind
+gateway/port.py, with faults), storage.py (the ledger's table, the report store), estate.py
+(the demo estate). In dev/, not tests/: it is a tool like azsim and devhost, importable by any
+test, benchmark or script (dev/ is on the path; tests/ is not a package).
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.RetryOptions import RetryOptions
 from azure.durable_functions.models.Task import AtomicTask, TaskBase, TimerTask, WhenAllTask, WhenAnyTask
 from azure.durable_functions.models.utils.df_serialization import df_loads
+from azure.durable_functions.models.utils.type_discovery import (
+    activity_output_type,
+    sub_orchestrator_output_type,
+)
 from azure.durable_functions.decorators.metadata import ActivityTrigger, OrchestrationTrigger
 
 
@@ -79,34 +83,39 @@ class FakeOrchestrationContext:
     # ---- work ---------------------------------------------------------------------------------
     def call_activity(self, name: str | Callable[..., Any], input_: Any = None,
                       expected_type: type | None = None) -> TaskBase:
-        return AtomicTask(None, CallActivityAction(self._name(name, ActivityTrigger), input_))
+        return _typed(AtomicTask(None, CallActivityAction(self._name(name, ActivityTrigger),
+                                                          input_)),
+                      expected_type or activity_output_type(name))
 
     def call_activity_with_retry(self, name: str | Callable[..., Any],
                                  retry_options: RetryOptions, input_: Any = None,
                                  expected_type: type | None = None) -> TaskBase:
-        return AtomicTask(None, CallActivityWithRetryAction(self._name(name, ActivityTrigger),
-                                                            retry_options, input_))
+        return _typed(AtomicTask(None, CallActivityWithRetryAction(
+            self._name(name, ActivityTrigger), retry_options, input_)),
+            expected_type or activity_output_type(name))
 
     def call_sub_orchestrator(self, name: str | Callable[..., Any], input_: Any = None,
                               instance_id: str | None = None, version: str | None = None,
                               expected_type: type | None = None) -> TaskBase:
-        return AtomicTask(None, CallSubOrchestratorAction(
-            self._name(name, OrchestrationTrigger), input_, instance_id, version))
+        return _typed(AtomicTask(None, CallSubOrchestratorAction(
+            self._name(name, OrchestrationTrigger), input_, instance_id, version)),
+            expected_type or sub_orchestrator_output_type(name))
 
     def call_sub_orchestrator_with_retry(self, name: str | Callable[..., Any],
                                          retry_options: RetryOptions, input_: Any = None,
                                          instance_id: str | None = None,
                                          version: str | None = None,
                                          expected_type: type | None = None) -> TaskBase:
-        return AtomicTask(None, CallSubOrchestratorWithRetryAction(
-            self._name(name, OrchestrationTrigger), retry_options, input_, instance_id, version))
+        return _typed(AtomicTask(None, CallSubOrchestratorWithRetryAction(
+            self._name(name, OrchestrationTrigger), retry_options, input_, instance_id, version)),
+            expected_type or sub_orchestrator_output_type(name))
 
     def create_timer(self, fire_at: datetime) -> TaskBase:
         return TimerTask(None, CreateTimerAction(fire_at))
 
     def wait_for_external_event(self, name: str, expected_type: type | None = None) -> TaskBase:
         """A fresh wait each call, as in the SDK: the host matches events to waits by name."""
-        return AtomicTask(name, WaitForExternalEventAction(name))
+        return _typed(AtomicTask(name, WaitForExternalEventAction(name)), expected_type)
 
     def task_all(self, activities: list[TaskBase]) -> TaskBase:
         return WhenAllTask(activities, replay_schema=ReplaySchema.V2)
@@ -137,3 +146,9 @@ class FakeOrchestrationContext:
             return self._get_function_name(name, trigger)
         raise ValueError("The harness takes an activity or orchestrator by its name, or by its "
                          f"registered function (FunctionBuilder); got {name!r}")
+
+
+def _typed(task: TaskBase, expected_type: type | None) -> TaskBase:
+    """The type the result is decoded as (df_loads), as the SDK keeps it on the task."""
+    task._expected_output_type = expected_type  # noqa: SLF001
+    return task

@@ -29,6 +29,14 @@ the fake control plane's operations and jobs end when their durations have passe
 
 Determinism: ready work runs first come, first served; timers due at the same instant fire in
 the order they were made. The same test makes the same calls in the same order.
+
+Where it is kinder than Azure (the second tier, devhost under `make test`, covers these): it
+never replays, so a non-deterministic orchestrator is not caught here (devhost's fidelity oracle
+replays every episode); a `task_all` fails as soon as a child fails and the orchestrator moves
+on at once, where the host still waits for every child before it schedules anything new
+(docs/devhost.md); activities run one at a time and take no time; an activity runs exactly once
+per attempt (Azure runs it at least once); no size limits (history, custom status, inputs); no
+long timers, entities, call_http, suspend or rewind.
 """
 
 from __future__ import annotations
@@ -38,7 +46,6 @@ import heapq
 import inspect
 import itertools
 import json
-import re
 import traceback
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -71,80 +78,14 @@ from dateutil.tz import tzutc
 from devhost.durable.engine import activity_failure
 from devhost.worker import FunctionFailed
 
+from .client import FakeDurableClient, HarnessError
 from .context import FakeOrchestrationContext
+from .registry import registry_of
 
 START = datetime(2026, 11, 24, 2, 30, tzinfo=tzutc())
 RUNNING, PENDING = "Running", "Pending"
 COMPLETED, FAILED, TERMINATED = "Completed", "Failed", "Terminated"
 MAX_STEPS = 200_000
-
-
-class HarnessError(RuntimeError):
-    """The harness was used wrongly, or an orchestration never settled."""
-
-
-# ---- the app's registration ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Activity:
-    function: Callable[..., Any]
-    binding: str
-
-
-@dataclass(frozen=True)
-class _Route:
-    methods: tuple[str, ...]
-    pattern: re.Pattern[str]
-    function: Callable[..., Any]
-    request: str
-    client: str | None
-
-
-class Registry:
-    """The functions an app registers (a DFApp, e.g. `function_app.app`), by name as the host
-    finds them: case-insensitively."""
-
-    def __init__(self, app: Any) -> None:
-        self.activities: dict[str, _Activity] = {}
-        self.orchestrators: dict[str, Callable[..., Any]] = {}
-        self.routes: list[_Route] = []
-        prefix = "api"
-        for fn in app.get_functions():
-            trigger = fn.get_trigger()
-            name = fn.get_function_name().lower()
-            user = fn.get_user_function()
-            if trigger.type == "activityTrigger":
-                self.activities[name] = _Activity(user, trigger.name)
-            elif trigger.type == "orchestrationTrigger":
-                self.orchestrators[name] = getattr(user, "orchestrator_function", user)
-            elif trigger.type == "httpTrigger":
-                client = next((b.name for b in fn.get_bindings() if b.type == "durableClient"),
-                              None)
-                route = trigger.route or fn.get_function_name()
-                self.routes.append(_Route(
-                    tuple(m.upper() if isinstance(m, str) else m.value.upper()
-                          for m in trigger.methods or ("GET", "POST")),
-                    _route_pattern(f"{prefix}/{route}"),
-                    getattr(user, "client_function", user), trigger.name, client))
-
-
-_REGISTRIES: dict[int, tuple[Any, Registry]] = {}
-
-
-def registry_of(app: Any) -> Registry:
-    """The app's registry, read once: the v2 model's `get_functions` builds the functions again
-    on every call and then refuses the app's names as duplicates."""
-    found = _REGISTRIES.get(id(app))
-    if found is None or found[0] is not app:
-        found = _REGISTRIES[id(app)] = (app, Registry(app))
-    return found[1]
-
-
-def _route_pattern(template: str) -> re.Pattern[str]:
-    parts = []
-    for segment in template.strip("/").split("/"):
-        match = re.fullmatch(r"\{(\w+)(?::[^}?]*)?(\?)?\}", segment)
-        parts.append(f"(?P<{match.group(1)}>[^/]+)" if match else re.escape(segment))
-    return re.compile("^/" + "/".join(parts) + "/?$", re.IGNORECASE)
 
 
 # ---- instances ----------------------------------------------------------------------------------
@@ -460,7 +401,7 @@ class Harness:
             return
         if status == COMPLETED:
             self._settle(link.instance, link.execution, link.task, True,
-                         df_loads(df_dumps(output)))
+                         _decode(link.task, df_dumps(output)))
             return
         error = Exception(f"{output} \n None")  # SubOrchestrationInstanceFailed: Reason, Details
         if link.retry is not None:
@@ -516,7 +457,7 @@ class Harness:
             if inst.buffered[name]:
                 # Taken at once; the orchestrator goes on when every new task is scheduled
                 # (the SDK's "yielded a completed task": no nested resume here).
-                task.set_value(is_error=False, value=df_loads(inst.buffered[name].popleft()))
+                task.set_value(is_error=False, value=_decode(task, inst.buffered[name].popleft()))
             else:
                 inst.waiters[name].append(task)
         else:
@@ -562,7 +503,7 @@ class Harness:
         ok, value, record = self._invoke(inst.id, name, input_json, attempt)
         self.activity_calls.append(record)
         if ok or retry is None:
-            self._settle(inst, execution, task, ok, value)
+            self._settle(inst, execution, task, ok, _decode(task, value) if ok else value)
             return
         self._after_failure(inst, execution, task, retry, attempt, value,
                             lambda: self._run_activity(inst, execution, task, name, input_json,
@@ -596,9 +537,8 @@ class Harness:
             return False, error, ActivityCall(instance_id, name, payload, None,
                                               f"{type(exc).__name__}: {exc}", self.clock,
                                               attempt)
-        output = df_loads(text)
-        return True, output, ActivityCall(instance_id, name, payload, output, None, self.clock,
-                                          attempt)
+        return True, text, ActivityCall(instance_id, name, payload, df_loads(text), None,
+                                        self.clock, attempt)
 
     def _start_child(self, parent: Instance, execution: int, task: TaskBase, name: str,
                      input_json: str | None, child_id: str, retry: RetryOptions | None,
@@ -632,46 +572,13 @@ class Harness:
             inst.buffered[name].append(input_json)
 
     def _deliver(self, inst: Instance, task: TaskBase, input_json: str) -> None:
-        self._settle(inst, inst.execution, task, True, df_loads(input_json))
+        self._settle(inst, inst.execution, task, True, _decode(task, input_json))
 
 
-class FakeDurableClient:
-    """The Durable client the HTTP functions get, over the harness (the async methods of
-    `DurableOrchestrationClient` the app uses)."""
-
-    def __init__(self, harness: Harness) -> None:
-        self._harness = harness
-
-    async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
-                        client_input: Any = None) -> str:
-        try:
-            return self._harness.start(orchestration_function_name, client_input, instance_id)
-        except HarnessError as exc:  # the SDK raises a bare Exception for 400 and 409
-            raise Exception(str(exc)) from exc  # noqa: TRY002
-
-    async def get_status(self, instance_id: str, show_history: bool = False,
-                         show_history_output: bool = False,
-                         show_input: bool = False) -> DurableOrchestrationStatus:
-        status = self._harness.status(instance_id)
-        if not show_input:
-            status._input = None  # noqa: SLF001
-        return status
-
-    async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None,
-                          task_hub_name: str | None = None,
-                          connection_name: str | None = None) -> None:
-        if event_name == "":
-            raise ValueError("event_name must be a non-empty string.")
-        try:
-            self._harness.raise_event(instance_id, event_name, event_data)
-        except HarnessError as exc:
-            raise Exception(str(exc)) from exc  # noqa: TRY002
-
-    async def terminate(self, instance_id: str, reason: str) -> None:
-        try:
-            self._harness.terminate(instance_id, reason)
-        except HarnessError as exc:
-            raise Exception(str(exc)) from exc  # noqa: TRY002
+def _decode(task: TaskBase, text: str) -> Any:
+    """A result as the SDK reads it from the history: JSON, decoded as the task's expected type
+    (the call's `expected_type`, or the registered function's return annotation)."""
+    return df_loads(text, expected_type=getattr(task, "_expected_output_type", None))
 
 
 def _leaves(task: TaskBase) -> Iterator[AtomicTask]:

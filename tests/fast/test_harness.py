@@ -28,6 +28,26 @@ def boom(payload: Any) -> Any:
     raise ValueError(f"nope {payload}")
 
 
+class Point:
+    """A custom class crossing the boundary the SDK's way (to_json/from_json)."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    @staticmethod
+    def to_json(obj: Point) -> dict[str, int]:
+        return {"x": obj.x}
+
+    @classmethod
+    def from_json(cls, data: dict[str, int]) -> Point:
+        return cls(data["x"])
+
+
+@bp.activity_trigger(input_name="payload")
+def make_point(payload: Any) -> Point:
+    return Point(payload)
+
+
 @bp.activity_trigger(input_name="payload")
 def a_set(payload: Any) -> Any:
     return {1, 2}  # not JSON
@@ -79,6 +99,12 @@ def abandons(context: df.DurableOrchestrationContext):
     yield context.task_any([first, timer])  # the timer wins; `first` stays open
     second = context.wait_for_external_event("go")
     return (yield second)
+
+
+@bp.orchestration_trigger(context_name="context")
+def typed(context: df.DurableOrchestrationContext):
+    point = yield context.call_activity(make_point, 3)  # the function itself, not its name
+    return {"type": type(point).__name__, "x": point.x}
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -200,6 +226,11 @@ def test_an_output_that_is_not_json_fails_the_activity(h):
     assert finish(h, "not_json").startswith(
         "Activity function 'a_set' failed:  ValueError: activity trigger output must be json "
         "serializable")
+
+
+def test_a_call_by_function_decodes_the_result_as_its_return_annotation(h):
+    assert finish(h, "typed") == {"type": "Point", "x": 3}
+    assert [c.name for c in h.activity_calls] == ["make_point"]
 
 
 def test_task_all_fails_with_the_first_failure(h):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+import harness
 from domain import errors
 from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
 from harness import estate
@@ -481,3 +482,17 @@ def test_a_missing_target_resource_group_is_refused_at_plan(h, restores):
     out = restores.run(body)
     assert out["outcome"] == "Failed" and out["error"]["code"] == "TargetResourceGroupNotFound"
     assert h.gateway.called("grant_role") == []
+
+
+def test_the_same_restore_twice_asks_azure_for_the_same_things_in_the_same_order(h, restores):
+    """The harness does not replay; a cheap determinism check instead: a second run of the same
+    script in a fresh harness makes the same calls with the same inputs and ends the same."""
+    body = restores.request(estate.OS_DISK, swapOsDisk={"vmId": estate.VM})
+    first = restores.run(body)
+    h.__exit__()
+    with harness.demo() as again:
+        second = type(restores)(again).run(body)
+        assert [(c.name, c.input) for c in again.activity_calls] == \
+            [(c.name, c.input) for c in h.activity_calls]
+    assert second == first
+    h.__enter__()  # the fixture takes it out again
