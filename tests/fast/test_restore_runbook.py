@@ -57,6 +57,15 @@ def test_restore_only_creates_the_disk_and_revokes_the_one_grant_once(h, restore
     # the wait for the role took the fake's propagation delay, no fixed sleep
     assert 240 <= out["phases"]["propagate"] < 240 + 60
     assert_nothing_left(h)
+    # what the run lists show (GET /api/restores reads the custom status, not the input)
+    status = h.custom_status(out["id"])
+    assert status["phase"] == "done" and status["assignments"] == []
+    assert status["subject"] == {"source": {"diskId": estate.DATA0},
+                                 "target": {"resourceGroupId": estate.TARGET,
+                                            "diskName": "vm-app01-data0-restored"},
+                                 "dryRun": False,
+                                 "requestedBy": {"kind": "key", "id": None, "name": None}}
+    assert all(span["end"] for span in status["phases"].values())
 
 
 def test_restore_and_attach_puts_the_disk_on_the_lowest_free_lun(h, restores):
@@ -216,6 +225,7 @@ def test_a_lost_trigger_answer_retried_by_the_host_still_makes_one_restore_job(h
     assert len(h.gateway.called("start_restore")) == 2
     assert len(h.gateway.jobs) == 1 and len(h.gateway.called("find_restore_job")) == 1
     assert out["jobId"] == next(iter(h.gateway.jobs.values())).id
+    assert_nothing_left(h)
 
 
 def test_a_failed_restore_job_fails_the_run_revokes_and_attaches_nothing(h, restores):
@@ -333,6 +343,17 @@ def test_a_cancel_during_the_swap_does_not_stop_it_half_way(h, restores):
     assert_nothing_left(h)
 
 
+def test_a_cancel_during_the_attach_does_not_stop_it(h, restores):
+    run = restores.start(restores.request(attach={"vmId": estate.VM}))
+    h.run(until=lambda: h.gateway.called("start_attach_data_disk") and
+          "timer" in h.awaiting(run))
+    restores.cancel(run)
+    h.run()
+    assert h.output(run)["outcome"] == "Succeeded"
+    assert {d.lun for d in vm(h).data_disks} == {0, 1, 2}
+    assert_nothing_left(h)
+
+
 # ---- cancel -----------------------------------------------------------------------------------
 def test_a_cancel_during_propagation_stops_the_probes_revokes_and_restores_nothing(h, restores):
     run = restores.start(restores.request())
@@ -428,6 +449,7 @@ def test_an_approval_nobody_gives_in_time_deletes_the_restored_disk(h, restores)
     assert h.clock - waiting_since >= timedelta(minutes=30)
     assert disk(h, "vm-app01-data0-restored") is None
     assert len(vm(h).data_disks) == 2
+    assert_nothing_left(h)
 
 
 def test_a_rejection_whose_disk_cannot_be_deleted_says_to_delete_it_by_hand(h, restores):
