@@ -127,7 +127,8 @@ class Instance:
 
 @dataclass(frozen=True)
 class ActivityCall:
-    """One activity invocation, as the worker ran it (inputs and outputs decoded from JSON)."""
+    """One activity invocation: its input as the worker gave it to the function, its output as
+    the JSON that went back to the host (a custom object in its SDK envelope)."""
 
     instance_id: str
     name: str
@@ -537,7 +538,7 @@ class Harness:
             return False, error, ActivityCall(instance_id, name, payload, None,
                                               f"{type(exc).__name__}: {exc}", self.clock,
                                               attempt)
-        return True, text, ActivityCall(instance_id, name, payload, df_loads(text), None,
+        return True, text, ActivityCall(instance_id, name, payload, json.loads(text), None,
                                         self.clock, attempt)
 
     def _start_child(self, parent: Instance, execution: int, task: TaskBase, name: str,
