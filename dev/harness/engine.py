@@ -80,7 +80,7 @@ from devhost.worker import FunctionFailed
 
 from .client import FakeDurableClient, HarnessError
 from .context import FakeOrchestrationContext
-from .registry import registry_of
+from .registry import registry_of, repo_app
 
 START = datetime(2026, 11, 24, 2, 30, tzinfo=tzutc())
 RUNNING, PENDING = "Running", "Pending"
@@ -146,10 +146,7 @@ class Harness:
 
     def __init__(self, *, gateway: Any = None, ledger: Any = None, reports: Any = None,
                  app: Any = None, start: datetime = START) -> None:
-        if app is None:
-            import function_app
-            app = function_app.app
-        self.registry = registry_of(app)
+        self.registry = registry_of(app if app is not None else repo_app())
         self.clock = start
         self.fakes = {k: v for k, v in (("gateway", gateway), ("ledger", ledger),
                                         ("reports", reports)) if v is not None}
@@ -175,16 +172,20 @@ class Harness:
 
     # ---- the fakes' seam ------------------------------------------------------------------------
     def __enter__(self) -> Harness:
-        from activities import restore_activities
-        if restore_activities.fakes:
+        seam = self.registry.seam
+        if self.fakes and seam is None:
+            raise HarnessError("the app's activities have no seam for fakes (a module-level "
+                               "`fakes` dict, activities/restore_activities.py)")
+        if seam:
             raise HarnessError("another harness is installed in the activities' seam")
-        restore_activities.fakes.update(self.fakes)
+        if seam is not None:
+            seam.update(self.fakes)
         self._installed = True
         return self
 
     def __exit__(self, *_: Any) -> None:
-        from activities import restore_activities
-        restore_activities.fakes.clear()
+        if self.registry.seam is not None:
+            self.registry.seam.clear()
         self._installed = False
 
     # ---- starting and steering ------------------------------------------------------------------

@@ -1,12 +1,31 @@
 """The functions an app registers, found as the Functions host finds them: by name,
-case-insensitively; HTTP functions by route and method."""
+case-insensitively; HTTP functions by route and method. And the repository's app itself,
+imported as devhost imports an app, so the harness and devhost-hosted tests in one process each
+get an app object of their own."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: function_app.py
+_REPO_APP: list[Any] = []  # [function_app module, its app] once loaded
+
+
+def repo_app() -> Any:
+    """The repository's app object. `get_functions()` works once per app object, and devhost
+    imports apps afresh (forgetting the previous app's modules) in the same test process: so the
+    app is loaded the way devhost loads one, and again whenever `function_app` in sys.modules
+    is no longer the module this loaded (another app was loaded since)."""
+    if not _REPO_APP or sys.modules.get("function_app") is not _REPO_APP[0]:
+        from devhost.discovery import load_app
+        app = load_app(ROOT)
+        _REPO_APP[:] = [sys.modules["function_app"], app]
+    return _REPO_APP[1]
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,7 @@ class Registry:
         self.activities: dict[str, _Activity] = {}
         self.orchestrators: dict[str, Callable[..., Any]] = {}
         self.routes: list[_Route] = []
+        self.seam: dict[str, Any] | None = None  # the activities' `fakes`, if they have one
         prefix = "api"
         for fn in app.get_functions():
             trigger = fn.get_trigger()
@@ -39,6 +59,11 @@ class Registry:
             user = fn.get_user_function()
             if trigger.type == "activityTrigger":
                 self.activities[name] = _Activity(user, trigger.name)
+                # The globals of the registered function's own module: this app's generation
+                # of the seam, whatever another app loaded since put in sys.modules.
+                fakes = getattr(user, "__globals__", {}).get("fakes")
+                if isinstance(fakes, dict):
+                    self.seam = fakes
             elif trigger.type == "orchestrationTrigger":
                 self.orchestrators[name] = getattr(user, "orchestrator_function", user)
             elif trigger.type == "httpTrigger":
