@@ -3,6 +3,7 @@ activities) run in this process on an instant clock against in-memory fakes of A
 gateway's port) and of the app's storage. Milliseconds per runbook; `make test-fast` runs it.
 
     with harness.demo() as h:                     # azsim's demo estate, in memory
+        # (the HTTP functions read settings: CALLER_AUTHORIZATION=off, as for local work)
         answer = h.http("POST", "/api/restores", {...})
         h.run()                                   # until nothing more can happen
         h.output(json.loads(answer.get_body())["id"])["outcome"]
