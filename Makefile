@@ -7,7 +7,7 @@ TOOLS   := .tools
 AZURITE := $(TOOLS)/node_modules/.bin/azurite
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 
-.PHONY: all venv azurite checkov test fuzz infra-check demo serve bench chaos clean
+.PHONY: all venv azurite checkov test test-fast fuzz infra-check demo serve bench chaos clean
 
 all: test
 
@@ -48,6 +48,18 @@ checkov: $(CHECKOV)
 
 test: $(STAMP) $(AZURITE) $(CHECKOV)
 	CHECKOV_BIN=$(abspath $(CHECKOV)) AZURITE_BIN=$(abspath $(AZURITE)) $(VPY) -m pytest -q
+
+# The quick loop: the pure tests (domain, settings, layout and architecture rules, the OpenAPI
+# document, the offline infrastructure checks but checkov) and every runbook branch in process
+# (tests/fast on dev/harness: the real orchestrators and activities against in-memory Azure, on
+# an instant clock). No Azurite, azsim or host; under a minute. `make test` runs these too.
+FAST_TESTS := tests/domain tests/fast tests/test_architecture.py tests/test_layout.py \
+	tests/test_settings.py tests/test_storage_resolution.py tests/api/test_openapi.py \
+	tests/infra/test_infra_parse.py tests/infra/test_infra_types.py \
+	tests/infra/test_infra_layout.py tests/infra/test_infra_role_assignments.py \
+	tests/infra/test_infra_app_settings.py
+test-fast: $(STAMP)
+	$(VPY) -m pytest -q $(FAST_TESTS)
 
 # The fuzzers (tests/fuzz) at full strength: FUZZ_EXAMPLES cases per entry point (schemathesis:
 # a twentieth of that per operation), randomized; make test runs them derandomized, 150 each. Two

@@ -17,11 +17,9 @@ import azure.durable_functions as df
 from domain.drills import drill_report
 from domain.drills.drill_plan import DrillPlan
 from domain.drills.selection import select_disks
-from gateway.ledger import ledger_for
-from gateway.reports import post_json, report_store_for, webhook_verdict
-from settings import settings
+from gateway.reports import post_json, webhook_verdict
 
-from .restore_activities import gateway
+from .restore_activities import gateway, ledger, report_store
 from .handlers import reported
 from .report_page import render_html
 
@@ -32,11 +30,11 @@ log = logging.getLogger("diskrestore.drills")
 @reported
 def _select(payload: dict[str, Any], _: Any) -> dict[str, Any]:
     plan = DrillPlan.from_dict(payload["plan"])
-    plane, ledger = gateway(), ledger_for(settings())
+    plane, drills = gateway(), ledger()
     now = datetime.fromisoformat(payload["now"])
     instances = [bi.id for vault in plan.selection.vaults
                  for bi in plane.list_backup_instances(vault)]
-    drilled = ledger.drilled(instances) if plan.recovery_point.kind == "oldestNotDrilled" else {}
+    drilled = drills.drilled(instances) if plan.recovery_point.kind == "oldestNotDrilled" else {}
     return select_disks(plan, payload["drillId"], now, plane, drilled).to_dict()
 
 
@@ -58,7 +56,7 @@ def write_drill_report(payload: Dict[str, Any]) -> dict[str, Any]:
     """Report (JSON and HTML) to blob storage, the summary to the log, the drilled points to
     the ledger, and a notice when a disk failed. Idempotent: a re-run overwrites the blobs."""
     plan = payload["plan"]
-    store = report_store_for(settings())
+    store = report_store()
     report = drill_report.build_report(
         drill_id=payload["drillId"], plan=plan["name"], started=payload["started"],
         finished=payload["finished"], results=payload["results"],
@@ -68,10 +66,10 @@ def write_drill_report(payload: Dict[str, Any]) -> dict[str, Any]:
         report["error"] = payload["error"]
     urls = store.write(plan["name"], payload["drillId"], report, render_html(report))
     log.info("restore drill completed: %s", json.dumps(drill_report.summary_log(report)))
-    ledger = ledger_for(settings())
+    drills = ledger()
     for result in payload["results"]:
         if result["verdict"] != "skipped" and result.get("recoveryPointId"):
-            ledger.record_drilled(result["backupInstanceId"], result["recoveryPointId"])
+            drills.record_drilled(result["backupInstanceId"], result["recoveryPointId"])
     summary = report["summary"]
     notified = None
     if summary["failed"] or payload.get("error"):
@@ -87,7 +85,7 @@ def write_drill_report(payload: Dict[str, Any]) -> dict[str, Any]:
 def _notify(plan: dict[str, Any], message: dict[str, Any]) -> list[str]:
     notify, sent = plan.get("notify") or {}, []
     if notify.get("queue"):
-        report_store_for(settings()).notify_queue(notify["queue"], message)
+        report_store().notify_queue(notify["queue"], message)
         sent.append(f"queue:{notify['queue']}")
     if notify.get("webhook"):
         status, answer = post_json(notify["webhook"], message, 30)

@@ -15,8 +15,9 @@ from typing import Any, Dict  # noqa: UP035
 import azure.durable_functions as df
 
 from domain.access import audit
-from gateway.ledger import ledger_for
+from gateway.ledger import Ledger, ledger_for
 from gateway.port import ControlPlane
+from gateway.reports import ReportStore, report_store_for
 from settings import Settings, settings
 
 from . import handlers
@@ -32,8 +33,23 @@ ACTIVITIES = ("plan_restore", "grant_role", "revoke_role", "start_validate_resto
               "verify_drill_disk", "expired_drill_disks")
 
 
+# The fast test tier's seam (dev/harness): in-memory fakes of the gateway ("gateway"), the
+# recovery ledger ("ledger") and the drill report store ("reports"), installed by the harness for
+# one test and taken out after it. Nothing in the app sets it: every activity reaches Azure and
+# the app's storage through the three functions below, which build the real ones from settings.
+fakes: dict[str, Any] = {}
+
+
 def gateway() -> ControlPlane:
-    return _gateway_for(settings())
+    return fakes["gateway"] if "gateway" in fakes else _gateway_for(settings())
+
+
+def ledger() -> Ledger:
+    return fakes["ledger"] if "ledger" in fakes else ledger_for(settings())
+
+
+def report_store() -> ReportStore:
+    return fakes["reports"] if "reports" in fakes else report_store_for(settings())
 
 
 @functools.lru_cache(maxsize=4)
@@ -84,7 +100,7 @@ def _audit(name: str, payload: Any, context: dict[str, Any] | None, result: Any,
 @bp.activity_trigger(input_name="payload")
 def release_recovery_slot(payload: str) -> bool:
     """A recovery run gives back its concurrency slot; True if it still held one."""
-    return ledger_for(settings()).release_slot(payload)
+    return ledger().release_slot(payload)
 
 
 @bp.activity_trigger(input_name="payload")

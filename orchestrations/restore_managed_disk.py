@@ -162,10 +162,29 @@ def _swap(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
         try:
             yield from _point_os_disk(run, swap, swap.original_os_disk_id, poll)
             outcome_text = "the original OS disk is back on the VM"
-        except Exception:  # noqa: BLE001 - say exactly what to do by hand
-            outcome_text = (f"ROLLBACK FAILED: set the OS disk of {swap.vm_id} back to "
-                            f"{swap.original_os_disk_id} by hand")
+        except Exception as failed:  # noqa: BLE001 - say exactly what to do by hand
+            outcome_text = yield from _left_as(run, swap, failed)
         raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {outcome_text}") from exc
+
+
+def _left_as(run: Run, swap: SwapPlan, failed: Exception) -> Orchestration:
+    """After a failed rollback: the VM as Azure reports it now, and what is left to do by hand.
+    Which rollback step failed does not say it: the swap may have failed before or after its
+    own OS-disk update, so the VM is read."""
+    reason = getattr(failed, "message", failed)
+    try:
+        vm = Vm.from_dict((yield from run.call("get_vm", swap.vm_id)))
+    except Exception:  # noqa: BLE001 - then say what must be checked
+        return (f"ROLLBACK FAILED ({reason}) and the VM could not be read: make sure the OS "
+                f"disk of {swap.vm_id} is {swap.original_os_disk_id}"
+                + (" and that it is running" if swap.was_running else ""))
+    back = (vm.os_disk_id or "").lower() == swap.original_os_disk_id.lower()
+    todo = ([] if back else [f"set its OS disk back to {swap.original_os_disk_id}"]) + \
+        (["start it"] if swap.was_running and vm.power_state != "running" else [])
+    return (f"ROLLBACK FAILED ({reason}): the OS disk of {swap.vm_id} is "
+            f"{'the original one' if back else vm.os_disk_id} and the VM is "
+            f"{vm.power_state or 'in an unknown power state'}"
+            + (f": {' and '.join(todo)} by hand" if todo else ""))
 
 
 def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orchestration:

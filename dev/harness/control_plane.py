@@ -1,0 +1,695 @@
+"""An in-memory Azure behind the gateway's port (gateway/port.py `ControlPlane`): disks, VMs,
+Backup vaults with their backup instances and recovery points, role assignments that take
+effect after a propagation delay, long-running operations and restore jobs, all on the
+harness's instant clock, and every call recorded.
+
+It keeps the rules azsim keeps (dev/azsim/README.md), at the port instead of on the wire:
+validateRestore and restore check the vault's roles *as of the moment the operation ends*
+(Disk Restore Operator on the target resource group, Disk Snapshot Contributor on the snapshot
+resource group, Reader on a CMK disk's Disk Encryption Set, each at that scope or above and only
+once propagated); a restore job reserves its target name while it runs and creates the disk when
+it completes; a VM with an operation in flight refuses other changes with 409 `Conflict`; an
+operation Azure refuses at once comes back already over and failed, as `gateway/lro.py`
+reports a 4xx answer. Durations are azsim's demo scenario's, midpoints of its ranges.
+
+Faults (each for the next `times` matching calls, every call with `times=None`):
+* `fail(method, error)`: the call raises `error` (a domain error the gateway would map an ARM
+  failure to: AppNotAuthorized for a 403, AzureThrottled for a 429, ...; or any exception);
+* `refuse(method, code)`: a `start_*` call answered at once with an ARM error: the operation is
+  already over, failed with `code`, and nothing changed;
+* `fail_operation(method, code)`: the operation a `start_*` call starts runs its course, then
+  ends failed with `code`; nothing changed;
+* `fail_job(code)`: the next restore job ends Failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from domain import errors
+from domain.model import (
+    BackupInstance,
+    DataDisk,
+    Disk,
+    Operation,
+    OperationStatus,
+    RecoveryPoint,
+    RestoreJob,
+    RestorePlan,
+    RoleAssignment,
+    RoleGrant,
+    Vm,
+)
+from domain.resource_id import ResourceId
+from domain.restore.planning import DISK_RESTORE_OPERATOR, DISK_SNAPSHOT_CONTRIBUTOR, READER
+from gateway.lro import DATA_URL, finished
+
+# Seconds, azsim's demo scenario (dev/azsim/scenarios/demo.json), the middle of each range.
+DURATIONS = {"validateRestore": 30.0, "triggerRestore": 3.0, "restoreJob": 270.0,
+             "attach": 30.0, "vmUpdate": 8.0, "deallocate": 90.0, "start": 90.0,
+             "diskWrite": 3.0, "diskDelete": 3.0, "noop": 1.0}
+PROPAGATION = timedelta(seconds=240)  # azsim's demo: rolePropagation
+OPERATIONS = "https://management.azure.com/fake/operations/"
+_ID_NAMESPACE = uuid.UUID("0b6c2e1e-6a43-4c55-9f7e-4c1b1d1f0a11")
+
+# The documented Azure Disk Backup codes (domain/restore/azure_codes.py), in the order the
+# service reports them (dev/azsim/restore_checks.py).
+TARGET_RG_NOT_FOUND = "UserErrorRestoreTargetRGNotFound"
+CROSS_SUBSCRIPTION = "UserErrorCrossSubscriptionRestoreNotEnabled"
+NO_TARGET_PERMISSION = "UserErrorNotEnoughPermissionOnTargetRG"
+SNAPSHOT_RG_NOT_FOUND = "UserErrorSnapshotRGNotFound"
+NO_SNAPSHOT_PERMISSION = "UserErrorNotEnoughPermissionOnSnapshotRG"
+SNAPSHOT_NOT_FOUND = "UserErrorDiskSnapshotNotFound"
+NO_DES_PERMISSION = "UserErrorMSIPermissionsNotPresentOnDES"
+DES_KEY_DISABLED = "UserErrorDESKeyVaultKeyDisabled"
+SAME_NAME = "UserErrorSameNameDiskAlreadyExists"
+CONFLICT = "Conflict"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call the gateway's port received."""
+
+    method: str
+    args: tuple[Any, ...]
+    at: datetime
+
+
+@dataclass
+class _Fault:
+    method: str
+    times: int | None
+    when: Callable[..., bool] | None
+    raises: BaseException | None = None
+    after: bool = False  # raise once the call has done its work
+    refuse: tuple[str, str] | None = None
+    fail: tuple[str, str] | None = None
+
+
+@dataclass
+class _Assignment:
+    record: RoleAssignment
+    created: datetime | None  # None: in effect from the start
+    deleted: datetime | None = None
+
+
+@dataclass
+class _Vm:
+    id: str
+    location: str
+    os_type: str | None
+    os_disk_id: str | None
+    data_disks: list[DataDisk]
+    power_state: str
+    tags: dict[str, str] = field(default_factory=dict)
+    busy_until: datetime | None = None
+
+    def record(self) -> Vm:
+        return Vm(id=self.id, location=self.location, os_type=self.os_type,
+                  os_disk_id=self.os_disk_id, data_disks=sorted(self.data_disks,
+                                                                key=lambda d: d.lun),
+                  power_state=self.power_state, tags=dict(self.tags))
+
+
+@dataclass
+class _Protected:
+    record: BackupInstance
+    points: list[RecoveryPoint]
+    snapshot: Disk  # the source disk as the snapshots hold it: what a restore creates
+    deleted_snapshots: set[str] = field(default_factory=set)  # recovery point ids
+
+
+@dataclass
+class _Job:
+    id: str
+    backup_instance_id: str
+    target_disk_id: str
+    location: str
+    snapshot: Disk
+    started: datetime
+    due: datetime
+    status: str = "InProgress"
+    error: tuple[str, str] | None = None
+
+    def record(self) -> RestoreJob:
+        return RestoreJob(id=self.id, status=self.status, restored_disk_id=self.target_disk_id,
+                          error_code=self.error[0] if self.error else None,
+                          error_message=self.error[1] if self.error else None,
+                          started=self.started.isoformat())
+
+
+@dataclass
+class _Operation:
+    id: str
+    kind: str
+    due: datetime
+    complete: Callable[[datetime], OperationStatus]
+    status: OperationStatus | None = None
+
+
+def _port(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A method of the port: the call is recorded, every change due by now takes effect first,
+    and the fault that applies to it (if any) is raised before it, raised after it (a lost
+    answer), or handed to it as `self._fault` (a refusal or a failing operation)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: FakeControlPlane, *args: Any) -> Any:
+        self.calls.append(Call(name, args, self.clock()))
+        self._settle()
+        fault = self._take_fault(name, args)
+        if fault is not None and fault.raises is not None and not fault.after:
+            raise fault.raises
+        self._fault = fault if fault is not None and fault.raises is None else None
+        try:
+            result = method(self, *args)
+        finally:
+            self._fault = None
+        if fault is not None and fault.raises is not None:
+            raise fault.raises  # the work is done; its answer is lost
+        return result
+    return call
+
+
+def _key(resource_id: str) -> str:
+    return resource_id.lower().rstrip("/")
+
+
+def _covers(scope: str, target: str) -> bool:
+    """An assignment at `scope` applies at `target`: the same scope, or one above it."""
+    scope, target = _key(scope), _key(target)
+    return target == scope or target.startswith(scope + "/")
+
+
+class FakeControlPlane:
+    """gateway.port.ControlPlane over in-memory state; see the module docstring."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+        self.propagation = PROPAGATION
+        self.durations = dict(DURATIONS)
+        self.calls: list[Call] = []
+        self.resource_groups: dict[str, str] = {}  # key -> location
+        self.disks: dict[str, Disk] = {}
+        self.vms: dict[str, _Vm] = {}
+        self.vaults: dict[str, dict[str, str]] = {}  # key -> {id, location, crossSubscription}
+        self.protected: dict[str, _Protected] = {}  # backup instance key -> instance
+        self.encryption_sets: dict[str, bool] = {}  # DES key -> its key vault key enabled
+        self.assignments: dict[str, _Assignment] = {}
+        self.jobs: dict[str, _Job] = {}
+        self.prior_restores: dict[str, int] = {}  # backup instance key -> restores today
+        self._operations: dict[str, _Operation] = {}
+        self._faults: list[_Fault] = []
+        self._fault: _Fault | None = None  # the refusal or failure for the call in progress
+        self._job_failures: list[tuple[str, str]] = []
+        self._ids = 0
+
+    # ---- building the estate ------------------------------------------------------------------
+    def add_resource_group(self, rg_id: str, location: str) -> None:
+        self.resource_groups[_key(rg_id)] = location
+
+    def add_disk(self, disk: Disk) -> Disk:
+        self.disks[_key(disk.id)] = disk
+        return disk
+
+    def add_vm(self, vm_id: str, location: str, *, os_type: str | None, os_disk_id: str | None,
+               data_disks: list[DataDisk], power_state: str = "running",
+               tags: dict[str, str] | None = None) -> None:
+        self.vms[_key(vm_id)] = _Vm(vm_id, location, os_type, os_disk_id, list(data_disks),
+                                    power_state, dict(tags or {}))
+        for disk_id in [os_disk_id, *(d.disk_id for d in data_disks)]:
+            if disk_id and _key(disk_id) in self.disks:
+                self._set_disk(disk_id, managed_by=vm_id, state="Attached")
+
+    def add_vault(self, vault_id: str, location: str, *, cross_subscription: str = "Enabled"
+                  ) -> None:
+        self.vaults[_key(vault_id)] = {"id": vault_id, "location": location,
+                                       "crossSubscription": cross_subscription}
+
+    def protect(self, vault_id: str, disk_id: str, *, principal_id: str, snapshot_rg_id: str,
+                points: list[RecoveryPoint]) -> BackupInstance:
+        vault = self.vaults[_key(vault_id)]
+        source = self.disks[_key(disk_id)]
+        bi = BackupInstance(
+            id=f"{vault['id']}/backupInstances/{ResourceId.parse(disk_id).name}-{self._guid()}",
+            vault_id=vault["id"], vault_location=vault["location"], datasource_id=disk_id,
+            snapshot_resource_group_id=snapshot_rg_id, vault_principal_id=principal_id,
+            cross_subscription_restore=vault["crossSubscription"],
+            protection_state="ProtectionConfigured")
+        self.protected[_key(bi.id)] = _Protected(bi, list(points),
+                                                 dataclasses.replace(source, managed_by=None,
+                                                                     state=None, tags={}))
+        return bi
+
+    def add_encryption_set(self, des_id: str, *, key_enabled: bool = True) -> None:
+        self.encryption_sets[_key(des_id)] = key_enabled
+
+    def assign(self, scope: str, role_guid: str, principal_id: str, name: str | None = None
+               ) -> RoleAssignment:
+        """A role assignment in effect from the start (made before the test began)."""
+        name = name or self._guid()
+        record = RoleAssignment(
+            id=f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", scope=scope,
+            role_definition_guid=role_guid, principal_id=principal_id, pre_existing=False)
+        self.assignments[_key(record.id)] = _Assignment(record, created=None)
+        return record
+
+    # ---- faults -------------------------------------------------------------------------------
+    def fail(self, method: str, error: BaseException, *, times: int | None = 1,
+             when: Callable[..., bool] | None = None) -> None:
+        self._faults.append(_Fault(method, times, when, raises=error))
+
+    def lose_answer(self, method: str, error: BaseException, *, times: int | None = 1,
+                    when: Callable[..., bool] | None = None) -> None:
+        """The call does its work, then raises `error`: Azure did it, the answer was lost."""
+        self._faults.append(_Fault(method, times, when, raises=error, after=True))
+
+    def refuse(self, method: str, code: str, message: str = "refused by the fake",
+               *, times: int | None = 1, when: Callable[..., bool] | None = None) -> None:
+        self._faults.append(_Fault(method, times, when, refuse=(code, message)))
+
+    def fail_operation(self, method: str, code: str, message: str = "failed in the fake",
+                       *, times: int | None = 1, when: Callable[..., bool] | None = None) -> None:
+        self._faults.append(_Fault(method, times, when, fail=(code, message)))
+
+    def fail_job(self, code: str, message: str = "the restore job failed in the fake") -> None:
+        self._job_failures.append((code, message))
+
+    def delete_snapshot(self, backup_instance_id: str, point_id: str) -> None:
+        self.protected[_key(backup_instance_id)].deleted_snapshots.add(point_id)
+
+    # ---- what happened ------------------------------------------------------------------------
+    def called(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def live_assignments(self, principal_id: str | None = None) -> list[RoleAssignment]:
+        return [a.record for a in self.assignments.values() if a.deleted is None
+                and (principal_id is None or a.record.principal_id == principal_id)]
+
+    def has_role(self, principal_id: str, role_guid: str, scope: str, at: datetime) -> bool:
+        """Whether the principal holds the role at `scope` as the service sees it at `at`: an
+        assignment takes effect, and a deleted one stops working, `propagation` later."""
+        for a in self.assignments.values():
+            r = a.record
+            if r.principal_id != principal_id or r.role_definition_guid.lower() != \
+                    role_guid.lower() or not _covers(r.scope, scope):
+                continue
+            effective = a.created is None or a.created + self.propagation <= at
+            gone = a.deleted is not None and a.deleted + self.propagation <= at
+            if effective and not gone:
+                return True
+        return False
+
+    # ---- the port: reads ----------------------------------------------------------------------
+    @_port
+    def find_backup_instance(self, disk_id: str) -> BackupInstance:
+        for p in self.protected.values():
+            if _key(p.record.datasource_id) == _key(disk_id):
+                return p.record
+        raise errors.BackupInstanceNotFound(
+            f"no backup instance protects disk {disk_id} in the Backup vaults of the "
+            "subscription", hint="configure backup for the disk, or list its vault in "
+                                 "BACKUP_VAULT_IDS")
+
+    @_port
+    def get_backup_instance(self, backup_instance_id: str) -> BackupInstance:
+        return self._instance(backup_instance_id).record
+
+    @_port
+    def list_recovery_points(self, backup_instance_id: str) -> list[RecoveryPoint]:
+        points = self._instance(backup_instance_id).points
+        return sorted(points, key=lambda p: datetime.fromisoformat(p.time), reverse=True)
+
+    @_port
+    def get_disk(self, disk_id: str) -> Disk | None:
+        return self.disks.get(_key(disk_id))
+
+    @_port
+    def get_resource_group_location(self, resource_group_id: str) -> str | None:
+        return self.resource_groups.get(_key(resource_group_id))
+
+    @_port
+    def get_vm(self, vm_id: str) -> Vm | None:
+        vm = self.vms.get(_key(vm_id))
+        return vm.record() if vm else None
+
+    @_port
+    def list_backup_instances(self, vault_id: str) -> list[BackupInstance]:
+        if _key(vault_id) not in self.vaults:
+            raise errors.BackupInstanceNotFound(f"the Backup vault {vault_id} does not exist")
+        return [p.record for p in self.protected.values()
+                if _key(p.record.vault_id) == _key(vault_id)]
+
+    @_port
+    def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
+        start = datetime.fromisoformat(since)
+        counts = {k: n for k, n in self.prior_restores.items()
+                  if _key(self.protected[k].record.vault_id) == _key(vault_id)}
+        for job in self.jobs.values():
+            bi = self.protected[_key(job.backup_instance_id)].record
+            if _key(bi.vault_id) == _key(vault_id) and job.started >= start:
+                counts[_key(bi.id)] = counts.get(_key(bi.id), 0) + 1
+        return counts
+
+    @_port
+    def list_disks(self, resource_group_id: str) -> list[Disk]:
+        return [d for d in self.disks.values()
+                if _key(ResourceId.parse(d.id).resource_group_id) == _key(resource_group_id)]
+
+    # ---- the port: role assignments -----------------------------------------------------------
+    @_port
+    def grant_role(self, grant: RoleGrant) -> RoleAssignment:
+        assignment_id = (f"{grant.scope.rstrip('/')}/providers/Microsoft.Authorization/"
+                         f"roleAssignments/{grant.assignment_name}")
+        mine = self.assignments.get(_key(assignment_id))
+        if mine is not None and mine.deleted is None:
+            return mine.record  # PUT again with the same name: the same assignment
+        for a in self.assignments.values():
+            r = a.record
+            if a.deleted is None and r.principal_id == grant.principal_id and \
+                    _key(r.scope) == _key(grant.scope) and \
+                    r.role_definition_guid.lower() == grant.role_definition_guid.lower():
+                # 409 RoleAssignmentExists: someone else's equivalent assignment
+                return dataclasses.replace(r, pre_existing=True)
+        record = RoleAssignment(id=assignment_id, scope=grant.scope,
+                                role_definition_guid=grant.role_definition_guid.lower(),
+                                principal_id=grant.principal_id, pre_existing=False)
+        self.assignments[_key(assignment_id)] = _Assignment(record, created=self.clock())
+        return record
+
+    @_port
+    def revoke_role(self, assignment_id: str) -> bool:
+        found = self.assignments.get(_key(assignment_id))
+        if found is None or found.deleted is not None:
+            return False
+        found.deleted = self.clock()
+        return True
+
+    @_port
+    def find_role_assignments(self, scope: str, principal_id: str) -> list[RoleAssignment]:
+        return [dataclasses.replace(a.record, pre_existing=True)
+                for a in self.assignments.values()
+                if a.deleted is None and a.record.principal_id == principal_id
+                and _covers(a.record.scope, scope)]
+
+    # ---- the port: Azure Backup ---------------------------------------------------------------
+    @_port
+    def start_validate_restore(self, plan: RestorePlan) -> Operation:
+        fault = self._fault
+        return self._operation("validate", "validateRestore", fault,
+                               lambda at: self._checked(plan, at) or OperationStatus("succeeded"))
+
+    @_port
+    def start_restore(self, plan: RestorePlan) -> Operation:
+        fault = self._fault
+
+        def complete(at: datetime) -> OperationStatus:
+            refused = self._checked(plan, at)
+            if refused is not None:
+                return refused
+            job = _Job(id=f"{plan.backup_instance.vault_id}/backupJobs/{self._guid()}",
+                       backup_instance_id=plan.backup_instance.id,
+                       target_disk_id=plan.target_disk_id, location=plan.target_location,
+                       snapshot=self._instance(plan.backup_instance.id).snapshot, started=at,
+                       due=at + self._seconds("restoreJob"))
+            if self._job_failures:
+                job.error = self._job_failures.pop(0)
+            self.jobs[_key(job.id)] = job
+            return OperationStatus("succeeded", job_id=job.id)
+        return self._operation("restore", "triggerRestore", fault, complete)
+
+    @_port
+    def get_operation(self, operation: Operation) -> OperationStatus:
+        if operation.status_url is None:  # over when it started (gateway/lro.py `finished`)
+            body = json.loads(unquote(operation.result_url[len(DATA_URL):])) \
+                if operation.result_url else {}
+            if isinstance(body.get("error"), dict):
+                return OperationStatus("failed", body["error"]["code"], body["error"]["message"])
+            return OperationStatus("succeeded", job_id=body.get("jobId"))
+        found = self._operations[operation.status_url]
+        return found.status or OperationStatus("running")
+
+    @_port
+    def find_restore_job(self, plan: RestorePlan) -> RestoreJob | None:
+        since = datetime.fromisoformat(plan.created) - timedelta(minutes=2)
+        found = [j for j in self.jobs.values()
+                 if _key(j.backup_instance_id) == _key(plan.backup_instance.id)
+                 and _key(j.target_disk_id) == _key(plan.target_disk_id) and j.started >= since]
+        return max(found, key=lambda j: j.started).record() if found else None
+
+    @_port
+    def get_restore_job(self, job_id: str) -> RestoreJob:
+        job = self.jobs.get(_key(job_id))
+        if job is None:
+            raise errors.RestoreJobFailed(f"restore job {job_id} does not exist")
+        return job.record()
+
+    # ---- the port: Compute --------------------------------------------------------------------
+    @_port
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str
+                               ) -> Operation:
+        fault = self._fault
+        vm = self._existing_vm(vm_id)
+        if any(_key(d.disk_id) == _key(disk_id) for d in vm.data_disks):
+            return finished("attach")
+        refused = self._busy(vm) or self._refusal(fault)
+        disk = self.disks.get(_key(disk_id))
+        if refused is None and disk is None:
+            refused = ("NotFound", f"disk {disk_id} was not found")
+        elif refused is None and (disk.managed_by or any(d.lun == lun for d in vm.data_disks)):
+            refused = ("OperationNotAllowed", f"disk {disk_id} is attached to {disk.managed_by}"
+                       if disk.managed_by else f"LUN {lun} is in use")
+        if refused is not None:
+            return _refused("attach", refused)
+
+        def apply() -> None:
+            vm.data_disks.append(DataDisk(lun=lun, disk_id=disk.id))
+            self._set_disk(disk.id, managed_by=vm.id, state="Attached")
+        return self._vm_operation(vm, "attach", "attach", fault, apply)
+
+    @_port
+    def start_deallocate_vm(self, vm_id: str) -> Operation:
+        return self._power(vm_id, "deallocating", "deallocated", "deallocate")
+
+    @_port
+    def start_start_vm(self, vm_id: str) -> Operation:
+        return self._power(vm_id, "starting", "running", "start")
+
+    @_port
+    def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
+        fault = self._fault
+        vm = self._existing_vm(vm_id)
+        if vm.os_disk_id and _key(vm.os_disk_id) == _key(disk_id):
+            return finished("swap")
+        refused = self._busy(vm) or self._refusal(fault)
+        disk = self.disks.get(_key(disk_id))
+        if refused is None and disk is None:
+            refused = ("NotFound", f"disk {disk_id} was not found")
+        elif refused is None and (disk.os_type or "").lower() != (vm.os_type or "").lower():
+            refused = ("PropertyChangeNotAllowed",
+                       "Changing property 'osDisk.osType' is not allowed.")
+        if refused is not None:
+            return _refused("swap", refused)
+
+        def apply() -> None:
+            if vm.os_disk_id:
+                self._set_disk(vm.os_disk_id, managed_by=None, state="Unattached")
+            vm.os_disk_id = disk.id
+            self._set_disk(disk.id, managed_by=vm.id, state="Attached")
+        return self._vm_operation(vm, "swap", "vmUpdate", fault, apply)
+
+    @_port
+    def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
+        fault = self._fault
+        disk = self.disks.get(_key(disk_id))
+        if disk is None:
+            raise errors.RestoreJobFailed(f"disk {disk_id} does not exist")
+        if all(disk.tags.get(k) == v for k, v in tags.items()):
+            return finished("tag")
+        if (refused := self._refusal(fault)) is not None:
+            return _refused("tag", refused)
+        if fault is None or fault.fail is None:  # Compute applies disk changes at once
+            self._set_disk(disk_id, tags={**disk.tags, **tags})
+        return self._operation("tag", "diskWrite", fault, lambda at: OperationStatus("succeeded"))
+
+    @_port
+    def start_delete_disk(self, disk_id: str) -> Operation:
+        fault = self._fault
+        disk = self.disks.get(_key(disk_id))
+        if disk is None:
+            return finished("delete")
+        if disk.managed_by or (disk.state or "").lower() not in ("unattached", ""):
+            raise errors.DiskInUse(f"disk {disk_id} is attached to {disk.managed_by or 'a VM'} "
+                                   f"(state {disk.state}); not deleting it")
+        if (refused := self._refusal(fault)) is not None:
+            return _refused("delete", refused)
+
+        def complete(at: datetime) -> OperationStatus:
+            self.disks.pop(_key(disk_id), None)
+            return OperationStatus("succeeded")
+        return self._operation("delete", "diskDelete", fault, complete)
+
+    # ---- inside -------------------------------------------------------------------------------
+    def _take_fault(self, method: str, args: tuple[Any, ...]) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method == method and (fault.when is None or fault.when(*args)):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    def _settle(self) -> None:
+        """Operations and jobs that are due end, in due order and as of their due time."""
+        now = self.clock()
+        due: list[tuple[datetime, int, Callable[[], None]]] = []
+        for n, op in enumerate(self._operations.values()):
+            if op.status is None and op.due <= now:
+                due.append((op.due, n, lambda op=op: setattr(op, "status", op.complete(op.due))))
+        for n, job in enumerate(self.jobs.values()):
+            if job.status == "InProgress" and job.due <= now:
+                due.append((job.due, len(self._operations) + n,
+                            lambda job=job: self._finish_job(job)))
+        for _, _, apply in sorted(due, key=lambda d: (d[0], d[1])):
+            apply()
+
+    def _finish_job(self, job: _Job) -> None:
+        if job.error is not None:
+            job.status = "Failed"
+            return
+        job.status = "Completed"
+        if _key(job.target_disk_id) not in self.disks:
+            self.disks[_key(job.target_disk_id)] = dataclasses.replace(
+                job.snapshot, id=job.target_disk_id, location=job.location, managed_by=None,
+                state="Unattached", tags={})
+
+    def _checked(self, plan: RestorePlan, at: datetime) -> OperationStatus | None:
+        """What the Backup service answers a validate or restore of `plan` ending at `at`."""
+        code = self._restore_check(plan, at)
+        return None if code is None else OperationStatus("failed", code,
+                                                         f"{code} (the fake's restore checks)")
+
+    def _restore_check(self, plan: RestorePlan, at: datetime) -> str | None:
+        protected = self._instance(plan.backup_instance.id)
+        bi, principal = protected.record, protected.record.vault_principal_id
+        target_rg = ResourceId.parse(plan.target_disk_id).resource_group_id
+        if _key(target_rg) not in self.resource_groups:
+            return TARGET_RG_NOT_FOUND
+        if ResourceId.parse(target_rg).subscription != ResourceId.parse(bi.id).subscription \
+                and bi.cross_subscription_restore != "Enabled":
+            return CROSS_SUBSCRIPTION
+        if not self.has_role(principal, DISK_RESTORE_OPERATOR, target_rg, at):
+            return NO_TARGET_PERMISSION
+        if _key(bi.snapshot_resource_group_id) not in self.resource_groups:
+            return SNAPSHOT_RG_NOT_FOUND
+        if not self.has_role(principal, DISK_SNAPSHOT_CONTRIBUTOR, bi.snapshot_resource_group_id,
+                             at):
+            return NO_SNAPSHOT_PERMISSION
+        if plan.recovery_point.id in protected.deleted_snapshots:
+            return SNAPSHOT_NOT_FOUND
+        des = protected.snapshot.encryption_set_id
+        if des and not self.has_role(principal, READER, des, at):
+            return NO_DES_PERMISSION
+        if des and not self.encryption_sets.get(_key(des), True):
+            return DES_KEY_DISABLED
+        if _key(plan.target_disk_id) in self.disks or any(
+                j.status == "InProgress" and _key(j.target_disk_id) == _key(plan.target_disk_id)
+                for j in self.jobs.values()):
+            return SAME_NAME
+        return None
+
+    def _operation(self, kind: str, duration: str, fault: _Fault | None,
+                   complete: Callable[[datetime], OperationStatus]) -> Operation:
+        if (refused := self._refusal(fault)) is not None:
+            return _refused(kind, refused)
+        if fault is not None and fault.fail is not None:
+            code, message = fault.fail
+
+            def complete(at: datetime, code: str = code, message: str = message
+                         ) -> OperationStatus:
+                return OperationStatus("failed", code, message)
+        op = _Operation(f"{OPERATIONS}{self._guid()}", kind,
+                        self.clock() + self._seconds(duration), complete)
+        self._operations[op.id] = op
+        return Operation(kind=kind, status_url=op.id, result_url=op.id)
+
+    def _vm_operation(self, vm: _Vm, kind: str, duration: str, fault: _Fault | None,
+                      apply: Callable[[], None]) -> Operation:
+        if fault is None or fault.fail is None:
+            apply()  # Compute changes the VM's model at once; the operation runs on
+        vm.busy_until = self.clock() + self._seconds(duration)
+        return self._operation(kind, duration, fault, lambda at: OperationStatus("succeeded"))
+
+    def _power(self, vm_id: str, during: str, final: str, duration: str) -> Operation:
+        fault = self._fault
+        vm = self._existing_vm(vm_id)
+        kind = duration
+        refused = self._busy(vm) or self._refusal(fault)
+        if refused is not None:
+            return _refused(kind, refused)
+        if vm.power_state == final:
+            return self._vm_operation(vm, kind, "noop", fault, lambda: None)
+        failing = fault is not None and fault.fail is not None
+        before = vm.power_state
+        if not failing:
+            vm.power_state = during
+        vm.busy_until = self.clock() + self._seconds(duration)
+
+        def complete(at: datetime) -> OperationStatus:
+            if failing:
+                vm.power_state = before
+                code, message = fault.fail  # type: ignore[union-attr, misc]
+                return OperationStatus("failed", code, message)
+            vm.power_state = final
+            return OperationStatus("succeeded")
+        op = _Operation(f"{OPERATIONS}{self._guid()}", kind, vm.busy_until, complete)
+        self._operations[op.id] = op
+        return Operation(kind=kind, status_url=op.id, result_url=op.id)
+
+    def _busy(self, vm: _Vm) -> tuple[str, str] | None:
+        if vm.busy_until is not None and self.clock() < vm.busy_until:
+            return CONFLICT, "The request failed due to conflict with a concurrent request."
+        return None
+
+    @staticmethod
+    def _refusal(fault: _Fault | None) -> tuple[str, str] | None:
+        return fault.refuse if fault is not None else None
+
+    def _existing_vm(self, vm_id: str) -> _Vm:
+        vm = self.vms.get(_key(vm_id))
+        if vm is None:
+            raise errors.VmNotFound(f"virtual machine {vm_id} does not exist")
+        return vm
+
+    def _instance(self, backup_instance_id: str) -> _Protected:
+        found = self.protected.get(_key(backup_instance_id))
+        if found is None:
+            raise errors.BackupInstanceNotFound(
+                f"backup instance {backup_instance_id} does not exist")
+        return found
+
+    def _set_disk(self, disk_id: str, **changes: Any) -> None:
+        disk = self.disks[_key(disk_id)]
+        self.disks[_key(disk_id)] = dataclasses.replace(disk, **changes)
+
+    def _seconds(self, name: str) -> timedelta:
+        return timedelta(seconds=self.durations[name])
+
+    def _guid(self) -> str:
+        """Deterministic ids: the same test makes the same ids."""
+        self._ids += 1
+        return str(uuid.uuid5(_ID_NAMESPACE, str(self._ids)))
+
+
+def _refused(kind: str, refusal: tuple[str, str]) -> Operation:
+    code, message = refusal
+    return finished(kind, {"error": {"code": code, "message": message}})

@@ -1,0 +1,209 @@
+"""Restore drills (orchestrations/drill.py: drill, drill_lane, drill_disk) and the two sweeps, in
+process. Plans are parsed by the app (domain/drills/drill_plan.py) and the drill's input is
+made as triggers/drill_routes.py `start_drill` makes it; reports land in an in-memory container
+through the app's ReportStore, drilled points in the real Ledger over an in-memory table."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import settings as app_settings
+from domain import errors
+from domain.drills.drill_plan import DrillPlans
+from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, drill_id
+from domain.model import Disk
+from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
+from harness import estate
+from triggers.submit import run_config
+from triggers.sweeper import RUNBOOKS
+
+ENDED = ("Completed", "Failed", "Terminated")
+
+
+def plan(**overrides: Any):
+    doc = {"name": "nightly", "schedule": "0 30 2 * * *",
+           "selection": {"vaults": [estate.VAULT], "resourceGroups": [estate.rg()]},
+           "recoveryPoint": "latest", "sandboxResourceGroupId": estate.TARGET,
+           "maxParallel": 2, "timeBudgetMinutes": 240, "keepFailed": False, "expiryHours": 24,
+           **overrides}
+    return DrillPlans.parse({"version": 1, "plans": [doc]}).plans[0]
+
+
+def start_drill(h, drill_plan) -> str:
+    """What triggers/drill_routes.py `start_drill` starts (it checks the report store first)."""
+    instance = drill_id(drill_plan.name, h.clock)
+    return h.start("drill", {"drillId": instance, "plan": drill_plan.to_dict(),
+                             "config": run_config(app_settings.settings()),
+                             "requestedBy": {"kind": "timer", "id": None,
+                                             "name": drill_plan.name}}, instance)
+
+
+def drill(h, drill_plan) -> dict[str, Any]:
+    run = start_drill(h, drill_plan)
+    h.run()
+    return h.output(run)
+
+
+ONLY_DATA0 = {"vaults": [estate.VAULT], "resourceGroups": [estate.rg("rg-elsewhere")],
+              "include": [estate.DATA0]}
+
+
+def sandbox_disks(h) -> list[Disk]:
+    """The sandbox's disks as Azure lists them now (changes due by now have happened)."""
+    return h.gateway.list_disks(estate.TARGET)
+
+
+def test_a_drill_restores_verifies_reports_and_leaves_nothing_behind(h):
+    out = drill(h, plan())
+    summary = out["summary"]
+    assert (summary["disks"], summary["passed"], summary["failed"]) == (3, 3, 0), out
+    report = h.reports.report("nightly", out["id"])
+    assert report["observedParallel"] == 2 and report["maxParallel"] == 2
+    assert {d["verdict"] for d in report["disks"]} == {"passed"}
+    assert set(out["reports"]) == {"json", "html"}
+    assert f"nightly/{out['id']}.html" in h.reports.blobs
+    assert h.reports.notices == []
+    # two lanes for three disks: lane 0 drills two, lane 1 one
+    assert [i for i in h.instances if "-lane-" in i] == [f"{out['id']}-lane-0",
+                                                         f"{out['id']}-lane-1"]
+    # the drill granted the restores' roles once; each restore found them in place
+    roles = sorted(c.args[0].role_definition_guid for c in h.gateway.called("grant_role")
+                   if "|" not in c.args[0].assignment_name)
+    drill_grants = [a for a in h.gateway.assignments.values() if a.created is not None]
+    assert sorted(a.record.role_definition_guid for a in drill_grants) == \
+        sorted([DISK_RESTORE_OPERATOR, READER])
+    assert all(a.deleted is not None for a in drill_grants)  # revoked at the end
+    restored = [h.output(i.id) for i in h.instances.values() if i.name == "restore_managed_disk"]
+    assert len(restored) == 3 and roles  # every restore asked, and was given the drill's
+    assert all(a["preExisting"] and a["revoked"] is False
+               for r in restored for a in r["roleAssignments"])
+    assert sandbox_disks(h) == []  # every restored disk deleted after its checks
+    drilled = h.ledger.drilled([estate.backup_instance_of(h.gateway, d)
+                                for d in (estate.OS_DISK, estate.DATA0, estate.DATA1)])
+    assert sum(len(points) for points in drilled.values()) == 3
+
+
+def test_a_disk_whose_copy_differs_fails_is_kept_tagged_and_noticed(h):
+    h.gateway.disks[estate.DATA0.lower()] = Disk(estate.DATA0, estate.LOCATION, 300,
+                                                 "Premium_LRS", managed_by=estate.VM,
+                                                 state="Attached")  # grown since the backup
+    out = drill(h, plan(keepFailed=True, notify={"queue": "drill-failures"}))
+    assert out["summary"]["failed"] == 1 and out["summary"]["passed"] == 2
+    report = h.reports.report("nightly", out["id"])
+    [failed] = [d for d in report["disks"] if d["verdict"] == "failed"]
+    assert failed["diskId"] == estate.DATA0
+    assert failed["reason"] == "sizeGB is 256, the source's is 300"
+    assert failed["kept"] is True
+    [kept] = sandbox_disks(h)
+    assert kept.tags[DRILL_TAG] == out["id"]
+    assert kept.tags[EXPIRY_TAG] > h.clock.isoformat()
+    [(queue, notice)] = h.reports.notices
+    assert queue == "drill-failures" and notice["event"] == "RestoreDrillFailed"
+    assert notice["failed"] == [{"diskId": estate.DATA0, "reason": failed["reason"]}]
+    assert out["notified"] == ["queue:drill-failures"]
+
+
+def test_a_disk_whose_restore_fails_is_a_failed_verdict_and_the_drill_goes_on(h):
+    h.gateway.fail_job("UserErrorDiskCreationFailed", "no capacity")
+    out = drill(h, plan(maxParallel=1))
+    assert (out["summary"]["passed"], out["summary"]["failed"]) == (2, 1)
+    [failed] = [d for d in h.reports.report("nightly", out["id"])["disks"]
+                if d["verdict"] == "failed"]
+    assert failed["reason"].startswith("RestoreJobFailed: ")
+    assert "UserErrorDiskCreationFailed" in failed["reason"]
+    assert sandbox_disks(h) == []
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (reported): a drill restore that times out leaves "
+                   "its job running; the disk it creates later is neither deleted nor tagged "
+                   "with an expiry, so the drill-disk sweep never finds it")
+def test_a_drill_restore_that_times_out_leaves_no_disk_the_sweep_cannot_find(h, monkeypatch):
+    monkeypatch.setenv("RESTORE_JOB_TIMEOUT_MINUTES", "2")  # the fake's job takes 4.5 minutes
+    out = drill(h, plan(maxParallel=1, selection=ONLY_DATA0))
+    assert out["summary"]["failed"] == 1
+    h.clock += timedelta(hours=1)  # the job, still running when the drill gave up, completes
+    later = sandbox_disks(h)
+    assert all(DRILL_TAG in d.tags and EXPIRY_TAG in d.tags for d in later), later
+
+
+def test_a_lane_past_its_time_budget_skips_the_disks_left(h):
+    h.gateway.durations["restoreJob"] = 15 * 60.0  # one disk takes longer than the budget
+    out = drill(h, plan(maxParallel=1, timeBudgetMinutes=10))
+    report = h.reports.report("nightly", out["id"])
+    verdicts = [d["verdict"] for d in report["disks"]]
+    assert sorted(verdicts) == ["passed", "skipped", "skipped"]
+    assert all("time budget of 10 min was spent" in d["reason"]
+               for d in report["disks"] if d["verdict"] == "skipped")
+
+
+def test_a_long_lane_continues_as_new_and_keeps_every_result(h):
+    points = h.gateway.protected[estate.backup_instance_of(h.gateway, estate.DATA0).lower()].points
+    for n in range(2, 9):  # ten disks in all, in one lane: more than one lane generation (8)
+        extra = estate.disk_id(f"vm-app01-data{n}")
+        h.gateway.add_disk(Disk(extra, estate.LOCATION, 32, "Premium_LRS", state="Unattached"))
+        h.gateway.protect(estate.VAULT, extra, principal_id=estate.VAULT_PRINCIPAL,
+                          snapshot_rg_id=estate.SNAPSHOTS, points=points)
+    out = drill(h, plan(maxParallel=1))
+    assert out["summary"]["passed"] == 10, out["summary"]
+    assert h.instances[f"{out['id']}-lane-0"].generations == 2
+    assert sandbox_disks(h) == []
+
+
+# ---- the sweeps -----------------------------------------------------------------------------
+def test_the_drill_disk_sweep_deletes_expired_drill_disks_only(h):
+    out = drill(h, plan(keepFailed=True, selection=ONLY_DATA0))
+    assert out["summary"]["passed"] == 1
+    stray = estate.disk_id("not-a-drill-disk", "rg-restore-target")
+    h.gateway.add_disk(Disk(stray, estate.LOCATION, 8, "Standard_LRS", state="Unattached"))
+    kept = estate.disk_id("kept", "rg-restore-target")
+    h.gateway.add_disk(Disk(kept, estate.LOCATION, 8, "Standard_LRS", state="Unattached",
+                            tags={DRILL_TAG: out["id"],
+                                  EXPIRY_TAG: (h.clock + timedelta(hours=24)).isoformat()}))
+    soon = h.start("sweep_drill_disks", {"sandboxes": [estate.TARGET],
+                                         "now": (h.clock + timedelta(hours=1)).isoformat()})
+    h.run()
+    assert h.output(soon) == {"report": []}
+    later = h.start("sweep_drill_disks", {"sandboxes": [estate.TARGET],
+                                          "now": (h.clock + timedelta(hours=25)).isoformat()})
+    h.run()
+    assert h.output(later) == {"report": [{"disk": kept, "deleted": True}]}
+    h.clock += timedelta(minutes=1)  # the sweep starts the delete; Compute finishes it
+    assert [d.id for d in sandbox_disks(h)] == [stray]
+
+
+def test_the_role_sweep_revokes_what_a_terminated_restore_left(h, restores):
+    run = restores.start(restores.request())
+    restores.until_waiting(f"{run}:propagate", "timer")
+    [left] = h.custom_status(run)["assignments"]
+    h.terminate(run, "stopped by an operator")
+    # what triggers/sweeper.py `find_leftovers` reads from the ended runs
+    leftovers = [{"run": i.id, "assignments": i.custom_status["assignments"]}
+                 for i in h.instances.values() if i.name in RUNBOOKS
+                 and i.status in ENDED and (i.custom_status or {}).get("assignments")]
+    assert leftovers == [{"run": run, "assignments": [left]}]
+    sweep = h.start("sweep_role_assignments", {"leftovers": leftovers, "swept": []})
+    h.run()
+    assert h.output(sweep) == {"swept": [run], "report": [
+        {"run": run, "assignment": left, "revoked": True, "wasPresent": True}]}
+    assert h.gateway.assignments[left.lower()].deleted is not None
+    audit = h.calls("revoke_role")[-1].input["audit"]
+    assert audit["who"]["kind"] == "sweeper" and run in audit["why"]
+
+
+def test_a_role_sweep_that_cannot_revoke_reports_it_and_tries_again_next_time(h, restores):
+    run = restores.start(restores.request())
+    restores.until_waiting(f"{run}:propagate", "timer")
+    [left] = h.custom_status(run)["assignments"]
+    h.terminate(run, "stopped by an operator")
+    h.gateway.fail("revoke_role", errors.AzureUnavailable("503 from ARM"), times=None)
+    sweep = h.start("sweep_role_assignments", {"leftovers": [
+        {"run": run, "assignments": [left]}], "swept": []})
+    h.run()
+    out = h.output(sweep)
+    assert out["swept"] == []  # not done: the next sweep takes this run again
+    [item] = out["report"]
+    assert item["revoked"] is False and "AzureUnavailable" in item["error"]
+    assert h.gateway.assignments[left.lower()].deleted is None

@@ -1,0 +1,134 @@
+"""The fast tier's in-memory Azure (dev/harness/control_plane.py) answers as the real gateway over
+azsim does, for what the runbooks rely on: each script runs against both and must give the same
+trace. This keeps the fake honest; the fast tier's branch tests stand on it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from domain import errors
+from domain.model import Operation, OperationStatus, RestorePlan, RoleGrant
+from harness import START, FakeControlPlane, estate
+
+DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
+
+
+@dataclass
+class Side:
+    """One control plane, its clock, and the demo's ids on it."""
+
+    plane: Any
+    advance: Callable[[float], None]
+    vault_principal: str
+    now: Callable[[], str]
+
+    def finish(self, operation: Operation, seconds: float = 60) -> OperationStatus:
+        self.advance(seconds)
+        return self.plane.get_operation(operation)
+
+    def grant(self, name: str | None = None) -> RoleGrant:
+        return RoleGrant(scope=estate.TARGET, role_definition_guid=DISK_RESTORE_OPERATOR,
+                         role_name="Disk Restore Operator", principal_id=self.vault_principal,
+                         assignment_name=name or str(uuid.uuid4()))
+
+    def plan(self, target: str = "restored-data0") -> RestorePlan:
+        bi = self.plane.find_backup_instance(estate.DATA0)
+        return RestorePlan(
+            instance_id="contract", created=self.now(), backup_instance=bi,
+            recovery_point=self.plane.list_recovery_points(bi.id)[0],
+            source_disk=self.plane.get_disk(bi.datasource_id),
+            target_disk_id=estate.disk_id(target, "rg-restore-target"),
+            target_location=estate.LOCATION, grants=[self.grant()])
+
+
+@pytest.fixture(params=["azsim", "fake"])
+def side(request: pytest.FixtureRequest) -> Iterator[Side]:
+    if request.param == "fake":
+        clock = {"now": START}
+        plane = FakeControlPlane(clock=lambda: clock["now"])
+        estate.build(plane, START)
+
+        def advance(seconds: float) -> None:
+            clock["now"] += timedelta(seconds=seconds)
+        yield Side(plane, advance, estate.VAULT_PRINCIPAL, lambda: clock["now"].isoformat())
+        return
+    env = request.getfixturevalue("env")
+    assert env.sub == estate.SUBSCRIPTION  # the fake's estate is azsim's demo scenario
+    yield Side(env.plane, env.advance, env.principal("vault"),
+               lambda: env.clock.now().isoformat())
+
+
+def outcome(status: OperationStatus) -> str:
+    return status.state if status.state != "failed" else f"failed:{status.error_code}"
+
+
+def test_validate_fails_until_the_grant_has_propagated_then_passes(side: Side) -> None:
+    plan = side.plan()
+    trace = [outcome(side.finish(side.plane.start_validate_restore(plan)))]
+    side.plane.grant_role(plan.grants[0])
+    trace.append(outcome(side.finish(side.plane.start_validate_restore(plan))))
+    side.advance(240)  # the demo's role propagation
+    trace.append(outcome(side.finish(side.plane.start_validate_restore(plan))))
+    assert trace == ["failed:UserErrorNotEnoughPermissionOnTargetRG",
+                     "failed:UserErrorNotEnoughPermissionOnTargetRG", "succeeded"]
+
+
+def test_grants_are_idempotent_by_name_and_an_equivalent_one_is_pre_existing(side: Side
+                                                                           ) -> None:
+    mine = side.plane.grant_role(side.grant("5b3f7c55-0a6e-4a0e-9d1c-7f2b9e0c1a01"))
+    again = side.plane.grant_role(side.grant("5b3f7c55-0a6e-4a0e-9d1c-7f2b9e0c1a01"))
+    other = side.plane.grant_role(side.grant("0c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d5e"))
+    assert (again.id.lower(), again.pre_existing) == (mine.id.lower(), False)
+    assert (other.id.lower(), other.pre_existing) == (mine.id.lower(), True)
+    assert [side.plane.revoke_role(mine.id), side.plane.revoke_role(mine.id)] == [True, False]
+
+
+def test_a_restore_makes_one_job_then_the_disk_and_a_second_one_is_refused(side: Side) -> None:
+    plan = side.plan()
+    side.plane.grant_role(plan.grants[0])
+    side.advance(300)
+    status = side.finish(side.plane.start_restore(plan), 10)
+    assert status.state == "succeeded" and status.job_id
+    job = side.plane.get_restore_job(status.job_id)
+    assert (job.status, side.plane.get_disk(plan.target_disk_id)) == ("InProgress", None)
+    assert side.plane.find_restore_job(plan) == job
+    second = side.finish(side.plane.start_restore(plan), 10)
+    assert outcome(second) == "failed:UserErrorSameNameDiskAlreadyExists"
+    side.advance(400)
+    assert side.plane.get_restore_job(status.job_id).status == "Completed"
+    made = side.plane.get_disk(plan.target_disk_id)
+    source = side.plane.get_disk(estate.DATA0)
+    assert (made.size_gb, made.sku, made.managed_by) == (source.size_gb, source.sku, None)
+
+
+def test_a_vm_with_an_operation_in_flight_refuses_another_with_conflict(side: Side) -> None:
+    first = side.plane.start_deallocate_vm(estate.VM)
+    refused = side.plane.get_operation(side.plane.start_start_vm(estate.VM))
+    assert outcome(refused) == "failed:Conflict"
+    assert side.finish(first, 200).state == "succeeded"
+    assert side.plane.get_vm(estate.VM).power_state == "deallocated"
+    assert side.finish(side.plane.start_start_vm(estate.VM), 200).state == "succeeded"
+    assert side.plane.get_vm(estate.VM).power_state == "running"
+
+
+def test_an_attached_disk_is_not_deleted_and_an_attach_is_done_once(side: Side) -> None:
+    with pytest.raises(errors.DiskInUse):
+        side.plane.start_delete_disk(estate.DATA0)
+    plan = side.plan("attach-me")
+    side.plane.grant_role(plan.grants[0])
+    side.advance(300)
+    job = side.finish(side.plane.start_restore(plan), 10).job_id
+    side.advance(400)
+    assert side.plane.get_restore_job(job).status == "Completed"
+    attach = side.plane.start_attach_data_disk(estate.VM, plan.target_disk_id, 4, "None")
+    assert side.finish(attach, 60).state == "succeeded"
+    again = side.plane.start_attach_data_disk(estate.VM, plan.target_disk_id, 4, "None")
+    assert (again.status_url, side.plane.get_operation(again).state) == (None, "succeeded")
+    luns = {d.lun: d.disk_id.lower() for d in side.plane.get_vm(estate.VM).data_disks}
+    assert luns[4] == plan.target_disk_id.lower()
