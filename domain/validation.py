@@ -134,7 +134,7 @@ class Schemas:
         if node is None:
             return [FieldError(_field(path), error.message)]
         return [FieldError(_field(path[:depth]),
-                           _message(node["x-error"], _at(instance, path[:depth])))]
+                           message_for(node["x-error"], _at(instance, path[:depth])))]
 
     def _missing(self, schema: Mapping[str, Any], path: list[Any], key: str) -> FieldError:
         """A required member that is absent: its own check or message says what it must be."""
@@ -144,7 +144,7 @@ class Schemas:
         if "x-check" in node:
             message = CHECKS[node["x-check"]](None, node) or "is required"
         else:
-            message = _message(node.get("x-error", "is required"), None)
+            message = message_for(node.get("x-error", "is required"), None)
         return FieldError(_field([*path, key]), message)
 
     def _nearest_message(self, root: Any, error: _Error) -> tuple[Any, int]:
@@ -210,7 +210,8 @@ def _at(instance: Any, path: list[Any]) -> Any:
     return instance
 
 
-def _message(template: str, value: Any) -> str:
+def message_for(template: str, value: Any) -> str:
+    """`template` with `{got}` replaced by the value (a string cut to 100 characters), as repr."""
     if "{got}" not in template:
         return template
     shown = value[:100] if isinstance(value, str) else value

@@ -1,6 +1,6 @@
 """The restore request: one JSON schema for HTTP and the queue, validated fully at the edge.
 
-SCHEMAS is that schema (and the OpenAPI document's components for it: tools/openapi.py): the
+SCHEMAS is that schema (and the OpenAPI document's components for it: dev/tools/openapi_document.py): the
 app validates with it (domain/validation.py), then builds the record. Every bad field is reported,
 not just the first, so a caller fixes a request in one round trip.
 """
