@@ -80,7 +80,7 @@ class ResourceId:
         return self.key() == other_key
 
 
-# ---- as JSON Schema (domain/validation.py) ---------------------------------------------------------
+# ---- as JSON Schema (domain/validation.py) --------------------------------------------------
 def _any_case(text: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
 

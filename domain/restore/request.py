@@ -1,8 +1,9 @@
 """The restore request: one JSON schema for HTTP and the queue, validated fully at the edge.
 
-SCHEMAS is that schema (and the OpenAPI document's components for it: dev/tools/openapi_document.py): the
-app validates with it (domain/validation.py), then builds the record. Every bad field is reported,
-not just the first, so a caller fixes a request in one round trip.
+SCHEMAS is that schema, and the OpenAPI document's components for it
+(dev/tools/openapi_document.py): the app validates with it (domain/validation.py), then builds the
+record. Every bad field is reported, not just the first, so a caller fixes a request in one round
+trip.
 """
 
 from __future__ import annotations
