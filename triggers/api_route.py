@@ -21,7 +21,7 @@ from typing import Any
 
 import azure.functions as func
 
-from domain import errors
+from domain.errors import InvalidRequest
 from domain.restore.request import parse_json
 
 from .callers import reader
@@ -59,10 +59,10 @@ def api(*, reads: bool = False, run: str | None = None) -> Callable[[Route], Rou
             except Denied as denied:
                 return problem(denied.status, denied.title, denied.detail,
                                headers=denied.headers)
-            except errors.InvalidRequest as invalid:
-                return problem(400, getattr(invalid, "title", "Invalid request"), invalid.message,
-                               errors=[{"field": e.field, "message": e.message}
-                                       for e in invalid.errors])
+            except InvalidRequest as invalid:
+                title = getattr(invalid, "title", "Invalid request")
+                return problem(400, title, invalid.message, errors=[
+                    {"field": e.field, "message": e.message} for e in invalid.errors])
             except UnreadableBody as unreadable:
                 return problem(400, "Invalid request", str(unreadable))
         return route

@@ -12,8 +12,12 @@ from domain.access.access_policy import Caller
 from domain.errors import Unauthenticated
 from settings import Settings, settings
 
-from .services import authorization
+# Names, not `from .services import authorization`: a package attribute can outlive a reload of
+# its module (devhost reloads the app's modules per host), and two Denied classes then meet.
 from .services.authorization import Allowed, Denied
+from .services.authorization import authorize as policy_allows
+from .services.authorization import reader as policy_reader
+from .services.authorization import record_action as audit_action
 from .wiring import access_gate
 
 log = logging.getLogger(__name__)
@@ -52,14 +56,14 @@ def authorize(req: func.HttpRequest, action: str, resources: dict[str, str | Non
               **checks: Any) -> Allowed:
     """The caller of `req`, if allowed (services.authorization.authorize); raises Denied."""
     who = signed_in(req)
-    return authorization.authorize(access_gate(), who, action, resources, **checks)
+    return policy_allows(access_gate(), who, action, resources, **checks)
 
 
 def reader(req: func.HttpRequest) -> Caller:
     """The caller of `req`, if they may read runs; raises Denied."""
     who = signed_in(req)
-    return authorization.reader(access_gate(), who)
+    return policy_reader(access_gate(), who)
 
 
 def record_action(action: str, allowed: Allowed, what: dict[str, Any], **where: Any) -> None:
-    authorization.record_action(access_gate(), action, allowed, what, **where)
+    audit_action(access_gate(), action, allowed, what, **where)

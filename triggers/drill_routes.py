@@ -31,7 +31,7 @@ from domain.drills.selection import drill_id
 from gateway.reports import report_store_for
 from settings import Settings, settings
 
-from . import http_inputs
+from .http_inputs import INPUTS, query, read
 from .api_route import api, body_json
 from .callers import authorize, record_action
 from .problems import STORAGE_FAILURES, problem, unavailable
@@ -75,7 +75,7 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
 @api()
 async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
     body = body_json(req)
-    http_inputs.read("DrillRequest", body)
+    read("DrillRequest", body)
     why = f"restore drill of plan {body['plan']}, started by hand"
     # before the plans are read: a caller the policy does not know learns nothing
     allowed = authorize(req, "drill", {"drillPlans": body["plan"]}, why=why)
@@ -129,8 +129,8 @@ async def get_drill_report(req: func.HttpRequest,
                            client: DurableOrchestrationClient) -> func.HttpResponse:
     """The finished drill's report from blob storage, so a caller needs no storage role."""
     instance = req.route_params["id"]
-    params = http_inputs.query(req.params)
-    if http_inputs.INPUTS.errors("DrillReportQuery", params):
+    params = query(req.params)
+    if INPUTS.errors("DrillReportQuery", params):
         return problem(400, "Invalid request", "the only query parameter is format=json|html")
     kind = params.get("format", "json")
     status = await client.get_status(instance, show_input=False)

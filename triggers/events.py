@@ -30,7 +30,7 @@ from domain.restore.request import parse_json
 from gateway.ledger import ledger_for
 from settings import settings
 
-from . import http_inputs
+from .http_inputs import query, read_query, since_utc
 from .api_route import api
 from .problems import STORAGE_FAILURES, problem, unavailable
 from .services.signal_intake import (
@@ -150,9 +150,9 @@ def _answer(signal: Signal, decision: Decision, base: str) -> dict[str, Any]:
 @bp.route(route="recovery/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @api(reads=True)
 async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
-    params = http_inputs.query(req.params)
-    http_inputs.read_query("RecoveryEventsQuery", params, title="Invalid query")
-    since, limit = http_inputs.since_utc(params.get("since")), int(params.get("limit", "100"))
+    params = query(req.params)
+    read_query("RecoveryEventsQuery", params, title="Invalid query")
+    since, limit = since_utc(params.get("since")), int(params.get("limit", "100"))
     try:
         events = await asyncio.to_thread(ledger_for(settings()).events, since, limit)
     except STORAGE_FAILURES as exc:

@@ -18,7 +18,7 @@ from domain.access.access_policy import Caller
 from domain.restore.request import RestoreRequest
 from settings import settings
 
-from . import http_inputs
+from .http_inputs import query, read, read_query, since_1970, statuses
 from .api_route import api, body_json
 from .callers import authorize, reader, record_action
 from .instances import list_instances
@@ -72,15 +72,15 @@ async def list_restores(req: func.HttpRequest,
                         client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """The restore and recovery runs created since `since` (default: 7 days ago), newest first,
     at most `top` (default 50), optionally only those in the runtime statuses `status` names."""
-    params = http_inputs.query(req.params)
-    http_inputs.read_query("RestoreListQuery", params)
-    since = http_inputs.since_1970(params.get("since")) or \
+    params = query(req.params)
+    read_query("RestoreListQuery", params)
+    since = since_1970(params.get("since")) or \
         datetime.now(UTC) - timedelta(days=7)
     top = int(params.get("top", "50"))
     # Pages come in instance id order, not by age: "newest first" needs every page of the
     # window read, then sorted and cut (the SDK's get_status_by would read only the first).
     found = await list_instances(client, created_from=since,
-                                 runtime_status=http_inputs.statuses(params.get("status")))
+                                 runtime_status=statuses(params.get("status")))
     runs = sorted((run_summary(s) for s in found if s.name in LISTED),
                   key=lambda r: (r["createdTime"] or "", r["id"]), reverse=True)
     return _json(200, {"restores": runs[:top], "count": min(len(runs), top),
@@ -172,7 +172,7 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
     recorded as unauthenticated."""
     instance_id = req.route_params["id"]
     body = body_json(req, b"{}")
-    http_inputs.read("DecisionRequest", body)
+    read("DecisionRequest", body)
     who = reader(req)
     signed_in = who.kind == "user"
     approver = who.name if signed_in else body.get("approver")
