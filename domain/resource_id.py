@@ -78,3 +78,41 @@ class ResourceId:
     def same_as(self, other: ResourceId | str) -> bool:
         other_key = other.key() if isinstance(other, ResourceId) else str(other).lower().rstrip("/")
         return self.key() == other_key
+
+
+# ---- as JSON Schema (domain/validation.py) --------------------------------------------------
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+_GUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_GROUP_PATTERN = (f"^/+{_any_case('subscriptions')}/{_GUID_PATTERN}/"
+                  f"{_any_case('resourceGroups')}/[-\\w.()]{{0,89}}[-\\w()]")
+
+
+def id_schema(full_type: str, description: str, example: str) -> dict[str, object]:
+    """An ARM id of `full_type` ("resourceGroups", "Microsoft.Compute/disks", ...): its pattern
+    is ResourceId.parse written for the document's readers (tests/api holds the two in line);
+    the app runs the parser itself (x-check), for its messages."""
+    if full_type == "resourceGroups":
+        tail = ""
+    else:
+        provider, *types = full_type.split("/")
+        tail = f"/{_any_case('providers')}/{_any_case(provider)}" + "".join(
+            f"/{_any_case(t)}/[^/]+" for t in types)
+    return {"type": "string", "description": description,
+            "pattern": f"{_GROUP_PATTERN}{tail}/*$", "examples": [example],
+            "x-check": "resource-id", "x-resource-type": full_type}
+
+
+def id_problem(value: object, expected: str) -> str | None:
+    """What is wrong with `value` as the id of an `expected` resource, or None."""
+    if value is None:
+        return "is required"
+    try:
+        rid = ResourceId.parse(value)  # type: ignore[arg-type]
+    except InvalidResourceId as exc:
+        return str(exc)
+    if not rid.is_type(expected):
+        return f"must be a {expected} id, got a {rid.type} id"
+    return None

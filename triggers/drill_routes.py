@@ -28,14 +28,15 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 from domain.document import DocumentUnavailable, load_configured
 from domain.drills.drill_plan import DrillPlan, DrillPlans
 from domain.drills.selection import drill_id
-from domain.restore.request import parse_json
 from gateway.reports import report_store_for
 from settings import Settings, settings
 
-from .authorization import Refused, authorize, read_refusal, record_action
+from .http_inputs import INPUTS, query, read
+from .api_route import api, body_json
+from .callers import authorize, record_action
 from .problems import STORAGE_FAILURES, problem, unavailable
-from .submit import run_config
-from .views import is_instance_id, restore_view
+from .services.submit import run_config
+from .views import restore_view
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -71,18 +72,13 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
 
 @bp.route(route="drills", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api()
 async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
-    try:
-        body = parse_json(req.get_body() or b"")
-    except ValueError as exc:
-        return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
-    if not isinstance(body, dict) or set(body) != {"plan"} or not isinstance(body["plan"], str):
-        return problem(400, "Invalid request", 'the body must be {"plan": "<plan name>"}')
+    body = body_json(req)
+    read("DrillRequest", body)
     why = f"restore drill of plan {body['plan']}, started by hand"
-    try:  # before the plans are read: a caller the policy does not know learns nothing
-        allowed = authorize(req, "drill", {"drillPlans": body["plan"]}, why=why)
-    except Refused as refused:
-        return refused.response
+    # before the plans are read: a caller the policy does not know learns nothing
+    allowed = authorize(req, "drill", {"drillPlans": body["plan"]}, why=why)
     config = settings()
     try:
         plans = load_plans(config)
@@ -110,12 +106,9 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
 
 @bp.route(route="drills/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(reads=True, run="drill")
 async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
-    if (refused := read_refusal(req)) is not None:
-        return refused
     instance = req.route_params["id"]
-    if not is_instance_id(instance):
-        return problem(404, "Not found", f"no drill with id {instance!r}")
     status = await client.get_status(instance, show_input=False)
     if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
@@ -131,17 +124,15 @@ _REPORT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
 @bp.route(route="drills/{id}/report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(reads=True, run="drill")
 async def get_drill_report(req: func.HttpRequest,
                            client: DurableOrchestrationClient) -> func.HttpResponse:
     """The finished drill's report from blob storage, so a caller needs no storage role."""
-    if (refused := read_refusal(req)) is not None:
-        return refused
     instance = req.route_params["id"]
-    if not is_instance_id(instance):
-        return problem(404, "Not found", f"no drill with id {instance!r}")
-    kind = req.params.get("format", "json")
-    if kind not in _REPORT_TYPES or set(req.params) - {"format", "code"}:
+    params = query(req.params)
+    if INPUTS.errors("DrillReportQuery", params):
         return problem(400, "Invalid request", "the only query parameter is format=json|html")
+    kind = params.get("format", "json")
     status = await client.get_status(instance, show_input=False)
     if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")

@@ -18,31 +18,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from domain.recovery.admission import Decision
-from domain.restore.request import parse_json, zulu
 from domain.recovery.signals import MalformedEvent, Signal, is_alert, parse_event
+from domain.restore.request import parse_json
 from gateway.ledger import ledger_for
 from settings import settings
 
-from .authorization import read_refusal
+from .http_inputs import query, read_query, since_utc
+from .api_route import api
 from .problems import STORAGE_FAILURES, problem, unavailable
-from .signal_intake import (
+from .services.signal_intake import (
     PoliciesUnavailable,
     account_malformed,
-    admission,
     admit,
     decision_view,
     event_key,
     handle_alert,
-    load_policies,
     malformed_key,
 )
+from .wiring import load_policies, recovery_intake
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -95,9 +95,9 @@ async def recovery_event(event: func.EventGridEvent, client: df.DurableOrchestra
     except MalformedEvent as exc:
         key = event_key("eventgrid", doc.get("id"),
                         source, json.dumps(doc, sort_keys=True, default=str))
-        await account_malformed(ledger_for(settings()), key, exc, source)
+        await account_malformed(recovery_intake(), key, exc, source)
         return
-    await admit(client, signal, admission())
+    await admit(client, signal, recovery_intake().admission())
 
 
 @bp.route(route="alerts", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -118,18 +118,18 @@ async def _post_alert(req: func.HttpRequest,
         body = parse_json(text)
     except ValueError as exc:
         error = MalformedEvent(f"the body is not valid JSON: {exc}")
-        await account_malformed(ledger_for(settings()), malformed_key("alert", text), error,
+        await account_malformed(recovery_intake(), malformed_key("alert", text), error,
                                 "alert")
         return problem(400, "Malformed alert", error.message)
     if not is_alert(body):
         error = MalformedEvent('not a common alert schema payload: "schemaId" must be '
                                '"azureMonitorCommonAlertSchema" (turn on the common alert '
                                "schema in the action group)")
-        await account_malformed(ledger_for(settings()), malformed_key("alert", text), error,
+        await account_malformed(recovery_intake(), malformed_key("alert", text), error,
                                 "alert")
         return problem(400, "Malformed alert", error.message)
     try:
-        decisions = await handle_alert(client, body, text)
+        decisions = await handle_alert(client, body, text, recovery_intake())
     except MalformedEvent as exc:
         return problem(400, "Malformed alert", exc.message)
     except PoliciesUnavailable as exc:
@@ -148,13 +148,11 @@ def _answer(signal: Signal, decision: Decision, base: str) -> dict[str, Any]:
 
 
 @bp.route(route="recovery/events", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@api(reads=True)
 async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
-    if (refused := read_refusal(req)) is not None:
-        return refused
-    bad: list[dict[str, str]] = []
-    since, limit = _since(req.params.get("since"), bad), _limit(req.params.get("limit"), bad)
-    if bad:
-        return problem(400, "Invalid query", "; ".join(e["message"] for e in bad), errors=bad)
+    params = query(req.params)
+    read_query("RecoveryEventsQuery", params, title="Invalid query")
+    since, limit = since_utc(params.get("since")), int(params.get("limit", "100"))
     try:
         events = await asyncio.to_thread(ledger_for(settings()).events, since, limit)
     except STORAGE_FAILURES as exc:
@@ -163,32 +161,9 @@ async def list_recovery_events(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps({"events": events}), mimetype="application/json")
 
 
-def _since(text: str | None, bad: list[dict[str, str]]) -> datetime | None:
-    """ISO 8601; a date or a time without a zone reads as UTC (the ledger's times are UTC)."""
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(zulu(text))
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 at +01:00, say
-        bad.append({"field": "since", "message": "since must be an ISO 8601 time, like "
-                    f"2026-11-20T00:00:00Z ({exc}; got {text[:100]!r})"})
-        return None
-
-
-def _limit(text: str | None, bad: list[dict[str, str]]) -> int:
-    text = "100" if text is None else text
-    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= 1000:
-        bad.append({"field": "limit", "message": "limit must be a whole number from 1 to 1000 "
-                    f"(got {text[:100]!r})"})
-        return 1
-    return int(text)
-
-
 @bp.route(route="recovery/policies", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@api(reads=True)
 async def get_recovery_policies(req: func.HttpRequest) -> func.HttpResponse:
-    if (refused := read_refusal(req)) is not None:
-        return refused
     try:
         policies = load_policies(settings())
     except PoliciesUnavailable as exc:

@@ -14,24 +14,18 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from domain import errors
 from domain.access.access_policy import Caller
-from domain.restore.request import RestoreRequest, parse_json, zulu
+from domain.restore.request import RestoreRequest
 from settings import settings
 
-from .authorization import (
-    Refused,
-    authorize,
-    read_refusal,
-    reader,
-    record_action,
-    request_scope,
-    run_scope,
-)
+from .http_inputs import query, read, read_query, since_1970, statuses
+from .api_route import api, body_json
+from .callers import authorize, reader, record_action
 from .instances import list_instances
 from .problems import problem
-from .submit import ORCHESTRATOR, submit
-from .views import is_instance_id, restore_view, run_summary
+from .services.authorization import request_scope, run_scope
+from .services.submit import ORCHESTRATOR, submit
+from .views import restore_view, run_summary
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -49,22 +43,12 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
 
 @bp.route(route="restores", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api()
 async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    try:
-        body = parse_json(req.get_body() or b"")
-    except ValueError as exc:
-        return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
-    try:
-        request = RestoreRequest.from_dict(body)
-    except errors.InvalidRequest as exc:
-        return problem(400, "Invalid request", exc.message,
-                       errors=[{"field": e.field, "message": e.message} for e in exc.errors])
+    request = RestoreRequest.from_dict(body_json(req))
     action, resources = request_scope(request)
-    try:
-        allowed = authorize(req, action, resources, run_id=request.instance_id(),
-                            why=request.reason)
-    except Refused as refused:
-        return refused.response
+    allowed = authorize(req, action, resources, run_id=request.instance_id(),
+                        why=request.reason)
     submitted = await submit(client, request, settings(), requested_by=allowed.caller.to_dict(),
                              access=allowed.audit(), approval_minutes=allowed.approval_minutes)
     if submitted.started:
@@ -79,26 +63,24 @@ async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationCli
 
 
 LISTED = (ORCHESTRATOR, "recover")  # what GET /api/restores lists: restores and recovery runs
-_STATUSES = {s.value.lower(): s for s in df.OrchestrationRuntimeStatus}
-MAX_TOP = 500
 
 
 @bp.route(route="restores", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(reads=True)
 async def list_restores(req: func.HttpRequest,
                         client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """The restore and recovery runs created since `since` (default: 7 days ago), newest first,
     at most `top` (default 50), optionally only those in the runtime statuses `status` names."""
-    if (refused := read_refusal(req)) is not None:
-        return refused
-    query = _ListQuery(req.params)
-    bad = list(query.unknown)
-    since, statuses, top = query.since(bad), query.statuses(bad), query.top(bad)
-    if bad:
-        return problem(400, "Invalid request", "; ".join(e["message"] for e in bad), errors=bad)
+    params = query(req.params)
+    read_query("RestoreListQuery", params)
+    since = since_1970(params.get("since")) or \
+        datetime.now(UTC) - timedelta(days=7)
+    top = int(params.get("top", "50"))
     # Pages come in instance id order, not by age: "newest first" needs every page of the
     # window read, then sorted and cut (the SDK's get_status_by would read only the first).
-    found = await list_instances(client, created_from=since, runtime_status=statuses)
+    found = await list_instances(client, created_from=since,
+                                 runtime_status=statuses(params.get("status")))
     runs = sorted((run_summary(s) for s in found if s.name in LISTED),
                   key=lambda r: (r["createdTime"] or "", r["id"]), reverse=True)
     return _json(200, {"restores": runs[:top], "count": min(len(runs), top),
@@ -111,59 +93,24 @@ def is_restore(status: Any) -> bool:
     return status.runtime_status is not None and status.name in LISTED
 
 
-class _ListQuery:
-    def __init__(self, params: Any) -> None:
-        self.params = params
-        extra = sorted(set(params) - {"since", "status", "top", "code"})  # code: the key
-        self.unknown = [{"field": k, "message": f"unknown query parameter {k!r}"} for k in extra]
+async def _restore(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
+    """The run's status, or None (and the route answers 404) when it is no restore."""
+    status = await client.get_status(instance_id, show_input=False)
+    return status if is_restore(status) else None
 
-    def since(self, bad: list[dict[str, str]]) -> datetime:
-        text = self.params.get("since")
-        if not text:
-            return datetime.now(UTC) - timedelta(days=7)
-        try:
-            value = datetime.fromisoformat(zulu(text))
-        except ValueError:
-            value = None
-        if value is None or value.tzinfo is None or value.year < 1970:
-            bad.append({"field": "since", "message": "since must be an ISO 8601 time with a "
-                        f"zone from 1970 on, like 2026-11-20T00:00:00Z (got {text[:100]!r})"})
-            return datetime.now(UTC)
-        return value
 
-    def statuses(self, bad: list[dict[str, str]]) -> list[df.OrchestrationRuntimeStatus] | None:
-        text = self.params.get("status")
-        if not text:
-            return None
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        unknown = [n for n in names if n.lower() not in _STATUSES]
-        if unknown or not names:
-            bad.append({"field": "status", "message": f"unknown status {', '.join(unknown)!r}: "
-                        f"use {', '.join(s.value for s in _STATUSES.values())}"})
-            return None
-        return [_STATUSES[n.lower()] for n in names]
-
-    def top(self, bad: list[dict[str, str]]) -> int:
-        text = self.params.get("top", "50")
-        if not (text.isascii() and text.isdigit() and len(text) <= 3) or \
-                not 1 <= int(text) <= MAX_TOP:
-            bad.append({"field": "top", "message": f"top must be a whole number from 1 to "
-                        f"{MAX_TOP} (got {text[:100]!r})"})
-            return 1
-        return int(text)
+def _no_restore(instance_id: str) -> func.HttpResponse:
+    return problem(404, "Not found", f"no restore with id {instance_id!r}")
 
 
 @bp.route(route="restores/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(reads=True, run="restore")
 async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    if (refused := read_refusal(req)) is not None:
-        return refused
     instance_id = req.route_params["id"]
-    if not is_instance_id(instance_id):
-        return problem(404, "Not found", f"no restore with id {instance_id!r}")
-    status = await client.get_status(instance_id, show_input=False)
-    if not is_restore(status):
-        return problem(404, "Not found", f"no restore with id {instance_id!r}")
+    status = await _restore(client, instance_id)
+    if status is None:
+        return _no_restore(instance_id)
     view = restore_view(status)
     if view["phase"] in ("propagate", "track") and not view["done"]:
         # the wait runs as an orchestration of its own (orchestrations/polls.py): its progress
@@ -175,28 +122,21 @@ async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClie
 
 @bp.route(route="restores/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(run="restore")
 async def cancel_restore(req: func.HttpRequest,
                          client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Cancel a run: its requester may, and so may whoever the policy lets cancel it."""
     instance_id = req.route_params["id"]
-    if not is_instance_id(instance_id):
-        return problem(404, "Not found", f"no restore with id {instance_id!r}")
-    try:
-        who = reader(req)
-    except Refused as refused:
-        return refused.response
-    status = await client.get_status(instance_id, show_input=False)
-    if not is_restore(status):
-        return problem(404, "Not found", f"no restore with id {instance_id!r}")
+    who = reader(req)
+    status = await _restore(client, instance_id)
+    if status is None:
+        return _no_restore(instance_id)
     if restore_view(status)["done"]:
         return problem(409, "Already finished", f"restore {instance_id!r} has already finished")
     children = [(c, v) for c, v, _ in await _children(client, status)]
     subject = _subject(status)
-    try:
-        allowed = authorize(req, "cancel", run_scope(subject, vm=False), run_id=instance_id,
-                            own=Caller.from_dict(subject.get("requestedBy")))
-    except Refused as refused:
-        return refused.response
+    allowed = authorize(req, "cancel", run_scope(subject, vm=False), run_id=instance_id,
+                        own=Caller.from_dict(subject.get("requestedBy")))
     targets = [instance_id, *[c for c, v in children if not v["done"]]]
     for target in targets:
         await client.raise_event(target, "cancel", {"requestedBy": who.to_dict()})
@@ -209,6 +149,7 @@ async def cancel_restore(req: func.HttpRequest,
 
 @bp.route(route="restores/{id}/approve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(run="restore")
 async def approve_restore(req: func.HttpRequest,
                           client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return await _decide(req, client, approved=True)
@@ -216,6 +157,7 @@ async def approve_restore(req: func.HttpRequest,
 
 @bp.route(route="restores/{id}/reject", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
+@api(run="restore")
 async def reject_restore(req: func.HttpRequest,
                          client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return await _decide(req, client, approved=False)
@@ -229,37 +171,17 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
     duties). With caller authorization off and nobody signed in, the body names the approver,
     recorded as unauthenticated."""
     instance_id = req.route_params["id"]
-    if not is_instance_id(instance_id):
-        return problem(404, "Not found", f"no restore with id {instance_id!r}")
-    try:
-        body = parse_json(req.get_body() or b"{}")
-    except ValueError as exc:
-        return problem(400, "Invalid request", f"the body is not valid JSON: {exc}")
-    if not isinstance(body, dict):
-        return problem(400, "Invalid request", 'the body must be a JSON object: '
-                       '{"approver": "<who>", "comment": "<why>"}, both optional')
-    unknown = sorted(str(k) for k in set(body) - {"approver", "comment"})
-    if unknown:
-        return problem(400, "Invalid request", f"unknown field(s) {', '.join(map(repr, unknown))}"
-                       ': the body may hold only "approver" and "comment"',
-                       errors=[{"field": k, "message": "unknown field"} for k in unknown])
-    comment = body.get("comment")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
-        return problem(400, "Invalid request", '"comment" must be a string of at most 2000 '
-                       "characters", errors=[{"field": "comment", "message": "must be a string "
-                                              "of at most 2000 characters"}])
-    try:
-        who = reader(req)
-    except Refused as refused:
-        return refused.response
+    body = body_json(req, b"{}")
+    read("DecisionRequest", body)
+    who = reader(req)
     signed_in = who.kind == "user"
     approver = who.name if signed_in else body.get("approver")
     if not isinstance(approver, str) or not approver.strip() or len(approver) > 200:
         return problem(400, "Invalid request", "name the approver: sign in (App Service "
                        'authentication) or send {"approver": "<who>"}')
-    status = await client.get_status(instance_id, show_input=False)
-    if not is_restore(status):
-        return problem(404, "Not found", f"no restore with id {instance_id!r}")
+    status = await _restore(client, instance_id)
+    if status is None:
+        return _no_restore(instance_id)
     waiting = [(instance_id, _subject(status))] if \
         restore_view(status)["phase"] == "approval" else []
     waiting += [(c, subject) for c, v, subject in await _children(client, status)
@@ -269,14 +191,10 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
                        f"restore {instance_id!r} is not waiting for approval (phase "
                        f"{restore_view(status)['phase']!r})")
     action = "approve" if approved else "reject"
-    granted = []
-    for target, subject in waiting:  # every waiting restore must be the caller's to decide
-        try:
-            granted.append(authorize(req, "approve", run_scope(subject), run_id=target,
-                                     not_by=Caller.from_dict(subject.get("requestedBy")),
-                                     attempted=action))
-        except Refused as refused:
-            return refused.response
+    granted = [authorize(req, "approve", run_scope(subject), run_id=target,  # every one
+                         not_by=Caller.from_dict(subject.get("requestedBy")), attempted=action)
+               for target, subject in waiting]
+    comment = body.get("comment")
     decision = {"approved": approved, "by": approver.strip(),
                 "principalId": who.id if signed_in else None,
                 "authenticated": signed_in, "comment": comment}

@@ -1,5 +1,7 @@
-"""GET /api/openapi.json: the HTTP API's contract (triggers/openapi.json, checked against the
-registered routes and the answers they give by tests/api)."""
+"""GET /api/openapi.json: the HTTP API's contract, triggers/openapi.json as committed. `make
+openapi` builds it (dev/tools/openapi_document.py) from the request schemas the app validates with
+and triggers/openapi.base.json; tests/api fails while it is stale, and checks it against the
+registered routes and the answers they give."""
 
 from __future__ import annotations
 

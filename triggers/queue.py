@@ -21,8 +21,9 @@ from domain.restore.request import parse_json
 from domain.recovery.signals import MalformedEvent, is_alert
 from settings import settings
 
-from .signal_intake import handle_alert
-from .submit import submit
+from .services.signal_intake import handle_alert
+from .services.submit import submit
+from .wiring import recovery_intake
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ async def restore_from_queue(msg: func.QueueMessage, poison: func.Out[str],
         return
     if is_alert(body) or _alert_like(body):  # an Azure Monitor alert: alert-driven recovery
         try:
-            decisions = await handle_alert(client, body, text)
+            decisions = await handle_alert(client, body, text, recovery_intake())
         except MalformedEvent as exc:
             _reject(msg, text, exc, poison)
             return

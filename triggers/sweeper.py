@@ -16,7 +16,7 @@ import azure.functions as func
 from azure.durable_functions import OrchestrationRuntimeStatus
 
 from .instances import list_instances
-from .submit import ORCHESTRATOR
+from .services.submit import ORCHESTRATOR
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)

@@ -1,6 +1,9 @@
 """The restore request: one JSON schema for HTTP and the queue, validated fully at the edge.
 
-Every bad field is reported, not just the first, so a caller fixes a request in one round trip.
+SCHEMAS is that schema, and the OpenAPI document's components for it
+(dev/tools/openapi_document.py): the app validates with it (domain/validation.py), then builds the
+record. Every bad field is reported, not just the first, so a caller fixes a request in one round
+trip.
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.errors import FieldError, InvalidRequest
-from domain.resource_id import DISK_NAME, InvalidResourceId, ResourceId
+from domain.errors import InvalidRequest
+from domain.resource_id import DISK_NAME, ResourceId, id_problem, id_schema
+from domain.validation import Schemas, check, ref
 
 SCHEMA_VERSION = 1
 CACHING = ("None", "ReadOnly", "ReadWrite")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_TOP_LEVEL = {"requestId", "source", "recoveryPoint", "target", "attach", "swapOsDisk", "dryRun",
-              "reason"}
+REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+_REQUEST_ID = re.compile(REQUEST_ID.replace("$", r"\Z"))
 MAX_REASON = 500
 DISK = "Microsoft.Compute/disks"
 BACKUP_INSTANCE = "Microsoft.DataProtection/backupVaults/backupInstances"
@@ -81,7 +84,7 @@ class RestoreRequest:
 
     @classmethod
     def from_dict(cls, doc: Any) -> RestoreRequest:
-        return _Parser(doc).parse()
+        return _request(doc)
 
     def instance_id(self) -> str:
         """The orchestration instance id: from requestId, else a hash of the request, so the
@@ -96,139 +99,207 @@ class RestoreRequest:
         return f"{prefix}-{digest}"
 
 
-class _Parser:
-    def __init__(self, doc: Any) -> None:
-        self.doc, self.errors = doc, []
+def _request(doc: Any) -> RestoreRequest:
+    errors = REQUEST_SCHEMAS.errors("RestoreRequest", doc)
+    if errors:
+        raise InvalidRequest(errors=errors)
+    source, target = doc["source"], doc["target"]
+    attach, swap = doc.get("attach"), doc.get("swapOsDisk")
+    reason = doc.get("reason")
+    return RestoreRequest(
+        doc.get("requestId"), _id(source.get("diskId")), _id(source.get("backupInstanceId")),
+        _recovery_point(doc.get("recoveryPoint", "latest")), _id(target["resourceGroupId"]),
+        target["diskName"],
+        Attach(_id(attach["vmId"]), None if attach.get("lun") is None else int(attach["lun"]),
+               attach.get("caching", "None")) if attach is not None else None,
+        _id(swap["vmId"]) if swap is not None else None, doc.get("dryRun", False),
+        reason.strip() if reason else None)
 
-    def bad(self, field: str, message: str) -> None:
-        self.errors.append(FieldError(field, message))
 
-    def parse(self) -> RestoreRequest:
-        doc = self.doc
-        if not isinstance(doc, dict):
-            raise InvalidRequest(errors=[FieldError("", "the request must be a JSON object")])
-        for key in sorted(set(doc) - _TOP_LEVEL - {"schema"}):
-            self.bad(key, "unknown field")
-        request_id = self.request_id(doc.get("requestId"))
-        disk, bi = self.source(doc.get("source"))
-        point = self.recovery_point(doc.get("recoveryPoint", "latest"))
-        rg, name = self.target(doc.get("target"))
-        attach = self.attach(doc.get("attach"))
-        swap = self.swap(doc.get("swapOsDisk"))
-        if doc.get("attach") is not None and doc.get("swapOsDisk") is not None:
-            self.bad("swapOsDisk", "cannot be combined with attach: choose one")
-        dry_run = doc.get("dryRun", False)
-        if not isinstance(dry_run, bool):
-            self.bad("dryRun", "must be true or false")
-        reason = doc.get("reason")
-        if reason is not None and (not isinstance(reason, str) or not reason.strip()
-                                   or len(reason) > MAX_REASON):
-            self.bad("reason", f"must be a non-empty string of at most {MAX_REASON} characters")
-            reason = None
-        if self.errors:
-            raise InvalidRequest(errors=self.errors)
-        return RestoreRequest(request_id, disk, bi, point, rg, name, attach, swap, bool(dry_run),
-                              reason.strip() if reason else None)
+def _id(value: str | None) -> str | None:
+    return str(ResourceId.parse(value)) if value is not None else None
 
-    def request_id(self, value: Any) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):  # "$" takes "x\n"
-            self.bad("requestId", "must be 1-100 letters, digits, '.', '_' or '-', starting with "
-                                  "a letter or digit")
-            return None
-        return value
 
-    def arm_id(self, field: str, value: Any, expected: str) -> str | None:
-        if value is None:
-            self.bad(field, "is required")
-            return None
-        try:
-            rid = ResourceId.parse(value)
-        except InvalidResourceId as exc:
-            self.bad(field, str(exc))
-            return None
-        if not rid.is_type(expected):
-            self.bad(field, f"must be a {expected} id, got a {rid.type} id")
-            return None
-        return str(rid)
-
-    def source(self, value: Any) -> tuple[str | None, str | None]:
-        if not isinstance(value, dict) or len(set(value) & {"diskId", "backupInstanceId"}) != 1:
-            self.bad("source", 'must be {"diskId": "<ARM id>"} or {"backupInstanceId": "<ARM id>"}')
-            return None, None
-        for key in sorted(set(value) - {"diskId", "backupInstanceId"}):
-            self.bad(f"source.{key}", "unknown field")
-        if "diskId" in value:
-            return self.arm_id("source.diskId", value["diskId"], DISK), None
-        return None, self.arm_id("source.backupInstanceId", value["backupInstanceId"],
-                                 BACKUP_INSTANCE)
-
-    def recovery_point(self, value: Any) -> RecoveryPointChoice:
-        if value == "latest":
-            return RecoveryPointChoice("latest")
-        if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("id"), str) \
-                and value["id"].strip():
-            return RecoveryPointChoice("id", value["id"].strip())
-        if isinstance(value, dict) and len(value) == 1 and "before" in value:
-            try:
-                when = datetime.fromisoformat(zulu(str(value["before"])))
-            except ValueError:
-                self.bad("recoveryPoint.before", "must be an ISO-8601 time")
-                return RecoveryPointChoice("latest")
-            if when.tzinfo is None:
-                self.bad("recoveryPoint.before", "must include a time zone (e.g. Z)")
-                return RecoveryPointChoice("latest")
-            try:
-                return RecoveryPointChoice("before", when.astimezone(UTC).isoformat())
-            except OverflowError:  # 0001-01-01T00:00+01:00: before the first UTC time there is
-                self.bad("recoveryPoint.before", "is out of range")
-                return RecoveryPointChoice("latest")
-        self.bad("recoveryPoint", 'must be "latest", {"id": "<recovery point id>"} or '
-                                  '{"before": "<ISO-8601 time>"}')
+def _recovery_point(value: Any) -> RecoveryPointChoice:
+    if value == "latest":
         return RecoveryPointChoice("latest")
+    if "id" in value:
+        return RecoveryPointChoice("id", value["id"].strip())
+    when = datetime.fromisoformat(zulu(value["before"]))
+    return RecoveryPointChoice("before", when.astimezone(UTC).isoformat())
 
-    def target(self, value: Any) -> tuple[str, str]:
-        if not isinstance(value, dict):
-            self.bad("target", 'is required: {"resourceGroupId": "<ARM id>", "diskName": "<name>"}')
-            return "", ""
-        for key in sorted(set(value) - {"resourceGroupId", "diskName"}):
-            self.bad(f"target.{key}", "unknown field")
-        rg = self.arm_id("target.resourceGroupId", value.get("resourceGroupId"), "resourceGroups")
-        name = value.get("diskName")
-        if not isinstance(name, str) or not DISK_NAME.fullmatch(name):
-            self.bad("target.diskName", "must be 1-80 letters, digits, '_', '.' or '-', starting "
-                                        "with a letter or digit and ending with one or '_'")
-            name = ""
-        return rg or "", name
 
-    def attach(self, value: Any) -> Attach | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.bad("attach", 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."}')
-            return None
-        for key in sorted(set(value) - {"vmId", "lun", "caching"}):
-            self.bad(f"attach.{key}", "unknown field")
-        vm = self.arm_id("attach.vmId", value.get("vmId"), VM)
-        lun = value.get("lun")
-        if isinstance(lun, float) and lun.is_integer():
-            lun = int(lun)  # JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)
-        if lun is not None and (not isinstance(lun, int) or isinstance(lun, bool)
-                                or not 0 <= lun <= 63):
-            self.bad("attach.lun", "must be an integer from 0 to 63")
-        caching = value.get("caching", "None")
-        if caching not in CACHING:
-            self.bad("attach.caching", f"must be one of {', '.join(CACHING)}")
-        return Attach(vm, lun, caching) if vm else None
+@check("resource-id")
+def _resource_id(value: Any, schema: Any) -> str | None:
+    return id_problem(value, schema["x-resource-type"])
 
-    def swap(self, value: Any) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or set(value) != {"vmId"}:
-            self.bad("swapOsDisk", 'must be {"vmId": "<ARM id>"}')
-            return None
-        return self.arm_id("swapOsDisk.vmId", value["vmId"], VM)
+
+@check("time-with-zone")
+def _time_with_zone(value: Any, schema: Any) -> str | None:
+    """ISO 8601 as Python reads it (a little more than RFC 3339's date-time), with a zone."""
+    try:
+        when = datetime.fromisoformat(zulu(str(value)))
+    except ValueError:
+        return "must be an ISO-8601 time"
+    if when.tzinfo is None:
+        return "must include a time zone (e.g. Z)"
+    try:
+        when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00: before the first UTC time there is
+        return "is out of range"
+    return None
+
+
+_RECOVERY_POINT = ('must be "latest", {"id": "<recovery point id>"} or '
+                   '{"before": "<ISO-8601 time>"}')
+_EXAMPLE = "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups"
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "ResourceGroupId": id_schema(
+        "resourceGroups", "A resource group's ARM id (`/subscriptions/<GUID>/resourceGroups/"
+        "<name>`; compared case-insensitively, as ARM does).", f"{_EXAMPLE}/rg-restore-target"),
+    "DiskId": id_schema(
+        DISK, "A managed disk's ARM id (`.../resourceGroups/<rg>/providers/Microsoft.Compute/"
+        "disks/<name>`; case-insensitive).",
+        f"{_EXAMPLE}/rg-app/providers/Microsoft.Compute/disks/vm-app01-data0"),
+    "VmId": id_schema(
+        VM, "A virtual machine's ARM id (`.../providers/Microsoft.Compute/virtualMachines/"
+        "<name>`; case-insensitive).",
+        f"{_EXAMPLE}/rg-app/providers/Microsoft.Compute/virtualMachines/vm-app01"),
+    "BackupInstanceId": id_schema(
+        BACKUP_INSTANCE, "A backup instance's ARM id (`.../providers/Microsoft.DataProtection/"
+        "backupVaults/<vault>/backupInstances/<name>`; case-insensitive).",
+        f"{_EXAMPLE}/rg-backup/providers/Microsoft.DataProtection/backupVaults/bv-demo/"
+        "backupInstances/vm-app01-data0-bi"),
+    "RestoreRequest": {
+        "type": "object",
+        "description": "What to restore, from which recovery point, to where, and what to do "
+                       "with the restored disk. Validated in full at the edge: an unknown field, "
+                       "a wrong type or an id of the wrong resource type is a 400 naming every "
+                       "bad field.",
+        "required": ["source", "target"],
+        "properties": {
+            "requestId": {
+                "type": ["string", "null"],
+                "description": "Idempotency key: the run's id is `restore-<requestId>` (a dry "
+                               "run's `dryrun-<requestId>`). Without it the id is a hash of the "
+                               "request, so the same request sent twice still names one run.",
+                "pattern": REQUEST_ID, "examples": ["ticket-1234"],
+                "x-error": "must be 1-100 letters, digits, '.', '_' or '-', starting with a "
+                           "letter or digit"},
+            "source": ref("RestoreSource"),
+            "recoveryPoint": ref("RecoveryPointChoice"),
+            "target": ref("RestoreTarget"),
+            "attach": {
+                "anyOf": [ref("AttachRequest"), {"type": "null"}],
+                "description": "Attach the restored disk to a VM as a data disk. Not with "
+                               "`swapOsDisk`.",
+                "x-error": 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."}'},
+            "swapOsDisk": {
+                "anyOf": [ref("SwapRequest"), {"type": "null"}],
+                "description": "Swap the restored disk in as the VM's OS disk (deallocate, swap, "
+                               "start again if it was running). Not with `attach`.",
+                "x-error": 'must be {"vmId": "<ARM id>"}'},
+            "dryRun": {
+                "type": "boolean", "default": False,
+                "description": "Plan only: validate everything against Azure and return the plan "
+                               "in `result.plan`; nothing is granted, restored or changed.",
+                "x-error": "must be true or false"},
+            "schema": {
+                "description": "Accepted and ignored (the schema version of a request as the app "
+                               "stores it), so a stored request can be sent again."},
+            "reason": {
+                "type": ["string", "null"], "pattern": "\\S", "maxLength": MAX_REASON,
+                "description": "Why (a ticket, an incident): kept with the run and written as "
+                               "`why` in every audit record of its privileged actions.",
+                "examples": ["INC-4711: data disk corrupted after a bad deploy"],
+                "x-error": f"must be a non-empty string of at most {MAX_REASON} characters"},
+        },
+        "additionalProperties": False,
+        "x-error": "the request must be a JSON object",
+        # attach and swapOsDisk exclude each other; the refusal names swapOsDisk
+        "if": {"required": ["attach"], "properties": {"attach": {"not": {"type": "null"}}}},
+        "then": {"properties": {"swapOsDisk": {
+            "type": "null", "description": "Not with `attach`.",
+            "x-error": "cannot be combined with attach: choose one"}}},
+    },
+    "RestoreSource": {
+        "type": "object",
+        "description": "Exactly one of `diskId` and `backupInstanceId`.",
+        "properties": {
+            "diskId": {**ref("DiskId"),
+                       "description": "The protected disk (it may have been deleted since): its "
+                                      "Backup vault and backup instance are found across the "
+                                      "subscription's vaults."},
+            "backupInstanceId": ref("BackupInstanceId"),
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["diskId"]}, {"required": ["backupInstanceId"]}],
+        "x-error": 'must be {"diskId": "<ARM id>"} or {"backupInstanceId": "<ARM id>"}',
+    },
+    "RecoveryPointChoice": {
+        "description": 'Which recovery point: `"latest"` (the default), a recovery point id, or '
+                       "the newest point strictly before a time.",
+        "default": "latest",
+        "oneOf": [
+            {"const": "latest"},
+            {"type": "object", "required": ["id"],
+             "properties": {"id": {"type": "string", "description": "A recovery point id of "
+                                   "the backup instance (not blank).", "pattern": "\\S"}},
+             "additionalProperties": False, "x-error": _RECOVERY_POINT},
+            {"type": "object", "required": ["before"],
+             "properties": {"before": {
+                 "type": "string", "description": "An ISO 8601 time with a time zone, e.g. "
+                 "`2026-11-20T10:00:00Z`.", "format": "date-time",
+                 "x-check": "time-with-zone"}},
+             "additionalProperties": False, "x-error": _RECOVERY_POINT},
+        ],
+        "x-error": _RECOVERY_POINT,
+    },
+    "RestoreTarget": {
+        "type": "object",
+        "required": ["resourceGroupId", "diskName"],
+        "properties": {
+            "resourceGroupId": {**ref("ResourceGroupId"),
+                                "description": "The resource group to restore into (it must "
+                                "exist; another subscription only if the vault allows "
+                                "cross-subscription restore)."},
+            "diskName": {
+                "type": "string",
+                "description": "The new disk's name: 1-80 letters, digits, `_`, `.` or `-`, "
+                               "starting with a letter or digit and ending with one or `_`. "
+                               "Azure Backup restores only to a new disk, so it must not exist.",
+                "pattern": DISK_NAME.pattern.replace("\\Z", "$"),
+                "examples": ["vm-app01-data0-restored"],
+                "x-error": "must be 1-80 letters, digits, '_', '.' or '-', starting with a "
+                           "letter or digit and ending with one or '_'"},
+        },
+        "additionalProperties": False,
+        "x-error": 'is required: {"resourceGroupId": "<ARM id>", "diskName": "<name>"}',
+    },
+    "AttachRequest": {
+        "type": "object",
+        "required": ["vmId"],
+        "properties": {
+            "vmId": {**ref("VmId"), "description": "The VM (same region as the restored disk)."},
+            "lun": {"type": ["integer", "null"], "minimum": 0, "maximum": 63,
+                    "description": "The LUN; absent or null: the lowest free LUN.",
+                    "x-error": "must be an integer from 0 to 63"},
+            "caching": {"enum": list(CACHING), "default": "None",
+                        "x-error": f"must be one of {', '.join(CACHING)}"},
+        },
+        "additionalProperties": False,
+    },
+    "SwapRequest": {
+        "type": "object",
+        "required": ["vmId"],
+        "properties": {
+            "vmId": {**ref("VmId"),
+                     "description": "The VM whose OS disk is replaced by the restored disk."},
+        },
+        "additionalProperties": False,
+    },
+}
+REQUEST_SCHEMAS = Schemas(SCHEMAS)
 
 
 def parse_json(data: bytes | str) -> Any:

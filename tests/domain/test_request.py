@@ -122,3 +122,13 @@ def test_a_final_newline_in_an_id_part_is_not_a_valid_id(bad):
     from domain.resource_id import InvalidResourceId, ResourceId
     with pytest.raises(InvalidResourceId):
         ResourceId.parse(bad)
+
+
+def test_a_member_of_swap_or_attach_is_named_like_any_other():
+    """The schema's alternatives (an object or null) are judged by the value's type: inside
+    the object, each bad member is named (swapOsDisk was refused whole before, attach was not)."""
+    assert fields({**GOOD, "swapOsDisk": {"vmId": VM, "x": 1}}) == {"swapOsDisk.x": "unknown field"}
+    assert fields({**GOOD, "attach": {"lun": 1}}) == {"attach.vmId": "is required"}
+    assert fields({**GOOD, "attach": 5}) == {
+        "attach": 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."}'}
+

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from azure.functions import meta
 
-from triggers.submit import ORCHESTRATOR
+from triggers.services.submit import ORCHESTRATOR
 
 TIMER = json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False})
 RUNS = 260

@@ -5,7 +5,9 @@ rule's reason; the policy's guard deduplicates (run in progress, cooldown) or re
 limit); the overall concurrency limit rejects; otherwise one `recover` run starts. Every outcome
 is written to the ledger, so every event is accounted for.
 
-Ledger and gateway calls are blocking SDK calls: they run in a worker thread, off the loop.
+The ports come in an Intake (the ledger, the policies, the VM tag reader, the clock, the run
+configuration): triggers/wiring.py builds the real ones, tests build fakes. Ledger and gateway
+calls are blocking SDK calls: they run in a worker thread, off the loop.
 """
 
 from __future__ import annotations
@@ -13,20 +15,26 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
-from domain.document import DocumentUnavailable, load_configured
+from domain.document import DocumentUnavailable
+from domain.recovery.admission import (
+    DEDUPLICATED,
+    MALFORMED,
+    REJECTED,
+    STARTED,
+    Decision,
+    check_guard,
+    run_id,
+)
 from domain.recovery.policy import Policies, Policy
-from domain.recovery.admission import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
 from domain.recovery.signals import MAX_ID, MalformedEvent, Signal, encodable, parse_alert
-from gateway.ledger import Ledger, ledger_for
-from settings import Settings, settings
-
-from .submit import run_config
+from gateway.ledger import Ledger
 
 log = logging.getLogger(__name__)
 ORCHESTRATOR = "recover"
@@ -40,40 +48,42 @@ PoliciesUnavailable = DocumentUnavailable  # no valid policy file: events are re
 
 
 @dataclass(frozen=True)
+class Intake:
+    """What admission needs, as ports. The ledger and the policies are reached only when needed:
+    a malformed event needs no policy, and without policies nothing is judged."""
+
+    ledger: Callable[[], Ledger]
+    policies: Callable[[], Policies]  # raises PoliciesUnavailable naming the problem
+    run_config: Callable[[], dict[str, Any]]  # what a recover run carries from the settings
+    vm_tags: Callable[[str], dict[str, str] | None]  # blocking; None: no such VM
+    now: Callable[[], datetime]
+
+    def admission(self) -> Admission:
+        """Policies first: without them nothing is judged, and the ledger need not be reached."""
+        policies = self.policies()
+        return Admission(self.ledger(), policies, self)
+
+
+@dataclass(frozen=True)
 class Admission:
     ledger: Ledger
     policies: Policies
-    settings: Settings
+    intake: Intake
 
 
-def admission() -> Admission:
-    """Policies first: without them nothing is judged, and the ledger need not be reached."""
-    config = settings()
-    policies = load_policies(config)
-    return Admission(ledger_for(config), policies, config)
-
-
-def load_policies(config: Settings) -> Policies:
-    """The policy file, validated once per path; raises PoliciesUnavailable naming the problem."""
-    return load_configured("RECOVERY_POLICIES_PATH", config.recovery_policies_path,
-                           Policies.load, "no recovery policies")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def account_malformed(ledger: Ledger, key: str, error: MalformedEvent,
+async def account_malformed(intake: Intake, key: str, error: MalformedEvent,
                             source: str) -> Decision:
     decision = Decision(MALFORMED, error.message)
+    ledger = intake.ledger()
     await asyncio.to_thread(ledger.record_event, key, {
-        "key": key, "received": _now().isoformat(), "source": source, **decision_view(decision)})
+        "key": key, "received": intake.now().isoformat(), "source": source,
+        **decision_view(decision)})
     log.warning("recovery event %s is malformed: %s", key, error.message)
     return decision
 
 
 async def admit(client: DurableOrchestrationClient, signal: Signal, gate: Admission) -> Decision:
-    ledger, now = gate.ledger, _now()
+    ledger, now = gate.ledger, gate.intake.now()
     prior = await asyncio.to_thread(ledger.event, signal.key)
     if prior is not None:
         return Decision(DEDUPLICATED, f"event {signal.key} was already handled at "
@@ -109,13 +119,11 @@ async def _tags(gate: Admission, signal: Signal) -> dict[str, str] | None:
     they cannot be read (the policy then does not match, and says why)."""
     if not gate.policies.needs_tags(signal):
         return {}
-    from activities.restore_activities import gateway
     try:
-        vm = await asyncio.to_thread(gateway().get_vm, signal.resource_id)
+        return await asyncio.to_thread(gate.intake.vm_tags, signal.resource_id)
     except Exception:  # noqa: BLE001 - unreadable tags are "unknown", reported by the policy
         log.warning("could not read the tags of %s", signal.resource_id, exc_info=True)
         return None
-    return None if vm is None else vm.tags
 
 
 async def _start(client: DurableOrchestrationClient, signal: Signal, policy: Policy,
@@ -141,7 +149,7 @@ async def _start(client: DurableOrchestrationClient, signal: Signal, policy: Pol
         try:
             await client.start_new(ORCHESTRATOR, run, {
                 "runId": run, "policy": policy.to_dict(), "signal": signal.to_dict(),
-                "config": run_config(gate.settings)})
+                "config": gate.intake.run_config()})
         except Exception:
             await asyncio.to_thread(ledger.release_slot, run)
             await asyncio.to_thread(ledger.save_guard, guard, won)
@@ -187,8 +195,8 @@ def event_key(prefix: str, ident: Any, source: str, text: str) -> str:
     return malformed_key(source, text)
 
 
-async def handle_alert(client: DurableOrchestrationClient, body: Any,
-                       text: str) -> list[tuple[Signal, Decision]]:
+async def handle_alert(client: DurableOrchestrationClient, body: Any, text: str,
+                       intake: Intake) -> list[tuple[Signal, Decision]]:
     """A common-alert-schema payload (webhook or queue): one decision per alert target.
     Raises MalformedEvent (after accounting for it) and PoliciesUnavailable."""
     try:
@@ -198,7 +206,7 @@ async def handle_alert(client: DurableOrchestrationClient, body: Any,
         essentials = data.get("essentials") if isinstance(data, dict) else None
         alert_id = essentials.get("alertId") if isinstance(essentials, dict) else None
         key = event_key("alert", alert_id, "alert", text)
-        await account_malformed(ledger_for(settings()), key, exc, "alert")
+        await account_malformed(intake, key, exc, "alert")
         raise
-    gate = admission()
+    gate = intake.admission()
     return [(signal, await admit(client, signal, gate)) for signal in signals]
