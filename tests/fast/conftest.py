@@ -20,7 +20,7 @@ import harness
 import settings as app_settings
 from domain.resource_id import ResourceId
 from harness import estate
-from triggers.submit import submit
+from triggers.services.submit import submit
 
 ALICE = {"kind": "user", "id": "a11ce000-0000-4000-8000-0000000a11ce", "name": "alice"}
 

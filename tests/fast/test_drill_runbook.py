@@ -17,7 +17,7 @@ from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, drill_id
 from domain.model import Disk
 from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
 from harness import estate
-from triggers.submit import run_config
+from triggers.services.submit import run_config
 from triggers.sweeper import RUNBOOKS
 
 ENDED = ("Completed", "Failed", "Terminated")

@@ -1,5 +1,5 @@
 """The alert-driven recovery runbook (orchestrations/recover.py) in process: signals parsed and
-admitted by the app's own code (domain/recovery/signals.py, triggers/signal_intake.py `admit`)
+admitted by the app's own code (domain/recovery/signals.py, triggers/services/signal_intake.py `admit`)
 over the real Ledger on an in-memory table, then the run and its restores on the fake Azure."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from domain.recovery.admission import DEDUPLICATED, STARTED
 from domain.recovery.policy import Policies
 from domain.recovery.signals import parse_event
 from harness import estate
-from triggers.signal_intake import Admission, admit
+from triggers.services.signal_intake import Intake, admit
+from triggers.services.submit import run_config
 
 DELETED = "Microsoft.Resources.ResourceDeleteSuccess"
 HEALTH = "Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged"
@@ -47,10 +48,16 @@ class Recovery:
         self.h = h
 
     def admit(self, event: dict[str, Any], *policies: dict[str, Any]):
-        gate = Admission(self.h.ledger, Policies.parse({
-            "version": 1, "maxConcurrentRecoveries": 3, "policies": list(policies)}),
-            app_settings.settings())
-        return asyncio.run(admit(self.h.client, parse_event(event), gate))
+        parsed = Policies.parse({"version": 1, "maxConcurrentRecoveries": 3,
+                                 "policies": list(policies)})
+        intake = Intake(ledger=lambda: self.h.ledger, policies=lambda: parsed,
+                        run_config=lambda: run_config(app_settings.settings()),
+                        vm_tags=self._vm_tags, now=lambda: self.h.clock)
+        return asyncio.run(admit(self.h.client, parse_event(event), intake.admission()))
+
+    def _vm_tags(self, vm_id: str) -> dict[str, str] | None:
+        vm = self.h.gateway.get_vm(vm_id)
+        return None if vm is None else vm.tags
 
     def when(self) -> str:
         return self.h.clock.isoformat().replace("+00:00", "Z")
