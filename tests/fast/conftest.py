@@ -3,7 +3,7 @@
 `h` is a harness over azsim's demo estate in memory (dev/harness/estate.py) with caller
 authorization off, as for local development; `restores` starts and steers restores through the
 app's own HTTP functions (POST /api/restores, .../cancel, .../approve, .../reject, GET) and
-`triggers/submit.py`, so requests are parsed and checked by the app's own code.
+`triggers/services/submit.py`, so requests are parsed and checked by the app's own code.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Restores:
 
     def submit(self, body: dict[str, Any], *, approval_minutes: int | None = None,
                requested_by: dict[str, Any] = ALICE) -> str:
-        """Through triggers/submit.py, as POST /api/restores does once the access policy asked
+        """Through triggers/services/submit.py, as POST /api/restores does once the access policy asked
         for a second person's approval (`approval_minutes`)."""
         submitted = asyncio.run(submit(self.h.client, body, app_settings.settings(),
                                        requested_by=requested_by, why="a fast test",
