@@ -16,8 +16,8 @@ from domain.model import BackupInstance, Operation, RecoveryPoint, RestoreJob, R
 from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor
-from .sdk_errors import is_not_found, translated
 from .lro import DATAPROTECTION_API, Lro
+from .sdk_errors import is_not_found, translated
 from .wire import as_json, dig, iso, parse_time, same_id, text
 
 DISK_TYPE = "Microsoft.Compute/disks"

@@ -24,8 +24,8 @@ from domain.model import DataDisk, Disk, Operation, Vm
 from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor
-from .sdk_errors import is_not_found, translated
 from .lro import DISK_API, VM_API, Lro, finished
+from .sdk_errors import is_not_found, translated
 from .wire import as_json, dig, same_id, text
 
 _VM = "Microsoft.Compute/virtualMachines"

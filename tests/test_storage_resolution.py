@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 import pytest
-
 from devhost.config import StorageSettingError, resolve_connection
+
 from domain import errors
 from gateway import storage
 from settings import Settings, SettingsError

@@ -40,7 +40,7 @@ class Fault:
     operation: str = "*"
     method: str | None = None
     status: int | None = None
-    retryAfter: float | None = None  # noqa: N815 - the JSON name
+    retryAfter: float | None = None
     seconds: float = 0.0
     code: str | None = None
     message: str | None = None

@@ -119,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._send_error(ArmError(code, "BadRequest", message or "Bad request."))
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
 

@@ -15,8 +15,16 @@ from .clock import iso
 from .compute import lro_headers
 from .errors import ArmError, bad_request, conflict
 from .state import Operation, SimState, public
-from .vm_disks import (apply_data_disks, apply_os_swap, check_luns, data_disk_entry,
-                       disk_for_attach, lowest_free_lun, plan_os_swap, requested_data_disks)
+from .vm_disks import (
+    apply_data_disks,
+    apply_os_swap,
+    check_luns,
+    data_disk_entry,
+    disk_for_attach,
+    lowest_free_lun,
+    plan_os_swap,
+    requested_data_disks,
+)
 
 ROUTES: list[Route] = []
 route = router(ROUTES)

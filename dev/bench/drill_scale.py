@@ -24,14 +24,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
 import azsim
-from bench.environ import environ
+import requests
 from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 from devhost.clock import VirtualClock
 from devhost.testing import TestHost
+
+from bench.environ import environ
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 1.1

@@ -42,15 +42,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 import azsim
-from bench.environ import environ
+import requests
 from devhost.clock import VirtualClock
 from devhost.config import HostConfig
 from devhost.durable.dispatch import DispatchModel, Poller
 from devhost.durable.trace import Trace
 from devhost.testing import TestHost
+
+from bench.environ import environ
 from domain.model import Operation
 from domain.restore.planning import build_plan
 from domain.restore.request import RestoreRequest

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Self
 
-import requests
-
 import azsim
+import requests
 from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 

@@ -135,8 +135,8 @@ def check_attachments(runs: list[dict[str, Any]], snapshot: dict[str, Any],
                                    problem="one disk used more than once", uses=where))
     for disk in (r for r in resources if _low(r.get("type")) == DISK_TYPE):
         owner, where = _low(disk.get("managedBy")), uses.get(_low(disk.get("id")), [])
-        if owner and not any(_low(w["vm"]) == owner for w in where) or \
-                where and not owner:
+        if (owner and not any(_low(w["vm"]) == owner for w in where)) or \
+                (where and not owner):
             found.append(violation(by_target.get(_low(disk.get("id"))), ATTACHED_ONCE,
                                    diskId=disk.get("id"), managedBy=disk.get("managedBy"),
                                    problem="managedBy disagrees with the VMs", uses=where))

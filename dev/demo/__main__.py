@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 import azsim
-from demo import APP_IDENTITY
+import requests
 from devhost.azurite import Azurite
+
+from demo import APP_IDENTITY
 from domain.access import audit
 from domain.access.access_policy import encode_client_principal
 

@@ -17,8 +17,8 @@ from azure.functions import meta
 from .discovery import HTTP_TRIGGER, FunctionEntry, Registry
 from .durable.client_api import RPC_PREFIX, WEBHOOK_PREFIX, ClientApi
 from .invoker import Invoker, log_failure
-from .worker import FunctionFailed
 from .routes import Route, compile_route
+from .worker import FunctionFailed
 
 log = logging.getLogger("devhost")
 Response = tuple[int, dict[str, str], bytes]

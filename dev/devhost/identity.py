@@ -182,7 +182,7 @@ def _error(status: int, message: str) -> dict[str, Any]:
 
 def _handler(endpoint: IdentityEndpoint) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             status, body = endpoint.answer(self.path, self.headers)
             if status != 200:
                 log.warning("managed identity endpoint refused a token request: %s",
@@ -194,10 +194,10 @@ def _handler(endpoint: IdentityEndpoint) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.send_error(405)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep stderr quiet
+        def log_message(self, format: str, *args: Any) -> None:
             return None
 
     return Handler

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 from domain.document import Checks, InvalidDocument, load
 from domain.errors import FieldError
-from domain.model import RecoveryPoint, Record
-from domain.restore.request import DISK
+from domain.model import Record, RecoveryPoint
 from domain.resource_id import InvalidResourceId, ResourceId
+from domain.restore.request import DISK
 
 SCHEMA_VERSION = 1
 BACKUP_VAULT = "Microsoft.DataProtection/backupVaults"

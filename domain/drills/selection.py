@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from domain.drills.drill_plan import Candidate, DrillPlan, choose_point, select, within_daily_limit
 from domain.model import BackupInstance, Disk, Record, RecoveryPoint, RoleGrant
-from domain.restore.planning import DISK_RESTORE_OPERATOR, READER, assignment_name
 from domain.resource_id import ResourceId
+from domain.restore.planning import DISK_RESTORE_OPERATOR, READER, assignment_name
 
 DRILL_TAG, EXPIRY_TAG = "diskrestore-drill", "diskrestore-expiry"
 DRILL_PREFIX = "drill-"

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from domain import errors
 from domain.model import BackupInstance, Disk, Record, Vm
 from domain.recovery.policy import Policy
-from domain.resource_id import ResourceId
 from domain.recovery.signals import Signal
+from domain.resource_id import ResourceId
 
 STARTED, DEDUPLICATED, REJECTED, MALFORMED = "started", "deduplicated", "rejected", "malformed"
 KEEP = timedelta(hours=24)  # starts older than this are forgotten

@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Protocol
 
 from domain.document import Checks, InvalidDocument, load
 from domain.errors import FieldError
+from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.request import CACHING, DISK, VM
 from domain.restore.request import Attach as AttachTo  # the same three fields as a request's attach
-from domain.resource_id import InvalidResourceId, ResourceId
 
 SCHEMA_VERSION = 1
 ACTIONS = ("restoreDeletedDisk", "restoreOsDiskAndSwap", "restoreDataDisksAndAttach")

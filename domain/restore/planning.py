@@ -20,8 +20,8 @@ from domain.model import (
     SwapPlan,
     Vm,
 )
-from domain.restore.request import RecoveryPointChoice, RestoreRequest
 from domain.resource_id import ResourceId
+from domain.restore.request import RecoveryPointChoice, RestoreRequest
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
 DISK_SNAPSHOT_CONTRIBUTOR = "7efff54f-a5b4-42b5-a1c5-5411624893ce"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
-
 from devhost.invoker import worker_loop
+
 from triggers.instances import InstanceListError, list_instances
 
 TOKEN = "x-ms-continuation-token"
@@ -33,7 +33,7 @@ class ScriptedApi:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 api.requests.append((self.path, self.headers.get(TOKEN)))
                 status, body, token = api.script.pop(0)
                 payload = json.dumps(body).encode()

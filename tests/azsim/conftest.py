@@ -9,14 +9,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import azsim
 import pytest
+from azsim.scenario import add_role_assignments
+from azsim.sdk import FakeTokenCredential, MgmtClients, mgmt_clients
 from azure.core.polling import LROPoller
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 from azure.mgmt.dataprotection import models as dp
-
-import azsim
-from azsim.scenario import add_role_assignments
-from azsim.sdk import FakeTokenCredential, MgmtClients, mgmt_clients
 from devhost.clock import VirtualClock
 
 FAST = {"polling_interval": 0.01, "retry_backoff_factor": 0.01}

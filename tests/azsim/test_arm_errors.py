@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
-
 from azsim.sdk import FakeTokenCredential, mgmt_clients
+from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 
 if TYPE_CHECKING:
     from conftest import Demo

@@ -6,10 +6,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from azsim.roles import DISK_RESTORE_OPERATOR, READER
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
-
-from azsim.roles import DISK_RESTORE_OPERATOR, READER
 
 if TYPE_CHECKING:
     from conftest import Demo

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from azsim.roles import DISK_RESTORE_OPERATOR
 from azure.mgmt.authorization.v2022_04_01 import models as authz
 from azure.mgmt.compute import models as compute
 from azure.mgmt.dataprotection import models as dp
 from azure.mgmt.resource.resources import models as resources
-
-from azsim.roles import DISK_RESTORE_OPERATOR
 
 if TYPE_CHECKING:
     from conftest import Demo

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError
-
 from azsim.roles import DISK_RESTORE_OPERATOR
+from azure.core.exceptions import HttpResponseError
 
 if TYPE_CHECKING:
     from conftest import Demo

@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from azsim.roles import DISK_RESTORE_OPERATOR, READER
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.dataprotection import models as dp
-
-from azsim.roles import DISK_RESTORE_OPERATOR, READER
 
 if TYPE_CHECKING:
     from conftest import Demo

@@ -10,13 +10,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
-
 import azsim
+import pytest
 from azsim.sdk import FakeTokenCredential, mgmt_clients
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 from chaos import invariants as inv
 from chaos import scenario
+
 from domain.restore.planning import DISK_RESTORE_OPERATOR, assignment_name
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from devhost.config import ConfigError, HostConfig
 from devhost.durable.dispatch import (
     MIN_INTERVAL,

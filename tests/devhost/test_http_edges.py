@@ -8,7 +8,6 @@ import socket
 from pathlib import Path
 
 import requests
-
 from devhost.routes import compile_route
 
 SAMPLE = Path(__file__).parent / "apps" / "sample"

@@ -18,7 +18,6 @@ from azure.data.tables import TableServiceClient
 from azure.identity import ManagedIdentityCredential
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
-
 from devhost import identity
 from devhost.azurite import Azurite
 

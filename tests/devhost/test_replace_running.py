@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from devhost.config import ConfigError, HostConfig
 
 SAMPLE = Path(__file__).parent / "apps" / "sample"

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from devhost.durable.protocol import EventType, context_json, event, played_json
 from devhost.durable.store import StateInUseError, Store
 

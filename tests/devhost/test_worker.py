@@ -15,7 +15,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from devhost.discovery import load_app, start_worker
 from devhost.invoker import worker_loop
 from devhost.worker import IndexingError

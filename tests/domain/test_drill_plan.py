@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import RestoreError
 from domain.drills.drill_plan import (
     DAILY_RESTORE_LIMIT,
     SCHEMA_VERSION,
@@ -25,6 +24,7 @@ from domain.drills.drill_plan import (
     select,
     within_daily_limit,
 )
+from domain.errors import RestoreError
 from domain.model import RecoveryPoint
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "drill-plans.example.json"

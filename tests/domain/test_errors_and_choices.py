@@ -3,9 +3,8 @@
 import pytest
 
 from domain import errors
-
-from domain.restore import azure_codes
 from domain.model import RecoveryPoint
+from domain.restore import azure_codes
 from domain.restore.planning import assignment_name, choose_recovery_point
 from domain.restore.request import RecoveryPointChoice
 

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from domain.recovery.policy import Policies
 from domain.recovery.admission import DEDUPLICATED, REJECTED, RUN_PREFIX, Guard, check_guard, run_id
+from domain.recovery.policy import Policies
 from domain.restore.request import _REQUEST_ID
 
 SUB = "00000000-0000-0000-0000-000000000001"

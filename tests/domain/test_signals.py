@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from domain.resource_id import ResourceId
 from domain.recovery.signals import (
     ALERT_EVENT_TYPE,
     ARN_DELETED,
@@ -19,6 +18,7 @@ from domain.recovery.signals import (
     parse_event,
     parse_event_grid,
 )
+from domain.resource_id import ResourceId
 
 SUB = "5f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -38,7 +38,6 @@ shared_azurite = _restore.shared_azurite
 
 from fuzzlib import COLLECTED, EXAMPLES, FULL, OPEN_COUNTS, RG  # noqa: E402
 
-
 if os.environ.get("FUZZ_LOG"):  # every error the app and devhost log, with its traceback
     import logging
     _handler = logging.FileHandler(os.environ["FUZZ_LOG"])

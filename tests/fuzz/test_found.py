@@ -114,7 +114,6 @@ def test_queue_messages_nested_too_deeply_or_alerts_without_schema_id_are_poison
     host without its reason. An alert without schemaId was refused as a restore request with
     "data: unknown field"; now as an alert, naming schemaId."""
     from azure.storage.queue import QueueMessage
-
     from devhost.triggers.queue import trigger_data
     host = app.env.host.host
     entry = host.registry.functions["restore_from_queue"]

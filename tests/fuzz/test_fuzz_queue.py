@@ -68,7 +68,6 @@ class Captured:
 def queue(fuzz_app):
     """The app, and a way to run restore_from_queue on one message as the host would."""
     from azure.storage.queue import QueueMessage
-
     from devhost.triggers.queue import UndecodableMessage, decode_body, trigger_data
     app = fuzz_app()
     host = app.env.host.host
@@ -92,7 +91,7 @@ def queue(fuzz_app):
         datum, metadata = trigger_data(msg, body, entry.name, datetime.now(UTC))
         try:
             host.invoker.invoke(entry, datum, metadata)
-        except Exception as exc:  # noqa: BLE001 - judged by the test
+        except Exception as exc:
             return list(captured.sent), exc, False
         return list(captured.sent), None, False
 
@@ -150,8 +149,8 @@ def _refused() -> st.SearchStrategy[bytes]:
 
 def _never_valid(raw: bytes) -> bool:
     from domain.errors import InvalidRequest
-    from domain.restore.request import RestoreRequest
     from domain.recovery.signals import is_alert
+    from domain.restore.request import RestoreRequest
     try:
         doc = json.loads(raw.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):
@@ -185,7 +184,7 @@ def test_refused_messages_land_in_the_poison_queue_with_their_reason(listening, 
     for client in (main, poison):
         try:
             client.create_queue()
-        except Exception:  # noqa: BLE001 - exists
+        except Exception:
             pass
     for raw in batch:
         main.send_message(base64.b64encode(raw).decode())  # the host's default encoding

@@ -277,7 +277,7 @@ def _converter_reads(event: Any) -> bool:
     try:
         EventGridEventInConverter.decode(meta.Datum(json.dumps(event), "json"),
                                          trigger_metadata={})
-    except Exception:  # noqa: BLE001 - any failure there is the worker's
+    except Exception:
         return False
     return True
 
@@ -352,7 +352,7 @@ def _names_event_field(reason: str, path: str) -> bool:
     head = path.split(".")[0].split("[")[0]
     if head == "specversion" and "eventType" in reason:
         return True  # no specversion: an Event Grid event to the converter, which drops "type"
-    return head in _EVENT_FIELDS and head in reason or \
+    return (head in _EVENT_FIELDS and head in reason) or \
         any(f in reason for f in ("subject", "data.resourceUri", "data.resourceInfo",
                                   "no resource id"))
 

@@ -32,9 +32,9 @@ from fuzzlib import (
     open_bug,
     problem_of,
     query,
-    url_quote,
     raw_bodies,
     texts,
+    url_quote,
 )
 from hypothesis import given
 from hypothesis import strategies as st

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 import azsim
+import pytest
 from azsim.scenario import add_role_assignments
 from azsim.sdk import FakeTokenCredential, MgmtClients, mgmt_clients
 from devhost.clock import VirtualClock
+
 from domain.model import Operation, OperationStatus, RestorePlan, RoleGrant
 from gateway.azure_sdk import AzureControlPlane
 from gateway.factory import control_plane

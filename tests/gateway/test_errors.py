@@ -130,6 +130,7 @@ def test_operation_urls_off_the_arm_endpoint_are_refused(env: Env) -> None:
 
 def test_a_token_arm_refuses_is_app_not_authorized(env: Env) -> None:
     from azsim.sdk import FakeTokenCredential
+
     from gateway.factory import control_plane
 
     wrong_tenant = FakeTokenCredential(env.sim.app_principal_id,

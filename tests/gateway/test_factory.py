@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from azsim.sdk import mgmt_clients
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.mgmt.compute.operations._operations import (
     build_disks_delete_request,
@@ -14,7 +15,6 @@ from azure.mgmt.compute.operations._operations import (
 )
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
 
-from azsim.sdk import mgmt_clients
 from gateway import factory
 from gateway.azure_sdk import AzureControlPlane
 from gateway.clients import SubscriptionClients

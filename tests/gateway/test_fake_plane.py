@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from harness import START, FakeControlPlane, estate
 
 from domain import errors
 from domain.model import Operation, OperationStatus, RestorePlan, RoleGrant
-from harness import START, FakeControlPlane, estate
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
 

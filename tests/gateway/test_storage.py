@@ -13,14 +13,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.core.credentials import AccessToken
 from azure.data.tables import TableClient
-from azure.storage.blob import (AccountSasPermissions, BlobServiceClient, ResourceTypes,
-                                generate_account_sas)
+from azure.storage.blob import (
+    AccountSasPermissions,
+    BlobServiceClient,
+    ResourceTypes,
+    generate_account_sas,
+)
 from azure.storage.queue import QueueClient
-
 from demo import APP_IDENTITY
 from devhost import identity
 from devhost.azurite import Azurite
 from devhost.config import AZURITE_ACCOUNT, AZURITE_KEY
+
 from domain import errors
 from gateway.ledger import Ledger
 from gateway.reports import ReportStore

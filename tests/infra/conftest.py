@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tools.infra import checkov_run, rules
 from tools.infra.bicep import Project
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import settings
 from tools.infra import app_settings
 from tools.infra.bicep import Project
+
+import settings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -10,8 +10,9 @@ import json
 import re
 from pathlib import Path
 
-import settings
 from tools.infra.bicep import Project
+
+import settings
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tools.infra import __main__ as cli
 from tools.infra import bicep_types, types_check
 from tools.infra.bicep import Project

@@ -49,7 +49,7 @@ class NewWork:
 
 
 class _Task:
-    __slots__ = ("done", "ok", "_callbacks")
+    __slots__ = ("_callbacks", "done", "ok")
 
     def __init__(self) -> None:
         self.done = False

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from devhost.clock import VirtualClock
 from devhost.durable.oracle import Oracle
 from devhost.host import DevHost

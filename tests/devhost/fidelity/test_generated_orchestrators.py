@@ -37,12 +37,11 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings
-from hypothesis import strategies as st
-
 from devhost.durable.oracle import DISAGREE
 from devhost.durable.store import TERMINAL
 from devhost.host import DevHost
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
 
 ORACLE_MESSAGE = f"devhost fidelity oracle: {DISAGREE}"
 

@@ -23,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from devhost.durable.oracle import DISAGREE, Oracle
 from devhost.host import DevHost
 

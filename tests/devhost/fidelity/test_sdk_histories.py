@@ -49,11 +49,8 @@ from typing import Any
 
 import pytest
 from azure.durable_functions.models import DurableOrchestrationContext
-from azure.durable_functions.models.actions.CreateTimerAction import CreateTimerAction
-from azure.durable_functions.models.actions.NoOpAction import NoOpAction
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 from azure.durable_functions.orchestrator import Orchestrator
-
 from devhost.durable.oracle import AGREE, HOST_LAGS, classify, task_label
 from devhost.durable.protocol import EventType, OrchestratorState
 from devhost.durable.shim import (
@@ -71,6 +68,7 @@ def _sdk_tests_package() -> Any:
     `tests` module for our tests/conftest.py with only our portion; add the SDK's portion, which is
     what a plain `import tests` gives."""
     import azure.durable_functions
+
     import tests
 
     sdk_dir = str(Path(azure.durable_functions.__file__).resolve().parents[2] / "tests")
@@ -177,7 +175,7 @@ def _record_module(recording: Recording, module: Any, short: str) -> None:
             try:
                 recording.cases[-1].result = Orchestrator(fn).handle(
                     DurableOrchestrationContext.from_json(ctx))
-            except Exception as exc:  # noqa: BLE001 - the failed state is in the message
+            except Exception as exc:
                 recording.cases[-1].error = str(exc)
             return value
         return _record(recording, current[0], ctx, fn, run)
@@ -201,7 +199,7 @@ def _record_module(recording: Recording, module: Any, short: str) -> None:
             recording.sdk_tests_run += 1
             try:
                 test()
-            except Exception:  # noqa: BLE001 - reported by test_the_sdk_tests_themselves_still_pass
+            except Exception:
                 recording.sdk_test_failures[current[0]] = traceback.format_exc()
     finally:
         module.__dict__.update(saved)
@@ -255,7 +253,7 @@ def sdk_open_tasks(case: Case) -> tuple[dict[int, str], int]:
         warnings.simplefilter("ignore")
         try:
             executor.execute(ctx, ctx.histories, case.fn)
-        except Exception:  # noqa: BLE001 - a failed orchestration still has its open tasks
+        except Exception:
             pass
     out: dict[int, str] = {}
     for key, value in ctx.open_tasks.items():

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from azure.functions import meta
-
 from devhost.azurite import Azurite
 from devhost.discovery import start_worker
 from devhost.invoker import Invoker, worker_loop

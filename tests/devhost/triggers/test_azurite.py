@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from azure.storage.queue import QueueServiceClient
-
 from devhost.azurite import Azurite, AzuriteError, azurite_binary
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import azure.functions as func
 import pytest
-
 from devhost.invoker import Invoker
 from devhost.triggers.eventgrid import handle
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from devhost.triggers.ncrontab import DAY_NAMES, MONTH_NAMES, CronError, NCrontab
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from devhost.triggers.ncrontab import DAY_NAMES, MONTH_NAMES, CronError, NCrontab
 
 T0 = datetime(2024, 1, 1, 10, 0, 7, tzinfo=UTC)  # a Monday
 

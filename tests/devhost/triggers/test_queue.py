@@ -13,9 +13,12 @@ from types import SimpleNamespace
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
-from azure.storage.queue import (BinaryBase64EncodePolicy, QueueClient, QueueMessage,
-                                 TextBase64EncodePolicy)
-
+from azure.storage.queue import (
+    BinaryBase64EncodePolicy,
+    QueueClient,
+    QueueMessage,
+    TextBase64EncodePolicy,
+)
 from devhost.azurite import Azurite
 from devhost.clock import RealClock
 from devhost.config import HostConfig

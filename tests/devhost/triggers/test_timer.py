@@ -10,12 +10,17 @@ from types import SimpleNamespace
 
 import azure.functions as func
 import pytest
-
 from devhost.clock import RealClock, VirtualClock
 from devhost.discovery import FunctionEntry
 from devhost.invoker import Invoker
-from devhost.triggers.timer import (IntervalSchedule, ScheduleError, TimerListener,
-                                    create_listener, parse_schedule, parse_timespan)
+from devhost.triggers.timer import (
+    IntervalSchedule,
+    ScheduleError,
+    TimerListener,
+    create_listener,
+    parse_schedule,
+    parse_timespan,
+)
 
 START = datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC)
 

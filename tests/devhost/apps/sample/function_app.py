@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
-
 from blueprint import bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
