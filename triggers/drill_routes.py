@@ -25,21 +25,25 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
+from domain.access.access_policy import DRILL_ACTION, Caller
 from domain.document import DocumentUnavailable, load_configured
 from domain.drills.drill_plan import DrillPlan, DrillPlans
+from domain.drills.drill_run import DiskSweep, DrillInput
 from domain.drills.selection import drill_id
 from domain.restore.request import parse_json
 from gateway.reports import report_store_for
+from orchestrations.drill import drill
+from orchestrations.sweep import sweep_drill_disks as disk_sweep
 from settings import Settings, settings
 
 from .authorization import Refused, authorize, read_refusal, record_action
 from .problems import STORAGE_FAILURES, problem, unavailable
-from .submit import run_config
+from .submit import run_settings
 from .views import is_instance_id, restore_view
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-ORCHESTRATOR, SWEEP, SWEEP_ID = "drill", "sweep_drill_disks", "sweep-drill-disks"
+SWEEP_ID = "sweep-drill-disks"
 _LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running}
 
 
@@ -63,9 +67,9 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
     # Raises (STORAGE_FAILURES) when the report could not be written: say so now, not after
     # every disk was restored.
     await asyncio.to_thread(lambda: report_store_for(config).check_writable())
-    await client.start_new(ORCHESTRATOR, instance, {
-        "drillId": instance, "plan": plan.to_dict(), "config": run_config(config),
-        "requestedBy": requested_by or {"kind": "timer", "id": None, "name": plan.name}})
+    await drill.start(client, instance, DrillInput(
+        instance, plan, run_settings(config),
+        Caller.from_dict(requested_by) if requested_by else Caller("timer", None, plan.name)))
     return instance, True
 
 
@@ -80,7 +84,7 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
         return problem(400, "Invalid request", 'the body must be {"plan": "<plan name>"}')
     why = f"restore drill of plan {body['plan']}, started by hand"
     try:  # before the plans are read: a caller the policy does not know learns nothing
-        allowed = authorize(req, "drill", {"drillPlans": body["plan"]}, why=why)
+        allowed = authorize(req, DRILL_ACTION, {"drillPlans": body["plan"]}, why=why)
     except Refused as refused:
         return refused.response
     config = settings()
@@ -99,7 +103,7 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
         log.error("drill of plan %s not started: %s", plan.name, exc)
         return unavailable("Drill reports unavailable", exc)
     if started:
-        record_action("request", allowed, {"action": "drill", "drillPlans": plan.name},
+        record_action("request", allowed, {"action": DRILL_ACTION, "drillPlans": plan.name},
                       run_id=instance, why=why)
     url = f"{req.url.split('/api/', 1)[0]}/api/drills/{instance}"
     return func.HttpResponse(json.dumps({"id": instance, "started": started,
@@ -117,7 +121,7 @@ async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -
     if not is_instance_id(instance):
         return problem(404, "Not found", f"no drill with id {instance!r}")
     status = await client.get_status(instance, show_input=False)
-    if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
+    if status.runtime_status is None or status.name != drill.name:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
     view = restore_view(status)
     result = view["result"] or {}
@@ -143,7 +147,7 @@ async def get_drill_report(req: func.HttpRequest,
     if kind not in _REPORT_TYPES or set(req.params) - {"format", "code"}:
         return problem(400, "Invalid request", "the only query parameter is format=json|html")
     status = await client.get_status(instance, show_input=False)
-    if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
+    if status.runtime_status is None or status.name != drill.name:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
     view = restore_view(status)
     if not view["done"]:
@@ -219,5 +223,5 @@ async def sweep_drill_disks(client: DurableOrchestrationClient) -> str | None:
     previous = await client.get_status(SWEEP_ID, show_input=False)
     if not sandboxes or previous.runtime_status in _LIVE:
         return None
-    return await client.start_new(SWEEP, SWEEP_ID, {"sandboxes": sandboxes,
-                                                    "now": datetime.now(UTC).isoformat()})
+    return await disk_sweep.start(client, SWEEP_ID, DiskSweep(
+        sandboxes, datetime.now(UTC).isoformat()))

@@ -17,6 +17,8 @@ import azure.functions as func
 from domain import errors
 from domain.access.access_policy import Caller
 from domain.restore.request import RestoreRequest, parse_json, zulu
+from orchestrations.recover import recover
+from orchestrations.restore_managed_disk import restore_managed_disk
 from settings import settings
 
 from .authorization import (
@@ -30,7 +32,7 @@ from .authorization import (
 )
 from .instances import list_instances
 from .problems import problem
-from .submit import ORCHESTRATOR, submit
+from .submit import submit
 from .views import is_instance_id, restore_view, run_summary
 
 bp = df.Blueprint()
@@ -78,7 +80,7 @@ async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationCli
                  {"Location": url, "Retry-After": "10"})
 
 
-LISTED = (ORCHESTRATOR, "recover")  # what GET /api/restores lists: restores and recovery runs
+LISTED = (restore_managed_disk.name, recover.name)  # GET /api/restores: restores, recoveries
 _STATUSES = {s.value.lower(): s for s in df.OrchestrationRuntimeStatus}
 MAX_TOP = 500
 

@@ -22,14 +22,15 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 from domain.document import DocumentUnavailable, load_configured
 from domain.recovery.policy import Policies, Policy
 from domain.recovery.admission import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Decision, check_guard, run_id
+from domain.recovery.recovery_run import RecoveryInput
 from domain.recovery.signals import MAX_ID, MalformedEvent, Signal, encodable, parse_alert
 from gateway.ledger import Ledger, ledger_for
+from orchestrations.recover import recover
 from settings import Settings, settings
 
-from .submit import run_config
+from .submit import run_settings
 
 log = logging.getLogger(__name__)
-ORCHESTRATOR = "recover"
 _LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running,
          OrchestrationRuntimeStatus.Suspended}
 _ATTEMPTS = 8  # optimistic-concurrency rounds before giving up (the caller's retry takes over)
@@ -109,7 +110,7 @@ async def _tags(gate: Admission, signal: Signal) -> dict[str, str] | None:
     they cannot be read (the policy then does not match, and says why)."""
     if not gate.policies.needs_tags(signal):
         return {}
-    from activities.restore_activities import gateway
+    from activities.activity import gateway
     try:
         vm = await asyncio.to_thread(gateway().get_vm, signal.resource_id)
     except Exception:  # noqa: BLE001 - unreadable tags are "unknown", reported by the policy
@@ -139,9 +140,8 @@ async def _start(client: DurableOrchestrationClient, signal: Signal, policy: Pol
             await asyncio.to_thread(ledger.save_guard, guard, won)  # not a start after all
             return Decision(REJECTED, full, policy.name)
         try:
-            await client.start_new(ORCHESTRATOR, run, {
-                "runId": run, "policy": policy.to_dict(), "signal": signal.to_dict(),
-                "config": run_config(gate.settings)})
+            await recover.start(client, run, RecoveryInput(run, policy, signal,
+                                                           run_settings(gate.settings)))
         except Exception:
             await asyncio.to_thread(ledger.release_slot, run)
             await asyncio.to_thread(ledger.save_guard, guard, won)
