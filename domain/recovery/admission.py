@@ -117,7 +117,8 @@ def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> 
             "recoveryPoint": before,
             "target": {"resourceGroupId": rg, "diskName": _copy_name(vm.os_disk_id, signal)},
             "swapOsDisk": {"vmId": vm.id}})])
-    requests, skipped = [], []
+    requests: list[RestoreRequest] = []
+    skipped: list[str] = []
     for disk in vm.data_disks:
         if not _protected(azure, disk.disk_id):
             skipped.append(f"{disk.disk_id}: not protected by a Backup vault")
