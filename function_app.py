@@ -3,8 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities.drill_activities import bp as drill_activities
-from activities.restore_activities import bp as activities
+from activities.registry import bp as activities
 from orchestrations.orchestrators import bp as orchestrations
 from triggers.drill_routes import bp as drills
 from triggers.events import bp as events
@@ -14,6 +13,5 @@ from triggers.queue import bp as queue
 from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (orchestrations, activities, drill_activities, http, queue, events, drills,
-                  sweeper, openapi):
+for blueprint in (orchestrations, activities, http, queue, events, drills, sweeper, openapi):
     app.register_functions(blueprint)

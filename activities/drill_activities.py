@@ -1,96 +1,123 @@
-"""The restore drill's activities that reach beyond ARM: the ledger (recovery points already
-drilled), blob storage (reports), a Storage queue or webhook (failure notices), and the plan's
-verification webhook. Same contract as handlers.py: JSON in, JSON out, permanent errors as data.
-"""
+"""The restore drill's activities: choosing the disks, verifying a restored disk (against its
+source, and the plan's webhook), the report (blob storage, the ledger of drilled points, a
+failure notice on a Storage queue or webhook), and finding drill disks past their expiry."""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import datetime
-# Binding parameters are annotated Dict (typing), never dict[...]: the Python worker's load
-# check refuses PEP 585 generics, and Azure would then run no function of the app at all.
-from typing import Any, Dict  # noqa: UP035
-
-import azure.durable_functions as df
+from typing import Any
 
 from domain.drills import drill_report
 from domain.drills.drill_plan import DrillPlan
-from domain.drills.selection import select_disks
+from domain.drills.drill_run import (
+    FAILED,
+    SKIPPED,
+    DiskChecks,
+    DiskSelectionRequest,
+    DiskSweep,
+    DiskVerification,
+    ExpiredDisks,
+    ReportRequest,
+    ReportWritten,
+    WebhookCheck,
+    WebhookVerdict,
+)
+from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, DrillSelection, select_disks, verify
+from gateway.port import ControlPlane
 from gateway.reports import post_json, webhook_verdict
 
-from .restore_activities import gateway, ledger, report_store
-from .handlers import reported
+from .activity import activity, ledger, report_store
 from .report_page import render_html
 
-bp = df.Blueprint()
 log = logging.getLogger("diskrestore.drills")
 
 
-@reported
-def _select(payload: dict[str, Any], _: Any) -> dict[str, Any]:
-    plan = DrillPlan.from_dict(payload["plan"])
-    plane, drills = gateway(), ledger()
-    now = datetime.fromisoformat(payload["now"])
-    instances = [bi.id for vault in plan.selection.vaults
-                 for bi in plane.list_backup_instances(vault)]
-    drilled = drills.drilled(instances) if plan.recovery_point.kind == "oldestNotDrilled" else {}
-    return select_disks(plan, payload["drillId"], now, plane, drilled).to_dict()
-
-
-@bp.activity_trigger(input_name="payload")
-def select_drill_disks(payload: Dict[str, Any]) -> dict[str, Any]:
+@activity()
+def select_drill_disks(request: DiskSelectionRequest, azure: ControlPlane) -> DrillSelection:
     """The plan's disks, each with its recovery point, and the roles the drill grants."""
-    return _select(payload, None)
+    plan = request.plan
+    instances = [bi.id for vault in plan.selection.vaults
+                 for bi in azure.list_backup_instances(vault)]
+    drilled = ledger().drilled(instances) \
+        if plan.recovery_point.kind == "oldestNotDrilled" else {}
+    return select_disks(plan, request.drill_id, datetime.fromisoformat(request.now), azure,
+                        drilled)
 
 
-@bp.activity_trigger(input_name="payload")
-def verify_with_webhook(payload: Dict[str, Any]) -> dict[str, Any]:
-    """The plan's custom check (e.g. mount the disk on a probe VM): {"pass", "reason"}."""
-    body = {k: payload[k] for k in ("drillId", "diskId", "restoredDiskId", "recoveryPointId")}
-    return webhook_verdict(payload["url"], body, float(payload["timeoutSeconds"]))
+@activity()
+def verify_drill_disk(verification: DiskVerification, azure: ControlPlane) -> DiskChecks:
+    checks, reason = verify(verification.source,
+                            azure.get_disk(verification.restored_disk_id))
+    return DiskChecks(checks, reason)
 
 
-@bp.activity_trigger(input_name="payload")
-def write_drill_report(payload: Dict[str, Any]) -> dict[str, Any]:
+@activity(errors_as_data=False)
+def verify_with_webhook(check: WebhookCheck, _: ControlPlane) -> WebhookVerdict:
+    """The plan's custom check (e.g. mount the disk on a probe VM)."""
+    body = {"drillId": check.drill_id, "diskId": check.disk_id,
+            "restoredDiskId": check.restored_disk_id, "recoveryPointId": check.recovery_point_id}
+    answer = webhook_verdict(check.url, body, float(check.timeout_seconds))
+    return WebhookVerdict(passed=answer["pass"], reason=answer["reason"])
+
+
+@activity(errors_as_data=False)
+def write_drill_report(request: ReportRequest, _: ControlPlane) -> ReportWritten:
     """Report (JSON and HTML) to blob storage, the summary to the log, the drilled points to
     the ledger, and a notice when a disk failed. Idempotent: a re-run overwrites the blobs."""
-    plan = payload["plan"]
+    plan = request.plan
     store = report_store()
     report = drill_report.build_report(
-        drill_id=payload["drillId"], plan=plan["name"], started=payload["started"],
-        finished=payload["finished"], results=payload["results"],
-        previous=store.previous_summaries(plan["name"]), max_parallel=plan["maxParallel"],
-        observed_parallel=payload.get("observedParallel"))
-    if payload.get("error"):
-        report["error"] = payload["error"]
-    urls = store.write(plan["name"], payload["drillId"], report, render_html(report))
+        drill_id=request.drill_id, plan=plan.name, started=request.started,
+        finished=request.finished, results=[r.to_dict() for r in request.results],
+        previous=store.previous_summaries(plan.name), max_parallel=plan.max_parallel,
+        observed_parallel=request.observed_parallel)
+    if request.error:
+        report["error"] = request.error
+    urls = store.write(plan.name, request.drill_id, report, render_html(report))
     log.info("restore drill completed: %s", json.dumps(drill_report.summary_log(report)))
     drills = ledger()
-    for result in payload["results"]:
-        if result["verdict"] != "skipped" and result.get("recoveryPointId"):
-            drills.record_drilled(result["backupInstanceId"], result["recoveryPointId"])
+    for result in request.results:
+        if result.verdict != SKIPPED and result.recovery_point_id:
+            drills.record_drilled(result.backup_instance_id or "", result.recovery_point_id)
     summary = report["summary"]
     notified = None
-    if summary["failed"] or payload.get("error"):
-        notified = _notify(plan, {"event": "RestoreDrillFailed", "drillId": payload["drillId"],
-                                  "plan": plan["name"], "summary": summary, "reports": urls,
+    if summary["failed"] or request.error:
+        notified = _notify(plan, {"event": "RestoreDrillFailed", "drillId": request.drill_id,
+                                  "plan": plan.name, "summary": summary, "reports": urls,
                                   "failed": [{"diskId": d["diskId"], "reason": d["reason"]}
                                              for d in report["disks"]
-                                             if d["verdict"] == "failed"],
-                                  "error": payload.get("error")})
-    return {"summary": summary, "urls": urls, "notified": notified}
+                                             if d["verdict"] == FAILED],
+                                  "error": request.error})
+    return ReportWritten(summary, urls, notified)
 
 
-def _notify(plan: dict[str, Any], message: dict[str, Any]) -> list[str]:
-    notify, sent = plan.get("notify") or {}, []
-    if notify.get("queue"):
-        report_store().notify_queue(notify["queue"], message)
-        sent.append(f"queue:{notify['queue']}")
-    if notify.get("webhook"):
-        status, answer = post_json(notify["webhook"], message, 30)
+@activity()
+def expired_drill_disks(sweep: DiskSweep, azure: ControlPlane) -> ExpiredDisks:
+    """Drill disks in the sandboxes whose expiry tag is before `now` and that no VM uses."""
+    now = datetime.fromisoformat(sweep.now)
+    return ExpiredDisks([d.id for sandbox in sweep.sandboxes for d in azure.list_disks(sandbox)
+                         if d.tags.get(DRILL_TAG) and not d.managed_by
+                         and _before(d.tags.get(EXPIRY_TAG), now)])
+
+
+def _before(text: str | None, now: datetime) -> bool:
+    try:
+        return text is not None and datetime.fromisoformat(text) < now
+    except ValueError:
+        return False
+
+
+def _notify(plan: DrillPlan, message: dict[str, Any]) -> list[str]:
+    sent = []
+    if plan.notify.queue:
+        report_store().notify_queue(plan.notify.queue, message)
+        sent.append(f"queue:{plan.notify.queue}")
+    if plan.notify.webhook:
+        status, answer = post_json(plan.notify.webhook, message, 30)
         if not 200 <= status < 300:
             raise RuntimeError(f"the notification webhook answered HTTP {status}: "
                                f"{str(answer)[:200]}")
-        sent.append(f"webhook:{notify['webhook']}")
+        sent.append(f"webhook:{plan.notify.webhook}")
     return sent

@@ -200,3 +200,16 @@ def code_of(text: str) -> str | None:
         if match.group(1) in KNOWN:
             return match.group(1)
     return None
+
+
+def as_dict(exc: BaseException) -> dict[str, Any]:
+    """Any failure as an error's JSON: a RestoreError as it is; anything else (an activity's bare
+    Exception, whose text is all that reaches the orchestrator) by the code its text starts
+    with, or as Unexpected."""
+    if isinstance(exc, RestoreError):
+        return exc.to_dict()
+    text = str(exc)
+    code = code_of(text) or "Unexpected"
+    first = text.split("\n")[0].strip()
+    message = first.split(f"{code}: ", 1)[-1] if code != "Unexpected" else first
+    return {"code": code, "message": message, "hint": None}

@@ -14,41 +14,64 @@ from typing import Any, TypeVar
 
 T = TypeVar("T", bound="Record")
 
+# The wire convention: camelCase keys, for every Record, everywhere it crosses a boundary (an
+# activity's or orchestration's input and output, the ledger). Why camelCase: what the app shows
+# is camelCase already (the request schema, GET /api/restores/{id}, whose `result` is the
+# orchestration's output as it is, and the Durable status endpoint, which shows a run's input and
+# output), as ARM's JSON is; one convention from the request to the history to the answer, with
+# no conversion layer in between. Python fields stay snake_case; `wire_name` maps them.
+OMITTED_WHEN_NONE = {"omit_when_none": True}  # field(metadata=...): left out of to_dict if None
+
+
+def wire_name(name: str) -> str:
+    """snake_case field name -> camelCase JSON key (size_gb -> sizeGb, job_timeout_s ->
+    jobTimeoutS)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
 
 class Record:
-    """to_dict/from_dict for flat dataclasses of JSON values and nested Records (and lists)."""
+    """to_dict/from_dict for dataclasses of JSON values, nested Records, lists of them, and
+    documents with their own to_dict/from_dict (a RestoreRequest, a DrillPlan, a Caller...)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {wire_name(f.name): encode(value)
+                for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                if not ((value := getattr(self, f.name)) is None
+                        and f.metadata.get("omit_when_none"))}
 
     @classmethod
     def from_dict(cls: type[T], doc: dict[str, Any]) -> T:
         hints = typing.get_type_hints(cls)
-        kwargs = {f.name: _load(hints[f.name], doc[f.name])
-                  for f in dataclasses.fields(cls) if f.name in doc}  # type: ignore[arg-type]
+        kwargs = {f.name: decode(hints[f.name], doc[key])
+                  for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                  if (key := wire_name(f.name)) in doc}
         return cls(**kwargs)
 
 
-def _dump(value: Any) -> Any:
-    if isinstance(value, Record):
+def encode(value: Any) -> Any:
+    """A Record (or a document with to_dict, or a list of them) as JSON; JSON values as they are."""
+    if hasattr(value, "to_dict"):
         return value.to_dict()
     if isinstance(value, list | tuple):
-        return [_dump(v) for v in value]
+        return [encode(v) for v in value]
     return value
 
 
-def _load(hint: Any, value: Any) -> Any:
+def decode(hint: Any, value: Any) -> Any:
+    """JSON back into the type `hint` names: a Record, a document with from_dict, an optional or
+    a list of them; anything else as it is."""
     if value is None:
         return None
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _load(inner[0], value) if len(inner) == 1 else value
+        return decode(inner[0], value) if len(inner) == 1 else value
     if origin in (list, tuple):
         (item,) = typing.get_args(hint)[:1]
-        loaded = [_load(item, v) for v in value]
+        loaded = [decode(item, v) for v in value]
         return tuple(loaded) if origin is tuple else loaded
-    if isinstance(hint, type) and issubclass(hint, Record):
+    if isinstance(hint, type) and hasattr(hint, "from_dict"):
         return hint.from_dict(value)
     return value
 
@@ -188,3 +211,61 @@ class RestorePlan(Record):
     dry_run: bool = False
     propagation_timeout_s: int = 1800
     job_timeout_s: int = 7200
+
+
+# ---- what an activity is asked: one record per input, one per output ----------------------------
+# One dataclass per activity input (the Temporal samples' rule), not bare strings: a field can be
+# added later without changing the activity's signature.
+@dataclass(frozen=True)
+class Revocation(Record):
+    assignment_id: str
+
+
+@dataclass(frozen=True)
+class Revoked(Record):
+    was_present: bool  # False: the assignment was gone already
+
+
+@dataclass(frozen=True)
+class VmRef(Record):
+    vm_id: str
+
+
+@dataclass(frozen=True)
+class DiskRef(Record):
+    disk_id: str
+
+
+@dataclass(frozen=True)
+class JobRef(Record):
+    job_id: str
+
+
+@dataclass(frozen=True)
+class FoundRestoreJob(Record):
+    job: RestoreJob | None  # None: the vault has no job for this plan's target disk
+
+
+@dataclass(frozen=True)
+class DiskAttachment(Record):
+    vm_id: str
+    disk_id: str
+    lun: int
+    caching: str
+
+
+@dataclass(frozen=True)
+class OsDiskChange(Record):
+    vm_id: str
+    disk_id: str
+
+
+@dataclass(frozen=True)
+class DiskTags(Record):
+    disk_id: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Done(Record):
+    """The output of an activity that answers nothing but that it ran."""

@@ -12,52 +12,54 @@ A wait's progress is its custom status; the restore lists the wait in its own pr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 import azure.durable_functions as df
 
+from activities.restore_activities import get_restore_job, start_validate_restore
 from domain import errors
-
+from domain.model import JobRef, Record, RestoreJob
 from domain.restore import azure_codes
-from domain.model import RestoreJob, RestorePlan
+from domain.restore.restore_run import JobWatch, PropagationDone, PropagationWait
 
-from .outcome import error_dict
-from .steps import Orchestration, Run
+from .calls import Orchestration, Orchestrator, orchestrator
+from .steps import Run
 
 PROBES_PER_GENERATION = 3  # up to ~60 events each (validation polled every 5 s, 20-40 s)
 POLLS_PER_GENERATION = 20  # about 8 events each
-PROPAGATION, TRACK = "await_propagation", "track_restore_job"
+In = TypeVar("In", bound=Record)
+Out = TypeVar("Out")
 
 
-def wait_for(run: Run, name: str, payload: dict[str, Any], suffix: str) -> Orchestration:
-    """Run the wait `name` as a sub-orchestration; its result, or its error raised here."""
+def wait_for(run: Run, wait: Orchestrator[In, Out], doc: In, suffix: str) -> Orchestration[Out]:
+    """Run the wait as a sub-orchestration: its result, or its error raised here. Listed in the
+    run's progress while it lasts, so a status read shows it and a cancel reaches it."""
     child = f"{run.context.instance_id}:{suffix}"
     run.note(children=[child])
-    result = yield run.context.call_sub_orchestrator(name, payload, child)
+    result = yield from wait.call(run.context, doc, child)
     run.detail.pop("children", None)
-    if isinstance(result, dict) and isinstance(result.get("error"), dict):
-        raise errors.from_dict(result["error"])
     return result
 
 
-def await_propagation(context: df.DurableOrchestrationContext) -> Orchestration:
-    """Probe validateRestore until the new roles work; never a fixed 15-minute sleep. Input:
-    {plan, config, started (ISO), probes (so far)}; output {probes} or {error}."""
-    doc: dict[str, Any] = context.get_input()
+@orchestrator(errors_as_data=True)
+def await_propagation(context: df.DurableOrchestrationContext,
+                      wait: PropagationWait) -> Orchestration[PropagationDone | None]:
+    """Probe validateRestore until the new roles work; never a fixed 15-minute sleep."""
     run = Run(context)
-    plan, config = RestorePlan.from_dict(doc["plan"]), doc["config"]
-    started, probes = datetime.fromisoformat(doc["started"]), int(doc.get("probes", 0))
+    plan, settings = wait.plan, wait.settings
+    started, probes = datetime.fromisoformat(wait.started), wait.probes
     run.enter("propagate", probe=probes)
     try:
         for _ in range(PROBES_PER_GENERATION):
             probes += 1
             run.note(probe=probes)
-            status = yield from run.operation("start_validate_restore", plan.to_dict(),
-                                              config["operation_poll_s"])
+            status = yield from run.operation(start_validate_restore, plan,
+                                              settings.operation_poll_s)
             if status.state == "succeeded":
                 run.finish()
-                return {"probes": probes}
+                return PropagationDone(probes)
             error = azure_codes.classify(status.error_code, status.error_message)
             if error is not None:
                 raise error
@@ -67,39 +69,38 @@ def await_propagation(context: df.DurableOrchestrationContext) -> Orchestration:
                     f"the vault's identity still lacks permissions after {waited:.0f} s "
                     f"({status.error_code})", hint="check the role assignments, then retry")
             run.note(probe=probes, lastError=status.error_code)
-            yield from run.wait(min(config["probe_interval_s"],
+            yield from run.wait(min(settings.probe_interval_s,
                                     plan.propagation_timeout_s - waited))
-    except Exception as exc:  # noqa: BLE001 - the restore decides what a failure means
+    except Exception:  # the restore decides what a failure means (errors as data)
         run.finish()
-        return {"error": error_dict(exc)}
-    context.continue_as_new(dict(doc, probes=probes))
+        raise
+    context.continue_as_new(replace(wait, probes=probes).to_dict())
     return None
 
 
-def track_restore_job(context: df.DurableOrchestrationContext) -> Orchestration:
-    """Poll the restore job until it ends. Input: {jobId, config, started (ISO), timeoutS};
-    output the job, or {error}."""
-    doc: dict[str, Any] = context.get_input()
+@orchestrator(errors_as_data=True)
+def track_restore_job(context: df.DurableOrchestrationContext,
+                      watch: JobWatch) -> Orchestration[RestoreJob | None]:
+    """Poll the restore job until it ends: the job, once it succeeded."""
     run = Run(context)
-    job_id, config = doc["jobId"], doc["config"]
-    started = datetime.fromisoformat(doc["started"])
-    run.enter("track", jobId=job_id)
+    started = datetime.fromisoformat(watch.started)
+    run.enter("track", jobId=watch.job_id)
     try:
         for _ in range(POLLS_PER_GENERATION):
-            job = RestoreJob.from_dict((yield from run.call("get_restore_job", job_id)))
-            run.note(jobId=job_id, jobStatus=job.status)
+            job = yield from run.call(get_restore_job, JobRef(watch.job_id))
+            run.note(jobId=watch.job_id, jobStatus=job.status)
             if job.finished:
                 if not job.succeeded:
                     raise errors.RestoreJobFailed(f"restore job {job.status}: "
                                                   f"{job.error_code}: {job.error_message}")
                 run.finish()
-                return job.to_dict()
-            if (run.now - started).total_seconds() > doc["timeoutS"]:
+                return job
+            if (run.now - started).total_seconds() > watch.timeout_s:
                 raise errors.RestoreTimedOut(f"restore job still {job.status} after "
-                                             f"{doc['timeoutS']} s")
-            yield from run.wait(config["poll_interval_s"])
-    except Exception as exc:  # noqa: BLE001 - the restore decides what a failure means
+                                             f"{watch.timeout_s} s")
+            yield from run.wait(watch.settings.poll_interval_s)
+    except Exception:  # the restore decides what a failure means (errors as data)
         run.finish()
-        return {"error": error_dict(exc)}
-    context.continue_as_new(doc)
+        raise
+    context.continue_as_new(watch.to_dict())
     return None

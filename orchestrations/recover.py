@@ -1,9 +1,6 @@
 """An alert-driven recovery run: resolve what the matched policy restores, run one restore (a
 sub-orchestration of restore_managed_disk) per disk, then give back the concurrency slot that
-admission took.
-
-Input {"runId", "policy": Policy.to_dict(), "signal": Signal.to_dict(), "config"}; same replay
-rules as every orchestration here (see restore_managed_disk.py).
+admission took. Same replay rules as every orchestration here (see restore_managed_disk.py).
 """
 
 from __future__ import annotations
@@ -12,62 +9,70 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from .outcome import error_dict
-from .steps import RETRY, Orchestration, Run
+from activities.recovery_activities import release_recovery_slot, resolve_recovery
+from domain import errors
+from domain.access.access_policy import Caller
+from domain.recovery.admission import Resolution
+from domain.recovery.recovery_run import (
+    OUTCOME_SCHEMA,
+    RecoveryInput,
+    RecoveryOutcome,
+    ResolutionRequest,
+    SlotRelease,
+)
+from domain.restore.restore_run import ApprovalRequest, RestoreInput, RestoreOutcome
 
-SCHEMA = 1
+from .calls import Orchestration, orchestrator
+from .restore_managed_disk import restore_managed_disk
+from .steps import Run
 
 
-def recover(context: df.DurableOrchestrationContext) -> Orchestration:
-    doc: dict[str, Any] = context.get_input()
+@orchestrator()
+def recover(context: df.DurableOrchestrationContext,
+            doc: RecoveryInput) -> Orchestration[RecoveryOutcome]:
     run = Run(context)
-    policy, signal = doc["policy"], doc["signal"]
-    run.subject = {"source": {"resourceId": signal["resourceId"]}, "policy": policy["name"],
-                   "signal": signal["eventType"]}
-    approval = policy.get("approval") or {}
-    children: list[str] = []
-    restores: list[dict[str, Any]] = []
-    resolution: dict[str, Any] = {}
+    policy, signal = doc.policy, doc.signal
+    run.subject = {"source": {"resourceId": signal.resource_id}, "policy": policy.name,
+                   "signal": signal.event_type}
+    restores: list[RestoreOutcome] = []
+    resolution = Resolution()
     error: dict[str, Any] | None = None
     try:
-        run.enter("resolve", policy=policy["name"], signal=signal["summary"])
-        resolution = yield from run.call("resolve_recovery", {
-            "policy": policy, "signal": signal, "runId": doc["runId"]})
-        if not resolution.get("ignored"):
-            children = [f"restore-{r['requestId']}" for r in resolution["requests"]]
-            run.enter("restore", policy=policy["name"], signal=signal["summary"],
-                      children=children)
-            for request, child_id in zip(resolution["requests"], children, strict=True):
-                child = {"request": request, "config": doc["config"],
-                         "requestedBy": {"kind": "policy", "id": None, "name": policy["name"]},
-                         "why": f"{signal['eventType']}: {signal['summary']}"}
-                if approval.get("required"):
-                    child["approval"] = {"timeoutMinutes": approval["timeoutMinutes"]}
-                result = yield context.call_sub_orchestrator("restore_managed_disk", child,
-                                                             child_id)
-                restores.append(result)
+        run.enter("resolve", policy=policy.name, signal=signal.summary)
+        resolution = yield from run.call(resolve_recovery,
+                                         ResolutionRequest(policy, signal, doc.run_id))
+        if not resolution.ignored:
+            children = [f"restore-{r.request_id}" for r in resolution.requests]
+            run.enter("restore", policy=policy.name, signal=signal.summary, children=children)
+            approval = ApprovalRequest(policy.approval.timeout_minutes) \
+                if policy.approval.required else None
+            for request, child_id in zip(resolution.requests, children, strict=True):
+                child = RestoreInput(request, doc.settings, Caller("policy", None, policy.name),
+                                     why=f"{signal.event_type}: {signal.summary}",
+                                     approval=approval)
+                restores.append((yield from restore_managed_disk.call(context, child, child_id)))
     except Exception as exc:  # noqa: BLE001 - the slot is given back whatever happened
-        error = error_dict(exc)
+        error = errors.as_dict(exc)
     run.enter("release")
     try:
-        yield context.call_activity_with_retry("release_recovery_slot", RETRY, doc["runId"])
+        yield from run.call(release_recovery_slot, SlotRelease(doc.run_id))
     except Exception as exc:  # noqa: BLE001 - reported; admission also frees slots of ended runs
-        error = error or error_dict(exc)
+        error = error or errors.as_dict(exc)
     run.finish()
-    return {"schema": SCHEMA, "id": context.instance_id, "policy": policy["name"],
-            "action": policy["action"]["type"], "signal": signal,
-            "outcome": _outcome(resolution, restores, error),
-            "ignored": resolution.get("ignored"), "skipped": resolution.get("skipped", []),
-            "restores": restores, "phases": run.durations(), "error": error}
+    return RecoveryOutcome(
+        schema=OUTCOME_SCHEMA, id=context.instance_id, policy=policy.name,
+        action=policy.action.type, signal=signal,
+        outcome=_outcome(resolution, restores, error), ignored=resolution.ignored,
+        skipped=resolution.skipped, restores=restores, phases=run.durations(), error=error)
 
 
-def _outcome(resolution: dict[str, Any], restores: list[dict[str, Any]],
+def _outcome(resolution: Resolution, restores: list[RestoreOutcome],
              error: dict[str, Any] | None) -> str:
     if error is not None:
         return "Failed"
-    if resolution.get("ignored"):
+    if resolution.ignored:
         return "Ignored"
-    results = {r.get("outcome") for r in restores}
+    results = {r.outcome for r in restores}
     if results == {"Succeeded"}:
         return "Succeeded"
     if len(results) == 1:

@@ -11,50 +11,83 @@ Compensation (revoking our role assignments) runs after an `except`, never in `f
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
-from typing import Any
 
 import azure.durable_functions as df
 
+from activities.compute_activities import (
+    get_vm,
+    start_attach_data_disk,
+    start_deallocate_vm,
+    start_delete_disk,
+    start_set_os_disk,
+    start_start_vm,
+)
+from activities.restore_activities import (
+    find_restore_job,
+    plan_restore,
+    record_outcome,
+    start_restore,
+)
 from domain import errors
-
 from domain.access import audit
-
+from domain.model import (
+    DiskAttachment,
+    DiskRef,
+    OperationStatus,
+    OsDiskChange,
+    RestoreJob,
+    RestorePlan,
+    RoleAssignment,
+    SwapPlan,
+    VmRef,
+)
 from domain.restore import azure_codes
-from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan, Vm
+from domain.restore.restore_run import (
+    ApprovalDecision,
+    ApprovalRequest,
+    JobWatch,
+    PlanRequest,
+    PropagationWait,
+    RestoreInput,
+    RestoreOutcome,
+    RunSettings,
+)
 
+from .calls import Orchestration, orchestrator
 from .outcome import outcome
-from .polls import PROPAGATION, TRACK, wait_for
-from .steps import VM_BUSY, VM_STALE, Orchestration, Run, grant_roles, revoke_assignments
+from .polls import await_propagation, track_restore_job, wait_for
+from .steps import VM_BUSY, VM_STALE, Run, call_activity, grant_roles, revoke_assignments
 
 
-def restore_managed_disk(context: df.DurableOrchestrationContext) -> Orchestration:
-    result = yield from _run(Run(context), context.get_input())
-    try:  # one log record per run, for dashboards and the failed-restore alert (infra/)
-        yield context.call_activity("record_outcome", result)
-    except Exception:  # noqa: BLE001, S110 - a lost log line must not fail the restore
-        pass
+@orchestrator()
+def restore_managed_disk(context: df.DurableOrchestrationContext,
+                         doc: RestoreInput) -> Orchestration[RestoreOutcome]:
+    result = yield from _run(Run(context), doc)
+    # One log record per run, for dashboards and the failed-restore alert (infra/); a lost log
+    # line must not fail the restore.
+    with contextlib.suppress(Exception):
+        yield from call_activity(context, record_outcome, result, retry=False)
     return result
 
 
-def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
-    config = doc["config"]
-    request = doc["request"]
-    run.subject = {"source": request["source"], "target": request["target"],
-                   "dryRun": request.get("dryRun", False)}
-    access = doc.get("access") or {}
-    run.audit = {**audit.context(run.context.instance_id, doc.get("requestedBy"), doc.get("why")),
-                 "authorization": access.get("mode")}
-    vm = (request.get("attach") or request.get("swapOsDisk") or {}).get("vmId")
+def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
+    request, settings = doc.request, doc.settings
+    asked = request.to_dict()
+    run.subject = {"source": asked["source"], "target": asked["target"],
+                   "dryRun": request.dry_run}
+    run.audit = audit.context(run.context.instance_id, doc.requested_by, doc.why,
+                              doc.access.mode if doc.access else None)
+    vm = request.attach.vm_id if request.attach else request.swap_vm_id
     if vm:
         run.subject["vmId"] = vm
-    if doc.get("requestedBy"):
-        run.subject["requestedBy"] = doc["requestedBy"]  # the approver must be someone else
+    if doc.requested_by:
+        run.subject["requestedBy"] = doc.requested_by.to_dict()  # the approver must be another
     run.enter("plan")
     try:
-        plan = RestorePlan.from_dict((yield from run.call("plan_restore", {
-            "request": doc["request"], "instanceId": run.context.instance_id,
-            "created": run.now.isoformat(), "config": config, "access": access or None})))
+        plan = yield from run.call(plan_restore, PlanRequest(
+            request, run.context.instance_id, run.now.isoformat(), settings, doc.access))
     except Exception as exc:  # noqa: BLE001 - nothing changed yet: report and stop
         run.finish()
         return outcome(run, None, error=exc)
@@ -64,31 +97,30 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
     granted: list[RoleAssignment] = []
     revoked: dict[str, bool | str] = {}
     job: RestoreJob | None = None
-    decision: dict[str, Any] | None = None
+    decision: ApprovalDecision | None = None
+    error: Exception | None = None
     try:
         run.enter("grant")
-        yield from grant_roles(run, [g.to_dict() for g in plan.grants], granted)
+        yield from grant_roles(run, plan.grants, granted)
         run.enter("propagate")
-        yield from wait_for(run, PROPAGATION, {"plan": plan.to_dict(), "config": config,
-                                               "started": run.now.isoformat()}, "propagate")
+        yield from wait_for(run, await_propagation, PropagationWait(
+            plan, settings, run.now.isoformat()), "propagate")
         run.enter("restore")
-        job_id = yield from _trigger_once(run, plan, config)
+        job_id = yield from _trigger_once(run, plan, settings)
         run.enter("track", jobId=job_id)
-        job = RestoreJob.from_dict((yield from wait_for(run, TRACK, {
-            "jobId": job_id, "config": config, "started": run.now.isoformat(),
-            "timeoutS": plan.job_timeout_s}, "track")))
-        if doc.get("approval") and (plan.attach or plan.swap):
+        job = yield from wait_for(run, track_restore_job, JobWatch(
+            job_id, settings, run.now.isoformat(), plan.job_timeout_s), "track")
+        if doc.approval and (plan.attach or plan.swap):
             # The vault's roles are not needed any more: revoke them before a person's wait.
             run.enter("revoke")
             revoked = yield from revoke_assignments(run, granted, revoked)
-            decision = yield from _approval(run, plan, doc["approval"], config)
+            decision = yield from _approval(run, plan, doc.approval, settings)
         if plan.attach:
             run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
-            yield from _attach(run, plan, config)
+            yield from _attach(run, plan, settings)
         if plan.swap:
             run.enter("swap", vmId=plan.swap.vm_id)
-            yield from _swap(run, plan, config)
-        error = None
+            yield from _swap(run, plan, settings)
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
         error = exc
     run.enter("revoke")
@@ -98,7 +130,7 @@ def _run(run: Run, doc: dict[str, Any]) -> Orchestration:
                    approval=decision)
 
 
-def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[str]:
     """Trigger the restore exactly once. A retried POST (azure-core re-sends it after a 5xx) or
     a re-run activity meets the first trigger's job: the restore fails validation with a
     same-name error (recoveryOption FailIfExists), which here means "find the job already
@@ -106,14 +138,13 @@ def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orches
     the same-name answer already covers every duplicate."""
     started = run.now
     while True:
-        status = yield from run.operation("start_restore", plan.to_dict(),
-                                          config["operation_poll_s"])
+        status = yield from run.operation(start_restore, plan, settings.operation_poll_s)
         if status.state == "succeeded" and status.job_id:
             return status.job_id
         if status.error_code == "UserErrorSameNameDiskAlreadyExists":
-            existing = yield from run.call("find_restore_job", plan.to_dict())
-            if existing:
-                return RestoreJob.from_dict(existing).id
+            existing = yield from run.call(find_restore_job, plan)
+            if existing.job is not None:
+                return existing.job.id
         waited = (run.now - started).total_seconds()
         if status.error_code in azure_codes.NOT_YET_EFFECTIVE and \
                 waited < plan.propagation_timeout_s:
@@ -121,41 +152,42 @@ def _trigger_once(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orches
             # restore into the same resource group) before ours took effect: the permission is
             # "not yet" here too, as in the propagation wait. Nothing started: try again.
             run.note(lastError=status.error_code)
-            yield from run.wait(min(config["probe_interval_s"],
+            yield from run.wait(min(settings.probe_interval_s,
                                     plan.propagation_timeout_s - waited))
             continue
         raise azure_codes.classify(status.error_code, status.error_message) or \
             errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
 
 
-def _attach(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+def _attached(run: Run, vm_id: str, disk_id: str) -> Orchestration[bool]:
+    vm = yield from run.call(get_vm, VmRef(vm_id))
+    return any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks)
+
+
+def _attach(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[None]:
     attach = plan.attach
     assert attach is not None
-    vm = Vm.from_dict((yield from run.call("get_vm", attach.vm_id)))
-    if any(d.disk_id.lower() == plan.target_disk_id.lower() for d in vm.data_disks):
+    if (yield from _attached(run, attach.vm_id, plan.target_disk_id)):
         return  # a re-run after the attach went through
-    status = yield from run.operation("start_attach_data_disk", {
-        "vmId": attach.vm_id, "diskId": plan.target_disk_id, "lun": attach.lun,
-        "caching": attach.caching}, config["operation_poll_s"], interruptible=False,
-        busy=VM_BUSY)
-    if status.state != "succeeded":
-        # The answer to an attach that went through can be lost; azure-core then sends it again
-        # and Compute refuses the disk as already attached. The VM says what happened.
-        vm = Vm.from_dict((yield from run.call("get_vm", attach.vm_id)))
-        if any(d.disk_id.lower() == plan.target_disk_id.lower() for d in vm.data_disks):
-            return
+    status = yield from run.operation(start_attach_data_disk, DiskAttachment(
+        attach.vm_id, plan.target_disk_id, attach.lun, attach.caching),
+        settings.operation_poll_s, interruptible=False, busy=VM_BUSY)
+    # The answer to an attach that went through can be lost; azure-core then sends it again
+    # and Compute refuses the disk as already attached. The VM says what happened.
+    if status.state != "succeeded" and \
+            not (yield from _attached(run, attach.vm_id, plan.target_disk_id)):
         raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
                                   hint=f"the restored disk {plan.target_disk_id} exists; attach "
                                        "it by hand")
 
 
-def _swap(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
+def _swap(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[None]:
     """Deallocate, point the OS disk at the restored disk, start. On failure, put the original
     OS disk back (and start the VM if it was running) and say so. Not interrupted by a cancel:
     a VM left half-swapped is worse than a late cancel."""
     swap = plan.swap
     assert swap is not None
-    poll = config["operation_poll_s"]
+    poll = settings.operation_poll_s
     try:
         yield from _point_os_disk(run, swap, plan.target_disk_id, poll)
     except Exception as exc:  # noqa: BLE001 - roll back, then report both
@@ -167,13 +199,13 @@ def _swap(run: Run, plan: RestorePlan, config: dict[str, Any]) -> Orchestration:
         raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {outcome_text}") from exc
 
 
-def _left_as(run: Run, swap: SwapPlan, failed: Exception) -> Orchestration:
+def _left_as(run: Run, swap: SwapPlan, failed: Exception) -> Orchestration[str]:
     """After a failed rollback: the VM as Azure reports it now, and what is left to do by hand.
     Which rollback step failed does not say it: the swap may have failed before or after its
     own OS-disk update, so the VM is read."""
     reason = getattr(failed, "message", failed)
     try:
-        vm = Vm.from_dict((yield from run.call("get_vm", swap.vm_id)))
+        vm = yield from run.call(get_vm, VmRef(swap.vm_id))
     except Exception:  # noqa: BLE001 - then say what must be checked
         return (f"ROLLBACK FAILED ({reason}) and the VM could not be read: make sure the OS "
                 f"disk of {swap.vm_id} is {swap.original_os_disk_id}"
@@ -187,41 +219,47 @@ def _left_as(run: Run, swap: SwapPlan, failed: Exception) -> Orchestration:
             + (f": {' and '.join(todo)} by hand" if todo else ""))
 
 
-def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orchestration:
+def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orchestration[None]:
     """Deallocate the VM, set its OS disk, and start it again if it was running."""
-    steps = [("start_deallocate_vm", {"vmId": swap.vm_id}, VM_BUSY),
-             # A lost answer re-sent by azure-core meets the VM's new etag (412): the start
-             # reads the VM again and finds the OS disk already set.
-             ("start_set_os_disk", {"vmId": swap.vm_id, "diskId": disk_id}, VM_STALE)]
+    status = yield from run.operation(start_deallocate_vm, VmRef(swap.vm_id), poll,
+                                      interruptible=False, busy=VM_BUSY)
+    _succeeded(status, start_deallocate_vm.name)
+    # A lost answer re-sent by azure-core meets the VM's new etag (412): the start reads the VM
+    # again and finds the OS disk already set.
+    status = yield from run.operation(start_set_os_disk, OsDiskChange(swap.vm_id, disk_id), poll,
+                                      interruptible=False, busy=VM_STALE)
+    _succeeded(status, start_set_os_disk.name)
     if swap.was_running:
-        steps.append(("start_start_vm", {"vmId": swap.vm_id}, VM_BUSY))
-    for activity, payload, busy in steps:
-        status = yield from run.operation(activity, payload, poll, interruptible=False,
-                                          busy=busy)
-        if status.state != "succeeded":
-            raise errors.SwapFailed(f"{activity}: {status.error_code}: {status.error_message}")
+        status = yield from run.operation(start_start_vm, VmRef(swap.vm_id), poll,
+                                          interruptible=False, busy=VM_BUSY)
+        _succeeded(status, start_start_vm.name)
 
 
-def _approval(run: Run, plan: RestorePlan, approval: dict[str, Any],
-              config: dict[str, Any]) -> Orchestration:
+def _succeeded(status: OperationStatus, step: str) -> None:
+    if status.state != "succeeded":
+        raise errors.SwapFailed(f"{step}: {status.error_code}: {status.error_message}")
+
+
+def _approval(run: Run, plan: RestorePlan, approval: ApprovalRequest,
+              settings: RunSettings) -> Orchestration[ApprovalDecision]:
     """The restored disk exists; a person decides whether it goes onto the VM. Rejected or not
     decided in time: delete the restored disk (no VM uses it yet) and stop."""
-    timeout_s = float(approval["timeoutMinutes"]) * 60
+    timeout_s = float(approval.timeout_minutes) * 60
     action = "swap" if plan.swap else "attach"
     vm_id = plan.swap.vm_id if plan.swap else plan.attach.vm_id  # type: ignore[union-attr]
     run.enter("approval", action=action, vmId=vm_id, restoredDiskId=plan.target_disk_id,
               expires=(run.now + timedelta(seconds=timeout_s)).isoformat())
     try:
         decision = yield from run.approval(timeout_s)
-        if not decision.get("approved"):
+        if not decision.approved:
             raise errors.ApprovalRejected(
-                f"{decision.get('by') or 'someone'} rejected the {action} of "
+                f"{decision.by or 'someone'} rejected the {action} of "
                 f"{plan.target_disk_id} onto {vm_id}"
-                + (f": {decision['comment']}" if decision.get("comment") else ""))
+                + (f": {decision.comment}" if decision.comment else ""))
     except (errors.ApprovalRejected, errors.ApprovalTimedOut) as exc:
         run.enter("cleanup", deleting=plan.target_disk_id)
-        status = yield from run.operation("start_delete_disk", {"diskId": plan.target_disk_id},
-                                          config["operation_poll_s"], interruptible=False)
+        status = yield from run.operation(start_delete_disk, DiskRef(plan.target_disk_id),
+                                          settings.operation_poll_s, interruptible=False)
         if status.state != "succeeded":
             raise type(exc)(f"{exc.message}; the restored disk {plan.target_disk_id} could not "
                             f"be deleted ({status.error_code}): delete it by hand") from exc

@@ -1,26 +1,35 @@
 """Replay-safe building blocks for the restore orchestration: calling activities, waiting on
 durable timers that a cancel request can interrupt, polling ARM operations, and progress.
 
-Activities return expected failures as data ({"error": {...}}) and raise only transient or
-unexpected ones, which `call` retries on the host (call_activity_with_retry). No task_all is used
-around retried calls: see docs/devhost.md on the fail-fast-plus-retry divergence.
+Activities are called by their declared symbol (`run.call(grant_role, grant)`: activities/
+activity.py), so the input and output types are checked where the call is made. They return
+expected failures as data ({"error": {...}}) and raise only transient or unexpected ones, which
+`call` retries on the host (call_activity_with_retry). No task_all is used around retried calls:
+see docs/devhost.md on the fail-fast-plus-retry divergence.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 
+from activities.activity import Activity
+from activities.operation_activities import get_operation
+from activities.role_activities import grant_role, revoke_role
 from domain import errors
+from domain.access.audit import AuditContext
+from domain.model import Operation, OperationStatus, Record, Revocation, RoleAssignment, RoleGrant
+from domain.restore.restore_run import ApprovalDecision
 
-from domain.access import audit
-from domain.model import Operation, OperationStatus, RoleAssignment
+from .calls import Orchestration
 
-Orchestration = Generator[Any, Any, Any]
+In = TypeVar("In", bound=Record)
+Out = TypeVar("Out", bound=Record)
+
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=4)
 CANCEL_EVENT = "cancel"
 # Compute answers 409 Conflict ("The request failed due to conflict with a concurrent request")
@@ -32,6 +41,24 @@ BUSY_PAUSE_MAX_S = 60.0
 APPROVAL_EVENT = "approval"
 
 
+def call_activity(context: df.DurableOrchestrationContext, activity: Activity[In, Out], value: In,
+                  *, audit: AuditContext | None = None, retry: bool = True) -> Orchestration[Out]:
+    """An activity's output, or the domain error it reported as data, raised here. `audit`: who
+    the run acts for, recorded by an audited activity."""
+    payload = activity.payload(value, audit)
+    task = context.call_activity_with_retry(activity.name, RETRY, payload) if retry else \
+        context.call_activity(activity.name, payload)
+    return activity.result((yield task))
+
+
+@dataclass(frozen=True)
+class Span(Record):
+    """When a phase of a run started and ended (ISO-8601), as its progress shows it."""
+
+    start: str
+    end: str | None = None
+
+
 class Run:
     """One orchestration's context, its cancel signal and its progress (the custom status)."""
 
@@ -40,7 +67,7 @@ class Run:
         # ONE wait for the cancel event, reused by every wait: a fresh wait per timer would leave
         # earlier, abandoned waits first in line for the event.
         self.cancel = context.wait_for_external_event(CANCEL_EVENT)
-        self.phases: dict[str, dict[str, str | None]] = {}
+        self.phases: dict[str, Span] = {}
         # Role assignments this run created and has not revoked yet, published in the custom
         # status so the sweeper can revoke them if the run is terminated.
         self.assignments: list[str] = []
@@ -49,20 +76,20 @@ class Run:
         # What the run works on (source, target), for lists of runs: a list query of the
         # Durable API returns custom status but not inputs.
         self.subject: dict[str, Any] = {}
-        # Who the run acts for and why ({runId, who, why}), passed to every privileged
-        # activity so each records it in the audit trail (domain/access/audit.py).
-        self.audit: dict[str, Any] | None = None
+        # Who the run acts for and why, passed to every privileged activity so each records
+        # it in the audit trail (domain/access/audit.py).
+        self.audit: AuditContext | None = None
 
     # ---- time and progress ---------------------------------------------------------------------
     @property
-    def now(self) -> Any:
-        return self.context.current_utc_datetime
+    def now(self) -> datetime:
+        now: datetime = self.context.current_utc_datetime
+        return now
 
     def enter(self, phase: str, **detail: Any) -> None:
-        if self.phase is not None:
-            self.phases[self.phase]["end"] = self.now.isoformat()
+        self._end_phase()
         self.phase, self.detail = phase, detail
-        self.phases[phase] = {"start": self.now.isoformat(), "end": None}
+        self.phases[phase] = Span(self.now.isoformat())
         self.publish()
 
     def note(self, **detail: Any) -> None:
@@ -70,37 +97,35 @@ class Run:
         self.publish()
 
     def finish(self) -> None:
-        if self.phase is not None:
-            self.phases[self.phase]["end"] = self.now.isoformat()
+        self._end_phase()
         self.phase = "done"
         self.publish()
 
+    def _end_phase(self) -> None:
+        if self.phase is not None:
+            self.phases[self.phase] = replace(self.phases[self.phase], end=self.now.isoformat())
+
     def publish(self) -> None:
-        status = {"phase": self.phase, "detail": self.detail, "phases": self.phases,
+        status = {"phase": self.phase, "detail": self.detail,
+                  "phases": {name: span.to_dict() for name, span in self.phases.items()},
                   "assignments": list(self.assignments)}
         if self.subject:
             status["subject"] = self.subject
         self.context.set_custom_status(status)
 
     def durations(self) -> dict[str, float]:
-        from datetime import datetime
-        out = {}
-        for name, span in self.phases.items():
-            if span["end"]:
-                start = datetime.fromisoformat(str(span["start"]))
-                out[name] = round((datetime.fromisoformat(span["end"]) - start).total_seconds(), 3)
-        return out
+        return {name: round((datetime.fromisoformat(span.end)
+                             - datetime.fromisoformat(span.start)).total_seconds(), 3)
+                for name, span in self.phases.items() if span.end}
 
-    # ---- activities, waits and operations ----------------------------------------------------------
-    def call(self, activity: str, payload: Any) -> Orchestration:
-        """An activity result, or the domain error it reported as data, raised here."""
-        result = yield self.context.call_activity_with_retry(
-            activity, RETRY, audit.wrap(activity, payload, self.audit))
-        if isinstance(result, dict) and "error" in result and len(result) == 1:
-            raise errors.from_dict(result["error"])
-        return result
+    # ---- activities, waits and operations ------------------------------------------------------
+    def call(self, activity: Activity[In, Out], value: In, *,
+             retry: bool = True) -> Orchestration[Out]:
+        """An activity's output, or the domain error it reported as data, raised here."""
+        return (yield from call_activity(self.context, activity, value, audit=self.audit,
+                                         retry=retry))
 
-    def wait(self, seconds: float, *, interruptible: bool = True) -> Orchestration:
+    def wait(self, seconds: float, *, interruptible: bool = True) -> Orchestration[None]:
         """A durable timer; a cancel request interrupts it unless `interruptible` is False (the
         attach and swap steps: half a swap is worse than a late cancel)."""
         fire_at = self.now + timedelta(seconds=max(seconds, 0.001))
@@ -109,20 +134,19 @@ class Run:
             return
         if self.cancel.is_completed:
             raise errors.Cancelled("the restore was cancelled")
-        timer = self.context.create_timer(fire_at)
+        timer: Any = self.context.create_timer(fire_at)  # a TimerTask (typed TaskBase): cancel()
         winner = yield self.context.task_any([timer, self.cancel])
         if winner == self.cancel:
             timer.cancel()
             raise errors.Cancelled("the restore was cancelled")
 
-    def approval(self, timeout_s: float) -> Orchestration:
-        """Wait for a person's decision (the `approval` event: {"approved": bool, "by": ...}).
-        Returns the decision; raises ApprovalTimedOut when nobody decides in time, and
-        Cancelled on a cancel request."""
+    def approval(self, timeout_s: float) -> Orchestration[ApprovalDecision]:
+        """Wait for a person's decision (the `approval` event). Raises ApprovalTimedOut when
+        nobody decides in time, and Cancelled on a cancel request."""
         if self.cancel.is_completed:
             raise errors.Cancelled("the restore was cancelled")
         decision = self.context.wait_for_external_event(APPROVAL_EVENT)
-        timer = self.context.create_timer(self.now + timedelta(seconds=timeout_s))
+        timer: Any = self.context.create_timer(self.now + timedelta(seconds=timeout_s))
         winner = yield self.context.task_any([decision, timer, self.cancel])
         if winner == timer:
             raise errors.ApprovalTimedOut(f"nobody approved within {timeout_s / 60:g} minutes")
@@ -132,12 +156,14 @@ class Run:
         value = decision.result
         if isinstance(value, str):  # raise_event double-encodes (durable-python #295)
             value = json.loads(value)
-        return value if isinstance(value, dict) else {"approved": False, "by": None,
-                                                      "comment": f"unreadable decision {value!r}"}
+        if isinstance(value, dict) and isinstance(value.get("approved"), bool):
+            return ApprovalDecision.from_dict(value)
+        return ApprovalDecision(approved=False, comment=f"unreadable decision {value!r}")
 
-    def operation(self, activity: str, payload: Any, poll_s: float, deadline_s: float = 3600,
-                  *, interruptible: bool = True, busy: frozenset[str] = frozenset(),
-                  busy_for_s: float = BUSY_FOR_S) -> Orchestration:
+    def operation(self, activity: Activity[In, Operation], value: In, poll_s: float,
+                  deadline_s: float = 3600, *, interruptible: bool = True,
+                  busy: frozenset[str] = frozenset(),
+                  busy_for_s: float = BUSY_FOR_S) -> Orchestration[OperationStatus]:
         """Start an ARM long-running operation and poll it on durable timers until it ends.
 
         A start refused with one of the `busy` codes (Compute's 409 `Conflict`: another operation
@@ -146,11 +172,10 @@ class Run:
         read the resource first, so a change that already went through comes back as done."""
         first, pause = self.now, poll_s
         while True:
-            operation = Operation.from_dict((yield from self.call(activity, payload)))
+            operation = yield from self.call(activity, value)
             started = self.now
             while True:
-                status = OperationStatus.from_dict(
-                    (yield from self.call("get_operation", operation.to_dict())))
+                status = yield from self.call(get_operation, operation)
                 if status.state != "running":
                     break
                 if (self.now - started).total_seconds() > deadline_s:
@@ -166,12 +191,12 @@ class Run:
             return status
 
 
-def grant_roles(run: Run, grants: list[dict[str, Any]],
-                granted: list[RoleAssignment]) -> Orchestration:
-    """Grant each RoleGrant (as dicts), appending to `granted`; the ones this run created are
-    published at once, so the sweeper can find them if the run never reaches its revoke."""
+def grant_roles(run: Run, grants: list[RoleGrant],
+                granted: list[RoleAssignment]) -> Orchestration[None]:
+    """Grant each role, appending to `granted`; the ones this run created are published at once,
+    so the sweeper can find them if the run never reaches its revoke."""
     for grant in grants:
-        assignment = RoleAssignment.from_dict((yield from run.call("grant_role", grant)))
+        assignment = yield from run.call(grant_role, grant)
         granted.append(assignment)
         if not assignment.pre_existing:
             run.assignments.append(assignment.id)
@@ -179,7 +204,7 @@ def grant_roles(run: Run, grants: list[dict[str, Any]],
 
 
 def revoke_assignments(run: Run, granted: list[RoleAssignment],
-                       revoked: dict[str, bool | str]) -> Orchestration:
+                       revoked: dict[str, bool | str]) -> Orchestration[dict[str, bool | str]]:
     """Revoke what this run created and has not revoked yet; never what was there before. A
     failure is reported, and the sweeper removes what is left."""
     revoked = dict(revoked)
@@ -187,7 +212,7 @@ def revoke_assignments(run: Run, granted: list[RoleAssignment],
         if assignment.pre_existing or revoked.get(assignment.id) is True:
             continue
         try:
-            yield from run.call("revoke_role", assignment.id)
+            yield from run.call(revoke_role, Revocation(assignment.id))
             revoked[assignment.id] = True
             run.assignments.remove(assignment.id)
         except Exception as exc:  # noqa: BLE001 - keep revoking the others

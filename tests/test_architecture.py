@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -46,12 +47,31 @@ def test_the_domain_imports_nothing_from_azure_or_the_app():
 
 def test_orchestrations_do_no_io_and_read_no_settings():
     banned = {"os", "time", "random", "requests", "socket", "settings", "gateway", "logging",
-              "activities", "datetime.datetime.now"}
+              "datetime.datetime.now"}
     for path in _files("orchestrations"):
         bad = {n for n in _imports(path) if n.split(".")[0] in banned}
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}: orchestrations are replayed"
         text = path.read_text(encoding="utf-8")
         assert "datetime.now" not in text and "utcnow" not in text, path
+
+
+def test_orchestrations_take_only_activity_declarations_from_activities():
+    """An orchestration names the activities it calls by their declared symbol (so tools follow
+    the call to the handler) and the declaration type, nothing else of the activity layer: it
+    never calls a handler, a gateway or a blueprint itself."""
+    from activities.activity import Activity
+    for path in _files("orchestrations"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                bad = [a.name for a in node.names if a.name.split(".")[0] == "activities"]
+                assert not bad, f"{path.relative_to(ROOT)} imports {bad}: import the activities"
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("activities"):
+                module = importlib.import_module(str(node.module))
+                for alias in node.names:
+                    value = getattr(module, alias.name, None)
+                    assert isinstance(value, Activity) or value is Activity, \
+                        f"{path.relative_to(ROOT)} imports {node.module}.{alias.name}, which is " \
+                        "not an activity declaration"
 
 
 def test_environment_is_read_only_in_settings():

@@ -25,22 +25,26 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
+from domain.access.access_policy import DRILL_ACTION, Caller
 from domain.document import DocumentUnavailable, load_configured
 from domain.drills.drill_plan import DrillPlan, DrillPlans
+from domain.drills.drill_run import DiskSweep, DrillInput
 from domain.drills.selection import drill_id
 from gateway.reports import report_store_for
+from orchestrations.drill import drill
+from orchestrations.sweep import sweep_drill_disks as disk_sweep
 from settings import Settings, settings
 
-from .http_inputs import INPUTS, query, read
 from .api_route import api, body_json
 from .callers import authorize, record_action
+from .http_inputs import INPUTS, query, read
 from .problems import STORAGE_FAILURES, problem, unavailable
-from .services.submit import run_config
+from .services.submit import run_settings
 from .views import restore_view
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-ORCHESTRATOR, SWEEP, SWEEP_ID = "drill", "sweep_drill_disks", "sweep-drill-disks"
+SWEEP_ID = "sweep-drill-disks"
 _LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running}
 
 
@@ -64,9 +68,9 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
     # Raises (STORAGE_FAILURES) when the report could not be written: say so now, not after
     # every disk was restored.
     await asyncio.to_thread(lambda: report_store_for(config).check_writable())
-    await client.start_new(ORCHESTRATOR, instance, {
-        "drillId": instance, "plan": plan.to_dict(), "config": run_config(config),
-        "requestedBy": requested_by or {"kind": "timer", "id": None, "name": plan.name}})
+    await drill.start(client, instance, DrillInput(
+        instance, plan, run_settings(config),
+        Caller.from_dict(requested_by) if requested_by else Caller("timer", None, plan.name)))
     return instance, True
 
 
@@ -78,7 +82,7 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
     read("DrillRequest", body)
     why = f"restore drill of plan {body['plan']}, started by hand"
     # before the plans are read: a caller the policy does not know learns nothing
-    allowed = authorize(req, "drill", {"drillPlans": body["plan"]}, why=why)
+    allowed = authorize(req, DRILL_ACTION, {"drillPlans": body["plan"]}, why=why)
     config = settings()
     try:
         plans = load_plans(config)
@@ -95,7 +99,7 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
         log.error("drill of plan %s not started: %s", plan.name, exc)
         return unavailable("Drill reports unavailable", exc)
     if started:
-        record_action("request", allowed, {"action": "drill", "drillPlans": plan.name},
+        record_action("request", allowed, {"action": DRILL_ACTION, "drillPlans": plan.name},
                       run_id=instance, why=why)
     url = f"{req.url.split('/api/', 1)[0]}/api/drills/{instance}"
     return func.HttpResponse(json.dumps({"id": instance, "started": started,
@@ -106,11 +110,11 @@ async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) 
 
 @bp.route(route="drills/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
-@api(reads=True, run="drill")
+@api(reads=True, run=drill.name)
 async def get_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
     instance = req.route_params["id"]
     status = await client.get_status(instance, show_input=False)
-    if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
+    if status.runtime_status is None or status.name != drill.name:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
     view = restore_view(status)
     result = view["result"] or {}
@@ -124,7 +128,7 @@ _REPORT_TYPES = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
 @bp.route(route="drills/{id}/report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
-@api(reads=True, run="drill")
+@api(reads=True, run=drill.name)
 async def get_drill_report(req: func.HttpRequest,
                            client: DurableOrchestrationClient) -> func.HttpResponse:
     """The finished drill's report from blob storage, so a caller needs no storage role."""
@@ -134,7 +138,7 @@ async def get_drill_report(req: func.HttpRequest,
         return problem(400, "Invalid request", "the only query parameter is format=json|html")
     kind = params.get("format", "json")
     status = await client.get_status(instance, show_input=False)
-    if status.runtime_status is None or status.name != ORCHESTRATOR:  # not a lane, a disk
+    if status.runtime_status is None or status.name != drill.name:  # not a lane, a disk
         return problem(404, "Not found", f"no drill with id {instance!r}")
     view = restore_view(status)
     if not view["done"]:
@@ -210,5 +214,5 @@ async def sweep_drill_disks(client: DurableOrchestrationClient) -> str | None:
     previous = await client.get_status(SWEEP_ID, show_input=False)
     if not sandboxes or previous.runtime_status in _LIVE:
         return None
-    return await client.start_new(SWEEP, SWEEP_ID, {"sandboxes": sandboxes,
-                                                    "now": datetime.now(UTC).isoformat()})
+    return await disk_sweep.start(client, SWEEP_ID, DiskSweep(
+        sandboxes, datetime.now(UTC).isoformat()))

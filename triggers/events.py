@@ -30,8 +30,8 @@ from domain.restore.request import parse_json
 from gateway.ledger import ledger_for
 from settings import settings
 
-from .http_inputs import query, read_query, since_utc
 from .api_route import api
+from .http_inputs import query, read_query, since_utc
 from .problems import STORAGE_FAILURES, problem, unavailable
 from .services.signal_intake import (
     PoliciesUnavailable,

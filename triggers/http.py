@@ -16,15 +16,17 @@ import azure.functions as func
 
 from domain.access.access_policy import Caller
 from domain.restore.request import RestoreRequest
+from orchestrations.recover import recover
+from orchestrations.restore_managed_disk import restore_managed_disk
 from settings import settings
 
-from .http_inputs import query, read, read_query, since_1970, statuses
 from .api_route import api, body_json
 from .callers import authorize, reader, record_action
+from .http_inputs import query, read, read_query, since_1970, statuses
 from .instances import list_instances
 from .problems import problem
 from .services.authorization import request_scope, run_scope
-from .services.submit import ORCHESTRATOR, submit
+from .services.submit import submit
 from .views import restore_view, run_summary
 
 bp = df.Blueprint()
@@ -62,7 +64,7 @@ async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationCli
                  {"Location": url, "Retry-After": "10"})
 
 
-LISTED = (ORCHESTRATOR, "recover")  # what GET /api/restores lists: restores and recovery runs
+LISTED = (restore_managed_disk.name, recover.name)  # GET /api/restores: restores, recoveries
 
 
 @bp.route(route="restores", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

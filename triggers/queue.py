@@ -17,8 +17,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from domain import errors
-from domain.restore.request import parse_json
 from domain.recovery.signals import MalformedEvent, is_alert
+from domain.restore.request import parse_json
 from settings import settings
 
 from .services.signal_intake import handle_alert

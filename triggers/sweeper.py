@@ -15,15 +15,18 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions import OrchestrationRuntimeStatus
 
+from domain.access.role_sweep import Leftover, RoleSweep
+from orchestrations.drill import drill
+from orchestrations.restore_managed_disk import restore_managed_disk
+from orchestrations.sweep import sweep_role_assignments
+
 from .instances import list_instances
-from .services.submit import ORCHESTRATOR
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
-SWEEP = "sweep_role_assignments"
 SWEEP_ID = "sweep-role-assignments"
 LOOKBACK = timedelta(days=7)
-RUNBOOKS = (ORCHESTRATOR, "drill")  # the orchestrations that grant roles
+RUNBOOKS = (restore_managed_disk.name, drill.name)  # the orchestrations that grant roles
 _ENDED = [OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Failed,
           OrchestrationRuntimeStatus.Completed]
 
@@ -55,8 +58,8 @@ async def sweep(client: df.DurableOrchestrationClient) -> str | None:
     log.warning("sweeping %d role assignment(s) left by %d ended restore run(s)",
                 sum(len(x["assignments"]) for x in leftovers), len(leftovers))
     still_listed = {item["run"] for item in candidates}  # older runs fall out of the lookback
-    return await client.start_new(SWEEP, SWEEP_ID, {
-        "leftovers": leftovers, "swept": sorted(done & still_listed)})
+    return await sweep_role_assignments.start(client, SWEEP_ID, RoleSweep(
+        [Leftover(x["run"], x["assignments"]) for x in leftovers], sorted(done & still_listed)))
 
 
 @bp.timer_trigger(arg_name="timer", schedule="0 */15 * * * *", run_on_startup=False)

@@ -8,6 +8,8 @@ from typing import Any
 from azure.durable_functions import OrchestrationRuntimeStatus
 from azure.durable_functions.models import DurableOrchestrationStatus
 
+from orchestrations.recover import recover
+
 # The ids this app gives its runs: restore-<requestId or hash>, dryrun-..., recover-<policy>-...,
 # drill-<plan>-<time>, and their children (<run>:propagate, <drill>-lane-0).
 _INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$")
@@ -63,7 +65,7 @@ def run_summary(status: DurableOrchestrationStatus) -> dict[str, Any]:
     subject = custom.get("subject") if isinstance(custom.get("subject"), dict) else {}
     source = subject.get("source") if isinstance(subject.get("source"), dict) else {}
     target = subject.get("target") if isinstance(subject.get("target"), dict) else None
-    return {"id": view["id"], "kind": "recovery" if status.name == "recover" else "restore",
+    return {"id": view["id"], "kind": "recovery" if status.name == recover.name else "restore",
             "runtimeStatus": view["runtimeStatus"], "done": view["done"], "phase": view["phase"],
             "outcome": view["outcome"], "errorCode": (view["error"] or {}).get("code"),
             "createdTime": view["createdTime"], "lastUpdatedTime": view["lastUpdatedTime"],

@@ -17,7 +17,7 @@ from settings import Settings, settings
 
 from .services.authorization import Gate
 from .services.signal_intake import Intake
-from .services.submit import run_config
+from .services.submit import run_settings
 
 audit_log = logging.getLogger(audit.LOGGER)
 
@@ -49,7 +49,7 @@ def load_policies(config: Settings) -> Policies:
 
 
 def _vm_tags(resource_id: str) -> dict[str, str] | None:
-    from activities.restore_activities import gateway  # the app's one gateway, built lazily
+    from activities.activity import gateway  # the app's one gateway, built lazily
     vm = gateway().get_vm(resource_id)
     return None if vm is None else vm.tags
 
@@ -57,4 +57,4 @@ def _vm_tags(resource_id: str) -> dict[str, str] | None:
 def recovery_intake(config: Settings | None = None) -> Intake:
     config = config or settings()
     return Intake(ledger=lambda: ledger_for(config), policies=lambda: load_policies(config),
-                  run_config=lambda: run_config(config), vm_tags=_vm_tags, now=now)
+                  run_settings=lambda: run_settings(config), vm_tags=_vm_tags, now=now)

@@ -142,7 +142,7 @@ class ActivityCall:
 # ---- the harness --------------------------------------------------------------------------------
 class Harness:
     """See the module docstring. Use it as a context manager: it installs its fakes in the
-    activities' seam (activities/restore_activities.py `fakes`) and takes them out again."""
+    activities' seam (activities/activity.py `fakes`) and takes them out again."""
 
     def __init__(self, *, gateway: Any = None, ledger: Any = None, reports: Any = None,
                  app: Any = None, start: datetime = START) -> None:
@@ -175,7 +175,7 @@ class Harness:
         seam = self.registry.seam
         if self.fakes and seam is None:
             raise HarnessError("the app's activities have no seam for fakes (a module-level "
-                               "`fakes` dict, activities/restore_activities.py)")
+                               "`fakes` dict, activities/activity.py)")
         if seam:
             raise HarnessError("another harness is installed in the activities' seam")
         if seam is not None:

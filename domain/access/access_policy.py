@@ -25,15 +25,19 @@ from typing import Any, ClassVar
 
 from domain.document import Checks, InvalidDocument, load
 from domain.errors import AccessDenied, Unauthenticated
+from domain.model import Record
 
 SCHEMA_VERSION = 1
-ACTIONS = ("plan", "restore", "swap", "approve", "cancel", "drill")
+# Named where it is used, not spelled: `drill` also names the drill orchestrator, and no string
+# names an orchestrator outside its declaration (tests/test_call_symbols.py).
+DRILL_ACTION = "drill"
+ACTIONS = ("plan", "restore", "swap", "approve", "cancel", DRILL_ACTION)
 # What a rule must name for each action (an empty or missing list allows nothing).
 NEEDS = {"plan": ("sourceDisks", "vaults", "targetResourceGroups"),
          "restore": ("sourceDisks", "vaults", "targetResourceGroups"),
          "swap": ("sourceDisks", "vaults", "targetResourceGroups", "vms"),
          "approve": ("targetResourceGroups", "vms"), "cancel": ("targetResourceGroups",),
-         "drill": ("drillPlans",)}
+         DRILL_ACTION: ("drillPlans",)}
 SCOPES = ("sourceDisks", "vaults", "targetResourceGroups", "vms")
 _RULE = {"name", "description", "principals", "actions", "drillPlans", "approval", *SCOPES}
 _PRINCIPALS = {"roles", "groups", "ids"}
@@ -308,15 +312,26 @@ def _rule(checks: Checks, at: str, value: Any) -> Rule | None:
                 {k: v for k, v in scopes.items() if v}, minutes)
 
 
-def check_resolved(access: dict[str, Any] | None, vault_id: str,
+@dataclass(frozen=True)
+class RunAccess(Record):
+    """What let a self-service run through: the caller-authorization mode and, under `policy`,
+    the rules that allowed it. The run keeps it for its audit records and for the check once
+    the vault is known (access_policy.check_resolved)."""
+
+    mode: str
+    rule: str | None = None
+    rules: list[dict[str, Any]] = field(default_factory=list)  # the rules as the policy has them
+
+
+def check_resolved(access: RunAccess | None, vault_id: str,
                    source_disk_id: str | None) -> None:
     """Once a restore is planned, the vault it restores from (and the source disk, when the
     request named a backup instance) must be covered by one of the rules that allowed the
     request: a request is judged on what it really touches, not only on what it named. Raises
     AccessDenied. Runs not started by a self-service caller carry no access and pass."""
-    if not access or access.get("mode") != "policy":
+    if access is None or access.mode != "policy":
         return
-    rules = [r for r in access.get("rules") or [] if isinstance(r, dict)]
+    rules = [r for r in access.rules if isinstance(r, dict)]
     for rule in rules:
         if any(covers(p, vault_id) for p in rule.get("vaults") or []) and (
                 source_disk_id is None

@@ -12,49 +12,30 @@ request (a self-service run accepted, with the rule that allowed it).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+from domain.access.access_policy import Caller
+from domain.model import Record
 
 LOGGER = "diskrestore.audit"
 PREFIX = "audit: "
 SCHEMA = 1
 
-# Activity → the audited action it performs (the orchestration passes the run's audit context
-# with these calls: {"audit": {runId, who, why}, "input": <the activity's own payload>}).
-AUDITED = {"plan_restore": "plan", "grant_role": "grant", "revoke_role": "revoke", "start_restore": "restore",
-           "start_attach_data_disk": "attach", "start_deallocate_vm": "swap",
-           "start_set_os_disk": "swap", "start_start_vm": "swap", "start_delete_disk": "delete"}
-ACTIONS = ("request", "deny", "approve", "reject", "cancel", *sorted(set(AUDITED.values())))
+# The audited actions. Which activity performs which is declared with the activity itself
+# (activities/*_activities.py, `@activity(audited=Audited("grant", ...))`).
+ACTIONS = ("request", "deny", "approve", "reject", "cancel", "attach", "delete", "grant", "plan",
+           "restore", "revoke", "swap")
 
 
-def what(activity: str, payload: Any, result: Any) -> dict[str, Any]:
-    """The subject of an audited activity, from its payload and (if it returned) its result."""
-    doc: dict[str, Any] = {"activity": activity}
-    body = payload if isinstance(payload, dict) else {}
-    answer = result if isinstance(result, dict) and "error" not in result else {}
-    if activity == "plan_restore":
-        request = body.get("request") or {}
-        doc.update(source=request.get("source"), target=request.get("target"),
-                   recoveryPoint=request.get("recoveryPoint"), dryRun=request.get("dryRun"))
-        instance = answer.get("backup_instance") or {}
-        doc.update(vaultId=instance.get("vault_id"), sourceDiskId=instance.get("datasource_id"),
-                   recoveryPointId=(answer.get("recovery_point") or {}).get("id"))
-    elif activity == "grant_role":
-        doc.update(scope=body.get("scope"), role=body.get("role_name"),
-                   roleDefinitionId=body.get("role_definition_guid"),
-                   principalId=body.get("principal_id"), assignmentId=answer.get("id"),
-                   preExisting=answer.get("pre_existing"))
-    elif activity == "revoke_role":
-        doc.update(assignmentId=payload, wasPresent=result if isinstance(result, bool) else None)
-    elif activity == "start_restore":
-        instance = body.get("backup_instance") or {}
-        doc.update(vaultId=instance.get("vault_id"), sourceDiskId=instance.get("datasource_id"),
-                   recoveryPointId=(body.get("recovery_point") or {}).get("id"),
-                   targetDiskId=body.get("target_disk_id"))
-    else:  # the VM and disk operations
-        doc.update({k: body[k] for k in ("vmId", "diskId", "lun", "caching") if k in body})
-    if answer.get("status_url"):
-        doc["operation"] = answer.get("kind")
-    return {k: v for k, v in doc.items() if v is not None}
+@dataclass(frozen=True)
+class AuditContext(Record):
+    """Who a run acts for and why: passed with every audited activity call, so each records it."""
+
+    run_id: str
+    who: Caller
+    why: str | None = None
+    authorization: str | None = None  # the RunAccess mode, when a caller started the run
 
 
 def outcome(result: Any, exc: BaseException | None) -> tuple[str, str | None]:
@@ -69,22 +50,23 @@ def outcome(result: Any, exc: BaseException | None) -> tuple[str, str | None]:
     return "succeeded", None
 
 
-def context(run_id: str, who: dict[str, Any] | None, why: str | None) -> dict[str, Any]:
+def context(run_id: str, who: Caller | None, why: str | None,
+            authorization: str | None = None) -> AuditContext:
     """What a run passes to its audited activities."""
-    return {"runId": run_id, "who": who or {"kind": "unknown"}, "why": why}
+    return AuditContext(run_id, who or Caller("unknown"), why, authorization)
 
 
-def wrap(activity: str, payload: Any, audit: dict[str, Any] | None) -> Any:
-    """An activity's payload with the run's audit context, if the activity is audited."""
-    if audit is None or activity not in AUDITED:
+def wrap(payload: Any, audit: AuditContext | None) -> Any:
+    """An audited activity's payload with the run's audit context (none: the payload as it is)."""
+    if audit is None:
         return payload
-    return {"audit": audit, "input": payload}
+    return {"audit": audit.to_dict(), "input": payload}
 
 
-def unwrap(payload: Any) -> tuple[Any, dict[str, Any] | None]:
+def unwrap(payload: Any) -> tuple[Any, AuditContext | None]:
     """(the activity's own payload, the audit context or None)."""
     if isinstance(payload, dict) and set(payload) == {"audit", "input"}:
-        return payload["input"], payload["audit"]
+        return payload["input"], AuditContext.from_dict(payload["audit"])
     return payload, None
 
 

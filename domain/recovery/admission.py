@@ -22,6 +22,7 @@ from domain.model import BackupInstance, Disk, Record, Vm
 from domain.recovery.policy import Policy
 from domain.recovery.signals import Signal
 from domain.resource_id import ResourceId
+from domain.restore.request import RestoreRequest
 
 STARTED, DEDUPLICATED, REJECTED, MALFORMED = "started", "deduplicated", "rejected", "malformed"
 KEEP = timedelta(hours=24)  # starts older than this are forgotten
@@ -88,9 +89,10 @@ class RecoveryReader(Protocol):
 
 @dataclass(frozen=True)
 class Resolution(Record):
-    """The restore requests a recovery run makes, or why it makes none."""
+    """The restore requests a recovery run makes (validated as any request is), or why it makes
+    none."""
 
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[RestoreRequest] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # disks left alone, with the reason
     ignored: str | None = None
 
@@ -110,21 +112,22 @@ def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> 
         if not _protected(azure, vm.os_disk_id):
             return Resolution(ignored=f"the OS disk {vm.os_disk_id} is not protected by a "
                                       "Backup vault")
-        return Resolution(requests=[{
+        return Resolution(requests=[RestoreRequest.from_dict({
             "requestId": f"{run}-0", "source": {"diskId": vm.os_disk_id},
             "recoveryPoint": before,
             "target": {"resourceGroupId": rg, "diskName": _copy_name(vm.os_disk_id, signal)},
-            "swapOsDisk": {"vmId": vm.id}}])
-    requests, skipped = [], []
+            "swapOsDisk": {"vmId": vm.id}})])
+    requests: list[RestoreRequest] = []
+    skipped: list[str] = []
     for disk in vm.data_disks:
         if not _protected(azure, disk.disk_id):
             skipped.append(f"{disk.disk_id}: not protected by a Backup vault")
             continue
-        requests.append({
+        requests.append(RestoreRequest.from_dict({
             "requestId": f"{run}-{len(requests)}", "source": {"diskId": disk.disk_id},
             "recoveryPoint": before,
             "target": {"resourceGroupId": rg, "diskName": _copy_name(disk.disk_id, signal)},
-            "attach": {"vmId": vm.id}})
+            "attach": {"vmId": vm.id}}))
     if not requests:
         return Resolution(skipped=skipped, ignored=f"no data disk of {vm.id} is protected by a "
                                                    "Backup vault" if vm.data_disks else
@@ -146,7 +149,7 @@ def _deleted_disk(policy: Policy, signal: Signal, run: str,
     attach = policy.action.attach_to
     if attach is not None:
         request["attach"] = {"vmId": attach.vm_id, "lun": attach.lun, "caching": attach.caching}
-    return Resolution(requests=[request])
+    return Resolution(requests=[RestoreRequest.from_dict(request)])
 
 
 def _protected(azure: RecoveryReader, disk_id: str) -> bool:

@@ -14,6 +14,7 @@ from domain.access.access_policy import (
     AccessPolicy,
     Caller,
     InvalidAccessPolicy,
+    RunAccess,
     check_resolved,
     covers,
     encode_client_principal,
@@ -114,8 +115,8 @@ def test_an_invalid_policy_names_every_problem_by_path():
 
 
 def test_the_vault_found_by_planning_must_be_covered_by_an_allowing_rule():
-    access = {"mode": "policy", "rules": [{"name": "team", "vaults": [VAULT],
-                                           "sourceDisks": [f"{SUB}/resourceGroups/rg-app"]}]}
+    access = RunAccess.from_dict({"mode": "policy", "rules": [{
+        "name": "team", "vaults": [VAULT], "sourceDisks": [f"{SUB}/resourceGroups/rg-app"]}]})
     check_resolved(access, VAULT, None)
     check_resolved(access, VAULT, DISK)
     with pytest.raises(AccessDenied, match="bv2"):
@@ -123,7 +124,7 @@ def test_the_vault_found_by_planning_must_be_covered_by_an_allowing_rule():
     with pytest.raises(AccessDenied, match="source disk"):
         check_resolved(access, VAULT, DISK.replace("rg-app", "rg-other"))
     check_resolved(None, VAULT, None)  # runs no self-service caller started
-    check_resolved({"mode": "off"}, VAULT, None)
+    check_resolved(RunAccess("off"), VAULT, None)
 
 
 def test_the_client_principal_header_as_app_service_writes_it():
@@ -160,23 +161,23 @@ def test_same_principal_compares_object_ids_not_names():
 
 
 def test_audit_records_carry_who_what_when_why_and_the_run():
-    grant = {"scope": f"{SUB}/resourceGroups/rg-target", "role_name": "Disk Restore Operator",
-             "role_definition_guid": "b50d9833", "principal_id": "vault-mi"}
-    result = {"id": "ra-1", "pre_existing": False}
-    payload = audit.wrap("grant_role", grant, audit.context("run-1", TEAM.to_dict(), "INC-1"))
+    grant = {"scope": f"{SUB}/resourceGroups/rg-target", "roleName": "Disk Restore Operator"}
+    payload = audit.wrap(grant, audit.context("run-1", TEAM, "INC-1", "policy"))
     inner, context = audit.unwrap(payload)
-    assert inner == grant and context["runId"] == "run-1"
-    outcome, _ = audit.outcome(result, None)
-    doc = audit.record(audit.AUDITED["grant_role"], outcome, when="2026-11-25T00:00:00+00:00",
-                       who=context["who"], what=audit.what("grant_role", inner, result),
-                       why=context["why"], run_id=context["runId"])
+    assert inner == grant and context is not None and context.run_id == "run-1"
+    assert payload["audit"] == {"runId": "run-1", "who": TEAM.to_dict(), "why": "INC-1",
+                                "authorization": "policy"}  # camelCase on the wire
+    outcome, _ = audit.outcome({"id": "ra-1"}, None)
+    doc = audit.record("grant", outcome, when="2026-11-25T00:00:00+00:00",
+                       who=context.who.to_dict(), what={"assignmentId": "ra-1"},
+                       why=context.why, run_id=context.run_id)
     assert audit.parse("INFO " + audit.line(doc)) == doc
-    assert doc["what"]["assignmentId"] == "ra-1" and doc["what"]["role"] == \
-        "Disk Restore Operator"
     assert (doc["who"]["name"], doc["why"], doc["outcome"]) == ("alice", "INC-1", "succeeded")
     assert audit.outcome({"error": {"code": "AccessDenied", "message": "m"}}, None)[0] == "denied"
     assert audit.outcome(None, RuntimeError("boom\nmore"))[1] == "boom"
-    assert audit.wrap("get_vm", "vm-id", context) == "vm-id"  # reads are not audited
+    assert audit.wrap("vm-id", None) == "vm-id"  # no context: the payload as it is
+    assert audit.unwrap("vm-id") == ("vm-id", None)
+    assert audit.context("run-2", None, None).who.kind == "unknown"
     assert audit.parse("restore finished: {}") is None
 
 

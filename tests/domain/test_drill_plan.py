@@ -517,8 +517,8 @@ def test_a_disk_protected_twice_is_drilled_once_whatever_the_order():
 def test_candidates_cross_the_activity_boundary_as_json():
     c = cand("d", env="prod")
     assert Candidate.from_dict(json.loads(json.dumps(c.to_dict()))) == c
-    assert c.to_dict() == {"disk_id": disk("d"), "backup_instance_id": c.backup_instance_id,
-                           "vault_id": VAULT, "tags": {"env": "prod"}}
+    assert c.to_dict() == {"diskId": disk("d"), "backupInstanceId": c.backup_instance_id,
+                           "vaultId": VAULT, "tags": {"env": "prod"}}  # camelCase on the wire
     assert Candidate(disk("e"), "bi", VAULT).tags == {}
 
 

@@ -14,12 +14,12 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 import harness
+import pytest
+from harness import estate
+
 import settings as app_settings
 from domain.resource_id import ResourceId
-from harness import estate
 from triggers.services.submit import submit
 
 ALICE = {"kind": "user", "id": "a11ce000-0000-4000-8000-0000000a11ce", "name": "alice"}

@@ -9,15 +9,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from harness import estate
 
 import settings as app_settings
 from domain import errors
+from domain.access.access_policy import Caller
 from domain.drills.drill_plan import DrillPlans
+from domain.drills.drill_run import DiskSweep, DrillInput
 from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, drill_id
 from domain.model import Disk
 from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
-from harness import estate
-from triggers.services.submit import run_config
+from orchestrations.drill import drill as drill_runbook
+from orchestrations.sweep import sweep_drill_disks, sweep_role_assignments
+from triggers.services.submit import run_settings
 from triggers.sweeper import RUNBOOKS
 
 ENDED = ("Completed", "Failed", "Terminated")
@@ -35,10 +39,9 @@ def plan(**overrides: Any):
 def start_drill(h, drill_plan) -> str:
     """What triggers/drill_routes.py `start_drill` starts (it checks the report store first)."""
     instance = drill_id(drill_plan.name, h.clock)
-    return h.start("drill", {"drillId": instance, "plan": drill_plan.to_dict(),
-                             "config": run_config(app_settings.settings()),
-                             "requestedBy": {"kind": "timer", "id": None,
-                                             "name": drill_plan.name}}, instance)
+    return h.start(drill_runbook.name, DrillInput(
+        instance, drill_plan, run_settings(app_settings.settings()),
+        Caller("timer", None, drill_plan.name)).to_dict(), instance)
 
 
 def drill(h, drill_plan) -> dict[str, Any]:
@@ -162,12 +165,12 @@ def test_the_drill_disk_sweep_deletes_expired_drill_disks_only(h):
     h.gateway.add_disk(Disk(kept, estate.LOCATION, 8, "Standard_LRS", state="Unattached",
                             tags={DRILL_TAG: out["id"],
                                   EXPIRY_TAG: (h.clock + timedelta(hours=24)).isoformat()}))
-    soon = h.start("sweep_drill_disks", {"sandboxes": [estate.TARGET],
-                                         "now": (h.clock + timedelta(hours=1)).isoformat()})
+    soon = h.start(sweep_drill_disks.name, DiskSweep(
+        [estate.TARGET], (h.clock + timedelta(hours=1)).isoformat()).to_dict())
     h.run()
     assert h.output(soon) == {"report": []}
-    later = h.start("sweep_drill_disks", {"sandboxes": [estate.TARGET],
-                                          "now": (h.clock + timedelta(hours=25)).isoformat()})
+    later = h.start(sweep_drill_disks.name, DiskSweep(
+        [estate.TARGET], (h.clock + timedelta(hours=25)).isoformat()).to_dict())
     h.run()
     assert h.output(later) == {"report": [{"disk": kept, "deleted": True}]}
     h.clock += timedelta(minutes=1)  # the sweep starts the delete; Compute finishes it
@@ -184,7 +187,7 @@ def test_the_role_sweep_revokes_what_a_terminated_restore_left(h, restores):
                  for i in h.instances.values() if i.name in RUNBOOKS
                  and i.status in ENDED and (i.custom_status or {}).get("assignments")]
     assert leftovers == [{"run": run, "assignments": [left]}]
-    sweep = h.start("sweep_role_assignments", {"leftovers": leftovers, "swept": []})
+    sweep = h.start(sweep_role_assignments.name, {"leftovers": leftovers, "swept": []})
     h.run()
     assert h.output(sweep) == {"swept": [run], "report": [
         {"run": run, "assignment": left, "revoked": True, "wasPresent": True}]}
@@ -199,7 +202,7 @@ def test_a_role_sweep_that_cannot_revoke_reports_it_and_tries_again_next_time(h,
     [left] = h.custom_status(run)["assignments"]
     h.terminate(run, "stopped by an operator")
     h.gateway.fail("revoke_role", errors.AzureUnavailable("503 from ARM"), times=None)
-    sweep = h.start("sweep_role_assignments", {"leftovers": [
+    sweep = h.start(sweep_role_assignments.name, {"leftovers": [
         {"run": run, "assignments": [left]}], "swept": []})
     h.run()
     out = h.output(sweep)

@@ -10,7 +10,6 @@ from typing import Any
 
 import azure.durable_functions as df
 import pytest
-
 from harness import START, Harness, HarnessError
 
 bp = df.Blueprint()

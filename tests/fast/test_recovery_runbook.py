@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from harness import estate
 
 import settings as app_settings
 from domain import errors
@@ -16,9 +17,8 @@ from domain.model import Disk
 from domain.recovery.admission import DEDUPLICATED, STARTED
 from domain.recovery.policy import Policies
 from domain.recovery.signals import parse_event
-from harness import estate
 from triggers.services.signal_intake import Intake, admit
-from triggers.services.submit import run_config
+from triggers.services.submit import run_settings
 
 DELETED = "Microsoft.Resources.ResourceDeleteSuccess"
 HEALTH = "Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged"
@@ -51,7 +51,7 @@ class Recovery:
         parsed = Policies.parse({"version": 1, "maxConcurrentRecoveries": 3,
                                  "policies": list(policies)})
         intake = Intake(ledger=lambda: self.h.ledger, policies=lambda: parsed,
-                        run_config=lambda: run_config(app_settings.settings()),
+                        run_settings=lambda: run_settings(app_settings.settings()),
                         vm_tags=self._vm_tags, now=lambda: self.h.clock)
         return asyncio.run(admit(self.h.client, parse_event(event), intake.admission()))
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 import harness
+import pytest
+from harness import estate
+
 from domain import errors
 from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
-from harness import estate
 
 PRINCIPAL = estate.VAULT_PRINCIPAL
 

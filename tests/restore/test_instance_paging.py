@@ -15,7 +15,7 @@ from typing import Any
 import requests
 from azure.functions import meta
 
-from triggers.services.submit import ORCHESTRATOR
+from orchestrations.restore_managed_disk import restore_managed_disk
 
 TIMER = json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False})
 RUNS = 260
@@ -63,7 +63,7 @@ def _write_ended_runs(env) -> dict[str, str]:
         custom = {"phase": "propagate" if assignments else "done", "assignments": assignments,
                   "subject": {"source": {"diskId": env.disk("vm-app01-data0")}}}
         created = now - 3600 + 10 * i  # a run every 10 s: the newest has the highest id
-        rows.append((run, ORCHESTRATOR, uuid.uuid4().hex, ENDED[i % 3], None, None,
+        rows.append((run, restore_managed_disk.name, uuid.uuid4().hex, ENDED[i % 3], None, None,
                      json.dumps(custom), None, None, None, created, created + 5))
     with store.tx() as db:
         db.executemany("INSERT INTO instances VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", rows)

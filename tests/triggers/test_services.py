@@ -17,6 +17,9 @@ from domain.document import DocumentUnavailable
 from domain.recovery.admission import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Guard
 from domain.recovery.policy import Policies
 from domain.recovery.signals import MalformedEvent, parse_alert
+from domain.restore.restore_run import RunSettings
+from orchestrations.recover import recover
+from orchestrations.restore_managed_disk import restore_managed_disk
 from settings import Settings
 from triggers.services import authorization, signal_intake, submit
 
@@ -138,7 +141,7 @@ class Ports:
             return self.tags
 
         return signal_intake.Intake(ledger=lambda: self.ledger, policies=load,
-                                    run_config=lambda: {"poll_interval_s": 1}, vm_tags=vm_tags,
+                                    run_settings=lambda: PACE, vm_tags=vm_tags,
                                     now=lambda: NOW)
 
 
@@ -147,6 +150,10 @@ def run(coroutine: Any) -> Any:
 
 
 # ---- submit ------------------------------------------------------------------------------------
+# how a run paces itself, as the intake's run_settings port gives it
+PACE = RunSettings(propagation_timeout_s=60, job_timeout_s=600, probe_interval_s=5,
+                   poll_interval_s=1, operation_poll_s=1)
+
 REQUEST = {"requestId": "t-1", "source": {"diskId": DISK},
            "target": {"resourceGroupId": f"{RG}/rg-restore-target", "diskName": "restored"}}
 
@@ -158,17 +165,17 @@ def test_the_same_request_twice_starts_one_restore():
     assert (first.instance_id, first.started) == ("restore-t-1", True)
     assert (again.instance_id, again.started) == ("restore-t-1", False)
     [(name, instance, doc)] = client.started
-    assert (name, instance) == (submit.ORCHESTRATOR, "restore-t-1")
+    assert (name, instance) == (restore_managed_disk.name, "restore-t-1")
     assert doc["request"]["requestId"] == "t-1" and doc["why"] == "restore request restore-t-1"
-    assert doc["config"] == submit.run_config(config)
+    assert RunSettings.from_dict(doc["settings"]) == submit.run_settings(config)
 
 
 def test_a_restore_that_failed_is_started_again_and_one_that_succeeded_is_not():
     client, config = FakeClient(), Settings()
-    client.runs["restore-t-1"] = Status(COMPLETED, {"outcome": "Failed"}, submit.ORCHESTRATOR)
+    client.runs["restore-t-1"] = Status(COMPLETED, {"outcome": "Failed"}, restore_managed_disk.name)
     assert run(submit.submit(client, REQUEST, config, requested_by={})).started is True
     client.runs["restore-t-1"] = Status(COMPLETED, {"outcome": "Succeeded"},
-                                        submit.ORCHESTRATOR)
+                                        restore_managed_disk.name)
     assert run(submit.submit(client, REQUEST, config, requested_by={})).started is False
     assert len(client.started) == 1
 
@@ -190,8 +197,8 @@ def test_an_alert_a_policy_matches_starts_one_recovery_and_its_redelivery_finds_
     [decision] = _admit(ports, client, alert())
     assert decision.disposition == STARTED and decision.policy == "data-disks"
     [(name, instance, doc)] = client.started
-    assert (name, instance) == (signal_intake.ORCHESTRATOR, decision.run_id)
-    assert doc["config"] == {"poll_interval_s": 1}  # the run_config port
+    assert (name, instance) == (recover.name, decision.run_id)
+    assert RunSettings.from_dict(doc["settings"]) == PACE  # the run_settings port
     recorded = next(iter(ports.ledger.events.values()))
     assert recorded["disposition"] == STARTED and recorded["received"] == NOW.isoformat()
     [again] = _admit(ports, client, alert())

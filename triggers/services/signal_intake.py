@@ -33,11 +33,13 @@ from domain.recovery.admission import (
     run_id,
 )
 from domain.recovery.policy import Policies, Policy
+from domain.recovery.recovery_run import RecoveryInput
 from domain.recovery.signals import MAX_ID, MalformedEvent, Signal, encodable, parse_alert
+from domain.restore.restore_run import RunSettings
 from gateway.ledger import Ledger
+from orchestrations.recover import recover
 
 log = logging.getLogger(__name__)
-ORCHESTRATOR = "recover"
 _LIVE = {OrchestrationRuntimeStatus.Pending, OrchestrationRuntimeStatus.Running,
          OrchestrationRuntimeStatus.Suspended}
 _ATTEMPTS = 8  # optimistic-concurrency rounds before giving up (the caller's retry takes over)
@@ -54,7 +56,7 @@ class Intake:
 
     ledger: Callable[[], Ledger]
     policies: Callable[[], Policies]  # raises PoliciesUnavailable naming the problem
-    run_config: Callable[[], dict[str, Any]]  # what a recover run carries from the settings
+    run_settings: Callable[[], RunSettings]  # what a recover run carries from the settings
     vm_tags: Callable[[str], dict[str, str] | None]  # blocking; None: no such VM
     now: Callable[[], datetime]
 
@@ -147,9 +149,8 @@ async def _start(client: DurableOrchestrationClient, signal: Signal, policy: Pol
             await asyncio.to_thread(ledger.save_guard, guard, won)  # not a start after all
             return Decision(REJECTED, full, policy.name)
         try:
-            await client.start_new(ORCHESTRATOR, run, {
-                "runId": run, "policy": policy.to_dict(), "signal": signal.to_dict(),
-                "config": gate.intake.run_config()})
+            await recover.start(client, run, RecoveryInput(run, policy, signal,
+                                                           gate.intake.run_settings()))
         except Exception:
             await asyncio.to_thread(ledger.release_slot, run)
             await asyncio.to_thread(ledger.save_guard, guard, won)

@@ -13,10 +13,12 @@ from typing import Any
 
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
+from domain.access.access_policy import Caller, RunAccess
 from domain.restore.request import RestoreRequest
+from domain.restore.restore_run import ApprovalRequest, RestoreInput, RunSettings
+from orchestrations.restore_managed_disk import restore_managed_disk
 from settings import Settings
 
-ORCHESTRATOR = "restore_managed_disk"
 _RESTARTABLE = {OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated,
                 OrchestrationRuntimeStatus.Canceled, None}
 _UNSUCCESSFUL = {"Failed", "Cancelled", "NotApproved", "DryRun"}  # DryRun: plan afresh
@@ -40,13 +42,13 @@ def restartable(status: Any) -> bool:
         output.get("outcome") in _UNSUCCESSFUL
 
 
-def run_config(settings: Settings) -> dict[str, Any]:
+def run_settings(settings: Settings) -> RunSettings:
     """What the orchestration needs from settings, fixed into its input at start."""
-    return {"propagation_timeout_s": settings.propagation_timeout_s,
-            "job_timeout_s": settings.job_timeout_s,
-            "probe_interval_s": settings.probe_interval_s,
-            "poll_interval_s": settings.poll_interval_s,
-            "operation_poll_s": settings.operation_poll_s}
+    return RunSettings(propagation_timeout_s=settings.propagation_timeout_s,
+                       job_timeout_s=settings.job_timeout_s,
+                       probe_interval_s=settings.probe_interval_s,
+                       poll_interval_s=settings.poll_interval_s,
+                       operation_poll_s=settings.operation_poll_s)
 
 
 async def submit(client: DurableOrchestrationClient, body: Any, settings: Settings, *,
@@ -61,13 +63,14 @@ async def submit(client: DurableOrchestrationClient, body: Any, settings: Settin
     status = await client.get_status(instance_id, show_input=False)
     if not restartable(status):
         return Submitted(instance_id, started=False)
-    doc: dict[str, Any] = {"request": request.to_dict(), "config": run_config(settings),
-                           "requestedBy": requested_by, "access": access,
-                           "why": request.reason or why or f"restore request {instance_id}"}
-    if approval_minutes:  # the access rule asks a second person before a VM is touched
-        doc["approval"] = {"timeoutMinutes": approval_minutes}
+    doc = RestoreInput(
+        request, run_settings(settings), Caller.from_dict(requested_by),
+        RunAccess.from_dict(access) if access else None,
+        why=request.reason or why or f"restore request {instance_id}",
+        # the access rule asks a second person before a VM is touched
+        approval=ApprovalRequest(approval_minutes) if approval_minutes else None)
     try:
-        await client.start_new(ORCHESTRATOR, instance_id, doc)
+        await restore_managed_disk.start(client, instance_id, doc)
     except Exception:
         # The same request sent twice at once: both saw no run, and the host (host.json
         # overridableExistingInstanceStates=NonRunningStates) refused the second start over the

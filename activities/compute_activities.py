@@ -1,0 +1,66 @@
+"""Virtual machines and disks: read a VM; attach a data disk; deallocate, point the OS disk at
+another disk, start (a swap); tag and delete disks. Each start returns the ARM operation, which
+the orchestration polls (get_operation) on durable timers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import errors
+from domain.model import (
+    DiskAttachment,
+    DiskRef,
+    DiskTags,
+    Operation,
+    OsDiskChange,
+    Record,
+    Vm,
+    VmRef,
+)
+from gateway.port import ControlPlane
+
+from .activity import Audited, activity
+
+
+def _on(value: Record, _: Operation | None) -> dict[str, Any]:
+    """The VM and disk an operation acts on (and the LUN and caching of an attach)."""
+    return {k: v for k, v in value.to_dict().items() if k in ("vmId", "diskId", "lun", "caching")}
+
+
+@activity()
+def get_vm(vm: VmRef, azure: ControlPlane) -> Vm:
+    found = azure.get_vm(vm.vm_id)
+    if found is None:
+        raise errors.VmNotFound(f"virtual machine {vm.vm_id} does not exist")
+    return found
+
+
+@activity(audited=Audited("attach", _on))
+def start_attach_data_disk(attachment: DiskAttachment, azure: ControlPlane) -> Operation:
+    return azure.start_attach_data_disk(attachment.vm_id, attachment.disk_id, attachment.lun,
+                                        attachment.caching)
+
+
+@activity(audited=Audited("swap", _on))
+def start_deallocate_vm(vm: VmRef, azure: ControlPlane) -> Operation:
+    return azure.start_deallocate_vm(vm.vm_id)
+
+
+@activity(audited=Audited("swap", _on))
+def start_set_os_disk(change: OsDiskChange, azure: ControlPlane) -> Operation:
+    return azure.start_set_os_disk(change.vm_id, change.disk_id)
+
+
+@activity(audited=Audited("swap", _on))
+def start_start_vm(vm: VmRef, azure: ControlPlane) -> Operation:
+    return azure.start_start_vm(vm.vm_id)
+
+
+@activity(audited=Audited("delete", _on))
+def start_delete_disk(disk: DiskRef, azure: ControlPlane) -> Operation:
+    return azure.start_delete_disk(disk.disk_id)
+
+
+@activity()
+def start_tag_disk(tags: DiskTags, azure: ControlPlane) -> Operation:
+    return azure.start_tag_disk(tags.disk_id, tags.tags)

@@ -1,0 +1,132 @@
+"""What a restore run takes and gives back, and what its steps pass each other: the records at
+the boundaries of the restore orchestration (restore_managed_disk), of its two waits
+(await_propagation, track_restore_job) and of plan_restore. JSON as domain/model.py's Record
+writes it (camelCase).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from domain.access.access_policy import Caller, RunAccess
+from domain.model import (
+    OMITTED_WHEN_NONE,
+    AttachPlan,
+    Record,
+    RecoveryPoint,
+    RestorePlan,
+    SwapPlan,
+)
+from domain.restore.request import RestoreRequest
+
+OUTCOME_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class RunSettings(Record):
+    """How a run paces itself. A trigger fixes it from settings into the run's input at start:
+    orchestrations never read settings, and a change of settings never changes a run in flight."""
+
+    propagation_timeout_s: int
+    job_timeout_s: int
+    probe_interval_s: float
+    poll_interval_s: float
+    operation_poll_s: float
+
+
+@dataclass(frozen=True)
+class ApprovalRequest(Record):
+    """A second person decides before a VM is touched, within `timeout_minutes`."""
+
+    timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class ApprovalDecision(Record):
+    """A person's decision: the `approval` event that POST /api/restores/{id}/approve (or
+    /reject) raises."""
+
+    approved: bool
+    by: str | None = None
+    principal_id: str | None = None
+    authenticated: bool = False
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class RestoreInput(Record):
+    """The restore orchestration's input."""
+
+    request: RestoreRequest
+    settings: RunSettings
+    requested_by: Caller | None = None
+    access: RunAccess | None = None  # None: no self-service caller started the run
+    why: str | None = None
+    approval: ApprovalRequest | None = None
+
+
+@dataclass(frozen=True)
+class PlanRequest(Record):
+    """plan_restore's input: the request, planned at the run's own clock."""
+
+    request: RestoreRequest
+    instance_id: str
+    created: str  # ISO-8601, from the orchestration's clock
+    settings: RunSettings
+    access: RunAccess | None = None
+
+
+@dataclass(frozen=True)
+class PropagationWait(Record):
+    """await_propagation's input; `probes` counts across its generations (continue-as-new)."""
+
+    plan: RestorePlan
+    settings: RunSettings
+    started: str  # ISO-8601
+    probes: int = 0
+
+
+@dataclass(frozen=True)
+class PropagationDone(Record):
+    probes: int
+
+
+@dataclass(frozen=True)
+class JobWatch(Record):
+    """track_restore_job's input; its output is the finished RestoreJob."""
+
+    job_id: str
+    settings: RunSettings
+    started: str  # ISO-8601
+    timeout_s: int
+
+
+@dataclass(frozen=True)
+class AssignmentReport(Record):
+    """One role assignment the run made or found, and whether it was revoked."""
+
+    id: str
+    scope: str
+    role: str  # the role definition's GUID
+    pre_existing: bool
+    revoked: bool | str  # True, False, or why not ("not revoked: ...")
+
+
+@dataclass(frozen=True)
+class RestoreOutcome(Record):
+    """The restore orchestration's output, as GET /api/restores/{id} shows it in `result`."""
+
+    schema: int
+    id: str
+    outcome: str  # Succeeded | Failed | Cancelled | NotApproved | DryRun
+    restored_disk_id: str | None
+    job_id: str | None
+    recovery_point: RecoveryPoint | None
+    phases: dict[str, float]
+    role_assignments: list[AssignmentReport]
+    error: dict[str, Any] | None  # RestoreError.to_dict(): code, message, hint
+    attach: AttachPlan | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    swap: SwapPlan | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    approval: ApprovalDecision | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    plan: RestorePlan | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # a dry run's
