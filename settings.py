@@ -96,8 +96,8 @@ def _storage(env: Mapping[str, str], problems: list[str],
     if connection or not named:
         return StorageSettings(connection_string=connection, emulator_ports=ports)
     _identity_problems(given, problems)
-    uris = tuple((service, given[f"{service}ServiceUri"].rstrip("/"))
-                 for service in STORAGE_SERVICES if given[f"{service}ServiceUri"])
+    uris = tuple((service, uri.rstrip("/")) for service in STORAGE_SERVICES
+                 if (uri := given[f"{service}ServiceUri"]))
     return StorageSettings(account_name=given["accountName"], service_uris=uris,
                            credential=(given["credential"] or "").lower() or None,
                            client_id=given["clientId"], emulator_ports=ports)
@@ -194,9 +194,9 @@ class Settings:
     # App Service authentication (Entra ID) is on: the platform then strips X-MS-CLIENT-
     # PRINCIPAL-* from callers and sets them itself. Only then may the app trust them.
     app_service_auth: bool = False
-    # Who may restore what (domain/access/access_policy.py, docs/security.md): "policy" (the default) checks
-    # every self-service request against the access policy file, denying by default; "off" lets
-    # any function-key caller do anything, for local development only.
+    # Who may restore what (domain/access/access_policy.py, docs/security.md): "policy" (the
+    # default) checks every self-service request against the access policy file, denying by
+    # default; "off" lets any function-key caller do anything, for local development only.
     caller_authorization: str = "policy"
     access_policy_path: str | None = None  # absolute, or relative to the app's directory
 
@@ -223,7 +223,8 @@ class Settings:
             problems.append(f"ARM_ENDPOINT={endpoint!r} must be an https:// URL")
         credential = env.get("ARM_CREDENTIAL", "managed-identity")
         if credential not in CREDENTIALS:
-            problems.append(f"ARM_CREDENTIAL={credential!r} must be one of {', '.join(CREDENTIALS)}")
+            problems.append(
+                f"ARM_CREDENTIAL={credential!r} must be one of {', '.join(CREDENTIALS)}")
         loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
         if credential == "dev-unsigned" and not loopback:
             problems.append("ARM_CREDENTIAL=dev-unsigned is only allowed with a loopback "
@@ -234,7 +235,8 @@ class Settings:
         if ca_bundle and not os.path.isfile(ca_bundle):
             problems.append(f"ARM_CA_BUNDLE={ca_bundle!r} is not a file")
         vaults = tuple(v.strip() for v in env.get("BACKUP_VAULT_IDS", "").split(",") if v.strip())
-        bad = [v for v in vaults if "/providers/microsoft.dataprotection/backupvaults/" not in v.lower()]
+        bad = [v for v in vaults
+               if "/providers/microsoft.dataprotection/backupvaults/" not in v.lower()]
         if bad:
             problems.append(f"BACKUP_VAULT_IDS has entries that are not Backup vault ids: {bad}")
         storage = _storage(env, problems, number)
@@ -258,7 +260,8 @@ class Settings:
             dev_principal_id=env.get("DEV_PRINCIPAL_ID") or None,
             dev_tenant_id=env.get("DEV_TENANT_ID") or None,
             backup_vault_ids=vaults,
-            propagation_timeout_s=int(number("RESTORE_PROPAGATION_TIMEOUT_MINUTES", 30, 1, 240) * 60),
+            propagation_timeout_s=int(
+                number("RESTORE_PROPAGATION_TIMEOUT_MINUTES", 30, 1, 240) * 60),
             job_timeout_s=int(number("RESTORE_JOB_TIMEOUT_MINUTES", 240, 1, 24 * 60) * 60),
             probe_interval_s=number("RESTORE_PROBE_INTERVAL_SECONDS", 20, 0.01, 600),
             poll_interval_s=number("RESTORE_POLL_INTERVAL_SECONDS", 10, 0.01, 600),

@@ -89,7 +89,7 @@ class Activity(Generic[In, Out]):
         return self.answer(self.input.from_dict(inner), azure)[1]
 
 
-class activity:  # noqa: N801 - used as a decorator: @activity()
+class activity:
     """Declare the decorated handler an activity named after it: `def verb_object(input: X,
     azure: ControlPlane) -> Y`, X and Y Records."""
 

@@ -22,7 +22,7 @@ def human_duration(seconds: float | None) -> str:
     """Like "42 s", "4 min 12 s", "1 h 5 min"; an em dash for None."""
     if seconds is None:
         return "\u2014"
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

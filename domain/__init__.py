@@ -1,1 +1,2 @@
-"""The restore domain: requests, plans, outcomes and errors. Imports nothing from Azure or Functions."""
+"""The restore domain: requests, plans, outcomes and errors. Imports nothing from Azure or
+Functions."""

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from domain.errors import FieldError, RestoreError
 
@@ -141,7 +141,7 @@ def load_configured(setting: str, path: str | None, load: Callable[[str], T],
     if not path:
         raise DocumentUnavailable(f"{setting} is not set: {nothing}")
     try:
-        return _loaded(load, path)
+        return cast(T, _loaded(load, path))
     except InvalidDocument as exc:
         raise DocumentUnavailable(f"{path}: {exc.message}") from exc
 

@@ -49,6 +49,12 @@ class Record:
         return cls(**kwargs)
 
 
+def json_object(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: for reading what a run published
+    (custom status, output), which an older or failed run may not have written."""
+    return value if isinstance(value, dict) else {}
+
+
 def encode(value: Any) -> Any:
     """A Record (or a document with to_dict, or a list of them) as JSON; JSON values as they are."""
     if hasattr(value, "to_dict"):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 # \Z, not $: "$" also matches before a final newline ("rg\n" was a resource group name)
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}\Z")
 # Managed disk names: 1-80 chars; letters, digits, _ . -; start with a letter or digit; end with a
 # letter, digit or underscore.

@@ -29,7 +29,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import ValidationError as _Error
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from domain.errors import FieldError
@@ -96,7 +96,7 @@ class Schemas:
         self.schemas = dict(schemas)
         root = {"components": {"schemas": self.schemas}}
         self.registry = Registry().with_resource(
-            BASE, Resource(contents=root, specification=DRAFT202012))
+            BASE, DRAFT202012.create_resource(root))
         self._resolver = self.registry.resolver(base_uri=BASE)
         self._validators: dict[str, Any] = {}
 
@@ -151,7 +151,8 @@ class Schemas:
         """The innermost schema object on the error's schema path that has `x-error`, and the
         depth of the value it describes."""
         tokens = list(error.absolute_schema_path)[:-1]  # the last one is the failing keyword
-        node, depth, i, found = root, 0, 0, (None, 0)
+        node, depth, i = root, 0, 0
+        found: tuple[Any, int] = (None, 0)
         while True:
             if isinstance(node, dict) and "x-error" in node:
                 found = (node, depth)

@@ -18,7 +18,7 @@ from domain.resource_id import InvalidResourceId, ResourceId
 from .clients import ClientsFor
 from .lro import DATAPROTECTION_API, Lro
 from .sdk_errors import is_not_found, translated
-from .wire import as_json, dig, iso, parse_time, same_id, text
+from .wire import as_json, as_object, dig, iso, parse_time, same_id, text
 
 DISK_TYPE = "Microsoft.Compute/disks"
 _NS = "Microsoft.DataProtection/backupVaults"
@@ -111,7 +111,7 @@ class Backup:
         client = self._clients_for(vault_id.subscription).dataprotection
         with translated(f"{_NS}/read", str(vault_id)):
             try:
-                return as_json(client.backup_vaults.get(vault_id.resource_group, vault_id.name))
+                return as_object(client.backup_vaults.get(vault_id.resource_group, vault_id.name))
             except HttpResponseError as exc:
                 if is_not_found(exc):
                     raise errors.BackupInstanceNotFound(

@@ -26,7 +26,7 @@ from domain.resource_id import InvalidResourceId, ResourceId
 from .clients import ClientsFor
 from .lro import DISK_API, VM_API, Lro, finished
 from .sdk_errors import is_not_found, translated
-from .wire import as_json, dig, same_id, text
+from .wire import as_json, as_object, dig, same_id, text
 
 _VM = "Microsoft.Compute/virtualMachines"
 
@@ -105,7 +105,7 @@ class Compute:
         client = self._clients_for(rid.subscription).compute
         with translated(f"{_VM}/read", vm_id):
             try:
-                return as_json(client.virtual_machines.get(
+                return as_object(client.virtual_machines.get(
                     rid.resource_group, rid.name,
                     expand=cm.InstanceViewTypes.INSTANCE_VIEW if instance_view else None))
             except HttpResponseError as exc:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.pipeline.policies import RetryPolicy
+from azure.core.pipeline.transport import HttpRequest, HttpResponse
 
 from settings import PUBLIC_ARM, Settings
 
@@ -35,7 +36,7 @@ from .clients import ClientCache
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-class ActivityRetry(RetryPolicy):
+class ActivityRetry(RetryPolicy[HttpRequest, HttpResponse]):
     """azure-core's RetryPolicy with activity-sized limits, except that a throttled or busy answer
     whose Retry-After exceeds `max_retry_after` seconds is not slept through inside the activity:
     it surfaces at once (→ AzureThrottled / AzureUnavailable), and the orchestrator waits on a

@@ -14,6 +14,7 @@ import base64
 import functools
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
@@ -101,10 +102,15 @@ def report_store_for(settings: Settings) -> ReportStore:
 
 def post_json(url: str, body: dict[str, Any], timeout: float) -> tuple[int, Any]:
     """POST `body` as JSON; (status, parsed JSON answer or the text). Network errors raise."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    # The plan allows https, or http to loopback only (domain/drills/drill_plan.py); no file: or
+    # custom scheme reaches urllib here, whatever the caller passed.
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+        raise ValueError(f"a webhook must be an http(s) URL, not {url!r}")
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - https, or loopback only (validated in the plan)
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - as above
             status, text = answer.status, answer.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read().decode("utf-8", "replace")

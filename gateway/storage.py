@@ -2,8 +2,8 @@
 it, and its failures as domain errors.
 
 The host's rules for a connection (Microsoft.Azure.WebJobs storage options, Durable Functions;
-docs/devhost.md "Storage"), which dev/devhost/config.py follows too (tests/test_storage_resolution.py
-holds both to the same answers):
+docs/devhost.md "Storage"), which dev/devhost/config.py follows too
+(tests/test_storage_resolution.py holds both to the same answers):
 * a connection string (`AzureWebJobsStorage`, or `__connectionString`) is used as it is, with its
   key; `UseDevelopmentStorage=true` is the local emulator: the real host hands it to the Azure SDK,
   which means http://127.0.0.1:10000-10002/devstoreaccount1 with the well-known key
@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -50,7 +50,10 @@ EMULATOR_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/
 # The data role each service needs (docs/deploy.md); what a 403 asks the reader to check.
 ROLES = {"blob": "Storage Blob Data Contributor", "queue": "Storage Queue Data Contributor",
          "table": "Storage Table Data Contributor"}
-_TIMEOUTS = {"connection_timeout": 10, "read_timeout": 30}
+# Half a second either side of each one-second retry; the SDK annotates the range int, but it
+# only feeds random.uniform, which takes the float.
+_JITTER = cast(int, 0.5)
+_TIMEOUTS: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 30}
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,8 @@ def _service(target: StorageTarget, service: str) -> str:
 
 
 def blob_service(storage: StorageSettings) -> BlobServiceClient:
-    target, retry = resolve(storage), BlobRetry(backoff=1, retry_total=2, random_jitter_range=0.5)
+    target = resolve(storage)
+    retry = BlobRetry(backoff=1, retry_total=2, random_jitter_range=_JITTER)
     if target.connection_string:
         return BlobServiceClient.from_connection_string(target.connection_string,
                                                         retry_policy=retry, **_TIMEOUTS)
@@ -137,8 +141,8 @@ def blob_service(storage: StorageSettings) -> BlobServiceClient:
 
 
 def queue_client(storage: StorageSettings, queue: str) -> QueueClient:
-    target, retry = resolve(storage), QueueRetry(backoff=1, retry_total=2,
-                                                 random_jitter_range=0.5)
+    target = resolve(storage)
+    retry = QueueRetry(backoff=1, retry_total=2, random_jitter_range=_JITTER)
     if target.connection_string:
         return QueueClient.from_connection_string(target.connection_string, queue,
                                                   retry_policy=retry, **_TIMEOUTS)
@@ -148,7 +152,7 @@ def queue_client(storage: StorageSettings, queue: str) -> QueueClient:
 
 def table_client(storage: StorageSettings, table: str) -> TableClient:
     target = resolve(storage)
-    retry = {"retry_total": 2, "retry_backoff_factor": 0.5, "retry_backoff_max": 2}
+    retry: dict[str, Any] = {"retry_total": 2, "retry_backoff_factor": 0.5, "retry_backoff_max": 2}
     if target.connection_string:
         return TableClient.from_connection_string(target.connection_string, table, **retry,
                                                   **_TIMEOUTS)
@@ -206,7 +210,8 @@ def _refused(subject: str, service: str, url: str, exc: HttpResponseError) -> er
 
 def _detail(exc: HttpResponseError) -> str:
     """"<ErrorCode>: <first line of the message>[ (<AuthenticationErrorDetail>)]"."""
-    code = getattr(exc.error_code, "value", exc.error_code) or f"HTTP {exc.status_code}"
+    code = getattr(exc, "error_code", None)  # storage's errors carry it; azure-core's need not
+    code = getattr(code, "value", code) or f"HTTP {exc.status_code}"
     text = exc.message or str(exc)
     why = next((line.split(":", 1)[1].strip() for line in text.splitlines()
                 if line.lower().startswith("authenticationerrordetail:")), None)

@@ -21,6 +21,14 @@ def as_json(value: Any) -> Any:
     return value.as_dict() if hasattr(value, "as_dict") else value
 
 
+def as_object(value: Any) -> dict[str, Any]:
+    """`as_json` of a model that is a JSON object (a VM, a vault)."""
+    doc = as_json(value)
+    if not isinstance(doc, dict):
+        raise TypeError(f"expected a JSON object from the SDK, got {type(doc).__name__}")
+    return doc
+
+
 def dig(value: Any, *path: str | int) -> Any:
     """`value[path[0]][path[1]]...` with case-insensitive keys; None where anything is missing."""
     for key in path:

@@ -79,7 +79,7 @@ class Orchestrator(Generic[In, Out]):
         return started
 
 
-class orchestrator:  # noqa: N801 - used as a decorator: @orchestrator()
+class orchestrator:
     """Declare the decorated body an orchestrator named after it: `def name(context, doc: X) ->
     Orchestration[Y]`, X and Y Records (Y | None when it may continue as new)."""
 

@@ -190,7 +190,7 @@ def _swap(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[N
     poll = settings.operation_poll_s
     try:
         yield from _point_os_disk(run, swap, plan.target_disk_id, poll)
-    except Exception as exc:  # noqa: BLE001 - roll back, then report both
+    except Exception as exc:
         try:
             yield from _point_os_disk(run, swap, swap.original_os_disk_id, poll)
             outcome_text = "the original OS disk is back on the VM"

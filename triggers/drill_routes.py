@@ -1,6 +1,6 @@
 """Restore drills: one timer per plan (its NCRONTAB schedule), `POST /api/drills` to run a plan
-now, `GET /api/drills/{id}` for progress and the summary, `GET /api/drills/{id}/report` for the report
-itself (JSON, or the HTML page with `?format=html`), and an hourly sweep of drill disks past
+now, `GET /api/drills/{id}` for progress and the summary, `GET /api/drills/{id}/report` for the
+report itself (JSON, or the HTML page with `?format=html`), and an hourly sweep of drill disks past
 their expiry.
 
 The plans are read when the app starts (the timers need their schedules then): a bad file is
@@ -77,7 +77,8 @@ async def start_drill(client: DurableOrchestrationClient, plan: DrillPlan, confi
 @bp.route(route="drills", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 @api()
-async def post_drill(req: func.HttpRequest, client: DurableOrchestrationClient) -> func.HttpResponse:
+async def post_drill(req: func.HttpRequest,
+                     client: DurableOrchestrationClient) -> func.HttpResponse:
     body = body_json(req)
     read("DrillRequest", body)
     why = f"restore drill of plan {body['plan']}, started by hand"

@@ -133,7 +133,8 @@ async def _post_alert(req: func.HttpRequest,
     except MalformedEvent as exc:
         return problem(400, "Malformed alert", exc.message)
     except PoliciesUnavailable as exc:
-        return problem(503, "Recovery policies unavailable", str(exc), headers={"Retry-After": "300"})
+        return problem(503, "Recovery policies unavailable", str(exc),
+                       headers={"Retry-After": "300"})
     base = req.url.split("/api/", 1)[0]
     return func.HttpResponse(json.dumps({"signals": [
         _answer(signal, decision, base) for signal, decision in decisions]}),

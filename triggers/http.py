@@ -15,6 +15,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from domain.access.access_policy import Caller
+from domain.model import json_object
 from domain.restore.request import RestoreRequest
 from orchestrations.recover import recover
 from orchestrations.restore_managed_disk import restore_managed_disk
@@ -46,7 +47,8 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
 @bp.route(route="restores", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 @api()
-async def post_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def post_restore(req: func.HttpRequest,
+                       client: df.DurableOrchestrationClient) -> func.HttpResponse:
     request = RestoreRequest.from_dict(body_json(req))
     action, resources = request_scope(request)
     allowed = authorize(req, action, resources, run_id=request.instance_id(),
@@ -108,7 +110,8 @@ def _no_restore(instance_id: str) -> func.HttpResponse:
 @bp.route(route="restores/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 @api(reads=True, run="restore")
-async def get_restore(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def get_restore(req: func.HttpRequest,
+                      client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params["id"]
     status = await _restore(client, instance_id)
     if status is None:
@@ -211,8 +214,7 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
 
 
 def _subject(status: Any) -> dict[str, Any]:
-    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-    return custom.get("subject") if isinstance(custom.get("subject"), dict) else {}
+    return json_object(json_object(status.custom_status).get("subject"))
 
 
 async def _children(client: df.DurableOrchestrationClient,

@@ -11,7 +11,6 @@ token until it comes back empty.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -22,7 +21,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 from azure.durable_functions.models.utils import http_utils
 
-TOKEN = "x-ms-continuation-token"
+TOKEN = "x-ms-continuation-token"  # noqa: S105 - a header name, not a secret
 
 
 class InstanceListError(RuntimeError):
@@ -73,7 +72,7 @@ async def _page(url: str, token: str) -> tuple[list[dict[str, Any]], str]:
             text = await response.text()
             next_token = response.headers.get(TOKEN, "")
             status = response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         await http_utils._handle_request_error()  # noqa: SLF001
         raise
     try:

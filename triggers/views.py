@@ -8,6 +8,7 @@ from typing import Any
 from azure.durable_functions import OrchestrationRuntimeStatus
 from azure.durable_functions.models import DurableOrchestrationStatus
 
+from domain.model import json_object
 from orchestrations.recover import recover
 
 # The ids this app gives its runs: restore-<requestId or hash>, dryrun-..., recover-<policy>-...,
@@ -61,10 +62,9 @@ def _iso(value: Any) -> str | None:
 def run_summary(status: DurableOrchestrationStatus) -> dict[str, Any]:
     """One line of GET /api/restores: the run, where it is, and what it restores."""
     view = restore_view(status)
-    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-    subject = custom.get("subject") if isinstance(custom.get("subject"), dict) else {}
-    source = subject.get("source") if isinstance(subject.get("source"), dict) else {}
-    target = subject.get("target") if isinstance(subject.get("target"), dict) else None
+    subject = json_object(json_object(status.custom_status).get("subject"))
+    source = json_object(subject.get("source"))
+    target = json_object(subject.get("target"))
     return {"id": view["id"], "kind": "recovery" if status.name == recover.name else "restore",
             "runtimeStatus": view["runtimeStatus"], "done": view["done"], "phase": view["phase"],
             "outcome": view["outcome"], "errorCode": (view["error"] or {}).get("code"),

@@ -233,7 +233,7 @@ def choose_point(choice: PointChoice, points: list[RecoveryPoint], *, drilled: s
     window = [p for p in ordered if _time(p) >= since]
     if not window:
         return None, f"no recovery point in the last {days} day" + ("s" if days != 1 else "")
-    return random.Random(seed).choice(window), ""
+    return random.Random(seed).choice(window), ""  # noqa: S311 - a reproducible pick, no secret
 
 
 def within_daily_limit(restores_last_24h: int) -> tuple[bool, str]:

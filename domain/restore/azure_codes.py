@@ -44,7 +44,8 @@ _PERMANENT: dict[str, tuple[type[errors.RestoreError], str]] = {
     "UserErrorDESKeyVaultKeyDisabled": (
         errors.EncryptionKeyUnavailable, "enable the Key Vault key of the disk encryption set"),
     "UserErrorDESKeyVaultKeyNotAvailable": (
-        errors.EncryptionKeyUnavailable, "the disk encryption set's Key Vault key is not available"),
+        errors.EncryptionKeyUnavailable,
+        "the disk encryption set's Key Vault key is not available"),
 }
 
 

@@ -48,7 +48,8 @@ def assignment_name(instance_id: str, scope: str, role_guid: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{instance_id}|{scope.lower()}|{role_guid}"))
 
 
-def choose_recovery_point(points: list[RecoveryPoint], choice: RecoveryPointChoice) -> RecoveryPoint:
+def choose_recovery_point(points: list[RecoveryPoint],
+                          choice: RecoveryPointChoice) -> RecoveryPoint:
     ordered = sorted(points, key=lambda p: _time(p.time), reverse=True)
     if choice.kind == "id":
         found = [p for p in ordered if p.id.lower() == (choice.value or "").lower()]
@@ -90,7 +91,8 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
                        propagation_timeout_s=propagation_timeout_s, job_timeout_s=job_timeout_s)
 
 
-def _grant(instance_id: str, scope: str, role: str, role_name: str, bi: BackupInstance) -> RoleGrant:
+def _grant(instance_id: str, scope: str, role: str, role_name: str,
+           bi: BackupInstance) -> RoleGrant:
     return RoleGrant(scope=scope, role_definition_guid=role, role_name=role_name,
                      principal_id=bi.vault_principal_id,
                      assignment_name=assignment_name(instance_id, scope, role))

@@ -62,7 +62,8 @@ class RestoreRequest:
 
     @property
     def target_disk_id(self) -> str:
-        return f"{self.target_resource_group_id}/providers/Microsoft.Compute/disks/{self.target_disk_name}"
+        return (f"{self.target_resource_group_id}/providers/Microsoft.Compute/disks/"
+                f"{self.target_disk_name}")
 
     def to_dict(self) -> dict[str, Any]:
         source = ({"diskId": self.source_disk_id} if self.source_disk_id
@@ -108,16 +109,20 @@ def _request(doc: Any) -> RestoreRequest:
     reason = doc.get("reason")
     return RestoreRequest(
         doc.get("requestId"), _id(source.get("diskId")), _id(source.get("backupInstanceId")),
-        _recovery_point(doc.get("recoveryPoint", "latest")), _id(target["resourceGroupId"]),
+        _recovery_point(doc.get("recoveryPoint", "latest")), _rid(target["resourceGroupId"]),
         target["diskName"],
-        Attach(_id(attach["vmId"]), None if attach.get("lun") is None else int(attach["lun"]),
+        Attach(_rid(attach["vmId"]), None if attach.get("lun") is None else int(attach["lun"]),
                attach.get("caching", "None")) if attach is not None else None,
         _id(swap["vmId"]) if swap is not None else None, doc.get("dryRun", False),
         reason.strip() if reason else None)
 
 
 def _id(value: str | None) -> str | None:
-    return str(ResourceId.parse(value)) if value is not None else None
+    return _rid(value) if value is not None else None
+
+
+def _rid(value: str) -> str:
+    return str(ResourceId.parse(value))
 
 
 def _recovery_point(value: Any) -> RecoveryPointChoice:

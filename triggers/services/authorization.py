@@ -22,6 +22,7 @@ from typing import Any
 from domain.access import audit
 from domain.access.access_policy import AccessPolicy, Caller, Decision, Rule
 from domain.document import DocumentUnavailable
+from domain.model import json_object
 from domain.restore.request import RestoreRequest
 
 
@@ -87,8 +88,7 @@ def request_scope(request: RestoreRequest) -> tuple[str, dict[str, str | None]]:
 def run_scope(subject: dict[str, Any], *, vm: bool = True) -> dict[str, str | None]:
     """What a decision on a run touches, from its published subject: the target resource group
     and (approving puts the restored disk onto it) the VM."""
-    target = subject.get("target") if isinstance(subject.get("target"), dict) else {}
-    source = subject.get("source") if isinstance(subject.get("source"), dict) else {}
+    target, source = json_object(subject.get("target")), json_object(subject.get("source"))
     # A recovery run restores into the resource group of the resource its signal named.
     group = target.get("resourceGroupId") or \
         str(source.get("resourceId") or "(unknown)").split("/providers/")[0]

@@ -123,7 +123,7 @@ async def _tags(gate: Admission, signal: Signal) -> dict[str, str] | None:
         return {}
     try:
         return await asyncio.to_thread(gate.intake.vm_tags, signal.resource_id)
-    except Exception:  # noqa: BLE001 - unreadable tags are "unknown", reported by the policy
+    except Exception:
         log.warning("could not read the tags of %s", signal.resource_id, exc_info=True)
         return None
 
