@@ -19,6 +19,7 @@ from domain.model import json_object
 from domain.restore.request import RestoreRequest
 from orchestrations.recover import recover
 from orchestrations.restore_managed_disk import restore_managed_disk
+from orchestrations.steps import APPROVAL_EVENT, CANCEL_EVENT
 from settings import settings
 
 from .api_route import api, body_json
@@ -144,7 +145,7 @@ async def cancel_restore(req: func.HttpRequest,
                         own=Caller.from_dict(subject.get("requestedBy")))
     targets = [instance_id, *[c for c, v in children if not v["done"]]]
     for target in targets:
-        await client.raise_event(target, "cancel", {"requestedBy": who.to_dict()})
+        await client.raise_event(target, CANCEL_EVENT, {"requestedBy": who.to_dict()})
     record_action("cancel", allowed, {"appliedTo": targets, **{
         k: v for k, v in run_scope(subject, vm=False).items() if v}}, run_id=instance_id,
         why=None)
@@ -204,7 +205,7 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
                 "principalId": who.id if signed_in else None,
                 "authenticated": signed_in, "comment": comment}
     for (target, subject), allowed in zip(waiting, granted, strict=True):
-        await client.raise_event(target, "approval", decision)
+        await client.raise_event(target, APPROVAL_EVENT, decision)
         record_action(action, allowed, {"decision": action, **{
             k: v for k, v in run_scope(subject).items() if v}}, run_id=target, why=comment)
     return _json(202, {"id": instance_id, "decision": "approved" if approved else "rejected",
