@@ -1,1 +1,2 @@
-"""Thin adapters: dict in, one gateway call, dict out. Expected failures come back as data."""
+"""Thin adapters, each declared with `@activity()` (activity.py) and registered in registry.py: a
+typed record in, one gateway call, a typed record out. Expected failures come back as data."""

@@ -1,2 +1,2 @@
-"""The restore domain: requests, plans, outcomes and errors. Imports nothing from Azure or
-Functions."""
+"""The domain, by capability (restore/, recovery/, drills/, access/) plus what they share (errors,
+model, resource_id, document, validation). Imports nothing from Azure or Functions."""

@@ -1,4 +1,5 @@
-"""The module boundaries of DEVELOPERS.md, enforced: a violation fails the build, not a review."""
+"""The module boundaries of docs/architecture.md, enforced: a violation fails the build, not a
+review."""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Edge adapters: parse, validate, then start a run or answer. One blueprint per entry point."""
+"""Edge adapters: parse, validate, then start a run or answer. One blueprint per module; the logic
+they share is in services/, its real ports are built in wiring.py."""

@@ -1,6 +1,6 @@
 """What the HTTP routes read besides a restore request: the decision and drill bodies and the
 query parameters, as JSON Schema (domain/validation.py). The OpenAPI document shows these very
-schemas (dev/tools/openapi.py): the bodies as components, each query's properties as its
+schemas (dev/tools/openapi_document.py): the bodies as components, each query's properties as its
 parameters (`x-host`: the host's own `code`, a known parameter the document does not list).
 """
 
