@@ -1,7 +1,8 @@
-"""The app's storage resolver (settings.py + gateway/storage.py) and devhost's (dev/devhost/config.py)
-give the same answer for every shape of AzureWebJobsStorage: the same endpoints and identity, or
-both refuse, naming the same settings. They are two implementations of the host's documented
-rules (the app must not import devhost, nor devhost the app), held together here."""
+"""The app's storage resolver (settings.py + gateway/storage.py) and devhost's
+(dev/devhost/config.py) give the same answer for every shape of AzureWebJobsStorage: the same
+endpoints and identity, or both refuse, naming the same settings. They are two implementations of
+the host's documented rules (the app must not import devhost, nor devhost the app), held together
+here."""
 
 from __future__ import annotations
 

@@ -136,9 +136,12 @@ def _check_parents(state: SimState, route: Route, groups: dict[str, str]) -> Non
     if "sub" in groups and state.get(f"/subscriptions/{groups['sub']}") is None:
         raise ArmError(404, "SubscriptionNotFound",
                        f"The subscription '{groups['sub']}' could not be found.")
-    if "rg" in groups and route.api != "resources":
-        if state.get(f"/subscriptions/{groups['sub']}/resourceGroups/{groups['rg']}") is None:
-            raise resources.group_not_found(groups["rg"])
+    if (
+        "rg" in groups
+        and route.api != "resources"
+        and state.get(f"/subscriptions/{groups['sub']}/resourceGroups/{groups['rg']}") is None
+    ):
+        raise resources.group_not_found(groups["rg"])
 
 
 def _encode(response: Response) -> Outcome:

@@ -19,7 +19,8 @@ def main(names: list[str]) -> int:
     for name in names or list(BENCHES):
         module = BENCHES[name]
         result = module.run()
-        result["machine"] = {"python": platform.python_version(), "cpus": __import__("os").cpu_count(),
+        result["machine"] = {"python": platform.python_version(),
+                             "cpus": __import__("os").cpu_count(),
                              "when": datetime.now(UTC).isoformat(timespec="seconds")}
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
         (RESULTS / f"{name}.md").write_text(module.markdown(result))

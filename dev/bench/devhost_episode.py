@@ -28,7 +28,8 @@ def _host(state: str) -> DevHost:
 
 
 def episode_costs(long_steps: int = 260,
-                  chains: tuple[tuple[int, int], ...] = ((300, 3), (20, 28))) -> list[dict[str, Any]]:
+                  chains: tuple[tuple[int, int], ...] = ((300, 3), (20, 28)),
+                  ) -> list[dict[str, Any]]:
     """Episode stats from one long chain (every size up to ~1,000 events), then many short and
     medium chains so that 10 and 100 events have many samples (`chains`: (count, steps)). One
     instance runs at a time: this is the cost of an episode, not of contention between them (the
@@ -84,15 +85,16 @@ def run() -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = ["## devhost episode cost", "",
-             "| history events | episodes | SDK handle (ms) | host (ms) | episode (ms) | host share |",
+             "| history events | episodes | SDK handle (ms) | host (ms) | episode (ms) "
+             "| host share |",
              "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in result["episode_costs"]:
         size = r["history_events"] if r["in_target"] else f"{r['history_events']}*"
         lines.append(f"| {size} | {r['episodes_measured']} | {r['sdk_ms']} | "
                      f"{r['host_ms']} | {r['episode_ms']} | {r['host_share']:.0%} |")
     t, target = result["throughput"], result["target"]
-    lines += ["", "\\* Outside the target, shown so the fixed cost is in plain sight: an instance's "
-                  "first episodes, where the SDK has almost nothing to replay."]
+    lines += ["", "\\* Outside the target, shown so the fixed cost is in plain sight: an "
+                  "instance's first episodes, where the SDK has almost nothing to replay."]
     lines += ["", f"Activities: {t['activities']} in batches of {t['batch']} took {t['seconds']} s "
                   f"= **{t['activities_per_second']} activities/s**.", "",
               f"Target host share < {target['host_share_max']:.0%}: worst "

@@ -34,7 +34,8 @@ class Slot:
 
     @property
     def vm_id(self) -> str:
-        return f"{self._rg('rg-app')}/providers/Microsoft.Compute/virtualMachines/vm-chaos{self.index}"
+        return (f"{self._rg('rg-app')}/providers/Microsoft.Compute/virtualMachines/"
+                f"vm-chaos{self.index}")
 
     @property
     def os_disk_id(self) -> str:

@@ -73,7 +73,8 @@ class HostConfig:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> HostConfig:
         ext = doc.get("extensions") or {}
-        http, durable, queues = ext.get("http") or {}, ext.get("durableTask") or {}, ext.get("queues") or {}
+        http, durable = ext.get("http") or {}, ext.get("durableTask") or {}
+        queues = ext.get("queues") or {}
         provider = durable.get("storageProvider") or {}
         d = cls()
         prefix = http.get("routePrefix", d.route_prefix)

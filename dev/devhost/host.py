@@ -31,14 +31,15 @@ log = logging.getLogger("devhost")
 class DevHost:
     """The app at `app_dir`, served the way `func start` serves it."""
 
-    def __init__(self, app_dir: str | Path, *, port: int = 7071, state_dir: str | Path | None = None,
+    def __init__(self, app_dir: str | Path, *, port: int = 7071,
+                 state_dir: str | Path | None = None,
                  clock: Clock | None = None, oracle: Oracle | None = None,
                  listeners: bool = True, dispatch: bool | DispatchModel = False,
                  trace: Trace | None = None) -> None:
-        """`dispatch`: model the Durable backend's dispatch latency (dev/devhost/durable/dispatch.py):
-        True for host.json's backend and polling settings, or a model of one's own; off by
-        default, so work runs the moment it is visible. `trace`: record the causes of episodes
-        (dev/bench/)."""
+        """`dispatch`: model the Durable backend's dispatch latency
+        (dev/devhost/durable/dispatch.py): True for host.json's backend and polling settings, or
+        a model of one's own; off by default, so work runs the moment it is visible. `trace`:
+        record the causes of episodes (dev/bench/)."""
         self.app_dir = Path(app_dir).resolve()
         load_local_settings(self.app_dir)
         # IDENTITY_ENDPOINT/IDENTITY_HEADER as App Service sets them: before anything builds a
@@ -117,7 +118,7 @@ class DevHost:
         with self:
             stop.wait()
 
-    # ---- what `func start` prints ------------------------------------------------------------------
+    # ---- what `func start` prints ----------------------------------------------------------------
     def describe(self) -> list[str]:
         lines = ["Functions:", ""]
         for route, methods, entry in self.http.routes:
@@ -132,7 +133,7 @@ class DevHost:
             lines.append(f"        {entry.name}: {kind}{extra}")
         return lines
 
-    # ---- conveniences for tests and tools -----------------------------------------------------------
+    # ---- conveniences for tests and tools --------------------------------------------------------
     def status(self, instance_id: str, **kw: Any) -> dict[str, Any] | None:
         return status_json(self.store, instance_id, **kw)
 

@@ -99,7 +99,8 @@ class Server:
 
     def __init__(self, http: HttpTriggers, client_api: ClientApi, registry: Registry,
                  invoker: Invoker, port: int, host: str = "127.0.0.1") -> None:
-        self.http, self.client_api, self.registry, self.invoker = http, client_api, registry, invoker
+        self.http, self.client_api = http, client_api
+        self.registry, self.invoker = registry, invoker
         server = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -48,7 +48,7 @@ class QueueOutput:
                 client = queue_client(conn, name)
                 try:
                     client.create_queue()  # type: ignore[attr-defined]
-                except Exception:  # noqa: BLE001 - exists already
+                except Exception:  # noqa: BLE001, S110 - exists already
                     pass
                 self._clients[(conn, name)] = client
             return client

@@ -94,7 +94,8 @@ def compile_route(template: str) -> Route:
             parts.append("/" + re.escape(segment))
             continue
         name = m.group("name")
-        checks[name] = [_constraint(c, a or None) for c, a in _CONSTRAINT.findall(m.group("cons") or "")]
+        checks[name] = [_constraint(c, a or None)
+                        for c, a in _CONSTRAINT.findall(m.group("cons") or "")]
         if m.group("default") is not None:
             defaults[name] = m.group("default")
         if m.group("star"):

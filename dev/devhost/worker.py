@@ -101,7 +101,8 @@ class Worker:
             worker_directory=str(Path(azure_functions_runtime.__file__).parent)))
         if init.result.status != protos.StatusResult.Success:
             # The host's own words, then the worker's exception (what Azure's log stream shows).
-            raise IndexingError(f"Worker failed to index functions: {init.result.exception.message}")
+            raise IndexingError("Worker failed to index functions: "
+                                f"{init.result.exception.message}")
         answer = self._send(functions_metadata_request=protos.FunctionsMetadataRequest(
             function_app_directory=self.app_dir))
         if answer.result.status != protos.StatusResult.Success:

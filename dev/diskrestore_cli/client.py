@@ -149,7 +149,8 @@ def _refusal(answer: requests.Response, method: str, path: str, what: str | None
                         f"diskrestore app?)", hint=hint, exit_code=EXIT_STATE, code="NotFound")
     if status == 409:
         return CliError(detail, hint="see its state with: diskrestore status ID",
-                        exit_code=EXIT_STATE, code=problem.get("title", "Conflict").replace(" ", ""))
+                        exit_code=EXIT_STATE,
+                        code=problem.get("title", "Conflict").replace(" ", ""))
     if status == 503:
         retry = answer.headers.get("Retry-After")
         return CliError(f"the app cannot do this now: {detail}", exit_code=EXIT_APP,

@@ -41,7 +41,8 @@ app = typer.Typer(
            "  diskrestore plan --disk /subscriptions/…/disks/data0 --target-rg "
            "/subscriptions/…/resourceGroups/rg-restore\n\n"
            "  diskrestore restore --disk /subscriptions/…/disks/data0 --target-rg "
-           "/subscriptions/…/resourceGroups/rg-restore --attach /subscriptions/…/virtualMachines/vm1"
+           "/subscriptions/…/resourceGroups/rg-restore "
+           "--attach /subscriptions/…/virtualMachines/vm1"
            "\n\n  diskrestore list --status Running\n\n"
            "  diskrestore --url https://myapp.azurewebsites.net --function-key $KEY status "
            "restore-ticket-42 --watch\n\n"
@@ -146,23 +147,7 @@ def build_request(*, disk: str | None, backup_instance: str | None, target_rg: s
         given = [o for o, v in (("--disk", disk), ("--backup-instance", backup_instance),
                                 ("--target-rg", target_rg), ("--attach", attach),
                                 ("--swap", swap)) if v]
-        if given:
-            raise CliError(f"--file cannot be combined with {', '.join(given)}",
-                           hint="put everything in the file, or use options only",
-                           exit_code=EXIT_INPUT)
-        try:
-            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-            body = json.loads(text)
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read the request from {file}: {exc}",
-                           hint="the file holds the JSON of POST /api/restores (docs/restore.md)",
-                           exit_code=EXIT_INPUT) from exc
-        if not isinstance(body, dict):
-            raise CliError(f"{file} does not hold a JSON object", exit_code=EXIT_INPUT,
-                           hint="the file holds the JSON of POST /api/restores (docs/restore.md)")
-        if request_id:
-            body["requestId"] = request_id
-        return body
+        return _request_from_file(file, request_id=request_id, given=given)
     missing = []
     if not (disk or backup_instance):
         missing.append("--disk (or --backup-instance)")
@@ -196,6 +181,28 @@ def build_request(*, disk: str | None, backup_instance: str | None, target_rg: s
                           **({"caching": caching} if caching else {})}
     if swap:
         body["swapOsDisk"] = {"vmId": swap}
+    return body
+
+
+def _request_from_file(file: Path, *, request_id: str | None, given: list[str]) -> dict[str, Any]:
+    """The request read from --file (- for stdin); `given` names the options it cannot be
+    combined with that were given too."""
+    if given:
+        raise CliError(f"--file cannot be combined with {', '.join(given)}",
+                       hint="put everything in the file, or use options only",
+                       exit_code=EXIT_INPUT)
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        body = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the request from {file}: {exc}",
+                       hint="the file holds the JSON of POST /api/restores (docs/restore.md)",
+                       exit_code=EXIT_INPUT) from exc
+    if not isinstance(body, dict):
+        raise CliError(f"{file} does not hold a JSON object", exit_code=EXIT_INPUT,
+                       hint="the file holds the JSON of POST /api/restores (docs/restore.md)")
+    if request_id:
+        body["requestId"] = request_id
     return body
 
 
@@ -284,7 +291,8 @@ def plan(disk: Disk = None, backup_instance: Instance = None, target_rg: TargetR
              "virtualMachines/vm1 --lun 5\n\n"
              "  diskrestore restore -f request.json --request-id ticket-42 --no-wait\n\n"
              "  diskrestore restore --disk ID --target-rg RG --swap VM --yes   (replaces the OS "
-             "disk)\n\nCtrl-C stops following; the restore goes on (diskrestore status ID --watch).")
+             "disk)\n\nCtrl-C stops following; the restore goes on "
+             "(diskrestore status ID --watch).")
 @command
 def restore(disk: Disk = None, backup_instance: Instance = None, target_rg: TargetRg = None,
             name: Name = None, point: Point = "latest", before: Before = None,
@@ -386,7 +394,8 @@ Approver = Annotated[str | None, typer.Option(
 Comment = Annotated[str | None, typer.Option(help="why, kept with the decision")]
 
 
-@app.command(epilog="[bold]Examples[/]\n\n  diskrestore approve recover-os-swap-1a2b-20261124T101500"
+@app.command(epilog="[bold]Examples[/]\n\n"
+             "  diskrestore approve recover-os-swap-1a2b-20261124T101500"
              ' --comment "checked with the app owner"')
 @command
 def approve(instance_id: Annotated[str, typer.Argument(metavar="ID")],

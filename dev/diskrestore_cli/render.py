@@ -16,8 +16,8 @@ DRILL_PHASES = ["select", "grant", "restore", "revoke", "report"]
 LABELS = {
     "plan": "plan", "grant": "grant roles", "propagate": "roles take effect",
     "restore": "start restore", "track": "restore job", "approval": "approval",
-    "cleanup": "clean up", "attach": "attach disk", "swap": "swap OS disk", "revoke": "revoke roles",
-    "select": "select disks", "report": "report", "verify": "verify",
+    "cleanup": "clean up", "attach": "attach disk", "swap": "swap OS disk",
+    "revoke": "revoke roles", "select": "select disks", "report": "report", "verify": "verify",
 }
 GOOD = {"Succeeded", "DryRun", "Completed"}
 ROLE_NAMES = {"b50d9833-a0cb-478e-945f-707fcc997c13": "Disk Restore Operator",

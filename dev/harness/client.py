@@ -26,14 +26,14 @@ class FakeDurableClient:
         try:
             return self._harness.start(orchestration_function_name, client_input, instance_id)
         except HarnessError as exc:  # the SDK raises a bare Exception for 400 and 409
-            raise Exception(str(exc)) from exc  # noqa: TRY002
+            raise Exception(str(exc)) from exc
 
     async def get_status(self, instance_id: str, show_history: bool = False,
                          show_history_output: bool = False,
                          show_input: bool = False) -> DurableOrchestrationStatus:
         status = self._harness.status(instance_id)
         if not show_input:
-            status._input = None  # noqa: SLF001
+            status._input = None
         return status
 
     async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None,
@@ -44,10 +44,10 @@ class FakeDurableClient:
         try:
             self._harness.raise_event(instance_id, event_name, event_data)
         except HarnessError as exc:
-            raise Exception(str(exc)) from exc  # noqa: TRY002
+            raise Exception(str(exc)) from exc
 
     async def terminate(self, instance_id: str, reason: str) -> None:
         try:
             self._harness.terminate(instance_id, reason)
         except HarnessError as exc:
-            raise Exception(str(exc)) from exc  # noqa: TRY002
+            raise Exception(str(exc)) from exc

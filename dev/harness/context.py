@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from azure.durable_functions.decorators.metadata import ActivityTrigger, OrchestrationTrigger
 from azure.durable_functions.models.actions.CallActivityAction import CallActivityAction
 from azure.durable_functions.models.actions.CallActivityWithRetryAction import (
     CallActivityWithRetryAction,
@@ -35,13 +36,18 @@ from azure.durable_functions.models.actions.WaitForExternalEventAction import (
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.ReplaySchema import ReplaySchema
 from azure.durable_functions.models.RetryOptions import RetryOptions
-from azure.durable_functions.models.Task import AtomicTask, TaskBase, TimerTask, WhenAllTask, WhenAnyTask
+from azure.durable_functions.models.Task import (
+    AtomicTask,
+    TaskBase,
+    TimerTask,
+    WhenAllTask,
+    WhenAnyTask,
+)
 from azure.durable_functions.models.utils.df_serialization import df_loads
 from azure.durable_functions.models.utils.type_discovery import (
     activity_output_type,
     sub_orchestrator_output_type,
 )
-from azure.durable_functions.decorators.metadata import ActivityTrigger, OrchestrationTrigger
 
 
 class FakeOrchestrationContext:
@@ -50,7 +56,7 @@ class FakeOrchestrationContext:
     # The SDK's own implementations, over the same attributes.
     new_uuid = DurableOrchestrationContext.new_uuid
     new_guid = DurableOrchestrationContext.new_guid
-    _get_function_name = DurableOrchestrationContext._get_function_name  # noqa: SLF001
+    _get_function_name = DurableOrchestrationContext._get_function_name
 
     def __init__(self, instance_id: str, input_json: str | None, now: datetime,
                  parent_instance_id: str | None = None) -> None:
@@ -150,5 +156,5 @@ class FakeOrchestrationContext:
 
 def _typed(task: TaskBase, expected_type: type | None) -> TaskBase:
     """The type the result is decoded as (df_loads), as the SDK keeps it on the task."""
-    task._expected_output_type = expected_type  # noqa: SLF001
+    task._expected_output_type = expected_type
     return task

@@ -74,7 +74,6 @@ from azure.durable_functions.models.RetryOptions import RetryOptions
 from azure.durable_functions.models.Task import AtomicTask, CompoundTask, TaskBase, TaskState
 from azure.functions._durable_functions import df_dumps, df_loads
 from dateutil.tz import tzutc
-
 from devhost.durable.engine import activity_failure
 from devhost.worker import FunctionFailed
 
@@ -368,7 +367,7 @@ class Harness:
     def _publish(self, inst: Instance) -> bool:
         """The custom status as the host keeps it: JSON, or the orchestration fails."""
         assert inst.context is not None
-        if not inst.context._custom_status_set:  # noqa: SLF001
+        if not inst.context._custom_status_set:
             return True
         try:
             inst.custom_status = json.loads(json.dumps(inst.context.custom_status))
@@ -430,9 +429,9 @@ class Harness:
     # ---- inside: scheduling -------------------------------------------------------------------
     def _schedule(self, inst: Instance, task: TaskBase) -> None:
         for leaf in _leaves(task):
-            if leaf._is_scheduled or leaf.state is not TaskState.RUNNING:  # noqa: SLF001
+            if leaf._is_scheduled or leaf.state is not TaskState.RUNNING:
                 continue
-            leaf._set_is_scheduled(True)  # noqa: SLF001
+            leaf._set_is_scheduled(True)
             self._dispatch(inst, leaf)
 
     def _dispatch(self, inst: Instance, task: AtomicTask) -> None:

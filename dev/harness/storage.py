@@ -61,7 +61,7 @@ class FakeTable:
         if row is None:
             raise ResourceNotFoundError("ResourceNotFound")
         found = TableEntity(row["entity"])
-        found._metadata = {"etag": row["etag"], "timestamp": None}  # noqa: SLF001 - as the SDK
+        found._metadata = {"etag": row["etag"], "timestamp": None}  # as the SDK sets it
         return found
 
     def query_entities(self, query_filter: str, **_: Any) -> list[TableEntity]:
@@ -76,7 +76,7 @@ class FakeTable:
             entity = row["entity"]
             if all(self._holds(entity.get(name), op, value) for name, op, value in conditions):
                 item = TableEntity(entity)
-                item._metadata = {"etag": row["etag"], "timestamp": None}  # noqa: SLF001
+                item._metadata = {"etag": row["etag"], "timestamp": None}
                 found.append(item)
         return found
 

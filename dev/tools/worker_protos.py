@@ -1,4 +1,5 @@
-"""Install the Functions RPC protocol messages for devhost's worker: `python -m tools.worker_protos`.
+"""Install the Functions RPC protocol messages for devhost's worker:
+`python -m tools.worker_protos`.
 
 devhost drives the Python worker's own code (`azure-functions-runtime`, requirements-worker.txt)
 with the FunctionRpc protobuf messages the Functions host sends it. The generated message modules
@@ -31,8 +32,9 @@ def install(target: Path | None = None) -> Path:
     """Extract the protocol package into `target` (default: this interpreter's site-packages)."""
     target = Path(target or sysconfig.get_paths()["purelib"])
     with tempfile.TemporaryDirectory(prefix="worker-protos-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
-                        "--no-deps", "--ignore-requires-python", "--dest", tmp, WHEEL], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q",
+                        "--disable-pip-version-check", "--no-deps", "--ignore-requires-python",
+                        "--dest", tmp, WHEEL], check=True)
         wheel = Path(tmp) / FILENAME
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         if digest != SHA256:

@@ -101,7 +101,7 @@ def test_a_page_without_the_header_is_the_last(api):
 
 def test_a_refusal_or_a_stalled_token_is_a_clear_error(api):
     api.script = [(200, [_status("a")], "t1"), (500, {"Message": "Something went wrong"}, None)]
-    with pytest.raises(InstanceListError, match="HTTP 500: .*Something went wrong"):
+    with pytest.raises(InstanceListError, match=r"HTTP 500: .*Something went wrong"):
         _run(list_instances(api.client()))
     api.script = [(200, [], "same"), (200, [], "same")]
     with pytest.raises(InstanceListError, match="'same' twice"):

@@ -250,7 +250,7 @@ def _ids(good: str) -> list[Any]:
     """An id and near misses: ARM ids compare case-insensitively, slashes at the ends are
     stripped, the subscription must be a GUID, a resource group name has rules of its own."""
     head, tail = good.split("/resourceGroups/", 1)
-    group, rest = (tail.split("/", 1) + [""])[:2]
+    group, rest = [*tail.split("/", 1), ""][:2]
     rest = "/" + rest if rest else ""
     return [good, good.upper(), good.lower(), good + "/", "/" + good, good + "//",
             good.replace(SUB, "not-a-guid"), f"{head}/resourceGroups/{group}.{rest}",

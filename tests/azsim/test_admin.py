@@ -84,10 +84,12 @@ def test_wall_clock_default_can_be_skipped_through_the_admin_endpoint() -> None:
         before = time.time()
         vms = c.compute.virtual_machines
         poller = vms.begin_deallocate("rg-app", "vm-app01")
-        request = urllib.request.Request(f"{sim.endpoint}/_sim/clock", method="POST",
-                                         data=json.dumps({"advance": 121}).encode())
+        request = urllib.request.Request(  # noqa: S310 - the simulator's https endpoint
+            f"{sim.endpoint}/_sim/clock", method="POST",
+            data=json.dumps({"advance": 121}).encode())
         context = ssl.create_default_context(cafile=sim.ca_bundle)
-        with urllib.request.urlopen(request, context=context, timeout=5) as response:
+        with urllib.request.urlopen(  # noqa: S310 - the simulator's https endpoint
+                request, context=context, timeout=5) as response:
             clock = json.loads(response.read())
         assert clock["time"] >= before + 121 and clock["virtual"] is False
         poller.result(timeout=10)

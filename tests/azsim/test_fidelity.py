@@ -180,7 +180,7 @@ def compare(name: str, observed: Observed, deserialize: Callable[[Any], Any]) ->
         body_found: set[str] = set()
         _diff(expected["body"], body, "", body_found)
         found |= {f"{status} {p}" for p in body_found}
-        for item in body["value"] if "value" in body else [body]:
+        for item in body.get("value", [body]):
             assert deserialize(item) is not None
     return found
 
@@ -217,7 +217,7 @@ def _restore_lro(demo: Demo, action: str) -> tuple[Observed, str]:
 
 
 def _operation_result(demo: Demo) -> Observed:
-    observed, location = _restore_lro(demo, "restore")
+    observed, _location = _restore_lro(demo, "restore")
     bi = demo.backup_instance("vm-app01-data0")
     request = demo.restore_request(demo.latest_point(bi.name).name, "second").as_dict()
     _, headers, _ = demo.raw("POST", f"{bi.id}/restore?api-version={DP}", request)
@@ -235,7 +235,7 @@ def _operation_status(demo: Demo) -> Observed:
 
 
 def _backup_job(demo: Demo) -> Observed:
-    status, _, jobs = demo.raw("GET", f"{_vault(demo)}/backupJobs?api-version={DP}")
+    _status, _, jobs = demo.raw("GET", f"{_vault(demo)}/backupJobs?api-version={DP}")
     return _get(demo, jobs["value"][0]["id"], DP)
 
 

@@ -84,7 +84,7 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
     if choice < 5:
         return scalars[choice]
     if choice < 7:
-        return {rng.choice(NOISE + ["properties", "location", "lun", "managedDisk"]):
+        return {rng.choice([*NOISE, "properties", "location", "lun", "managedDisk"]):
                 random_json(rng, depth + 1) for _ in range(rng.randrange(4))}
     return [random_json(rng, depth + 1) for _ in range(rng.randrange(4))]
 
@@ -96,7 +96,7 @@ def mutate(rng: random.Random, value: Any) -> Any:
         return {**value, key: mutate(rng, value[key])}
     if isinstance(value, list) and value and rng.random() < 0.8:
         i = rng.randrange(len(value))
-        return value[:i] + [mutate(rng, value[i])] + value[i + 1:]
+        return [*value[:i], mutate(rng, value[i]), *value[i + 1:]]
     return random_json(rng)
 
 
@@ -124,8 +124,8 @@ def random_request(rng: random.Random, spec: tuple[str, str, str, Any], tokens: 
     query = {"api-version": version if rng.random() < 0.8 else rng.choice(VERSIONS)}
     if rng.random() < 0.3:
         query[rng.choice(["$filter", "$skipToken", "$expand", "monitor"])] = rng.choice(
-            NOISE + ["atScope()", "principalId eq 'x'", "startDate eq '2020-01-01T00:00:00Z'",
-                     "instanceView", "true", "MTA"])
+            [*NOISE, "atScope()", "principalId eq 'x'", "startDate eq '2020-01-01T00:00:00Z'",
+             "instanceView", "true", "MTA"])
     target = quote(path, safe="/") + "?" + "&".join(
         f"{quote(k)}={quote(v, safe='=&')}" for k, v in query.items())
     kind = rng.random()

@@ -6,6 +6,8 @@ rules (DurableTask.AzureStorage's BackoffPollingHelper: 50 ms minimum, each empt
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -58,8 +60,8 @@ def test_an_idle_poller_backs_off_to_the_maximum_and_stays_there():
     for _ in range(20):
         t = poller.first_poll_at_or_after(t + 1e-6)
         polls.append(t)
-    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
-    assert all(b >= a - 1e-9 for a, b in zip(gaps, gaps[1:], strict=False))  # only ever longer
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(gaps))  # only ever longer
     assert gaps[0] == pytest.approx(0.1)  # after the 50 ms wait that follows a reset
     assert gaps[-6:] == pytest.approx([30.0] * 6)
     assert max(gaps) == pytest.approx(30.0)
@@ -231,8 +233,8 @@ def test_a_bad_polling_interval_is_an_error_naming_the_setting(value, why):
 
 @pytest.mark.parametrize("value", [0, 17, "4", 2.5, True])
 def test_a_bad_partition_count_is_an_error_naming_the_setting(value):
-    with pytest.raises(ConfigError, match="storageProvider.partitionCount must be an integer "
-                                          "from 1 to 16"):
+    with pytest.raises(ConfigError, match=re.escape("storageProvider.partitionCount must be "
+                                                    "an integer from 1 to 16")):
         HostConfig.from_dict(_provider(partitionCount=value))
 
 
@@ -241,7 +243,7 @@ def test_the_model_follows_the_configured_backend():
         maxQueuePollingInterval="00:00:05", partitionCount=3)))
     assert model is not None and (model.max_interval, model.partitions) == (5.0, 3)
     assert DispatchModel.from_config(HostConfig.from_dict(_provider(type="azureManaged"))) is None
-    with pytest.raises(ConfigError, match="storageProvider.type 'mssql'"):
+    with pytest.raises(ConfigError, match=re.escape("storageProvider.type 'mssql'")):
         DispatchModel.from_config(HostConfig.from_dict(_provider(type="mssql")))
 
 

@@ -218,7 +218,7 @@ def test_human_durations():
 
 # ---- log ----------------------------------------------------------------------------------------
 def test_summary_log_is_one_flat_record():
-    res = results() + [result("e", "failed", seconds=None, reason="restore failed")]
+    res = [*results(), result("e", "failed", seconds=None, reason="restore failed")]
     log = summary_log(report(res))
     assert log == {"event": "RestoreDrillCompleted", "drillId": "drill-now", "plan": "nightly",
                    "disks": 6, "passed": 3, "failed": 2, "skipped": 1, "successRate": 0.6,

@@ -8,7 +8,8 @@ from domain.restore import azure_codes
 from domain.restore.planning import assignment_name, choose_recovery_point
 from domain.restore.request import RecoveryPointChoice
 
-POINTS = [RecoveryPoint("a", "2026-11-20T02:00:00+00:00"), RecoveryPoint("c", "2026-11-22T02:00:00Z"),
+POINTS = [RecoveryPoint("a", "2026-11-20T02:00:00+00:00"),
+          RecoveryPoint("c", "2026-11-22T02:00:00Z"),
           RecoveryPoint("b", "2026-11-21T02:00:00+00:00")]
 
 

@@ -471,7 +471,7 @@ def test_an_unpaired_surrogate_in_an_id_is_malformed():
     """JSON's \\u escapes can carry half a surrogate pair; the ledger's key (a UTF-8 hash) then
     raised UnicodeEncodeError, a 500."""
     alert = changed(METRIC_ALERT, "data.essentials.alertId", ALERT_ID + "\ud800")
-    with pytest.raises(MalformedEvent, match="data.essentials.alertId .* not valid Unicode"):
+    with pytest.raises(MalformedEvent, match=r"data\.essentials\.alertId .* not valid Unicode"):
         parse_alert(alert)
     target = changed(METRIC_ALERT, "data.essentials.alertTargetIDs", [VM1_LOWER + "\udfff"])
     with pytest.raises(MalformedEvent, match=r"alertTargetIDs\[0\] .* not valid Unicode"):

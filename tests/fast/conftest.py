@@ -64,8 +64,8 @@ class Restores:
 
     def submit(self, body: dict[str, Any], *, approval_minutes: int | None = None,
                requested_by: dict[str, Any] = ALICE) -> str:
-        """Through triggers/services/submit.py, as POST /api/restores does once the access policy asked
-        for a second person's approval (`approval_minutes`)."""
+        """Through triggers/services/submit.py, as POST /api/restores does once the access policy
+        asked for a second person's approval (`approval_minutes`)."""
         submitted = asyncio.run(submit(self.h.client, body, app_settings.settings(),
                                        requested_by=requested_by, why="a fast test",
                                        approval_minutes=approval_minutes))

@@ -56,7 +56,7 @@ def a_set(payload: Any) -> Any:
 def catches(context: df.DurableOrchestrationContext):
     try:
         yield context.call_activity("boom", 1)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return str(exc)
     return None
 
@@ -66,7 +66,7 @@ def retries(context: df.DurableOrchestrationContext):
     started = context.current_utc_datetime
     try:
         yield context.call_activity_with_retry("boom", df.RetryOptions(5_000, 3), "r")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"after": (context.current_utc_datetime - started).total_seconds(),
                 "error": str(exc).split(" \n ")[0]}
     return None
@@ -110,7 +110,7 @@ def typed(context: df.DurableOrchestrationContext):
 def not_json(context: df.DurableOrchestrationContext):
     try:
         yield context.call_activity("a_set", None)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return str(exc).split(" \n ")[0]
     return None
 
@@ -119,7 +119,7 @@ def not_json(context: df.DurableOrchestrationContext):
 def fans(context: df.DurableOrchestrationContext):
     try:
         yield context.task_all([context.call_activity("echo", 1), context.call_activity("boom", 2)])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return str(exc).split(" \n ")[0]
     return None
 
@@ -144,7 +144,7 @@ def child_fails(context: df.DurableOrchestrationContext):
 def parent(context: df.DurableOrchestrationContext):
     try:
         yield context.call_sub_orchestrator("child_fails", None, "the-child")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return str(exc)
     return None
 

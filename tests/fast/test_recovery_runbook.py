@@ -1,6 +1,7 @@
 """The alert-driven recovery runbook (orchestrations/recover.py) in process: signals parsed and
-admitted by the app's own code (domain/recovery/signals.py, triggers/services/signal_intake.py `admit`)
-over the real Ledger on an in-memory table, then the run and its restores on the fake Azure."""
+admitted by the app's own code (domain/recovery/signals.py,
+triggers/services/signal_intake.py `admit`) over the real Ledger on an in-memory table, then the
+run and its restores on the fake Azure."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def deleted_disks() -> dict[str, Any]:
 
 def unhealthy_vm(action: str, approval: bool = False) -> dict[str, Any]:
     policy = {"name": "unhealthy-vm",
-              "match": {"eventTypes": [HEALTH], "resourceTypes": ["Microsoft.Compute/virtualMachines"],
+              "match": {"eventTypes": [HEALTH],
+                        "resourceTypes": ["Microsoft.Compute/virtualMachines"],
                         "availabilityStates": ["Unavailable"]},
               "action": {"type": action}}
     if approval:
@@ -63,7 +65,8 @@ class Recovery:
         return self.h.clock.isoformat().replace("+00:00", "Z")
 
     def deletion(self, disk: str, event_id: str | None = None) -> dict[str, Any]:
-        return {"id": event_id or str(uuid.uuid4()), "topic": f"/subscriptions/{estate.SUBSCRIPTION}",
+        return {"id": event_id or str(uuid.uuid4()),
+                "topic": f"/subscriptions/{estate.SUBSCRIPTION}",
                 "subject": disk, "eventType": DELETED, "eventTime": self.when(),
                 "dataVersion": "2", "metadataVersion": "1",
                 "data": {"operationName": "Microsoft.Compute/disks/delete", "resourceUri": disk,

@@ -167,7 +167,7 @@ def test_a_grant_throttled_past_every_attempt_fails_with_the_transient_code(h, r
     assert len(h.calls("grant_role")) == 4  # steps.RETRY: four attempts
 
 
-# ---- propagation ----------------------------------------------------------------------------------
+# ---- propagation ---------------------------------------------------------------------------------
 def test_slow_propagation_is_probed_and_the_progress_shows_the_wait(h, restores):
     h.gateway.propagation = timedelta(minutes=3)
     run = restores.start(restores.request())

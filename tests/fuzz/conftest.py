@@ -36,7 +36,7 @@ _spec.loader.exec_module(_restore)  # type: ignore[union-attr]
 restore_env = _restore.restore_env
 shared_azurite = _restore.shared_azurite
 
-from fuzzlib import COLLECTED, EXAMPLES, FULL, OPEN_COUNTS, RG  # noqa: E402
+from fuzzlib import COLLECTED, EXAMPLES, FULL, OPEN_COUNTS, RG  # noqa: E402 - after sys.path
 
 if os.environ.get("FUZZ_LOG"):  # every error the app and devhost log, with its traceback
     import logging

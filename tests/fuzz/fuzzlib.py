@@ -145,7 +145,7 @@ def id_variants(good: str) -> st.SearchStrategy[str]:
     if "/resourceGroups/" not in good:  # a subscription-level id (an alert's id)
         good = f"{RG}/rg{good.split('/providers/', 1)[-1] if '/providers/' in good else ''}"
     head, tail = good.split("/resourceGroups/", 1)
-    group, rest = (tail.split("/", 1) + [""])[:2]
+    group, rest = [*tail.split("/", 1), ""][:2]
     rest = "/" + rest if rest else ""
     fixed = [
         good.upper(), good.lower(), good + "/", "/" + good, good + "//", good[1:], good + "/extra",

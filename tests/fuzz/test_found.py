@@ -1,8 +1,9 @@
 """What the fuzzers found, each as one plain request against the app under devhost.
 
-Fixed: each test shows the answer now given (the fixes in triggers/http.py and triggers/drill_routes.py
-were made there from this work's proposals). Open: a strict xfail (with, for a bug the fuzzers
-meet, an entry in fuzzlib.OPEN_BUGS that lets them pass it); when its fix lands the xfail fails.
+Fixed: each test shows the answer now given (the fixes in triggers/http.py and
+triggers/drill_routes.py were made there from this work's proposals). Open: a strict xfail (with,
+for a bug the fuzzers meet, an entry in fuzzlib.OPEN_BUGS that lets them pass it); when its fix
+lands the xfail fails.
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 # The condition of A8 in the authorization reference, as the portal writes it.
 REFERENCE_CONDITION = (
     "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
-    "(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals "
+    "(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+    "ForAnyOfAnyValues:GuidEquals "
     "{b50d9833-a0cb-478e-945f-707fcc997c13, acdd72a7-3385-48ef-bd42-f606fba81ae7} AND "
     "@Request[Microsoft.Authorization/roleAssignments:PrincipalType] StringEqualsIgnoreCase "
-    "'ServicePrincipal')) AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) "
+    "'ServicePrincipal')) AND "
+    "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) "
     "OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
     "ForAnyOfAnyValues:GuidEquals {b50d9833-a0cb-478e-945f-707fcc997c13, "
     "acdd72a7-3385-48ef-bd42-f606fba81ae7} AND @Resource[Microsoft.Authorization/roleAssignments:"
@@ -125,11 +127,13 @@ def test_registry_modules_are_refused(tmp_path: Path) -> None:
 
 
 def test_the_conditions_allow_the_roles_the_app_grants(infra: Project) -> None:
-    """domain/restore/planning.py grants Disk Restore Operator on target resource groups and Reader on
-    Disk Encryption Sets: the conditions must name those GUIDs (a changed constant fails here)."""
+    """domain/restore/planning.py grants Disk Restore Operator on target resource groups and
+    Reader on Disk Encryption Sets: the conditions must name those GUIDs (a changed constant
+    fails here)."""
     source = (Path(__file__).resolve().parents[2] / "domain" / "restore" / "planning.py").read_text(
         encoding="utf-8")
     constants = {t.id: n.value.value for n in ast.parse(source).body if isinstance(n, ast.Assign)
-                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
+                 for t in n.targets
+                 if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
     assert constants["DISK_RESTORE_OPERATOR"] == DISK_RESTORE_OPERATOR
     assert constants["READER"] == READER

@@ -1,5 +1,5 @@
-"""The offline Bicep type check (dev/tools/infra/types_check.py) against the compiler's own type data
-(../shared/bicep-types, or BICEP_TYPES_DIR): it passes on infra/ having looked at every
+"""The offline Bicep type check (dev/tools/infra/types_check.py) against the compiler's own type
+data (../shared/bicep-types, or BICEP_TYPES_DIR): it passes on infra/ having looked at every
 declaration, fails by name on a type@version the data lacks, fires with its BCP code on each
 seeded mistake in fixtures/bad_types/, and fails, naming the path, when the data is missing."""
 
@@ -58,7 +58,8 @@ def test_the_pass_is_not_vacuous(infra: Project, report: types_check.TypeReport)
                   "properties.filter.advancedFilters[0].operatorType"),
                  ("infra/app/alerts.bicep", "failedDrill",
                   "properties.criteria.allOf[0].dimensions[0].operator"),
-                 ("infra/main.bicep", "targetOperatorRole", "properties.permissions[0].actions[0]")]:
+                 ("infra/main.bicep", "targetOperatorRole",
+                  "properties.permissions[0].actions[0]")]:
         assert path in report.checked, path
     assert all(why for *_, why in report.skipped)
 

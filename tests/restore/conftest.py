@@ -13,10 +13,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import azsim
 import pytest
 import requests
-
-import azsim
 from demo import APP_IDENTITY
 from devhost.azurite import Azurite
 from devhost.clock import RealClock, VirtualClock
@@ -68,10 +67,10 @@ class Env:
     def leftover_assignments(self) -> set[str]:
         """Role assignments the app created and has not deleted, from azsim's audit log."""
         app = self.sim.app_principal_id
-        made = {e["scope"].lower() for e in self.writes("Microsoft.Authorization/roleAssignments/write")
-                if e["caller"] == app}
-        gone = {e["scope"].lower() for e in self.writes("Microsoft.Authorization/roleAssignments/delete")
-                if e["caller"] == app}
+        writes = self.writes("Microsoft.Authorization/roleAssignments/write")
+        deletes = self.writes("Microsoft.Authorization/roleAssignments/delete")
+        made = {e["scope"].lower() for e in writes if e["caller"] == app}
+        gone = {e["scope"].lower() for e in deletes if e["caller"] == app}
         return made - gone
 
     def resource(self, resource_id: str) -> dict[str, Any] | None:
@@ -331,8 +330,8 @@ class Drills:
     def queue_messages(self, queue: str) -> list[dict[str, Any]]:
         import base64
 
-        from azure.storage.queue import QueueClient
         from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.queue import QueueClient
         client = QueueClient.from_connection_string(self.connection, queue,
                                                     connection_verify=self.ca_bundle)
         try:

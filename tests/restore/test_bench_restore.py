@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-
 from bench.restore_time import NAIVE_WAIT, measure
 
 

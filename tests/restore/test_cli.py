@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from demo import APP_IDENTITY
 from diskrestore_cli import main as cli
 
@@ -356,7 +355,7 @@ def _console_script(env: Any, *args: str,
 
 def _recording_server(seen: list[dict[str, str]]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             seen.append({k.lower(): v for k, v in self.headers.items()})
             body = json.dumps({"restores": [], "count": 0, "truncated": False,
                                "since": "2026-11-18T00:00:00+00:00"}).encode()
@@ -387,7 +386,8 @@ def test_a_drill_whose_report_cannot_be_written_fails_at_once_in_one_line(drill_
         "recoveryPoint": "latest", "sandboxResourceGroupId": f"{sub}/rg-restore-target",
         "maxParallel": 2, "timeBudgetMinutes": 240, "keepFailed": False, "expiryHours": 24}]})
     env = d.env
-    store = f"{os.environ['AzureWebJobsStorage__blobServiceUri']}/{d.container}"
+    blob_uri = os.environ["AzureWebJobsStorage__blobServiceUri"]  # noqa: SIM112 - Azure's spelling
+    store = f"{blob_uri}/{d.container}"
     # the app's identity is not the one the app has: the identity endpoint refuses a token
     monkeypatch.setenv("AzureWebJobsStorage__clientId", "00000000-0000-4000-8000-00000000dead")
     code, out, err = diskrestore(env, "drill", "start", "nightly")

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-
 from bench.drill_scale import drill_at_scale
+
 from domain.drills.drill_report import percentile
 
 SUB = "6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6"
@@ -138,7 +138,7 @@ class _Probe:
         probe = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:  # http.server's name
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 probe.calls.append((self.path, body))
                 if self.path == "/check":

@@ -9,7 +9,6 @@ import time
 
 import pytest
 from azure.storage.queue import QueueClient
-
 from devhost.azurite import Azurite
 
 QUEUE, POISON = "restore-requests", "restore-requests-poison"
@@ -25,7 +24,7 @@ def _send(conn: str, text: str) -> None:
     client = QueueClient.from_connection_string(conn, QUEUE)
     try:
         client.create_queue()
-    except Exception:  # noqa: BLE001 - exists
+    except Exception:  # noqa: S110 - the queue exists already
         pass
     client.send_message(base64.b64encode(text.encode()).decode())  # the host's default encoding
 
@@ -36,7 +35,7 @@ def _poison(conn: str, expect: int, timeout: float = 30) -> list[dict]:
     while time.monotonic() < deadline:
         try:
             found = list(client.peek_messages(max_messages=32))
-        except Exception:  # noqa: BLE001 - not created yet
+        except Exception:  # not created yet
             found = []
         if len(found) >= expect:
             return [json.loads(base64.b64decode(m.content)) for m in found]

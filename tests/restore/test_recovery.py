@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
-
 from azsim.sdk import mgmt_clients
+
 from domain.access.access_policy import encode_client_principal
 
 DELETE_TYPES = ["Microsoft.Resources.ResourceDeleteSuccess",
@@ -156,7 +156,8 @@ def test_a_storm_of_50_identical_alerts_starts_one_run(recovery_env, payloads):
     assert len(started) == 1, decisions
     run = started[0]["runId"]
     others = [d for d in decisions if d["disposition"] != "started"]
-    assert {d["disposition"] for d in others} == {"deduplicated"}, [d["reason"] for d in others if d["disposition"] != "deduplicated"]
+    assert {d["disposition"] for d in others} == {"deduplicated"}, \
+        [d["reason"] for d in others if d["disposition"] != "deduplicated"]
     assert all(d["runId"] == run for d in others)  # each names the run that covers it
     ledger = r.events()
     assert len(ledger) == 50 and sum(e["disposition"] == "started" for e in ledger) == 1
@@ -269,7 +270,8 @@ def test_a_rejected_os_swap_deletes_the_restored_disk_and_leaves_the_vm(recovery
 
 
 def test_an_os_swap_nobody_approves_in_time_is_cleaned_up(recovery_env, payloads):
-    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app)  # virtual time: the 30 minutes pass at once
+    # virtual time: the 30 minutes pass at once
+    r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app)
     vm = payloads.vm_id()
     original = os_disk(r, vm)
     run, _ = _started_swap(r, payloads)

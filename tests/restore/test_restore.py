@@ -235,7 +235,8 @@ def test_cancel_stops_the_run_and_revokes(restore_env):
     env.host.wait_for(instance_id, statuses=("Running",))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if requests.get(answer.json()["statusQueryGetUri"], timeout=30).json()["phase"] == "propagate":
+        status = requests.get(answer.json()["statusQueryGetUri"], timeout=30).json()
+        if status["phase"] == "propagate":
             break
         time.sleep(0.05)
     cancel = requests.post(answer.json()["cancelPostUri"], timeout=30)

@@ -20,7 +20,7 @@ from .store import TERMINAL
 Response = tuple[int, dict[str, str], bytes]
 RPC_PREFIX = "/durabletask/"
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/"
-TOKEN_HEADER = "x-ms-continuation-token"
+TOKEN_HEADER = "x-ms-continuation-token"  # noqa: S105 - a header name, not a password
 PAGE_SIZE = 100  # OrchestrationStatusQueryCondition.PageSize
 TABLE_MAX_RESULTS = 1000  # TableConstants.TableServiceMaxResults
 _INT32 = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)[ \t\n\v\f\r]*")
@@ -47,11 +47,11 @@ class ClientApi:
     def binding_json(self) -> str:
         base = f"{self.base_url}/runtime/webhooks/durabletask"
         q = f"taskHub={self.hub}&connection=Storage"
-        inst = f"{base}/instances/INSTANCEID"
         return json.dumps({
             "taskHubName": self.hub,
             "creationUrls": {
-                "createNewInstancePostUri": f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]?{q}",
+                "createNewInstancePostUri":
+                    f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]?{q}",
                 "createAndWaitOnNewInstancePostUri":
                     f"{base}/orchestrators/{{functionName}}[/{{instanceId}}]?timeout="
                     f"{{timeoutInSeconds}}&pollingInterval={{intervalInSeconds}}&{q}"},

@@ -456,7 +456,8 @@ class Episode:
             if verdict.verdict == DISAGREE and self.e.oracle.strict:
                 log.error("%s", verdict.describe())
                 error = verdict.describe()
-        custom = json.dumps(state.custom_status) if state.has_custom_status else inst["custom_status"]
+        custom = (json.dumps(state.custom_status) if state.has_custom_status
+                  else inst["custom_status"])
         work = replay.new if replay is not None else []
         new = new + [self._creation_event(w) for w in work] if not error else new
         new.append(event(EventType.ORCHESTRATOR_COMPLETED, self.stamp))
@@ -610,8 +611,8 @@ class Episode:
             e._histories.pop(self.id, None)
             Store.delete_messages(db, self.consumed)
             db.execute("DELETE FROM work WHERE instance_id=?", (self.id,))
-            db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL,"
-                       " custom_status=?, updated=? WHERE id=?",
+            db.execute("UPDATE instances SET execution_id=?, status='Running', input=?, "
+                       "output=NULL, custom_status=?, updated=? WHERE id=?",
                        (execution_id, input_json, custom, now, self.id))
             e.post(db, self.id, event(
                 EventType.EXECUTION_STARTED, self.stamp, Name=inst["name"], Version="",
@@ -622,7 +623,8 @@ class Episode:
 
 
 def status_json(store: Store, instance_id: str, *, show_history: bool = False,
-                show_history_output: bool = False, show_input: bool = True) -> dict[str, Any] | None:
+                show_history_output: bool = False,
+                show_input: bool = True) -> dict[str, Any] | None:
     """The body of GET .../instances/{id}, as the extension's HttpApiHandler writes it."""
     row = store.instance(instance_id)
     if row is None:

@@ -25,7 +25,8 @@ _STATUS = {0: "Running", 1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 5: "T
 
 def render(history: list[dict[str, Any]], show_output: bool) -> list[dict[str, Any]]:
     scheduled = {e["EventId"]: e for e in history
-                 if e["EventType"] in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_CREATED)}
+                 if e["EventType"] in (EventType.TASK_SCHEDULED,
+                                       EventType.SUB_ORCHESTRATION_CREATED)}
     out = []
     for e in history:
         t = e["EventType"]

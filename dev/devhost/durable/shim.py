@@ -78,7 +78,8 @@ def _settled(ok: bool = True) -> _Task:
 
 
 class HostReplay:
-    """Replays `actions` against `history`; read `new`, `open_labels` and `continue_as_new` after."""
+    """Replays `actions` against `history`; read `new`, `open_labels` and `continue_as_new`
+    after."""
 
     def __init__(self, history: list[dict[str, Any]], actions: list[dict[str, Any]]) -> None:
         self._history = history

@@ -153,7 +153,7 @@ class QueueListener(BackgroundListener):
                     log.info("queue '%s' (function '%s'): storage reachable again",
                              self.queue_name, self.name)
                 failing = False
-            except Exception as exc:  # storage down, queue deleted, ...: keep listening
+            except Exception as exc:  # noqa: BLE001 - storage down, queue deleted...: keep listening
                 if not failing:
                     log.warning("queue '%s' (function '%s'): %s; retrying every %g s",
                                 self.queue_name, self.name, _reason(exc),
@@ -233,7 +233,7 @@ class QueueListener(BackgroundListener):
         datum, metadata = trigger_data(msg, body, self.name, self.clock.now())
         try:
             self.invoker.invoke(self.entry, datum, metadata)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the host catches whatever the function raises
             self._failed(msg, exc)
             return
         self._queue.delete_message(msg.id, msg.pop_receipt)

@@ -164,7 +164,7 @@ class TimerListener(BackgroundListener):
         datum = meta.Datum(json.dumps(self._timer_info(scheduled, past_due)), "json")
         try:
             self.invoker.invoke(self.entry, datum, {})
-        except Exception as exc:  # a failing function must not stop the schedule
+        except Exception as exc:  # noqa: BLE001 - a failing function must not stop the schedule
             log_failure(f"timer '{self.name}' failed", exc)
         finally:
             self.invocations += 1

@@ -29,8 +29,8 @@ def run(root: Path, *, checkov: bool = True, out: list[str] | None = None,
     lines = out if out is not None else []
     project = Project.load(root)
     findings = list(project.parse_failures)
-    lines.append(f"parse: {len(project.files)} of {len(project.files) + len(project.parse_failures)}"
-                 f" .bicep files parse under {root}")
+    total = len(project.files) + len(project.parse_failures)
+    lines.append(f"parse: {len(project.files)} of {total} .bicep files parse under {root}")
     types = types_check.check(project)
     findings += types.findings
     if show_skipped:

@@ -204,6 +204,7 @@ class TypeData:
 
     def _resource_index(self, path: Path) -> dict[str, int]:
         if path not in self._resources:
-            self._resources[path] = {str(t["name"]).lower(): i for i, t in enumerate(self._file(path))
+            self._resources[path] = {str(t["name"]).lower(): i
+                                     for i, t in enumerate(self._file(path))
                                      if t.get("$type") == "ResourceType"}
         return self._resources[path]

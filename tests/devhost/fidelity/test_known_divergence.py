@@ -50,8 +50,8 @@ def test_failfast_retry_fails_loudly_under_the_strict_oracle(generated_host_fact
     (divergence,) = oracle.divergences  # the first disagreement ends the instance
     # the SDK gave the id to square (a task), the host model to flaky's retry timer
     shared = divergence.sdk.keys() & divergence.host.keys()
-    assert any(divergence.sdk[i].startswith("task:") and divergence.host[i] == "timer" for i in shared), \
-        divergence.describe()
+    assert any(divergence.sdk[i].startswith("task:") and divergence.host[i] == "timer"
+               for i in shared), divergence.describe()
 
 
 def test_failfast_retry_is_recorded_by_a_non_strict_oracle(generated_host_factory, tmp_path):
@@ -68,7 +68,7 @@ def test_failfast_retry_is_recorded_by_a_non_strict_oracle(generated_host_factor
 
 # Regression: the oracle once compared only timer-vs-task per id and let this one through.
 def test_failfast_retry_with_the_retry_failing_first_is_detected(generated_host_factory, tmp_path):
-    doc, oracle = _run(generated_host_factory, tmp_path, "failfast_retry_flaky_first",
+    doc, _oracle = _run(generated_host_factory, tmp_path, "failfast_retry_flaky_first",
                        "failfast-flaky-first", strict=True)
     assert doc["output"] != "succeeded on attempt 2", "silent wrong result: square got flaky's"
     assert doc["runtimeStatus"] == "Failed", doc

@@ -1,4 +1,5 @@
-"""Regression: the fidelity oracle once reported a false DISAGREE on an orchestration's last episode.
+"""Regression: the fidelity oracle once reported a false DISAGREE on an orchestration's last
+episode.
 
 When one episode's batch holds two completions and the first one completes the orchestration, the
 SDK's executor stops reading the history there (TaskOrchestrationExecutor.execute breaks once the
@@ -6,7 +7,8 @@ execution has completed), so the second completion's task stays in `context.open
 model (HostReplay) walks the whole batch and retires that id. The oracle compares the two at the end
 of the history and reported DISAGREE although host and SDK assigned every id identically; with
 Oracle(strict=True) (devhost.testing's default) a correct orchestration was then failed with the
-oracle's message. The oracle now compares the host at the event where the SDK stopped. The SDK's own fixture test_sequential_orchestrator_with_retry::
+oracle's message. The oracle now compares the host at the event where the SDK stopped. The
+SDK's own fixture test_sequential_orchestrator_with_retry::
 test_concurrent_retriable_results_alternating_taskIDs_when_any is such a history (two retried
 tasks complete in one episode and task_any returns on the first); test_sdk_histories.py compares
 at the point where the SDK stopped reading, and agrees.

@@ -136,8 +136,8 @@ def test_failing_function_is_500_and_every_event_still_runs(
     assert status == 500
     assert body.decode() == "ValueError: event evt-1 asked to fail"  # the worker's text
     assert [e.id for e in of(calls, "on_event")] == ["evt-1", "evt-2"]
-    assert "Event Grid trigger 'on_event' failed for event evt-1: ValueError: event evt-1 asked to fail" \
-        in caplog.text
+    assert ("Event Grid trigger 'on_event' failed for event evt-1: "
+            "ValueError: event evt-1 asked to fail") in caplog.text
 
 
 def test_unsubscribe_and_other_methods(trigger_app: SimpleNamespace, invoker: Invoker) -> None:

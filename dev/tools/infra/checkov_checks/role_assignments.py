@@ -24,8 +24,8 @@ if str(_REPO) not in sys.path:
     sys.path.append(str(_REPO))
 
 # Imported after the repository is on sys.path (checkov loads this file by path).
-from tools.infra import rules
-from tools.infra.bicep import Declaration, Finding, Project
+from tools.infra import rules  # noqa: E402 - after sys.path is set
+from tools.infra.bicep import Declaration, Finding, Project  # noqa: E402 - after sys.path is set
 
 ROOT_ENV = "DISKRESTORE_INFRA_ROOT"
 _PROJECTS: dict[Path, Project] = {}
