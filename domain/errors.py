@@ -52,6 +52,22 @@ class InvalidRequest(RestoreError):
                 "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
+@dataclass
+class RequestIdReused(InvalidRequest):
+    """A requestId that already names a run of a different request. The id is the run's
+    identity (idempotency key): answering with the other run would drop this request silently,
+    and starting it would replace that run; so it is refused, naming every field that differs."""
+
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        summary = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+        RestoreError.__init__(
+            self, f"run {self.run_id} was started by this requestId for a different request "
+                  f"({summary})",
+            hint="send a new requestId for a new request")
+
+
 class TransientError(RestoreError):
     """A failure worth another attempt: the same call may succeed later."""
 

@@ -5,8 +5,9 @@ repeating them:
 * `run="restore"` (or "drill"): the route's `{id}` must be an id one of this app's runs can have,
   else a 404 naming it, before anything reaches the Durable client (triggers/views.py says why);
 * a Denied (401/403/503 from triggers/services/authorization.py) raised anywhere in the route is
-  answered with its problem details; an InvalidRequest with a 400 naming every bad field; an
-  UnreadableBody (not JSON) with a 400 saying why.
+  answered with its problem details; a RequestIdReused with a 409 naming every field that
+  differs from the run the requestId started; an InvalidRequest with a 400 naming every bad
+  field; an UnreadableBody (not JSON) with a 400 saying why.
 
 The wrapper keeps the route's own signature (functools.wraps): the Functions worker reads the
 binding parameters (`req: func.HttpRequest`, `client: ...`) from it, so they stay exactly the
@@ -21,7 +22,7 @@ from typing import Any
 
 import azure.functions as func
 
-from domain.errors import InvalidRequest
+from domain.errors import InvalidRequest, RequestIdReused
 from domain.restore.request import parse_json
 
 from .callers import reader
@@ -59,6 +60,9 @@ def api(*, reads: bool = False, run: str | None = None) -> Callable[[Route], Rou
             except Denied as denied:
                 return problem(denied.status, denied.title, denied.detail,
                                headers=denied.headers)
+            except RequestIdReused as reused:
+                return problem(409, "Request id reused", reused.message, errors=[
+                    {"field": e.field, "message": e.message} for e in reused.errors])
             except InvalidRequest as invalid:
                 title = getattr(invalid, "title", "Invalid request")
                 return problem(400, title, invalid.message, errors=[

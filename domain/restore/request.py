@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.errors import InvalidRequest
+from domain.errors import FieldError, InvalidRequest
 from domain.resource_id import DISK_NAME, ResourceId, id_problem, id_schema
 from domain.validation import Schemas, check, ref
 
@@ -87,6 +87,15 @@ class RestoreRequest:
     def from_dict(cls, doc: Any) -> RestoreRequest:
         return _request(doc)
 
+    def differences(self, other: RestoreRequest) -> list[FieldError]:
+        """Where `other` asks for something else, field by field (the reason aside: the same
+        restore, whatever the why); resource ids compare as ARM does, ignoring case."""
+        mine, theirs = _flat(self.to_dict()), _flat(other.to_dict())
+        return [FieldError(key, f"the run has {mine.get(key)!r}, this request "
+                                f"{theirs.get(key)!r}")
+                for key in sorted(set(mine) | set(theirs) - {"reason"})
+                if _same(mine.get(key)) != _same(theirs.get(key))]
+
     def instance_id(self) -> str:
         """The orchestration instance id: from requestId, else a hash of the request, so the
         same request sent twice (HTTP retry, queue redelivery) names the same run. A dry run has
@@ -98,6 +107,21 @@ class RestoreRequest:
         body.pop("reason", None)  # the same restore, whatever reason is given
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
         return f"{prefix}-{digest}"
+
+
+def _flat(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        elif value is not None:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _same(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) and value.startswith("/subscriptions/") \
+        else value
 
 
 def _request(doc: Any) -> RestoreRequest:

@@ -58,10 +58,17 @@ def test_queue_messages_start_restores_or_go_to_poison_with_their_reason(restore
     doc = env.host.wait_for("restore-from-queue", timeout=120)
     assert doc["output"]["outcome"] == "Succeeded"
     assert env.leftover_assignments() == set()
+    # the same requestId for another disk name: it can never succeed, so poison, saying why
+    reused = env.request(requestId="from-queue")
+    reused["target"]["diskName"] = "another-name"
+    _send(conn, json.dumps(reused))
 
-    poisoned = _poison(conn, expect=2)
+    poisoned = _poison(conn, expect=3)
     reasons = {p["original"]: p["error"] for p in poisoned}
     assert "not valid JSON" in reasons["{this is not json"]["message"]
+    [again] = [e for e in reasons.values() if e["code"] == "RequestIdReused"]
+    assert [f["field"] for f in again["errors"]] == ["target.diskName"]
+    assert "restore-from-queue" in again["message"]
     bad = next(e for o, e in reasons.items() if o.startswith('{"source"'))
     assert bad["code"] == "InvalidRequest"
     assert {f["field"] for f in bad["errors"]} == {"source.diskId", "target.resourceGroupId",

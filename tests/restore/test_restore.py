@@ -199,6 +199,23 @@ def test_the_same_request_twice_starts_one_run(restore_env):
     assert env.leftover_assignments() == set()
 
 
+def test_a_request_id_sent_again_with_another_request_gets_409_naming_what_differs(restore_env):
+    env = restore_env()
+    body = env.request(requestId="ticket-reused")
+    assert env.submit(body).status_code == 202
+    other = env.request(requestId="ticket-reused")
+    other["target"]["diskName"] = "another-name"
+    answer = env.submit(other)
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert [e["field"] for e in answer.json()["errors"]] == ["target.diskName"]
+    assert "another-name" in answer.json()["errors"][0]["message"]
+    assert env.host.wait_for("restore-ticket-reused", timeout=120)["output"]["outcome"] == \
+        "Succeeded"
+    assert env.submit(other).status_code == 409  # and after it finished
+    assert len(env.writes(RESTORE_WRITE)) == 1
+
+
 def test_the_same_request_sent_at_once_by_many_starts_one_run_and_answers_each(restore_env):
     """Every sender sees no run yet and starts it; the host refuses all starts but the first
     (NonRunningStates), and each loser is answered with the running run, never a 500."""

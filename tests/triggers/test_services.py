@@ -5,13 +5,15 @@ No host, no Azure, no storage: milliseconds."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from azure.durable_functions import OrchestrationRuntimeStatus
 
+from domain import errors
 from domain.access.access_policy import AccessPolicy, Caller
 from domain.document import DocumentUnavailable
 from domain.recovery.admission import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Guard
@@ -37,6 +39,7 @@ class Status:
     runtime_status: OrchestrationRuntimeStatus | None = None
     output: Any = None
     name: str | None = None
+    input_: Any = None
 
 
 @dataclass
@@ -47,11 +50,13 @@ class FakeClient:
     started: list[tuple[str, str, Any]] = field(default_factory=list)
 
     async def get_status(self, instance_id: str, show_input: bool = False) -> Status:
-        return self.runs.get(instance_id, Status())
+        status = self.runs.get(instance_id, Status())
+        return status if show_input else replace(status, input_=None)
 
     async def start_new(self, name: str, instance_id: str, doc: Any) -> str:
         self.started.append((name, instance_id, doc))
-        self.runs[instance_id] = Status(RUNNING, None, name)
+        # as the Durable client shows it: the input as the JSON text it was stored as
+        self.runs[instance_id] = Status(RUNNING, None, name, json.dumps(doc))
         return instance_id
 
 
@@ -178,6 +183,53 @@ def test_a_restore_that_failed_is_started_again_and_one_that_succeeded_is_not():
                                         restore_managed_disk.name)
     assert run(submit.submit(client, REQUEST, config, requested_by={})).started is False
     assert len(client.started) == 1
+
+
+def _other(**changes: Any) -> dict[str, Any]:
+    return {**REQUEST, **changes}
+
+
+def test_a_request_id_sent_again_with_another_request_is_refused_naming_what_differs():
+    client = FakeClient()
+    run(submit.submit(client, REQUEST, Settings(), requested_by={}))
+    with pytest.raises(errors.RequestIdReused) as refused:
+        run(submit.submit(client, _other(target={**REQUEST["target"], "diskName": "other"},
+                                         dryRun=False, attach={"vmId": VM}),
+                          Settings(), requested_by={}))
+    assert refused.value.run_id == "restore-t-1"
+    assert [e.field for e in refused.value.errors] == ["attach.caching", "attach.vmId",
+                                                       "target.diskName"]
+    [disk_name] = [e for e in refused.value.errors if e.field == "target.diskName"]
+    assert "'restored'" in disk_name.message and "'other'" in disk_name.message
+    assert "restore-t-1" in refused.value.message and len(client.started) == 1
+
+
+def test_the_same_request_with_another_reason_or_the_ids_cased_otherwise_is_the_same_run():
+    client = FakeClient()
+    run(submit.submit(client, REQUEST, Settings(), requested_by={}))
+    again = _other(reason="INC-7", source={"diskId": DISK.upper().replace(
+        "/SUBSCRIPTIONS/", "/subscriptions/")})
+    assert run(submit.submit(client, again, Settings(), requested_by={})).started is False
+    assert len(client.started) == 1
+
+
+def test_a_request_id_is_refused_for_another_request_even_after_its_run_failed():
+    client = FakeClient()
+    run(submit.submit(client, REQUEST, Settings(), requested_by={}))
+    client.runs["restore-t-1"] = replace(client.runs["restore-t-1"],
+                                         runtime_status=OrchestrationRuntimeStatus.Failed)
+    with pytest.raises(errors.RequestIdReused):
+        run(submit.submit(client, _other(recoveryPoint={"before": "2026-11-20T10:00:00Z"}),
+                          Settings(), requested_by={}))
+    # the same request restarts the failed run, as before
+    assert run(submit.submit(client, REQUEST, Settings(), requested_by={})).started is True
+
+
+def test_a_run_whose_input_this_version_cannot_read_is_not_judged():
+    client = FakeClient()
+    client.runs["restore-t-1"] = Status(RUNNING, None, "restore_managed_disk", {"old": "shape"})
+    assert run(submit.submit(client, _other(target={**REQUEST["target"], "diskName": "x"}),
+                             Settings(), requested_by={})).started is False
 
 
 def test_an_approval_rule_puts_its_timeout_into_the_run():

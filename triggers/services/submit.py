@@ -8,12 +8,14 @@ sending the request again; a run in progress or one that succeeded is returned a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from azure.durable_functions import DurableOrchestrationClient, OrchestrationRuntimeStatus
 
 from domain.access.access_policy import Caller, RunAccess
+from domain.errors import RequestIdReused
 from domain.restore.request import RestoreRequest
 from domain.restore.restore_run import ApprovalRequest, RestoreInput, RunSettings
 from orchestrations.restore_managed_disk import restore_managed_disk
@@ -42,6 +44,24 @@ def restartable(status: Any) -> bool:
         output.get("outcome") in _UNSUCCESSFUL
 
 
+def same_request(status: Any, request: RestoreRequest, instance_id: str) -> None:
+    """Raise RequestIdReused when the run `status` shows was started by the same requestId for a
+    different request (an id derived from the request's hash needs no check: same hash, same
+    request). Whatever that run's state: a requestId names one request for good."""
+    if status.runtime_status is None or not request.request_id:
+        return
+    doc = status.input_
+    try:
+        if isinstance(doc, str):
+            doc = json.loads(doc)
+        earlier = RestoreRequest.from_dict(doc["request"])
+    except Exception:  # noqa: BLE001 - an input this version cannot read is not judged
+        return
+    differences = earlier.differences(request)
+    if differences:
+        raise RequestIdReused(errors=differences, run_id=instance_id)
+
+
 def run_settings(settings: Settings) -> RunSettings:
     """What the orchestration needs from settings, fixed into its input at start."""
     return RunSettings(propagation_timeout_s=settings.propagation_timeout_s,
@@ -57,10 +77,12 @@ async def submit(client: DurableOrchestrationClient, body: Any, settings: Settin
     """Start the restore `body` asks for (a RestoreRequest, or its JSON: raises
     domain.errors.InvalidRequest naming every bad field) for `requested_by` (who, kept for the
     audit trail and the approval check), with `access` (the rules that allowed it, checked again
-    once the vault is known)."""
+    once the vault is known). A requestId whose run was started for a different request raises
+    domain.errors.RequestIdReused naming what differs."""
     request = body if isinstance(body, RestoreRequest) else RestoreRequest.from_dict(body)
     instance_id = request.instance_id()
-    status = await client.get_status(instance_id, show_input=False)
+    status = await client.get_status(instance_id, show_input=True)
+    same_request(status, request, instance_id)
     if not restartable(status):
         return Submitted(instance_id, started=False)
     doc = RestoreInput(
@@ -75,7 +97,9 @@ async def submit(client: DurableOrchestrationClient, body: Any, settings: Settin
         # The same request sent twice at once: both saw no run, and the host (host.json
         # overridableExistingInstanceStates=NonRunningStates) refused the second start over the
         # first, which is running now. That run is the answer; anything else is a real failure.
-        if restartable(await client.get_status(instance_id, show_input=False)):
+        status = await client.get_status(instance_id, show_input=True)
+        if restartable(status):
             raise
+        same_request(status, request, instance_id)
         return Submitted(instance_id, started=False)
     return Submitted(instance_id, started=True)
