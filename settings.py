@@ -20,6 +20,17 @@ PUBLIC_ARM = "https://management.azure.com"
 APP_DIR = os.path.dirname(os.path.abspath(__file__))
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _CONTAINER = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def _app_principal(env: Mapping[str, str], credential: str, problems: list[str]) -> str | None:
+    """APP_PRINCIPAL_ID; with dev-unsigned tokens, the DEV_PRINCIPAL_ID they name."""
+    principal = (env.get("APP_PRINCIPAL_ID") or "").strip()
+    if principal and not _OBJECT_ID.match(principal):
+        problems.append(f"APP_PRINCIPAL_ID={principal!r} is not an object id (a GUID)")
+    if not principal and credential == "dev-unsigned":
+        principal = env.get("DEV_PRINCIPAL_ID") or ""
+    return principal.lower() or None
 
 
 def _app_path(value: str | None) -> str | None:
@@ -179,6 +190,10 @@ class Settings:
     managed_identity_client_id: str | None = None
     dev_principal_id: str | None = None
     dev_tenant_id: str | None = None
+    # The object id of the identity the app calls ARM with (APP_PRINCIPAL_ID; with dev-unsigned,
+    # DEV_PRINCIPAL_ID): a deletion this identity made (a rejected approval's restored disk, an
+    # expired drill disk) is never recovered, or each cycle would start the next.
+    app_principal_id: str | None = None
     backup_vault_ids: tuple[str, ...] = ()
     propagation_timeout_s: int = 30 * 60
     job_timeout_s: int = 4 * 60 * 60
@@ -231,6 +246,7 @@ class Settings:
                             "ARM_ENDPOINT (the local simulator); it would send unsigned tokens")
         if credential == "dev-unsigned" and not env.get("DEV_PRINCIPAL_ID"):
             problems.append("DEV_PRINCIPAL_ID is required with ARM_CREDENTIAL=dev-unsigned")
+        app_principal = _app_principal(env, credential, problems)
         ca_bundle = env.get("ARM_CA_BUNDLE") or None
         if ca_bundle and not os.path.isfile(ca_bundle):
             problems.append(f"ARM_CA_BUNDLE={ca_bundle!r} is not a file")
@@ -259,6 +275,7 @@ class Settings:
             managed_identity_client_id=env.get("AZURE_CLIENT_ID") or None,
             dev_principal_id=env.get("DEV_PRINCIPAL_ID") or None,
             dev_tenant_id=env.get("DEV_TENANT_ID") or None,
+            app_principal_id=app_principal,
             backup_vault_ids=vaults,
             propagation_timeout_s=int(
                 number("RESTORE_PROPAGATION_TIMEOUT_MINUTES", 30, 1, 240) * 60),
@@ -280,7 +297,7 @@ class Settings:
 
 
 ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID",
-             "DEV_PRINCIPAL_ID", "DEV_TENANT_ID", "BACKUP_VAULT_IDS",
+             "DEV_PRINCIPAL_ID", "DEV_TENANT_ID", "APP_PRINCIPAL_ID", "BACKUP_VAULT_IDS",
              "RESTORE_PROPAGATION_TIMEOUT_MINUTES", "RESTORE_JOB_TIMEOUT_MINUTES",
              "RESTORE_PROBE_INTERVAL_SECONDS", "RESTORE_POLL_INTERVAL_SECONDS",
              "ARM_OPERATION_POLL_SECONDS", "RESTORE_QUEUE_NAME", "AzureWebJobsStorage",

@@ -233,6 +233,7 @@ module functionApp 'app/function.bicep' = {
     alwaysReadyDurableInstances: alwaysReadyDurableInstances
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: deploymentContainerName

@@ -57,4 +57,5 @@ def _vm_tags(resource_id: str) -> dict[str, str] | None:
 def recovery_intake(config: Settings | None = None) -> Intake:
     config = config or settings()
     return Intake(ledger=lambda: ledger_for(config), policies=lambda: load_policies(config),
-                  run_settings=lambda: run_settings(config), vm_tags=_vm_tags, now=now)
+                  run_settings=lambda: run_settings(config), vm_tags=_vm_tags, now=now,
+                  own_principal_id=config.app_principal_id)

@@ -25,6 +25,7 @@ from domain.resource_id import ResourceId
 from domain.restore.request import RestoreRequest
 
 STARTED, DEDUPLICATED, REJECTED, MALFORMED = "started", "deduplicated", "rejected", "malformed"
+IGNORED = "ignored"  # caused by the app's own identity: recording it is all there is to do
 KEEP = timedelta(hours=24)  # starts older than this are forgotten
 RUN_PREFIX = "recover-"
 

@@ -42,6 +42,9 @@ _CALLER_CLAIMS = ("name", "upn", "http://schemas.xmlsoap.org/ws/2005/05/identity
 # Bounds on what a payload may hand over: a signal is stored whole in the ledger (an Azure Table
 # row: 32K UTF-16 characters of JSON, where one emoji is written as 12), and its ids become
 # ledger keys. Lengths are counted as JSON writes them; real ids and names are far shorter.
+_OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
+_HEX = re.compile(r"^[0-9a-f]{32}\Z")
 MAX_ID = 1024  # event ids, alert ids, ARM resource ids
 MAX_TEXT = 256  # free text kept in details (alertRule, severity, caller, ...): cut to this
 _SHOWN = 120  # how much of a bad value a message quotes
@@ -177,7 +180,8 @@ def _parse(event: Any, source: str, *, id_field: str, type_field: str, time_fiel
                                ("subject", event.get("subject"))))
         operation = _optional(data, "operationName")
         extras = {"operationName": operation, "correlationId": _optional(data, "correlationId"),
-                  "caller": _caller(data.get("claims"))}
+                  "caller": _caller(data.get("claims")),
+                  "callerObjectId": _caller_object_id(data)}
         details.update({name: value for name, value in extras.items() if value})
         if event_type in DELETION_TYPES:
             noun = _NOUNS.get(rid.type.lower(), rid.type)
@@ -254,6 +258,19 @@ def shown(value: Any) -> str:
 def _caller(claims: Any) -> str | None:
     claims = _object(claims)
     return next((c for c in (_optional(claims, name) for name in _CALLER_CLAIMS) if c), None)
+
+
+def _caller_object_id(data: dict[str, Any]) -> str | None:
+    """The object id of the identity that made the ARM call, lower-case with hyphens: the `oid`
+    claim of its token, else the principal its role assignment named (authorization.evidence,
+    which ARM writes as 32 hex digits without hyphens); None when neither is an object id."""
+    claims = _object(data.get("claims"))
+    evidence = _object(_object(data.get("authorization")).get("evidence"))
+    for value in (claims.get(_OID_CLAIM), claims.get("oid"), evidence.get("principalId")):
+        if isinstance(value, str) and (_OBJECT_ID.match(value) or _HEX.match(value.lower())):
+            d = value.replace("-", "").lower()
+            return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:]}"
+    return None
 
 
 def _time(text: str, path: str) -> str:

@@ -52,6 +52,9 @@ param identityId string
 @description('Client id of the app\'s user-assigned managed identity.')
 param identityClientId string
 
+@description('Object (principal) id of that identity: events it caused are not recovered.')
+param identityPrincipalId string
+
 @description('Name of the app\'s storage account (identity-based AzureWebJobsStorage).')
 param storageAccountName string
 
@@ -182,6 +185,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'AZURE_CLIENT_ID'
           value: identityClientId
+        }
+        {
+          // deletions this identity makes are never recovered (no recovery loop)
+          name: 'APP_PRINCIPAL_ID'
+          value: identityPrincipalId
         }
         {
           name: 'BACKUP_VAULT_IDS'

@@ -210,7 +210,8 @@ def test_a_disk_delete_event_becomes_a_deletion_signal_with_who_and_why():
         details={"eventId": "5f2e9c8a-3b1d-4e6f-9a7c-1d2e3f4a5b6c",
                  "operationName": "Microsoft.Compute/disks/delete",
                  "correlationId": "7d3c5e1a-2b4f-4c6d-8e9f-0a1b2c3d4e5f",
-                 "caller": "Alex Operator"})
+                 "caller": "Alex Operator",
+                 "callerObjectId": "e1d2c3b4-a5f6-4e7d-8c9b-0a1f2e3d4c5b"})
     assert signal.is_deletion
 
 
@@ -500,3 +501,16 @@ def test_an_id_is_measured_as_json_writes_it():
         parse_event_grid(event)
     signal = parse_event_grid(changed(DISK_DELETED, "id", "é" * 170))  # 1020 as JSON: fits
     assert len(json.dumps(signal.to_dict())) < 32_000
+
+
+def test_the_callers_object_id_comes_from_the_oid_claim_else_the_role_evidence():
+    """ARM writes the token's oid with hyphens and the evidence's principalId without them: both
+    read as one object id, lower-case with hyphens, so the app can tell its own deletions."""
+    oid = "e1d2c3b4-a5f6-4e7d-8c9b-0a1f2e3d4c5b"
+    assert parse_event_grid(DISK_DELETED).details["callerObjectId"] == oid
+    no_oid = changed(DISK_DELETED, "data.claims", {"name": "Alex Operator"})
+    assert parse_event_grid(no_oid).details["callerObjectId"] == oid  # from the evidence
+    upper = changed(no_oid, "data.authorization", {"evidence": {"principalId": oid.upper()}})
+    assert parse_event_grid(upper).details["callerObjectId"] == oid
+    nothing = changed(no_oid, "data.authorization", {"evidence": {"principalId": "not-an-id"}})
+    assert "callerObjectId" not in parse_event_grid(nothing).details

@@ -222,8 +222,14 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-def delete_event(disk: str, event_id: str | None = None) -> dict[str, Any]:
-    """Microsoft.Resources.ResourceDeleteSuccess for a disk, Event Grid schema."""
+ALICE = "5b1d7c1e-2f0a-4c3d-9e8f-7a6b5c4d3e2f"  # a person's object id (never the app's)
+OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+
+
+def delete_event(disk: str, event_id: str | None = None,
+                 caller: str = ALICE) -> dict[str, Any]:
+    """Microsoft.Resources.ResourceDeleteSuccess for a disk, Event Grid schema, as ARM sends it:
+    the caller's token claims (`caller`'s object id) and the role assignment that allowed it."""
     return {
         "id": event_id or str(uuid.uuid4()), "topic": f"/subscriptions/{SUB}",
         "subject": disk, "eventType": "Microsoft.Resources.ResourceDeleteSuccess",
@@ -232,7 +238,11 @@ def delete_event(disk: str, event_id: str | None = None) -> dict[str, Any]:
                  "resourceProvider": "Microsoft.Compute", "status": "Succeeded",
                  "subscriptionId": SUB, "tenantId": str(uuid.uuid4()),
                  "correlationId": str(uuid.uuid4()),
-                 "claims": {"name": "alice@contoso.com"},
+                 "claims": {"name": "alice@contoso.com", OID_CLAIM: caller},
+                 "authorization": {
+                     "scope": disk, "action": "Microsoft.Compute/disks/delete",
+                     "evidence": {"role": "Contributor", "principalId": caller.replace("-", ""),
+                                  "principalType": "User"}},
                  "httpRequest": {"method": "DELETE", "url": f"https://management.azure.com{disk}"}},
     }
 

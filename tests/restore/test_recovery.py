@@ -269,6 +269,42 @@ def test_a_rejected_os_swap_deletes_the_restored_disk_and_leaves_the_vm(recovery
     assert r.env.writes("Microsoft.Compute/virtualMachines/deallocate/action") == []
 
 
+def test_the_apps_own_deletion_of_a_rejected_restore_starts_no_second_recovery(recovery_env,
+                                                                                 payloads):
+    """A rejected approval deletes the restored disk; ARM then reports that deletion like any
+    other, naming the app's identity as the caller. It is recorded as ignored, or each cycle
+    would start the next (and spend one of the disk's 10 restores a day)."""
+    policies = deleted_disk_policies(payloads)
+    policies["policies"][0]["approval"] = {"required": True, "timeoutMinutes": 30}
+    r = recovery_env(policies, payloads.protect_extra_disk, real_time_scale=60)
+    disk = payloads.disk_id("vm-app01-data2")
+    with mgmt_clients(r.env.sim) as sdk:  # on the simulator's real-time clock: wait for it
+        sdk.compute.disks.begin_delete("rg-app", "vm-app01-data2").result()
+    assert r.env.resource(disk) is None
+    event = payloads.delete_event(disk)
+    assert r.deliver([event]).status_code == 202
+    run = r.event(f"eventgrid:{event['id']}")["runId"]
+    _wait_phase(r, f"restore-{run}-0", "approval")
+    answer = requests.post(f"{r.base}/api/restores/{run}/reject", timeout=30,
+                           json={"approver": "bob", "comment": "not this one"})
+    assert answer.status_code == 202, answer.text
+    assert r.env.host.wait_for(run, timeout=120)["output"]["outcome"] == "NotApproved"
+    assert r.env.resource(disk) is None
+    # who deleted it, as azsim saw the token: the app's own identity
+    [deleted] = [e for e in r.env.sim.audit(write=True) if e["method"] == "DELETE"
+                 and e["scope"].lower() == disk.lower() and e["status"] < 300][-1:]
+    assert deleted["caller"] == r.env.sim.app_principal_id
+
+    again = payloads.delete_event(disk, caller=deleted["caller"])
+    assert r.deliver([again]).status_code == 202
+    record = r.event(f"eventgrid:{again['id']}")
+    assert record["disposition"] == "ignored", record
+    assert deleted["caller"] in record["reason"] and record.get("runId") is None
+    restores = [e for e in r.env.sim.audit(write=True) if e["operation"].lower().endswith(
+        "backupinstances/restore/action") and e["status"] < 300]
+    assert len(restores) == 1
+
+
 def test_an_os_swap_nobody_approves_in_time_is_cleaned_up(recovery_env, payloads):
     # virtual time: the 30 minutes pass at once
     r = recovery_env(payloads.swap_policies(), payloads.restore_into_rg_app)

@@ -16,9 +16,16 @@ from azure.durable_functions import OrchestrationRuntimeStatus
 from domain import errors
 from domain.access.access_policy import AccessPolicy, Caller
 from domain.document import DocumentUnavailable
-from domain.recovery.admission import DEDUPLICATED, MALFORMED, REJECTED, STARTED, Guard
+from domain.recovery.admission import (
+    DEDUPLICATED,
+    IGNORED,
+    MALFORMED,
+    REJECTED,
+    STARTED,
+    Guard,
+)
 from domain.recovery.policy import Policies
-from domain.recovery.signals import MalformedEvent, parse_alert
+from domain.recovery.signals import MalformedEvent, parse_alert, parse_event_grid
 from domain.restore.restore_run import RunSettings
 from orchestrations.recover import recover
 from orchestrations.restore_managed_disk import restore_managed_disk
@@ -133,6 +140,7 @@ class Ports:
     tags: dict[str, str] | None = None
     tag_reads: list[str] = field(default_factory=list)
     policy_loads: int = 0
+    own_principal_id: str | None = None
 
     def intake(self) -> signal_intake.Intake:
         def load() -> Policies:
@@ -147,7 +155,7 @@ class Ports:
 
         return signal_intake.Intake(ledger=lambda: self.ledger, policies=load,
                                     run_settings=lambda: PACE, vm_tags=vm_tags,
-                                    now=lambda: NOW)
+                                    now=lambda: NOW, own_principal_id=self.own_principal_id)
 
 
 def run(coroutine: Any) -> Any:
@@ -284,6 +292,36 @@ def test_the_concurrency_limit_rejects_and_gives_the_start_back_to_the_guard():
     assert client.started == []
     [(guard, _)] = ports.ledger.guards.values()
     assert guard.starts == [] and guard.last_run_id is None  # not a start after all
+
+
+APP = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"  # the app's own identity
+
+
+def _deleted(caller: str) -> Any:
+    disk = f"{RG}/rg-app/providers/Microsoft.Compute/disks/vm-app01-data0"
+    return parse_event_grid({
+        "id": f"e-{caller}", "subject": disk, "eventTime": "2026-11-24T11:55:00Z",
+        "eventType": "Microsoft.Resources.ResourceDeleteSuccess",
+        "data": {"resourceUri": disk, "operationName": "Microsoft.Compute/disks/delete",
+                 "claims": {"http://schemas.microsoft.com/identity/claims/objectidentifier":
+                            caller}}})
+
+
+def test_what_the_apps_own_identity_caused_is_recorded_as_ignored_and_never_judged():
+    deletions = Policies.parse({"version": 1, "policies": [{
+        "name": "deleted", "match": {"eventTypes": ["Microsoft.Resources.ResourceDeleteSuccess"],
+                                     "resourceTypes": ["Microsoft.Compute/disks"]},
+        "action": {"type": "restoreDeletedDisk"}}]})
+    ports, client = Ports(loaded=deletions, own_principal_id=APP), FakeClient()
+    own = run(signal_intake.admit(client, _deleted(APP.upper()), ports.intake().admission()))
+    assert own.disposition == IGNORED and APP in own.reason and own.run_id is None
+    assert client.started == [] and ports.tag_reads == []
+    [recorded] = ports.ledger.events.values()
+    assert recorded["disposition"] == IGNORED
+    # anyone else's deletion of the same disk is judged as before
+    other = run(signal_intake.admit(client, _deleted("5b1d7c1e-2f0a-4c3d-9e8f-7a6b5c4d3e2f"),
+                                    ports.intake().admission()))
+    assert other.disposition == STARTED and len(client.started) == 1
 
 
 def test_a_malformed_alert_is_accounted_for_without_reading_the_policies():

@@ -25,6 +25,7 @@ from azure.durable_functions import DurableOrchestrationClient, OrchestrationRun
 from domain.document import DocumentUnavailable
 from domain.recovery.admission import (
     DEDUPLICATED,
+    IGNORED,
     MALFORMED,
     REJECTED,
     STARTED,
@@ -59,6 +60,7 @@ class Intake:
     run_settings: Callable[[], RunSettings]  # what a recover run carries from the settings
     vm_tags: Callable[[str], dict[str, str] | None]  # blocking; None: no such VM
     now: Callable[[], datetime]
+    own_principal_id: str | None = None  # the identity the app calls ARM with
 
     def admission(self) -> Admission:
         """Policies first: without them nothing is judged, and the ledger need not be reached."""
@@ -91,12 +93,20 @@ async def admit(client: DurableOrchestrationClient, signal: Signal, gate: Admiss
         return Decision(DEDUPLICATED, f"event {signal.key} was already handled at "
                                       f"{prior['received']}: {prior['disposition']}",
                         prior.get("policy"), prior.get("runId"))
-    policy, rejections = gate.policies.first_match(signal, await _tags(gate, signal))
-    if policy is None:
-        reasons = "; ".join(f"{r.policy or 'policies'}: {r.reason}" for r in rejections)
-        decision = Decision(REJECTED, f"no policy matches: {reasons or 'there are none'}")
+    own, caller = gate.intake.own_principal_id, signal.details.get("callerObjectId")
+    if own and caller == own.lower():
+        # The app deletes only disks it made (a restore whose approval was rejected or timed
+        # out, an expired drill disk): recovering them would start the next cycle, each one
+        # spending one of the disk's 10 restores a day.
+        decision = Decision(IGNORED, f"caused by this app's own identity ({caller}), which "
+                                     "deletes only disks it restored itself: not recovered")
     else:
-        decision = await _start(client, signal, policy, gate, now)
+        policy, rejections = gate.policies.first_match(signal, await _tags(gate, signal))
+        if policy is None:
+            reasons = "; ".join(f"{r.policy or 'policies'}: {r.reason}" for r in rejections)
+            decision = Decision(REJECTED, f"no policy matches: {reasons or 'there are none'}")
+        else:
+            decision = await _start(client, signal, policy, gate, now)
     first = await asyncio.to_thread(ledger.record_event, signal.key, {
         "key": signal.key, "received": now.isoformat(), "signal": signal.to_dict(),
         **decision_view(decision)})
