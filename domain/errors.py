@@ -189,6 +189,12 @@ class AzureUnavailable(TransientError):
     """Azure could not be reached, or answered 5xx, after the SDK's own retries."""
 
 
+class BackupServiceBusy(TransientError):
+    """Azure Backup kept answering a transient error (CloudServiceRetryableError, too many
+    concurrent operations, throttling, or an error it marked `isRetryable`) until the step's
+    time budget ran out."""
+
+
 _CODE = re.compile(r"\b([A-Z][A-Za-z]+): ")
 def _every(cls: type[RestoreError]) -> list[type[RestoreError]]:
     return [c for sub in cls.__subclasses__() for c in (sub, *_every(sub))]

@@ -157,6 +157,7 @@ class OperationStatus(Record):
     error_code: str | None = None
     error_message: str | None = None
     job_id: str | None = None
+    retryable: bool | None = None  # the service's `isRetryable` on the error, when it says
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class RestoreJob(Record):
     error_code: str | None = None
     error_message: str | None = None
     started: str | None = None
+    error_retryable: bool | None = None  # errorDetails[0].isRetryable, when the job says
 
     @property
     def finished(self) -> bool:

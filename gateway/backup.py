@@ -16,7 +16,7 @@ from domain.model import BackupInstance, Operation, RecoveryPoint, RestoreJob, R
 from domain.resource_id import InvalidResourceId, ResourceId
 
 from .clients import ClientsFor
-from .lro import DATAPROTECTION_API, Lro
+from .lro import DATAPROTECTION_API, Lro, is_retryable
 from .sdk_errors import is_not_found, translated
 from .wire import as_json, as_object, dig, iso, parse_time, same_id, text
 
@@ -320,4 +320,5 @@ def _restore_job(job: Any) -> RestoreJob:
         error_code=text(error, "code"),
         error_message=text(error, "message"),
         started=iso(dig(props, "startTime")),
+        error_retryable=is_retryable(error),
     )

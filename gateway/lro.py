@@ -19,6 +19,10 @@ client's authentication, retry and logging policies apply) and reads the answer 
 
 `retry_after` is the start answer's `Retry-After` (seconds), else None.
 
+A failure carries the service's `isRetryable` (Data Protection's UserFacingError field) as
+`OperationStatus.retryable` when the error object says it (or, failing that, its first detail):
+where the service puts it on a failed validate/restore is not documented, so both are read.
+
 Polling GETs `status_url` verbatim (signed query parameters and all) and maps the status
 case-insensitively: `Succeeded` → succeeded; `Failed`, `Canceled`/`Cancelled` → failed (with the
 status body's `error.code`/`error.message`); anything else (`Inprogress`, `InProgress`,
@@ -60,17 +64,28 @@ def finished(kind: str, body: Any = None) -> Operation:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         summary["error"] = {"code": dig(body, "error", "code"),
                             "message": dig(body, "error", "message")}
+        if (retryable := is_retryable(body["error"])) is not None:
+            summary["error"]["isRetryable"] = retryable
     elif isinstance(job := dig(body, "jobId"), str):
         summary["jobId"] = job
     result = DATA_URL + quote(json.dumps(summary, separators=(",", ":"))) if summary else None
     return Operation(kind=kind, status_url=None, result_url=result)
 
 
+def is_retryable(error: Any) -> bool | None:
+    """An error object's `isRetryable` (or its first detail's), when it is a boolean."""
+    for source in (error, dig(error, "details", 0)):
+        value = dig(source, "isRetryable")
+        if isinstance(value, bool):
+            return value
+    return None
+
+
 def _outcome(kind: str, body: Any) -> OperationStatus:
     """The status of a finished operation from its final body."""
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         return OperationStatus("failed", dig(body, "error", "code") or "OperationFailed",
-                               dig(body, "error", "message"))
+                               dig(body, "error", "message"), retryable=is_retryable(body["error"]))
     job = dig(body, "jobId")
     return OperationStatus("succeeded", job_id=job if isinstance(job, str) else None)
 
@@ -100,8 +115,9 @@ class Lro:
             mapped = domain_error(failure, action, scope)
             if mapped is not None:
                 raise mapped
-            return finished(kind, {"error": {"code": failure.code or f"HTTP{status}",
-                                             "message": failure.message}})
+            return finished(kind, {"error": {
+                "code": failure.code or f"HTTP{status}", "message": failure.message,
+                "isRetryable": is_retryable(dig(_json(response), "error"))}})
         retry_after = retry_after_of(response.headers)
         async_url = response.headers.get("Azure-AsyncOperation")
         location = response.headers.get("Location")
@@ -147,7 +163,8 @@ class Lro:
             code = dig(body, "error", "code")
             return OperationStatus(
                 "failed", code if isinstance(code, str) and code else f"Operation{status}",
-                dig(body, "error", "message") or f"the operation ended {status}")
+                dig(body, "error", "message") or f"the operation ended {status}",
+                retryable=is_retryable(dig(body, "error")))
         job = dig(body, "properties", "jobId")
         if isinstance(job, str) and job:
             return OperationStatus("succeeded", job_id=job)
@@ -172,7 +189,8 @@ class Lro:
         if mapped is not None:
             raise mapped
         return OperationStatus("failed", failure.code or f"HTTP{failure.status}",
-                               failure.message)
+                               failure.message, retryable=is_retryable(dig(_json(response),
+                                                                           "error")))
 
     def _get(self, operation: Operation, url: str) -> Any:
         self._check_origin(url)

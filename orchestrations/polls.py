@@ -25,7 +25,7 @@ from domain.restore import azure_codes
 from domain.restore.restore_run import JobWatch, PropagationDone, PropagationWait
 
 from .calls import Orchestration, Orchestrator, orchestrator
-from .steps import Run
+from .steps import Run, backoff_s
 
 PROBES_PER_GENERATION = 3  # up to ~60 events each (validation polled every 5 s, 20-40 s)
 POLLS_PER_GENERATION = 20  # about 8 events each
@@ -49,7 +49,7 @@ def await_propagation(context: df.DurableOrchestrationContext,
     """Probe validateRestore until the new roles work; never a fixed 15-minute sleep."""
     run = Run(context)
     plan, settings = wait.plan, wait.settings
-    started, probes = datetime.fromisoformat(wait.started), wait.probes
+    started, probes, busy = datetime.fromisoformat(wait.started), wait.probes, wait.busy
     run.enter("propagate", probe=probes)
     try:
         for _ in range(PROBES_PER_GENERATION):
@@ -60,21 +60,32 @@ def await_propagation(context: df.DurableOrchestrationContext,
             if status.state == "succeeded":
                 run.finish()
                 return PropagationDone(probes)
-            error = azure_codes.classify(status.error_code, status.error_message)
-            if error is not None:
+            error = azure_codes.classify(status.error_code, status.error_message,
+                                         status.retryable)
+            transient = azure_codes.transient(status.error_code, status.retryable)
+            if error is not None and not transient:
                 raise error
+            busy = busy + 1 if transient else 0
             waited = (run.now - started).total_seconds()
             if waited >= plan.propagation_timeout_s:
-                raise errors.PropagationTimedOut(
+                raise error or errors.PropagationTimedOut(
                     f"the vault's identity still lacks permissions after {waited:.0f} s "
                     f"({status.error_code})", hint="check the role assignments, then retry")
+            left = plan.propagation_timeout_s - waited
+            if not transient:
+                run.detail.pop("retry", None)
             run.note(probe=probes, lastError=status.error_code)
-            yield from run.wait(min(settings.probe_interval_s,
-                                    plan.propagation_timeout_s - waited))
+            if transient:  # a busy service: back off, within the wait's own deadline
+                yield from run.retrying(start_validate_restore.name, busy,
+                                        f"{status.error_code}: {status.error_message}",
+                                        min(max(backoff_s(busy), settings.probe_interval_s),
+                                            left))
+                continue
+            yield from run.wait(min(settings.probe_interval_s, left))
     except Exception:  # the restore decides what a failure means (errors as data)
         run.finish()
         raise
-    context.continue_as_new(replace(wait, probes=probes).to_dict())
+    context.continue_as_new(replace(wait, probes=probes, busy=busy).to_dict())
     return None
 
 
@@ -90,6 +101,13 @@ def track_restore_job(context: df.DurableOrchestrationContext,
             job = yield from run.call(get_restore_job, JobRef(watch.job_id))
             run.note(jobId=watch.job_id, jobStatus=job.status)
             if job.finished:
+                if not job.succeeded and azure_codes.transient(job.error_code,
+                                                               job.error_retryable):
+                    # Nothing was restored and the service says a new attempt may work: the
+                    # restore triggers again (restore_managed_disk `_restore_and_track`).
+                    raise errors.BackupServiceBusy(
+                        f"restore job {job.status}: {job.error_code}: {job.error_message}",
+                        hint="a transient Azure Backup error: retry the restore later")
                 if not job.succeeded:
                     raise errors.RestoreJobFailed(f"restore job {job.status}: "
                                                   f"{job.error_code}: {job.error_message}")

@@ -58,7 +58,15 @@ from domain.restore.restore_run import (
 from .calls import Orchestration, orchestrator
 from .outcome import outcome
 from .polls import await_propagation, track_restore_job, wait_for
-from .steps import VM_BUSY, VM_STALE, Run, call_activity, grant_roles, revoke_assignments
+from .steps import (
+    VM_BUSY,
+    VM_STALE,
+    Run,
+    backoff_s,
+    call_activity,
+    grant_roles,
+    revoke_assignments,
+)
 
 
 @orchestrator()
@@ -105,11 +113,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
         run.enter("propagate")
         yield from wait_for(run, await_propagation, PropagationWait(
             plan, settings, run.now.isoformat()), "propagate")
-        run.enter("restore")
-        job_id = yield from _trigger_once(run, plan, settings)
-        run.enter("track", jobId=job_id)
-        job = yield from wait_for(run, track_restore_job, JobWatch(
-            job_id, settings, run.now.isoformat(), plan.job_timeout_s), "track")
+        job = yield from _restore_and_track(run, plan, settings)
         if doc.approval and (plan.attach or plan.swap):
             # The vault's roles are not needed any more: revoke them before a person's wait.
             run.enter("revoke")
@@ -130,13 +134,37 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
                    approval=decision)
 
 
+def _restore_and_track(run: Run, plan: RestorePlan,
+                       settings: RunSettings) -> Orchestration[RestoreJob]:
+    """Trigger the restore once and track its job to its end. A job that failed with a transient
+    Backup error (BackupServiceBusy) restored nothing: trigger again after a backoff, while the
+    job timeout allows."""
+    started, attempt = run.now, 0
+    while True:
+        run.enter("restore")
+        job_id = yield from _trigger_once(run, plan, settings)
+        run.enter("track", jobId=job_id)
+        try:
+            job: RestoreJob = yield from wait_for(run, track_restore_job, JobWatch(
+                job_id, settings, run.now.isoformat(), plan.job_timeout_s),
+                "track" if attempt == 0 else f"track-{attempt + 1}")
+            return job
+        except errors.BackupServiceBusy as exc:
+            attempt += 1
+            left = plan.job_timeout_s - (run.now - started).total_seconds()
+            if left <= 0:
+                raise
+            yield from run.retrying(start_restore.name, attempt, exc,
+                                    min(backoff_s(attempt), left))
+
+
 def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[str]:
     """Trigger the restore exactly once. A retried POST (azure-core re-sends it after a 5xx) or
     a re-run activity meets the first trigger's job: the restore fails validation with a
     same-name error (recoveryOption FailIfExists), which here means "find the job already
     started". Not looked up before every trigger: listing a vault's jobs costs O(jobs), and
     the same-name answer already covers every duplicate."""
-    started = run.now
+    started, busy = run.now, 0
     while True:
         status = yield from run.operation(start_restore, plan, settings.operation_poll_s)
         if status.state == "succeeded" and status.job_id:
@@ -146,6 +174,15 @@ def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchest
             if existing.job is not None:
                 return existing.job.id
         waited = (run.now - started).total_seconds()
+        if azure_codes.transient(status.error_code, status.retryable) and \
+                waited < plan.propagation_timeout_s:
+            # A busy service (CloudServiceRetryableError, too many concurrent operations, or
+            # `isRetryable`): nothing started. Back off and trigger again, within the budget.
+            busy += 1
+            yield from run.retrying(start_restore.name, busy,
+                                    f"{status.error_code}: {status.error_message}",
+                                    min(backoff_s(busy), plan.propagation_timeout_s - waited))
+            continue
         if status.error_code in azure_codes.NOT_YET_EFFECTIVE and \
                 waited < plan.propagation_timeout_s:
             # A probe can pass on an equivalent grant that was being revoked (a previous
@@ -155,7 +192,8 @@ def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchest
             yield from run.wait(min(settings.probe_interval_s,
                                     plan.propagation_timeout_s - waited))
             continue
-        raise azure_codes.classify(status.error_code, status.error_message) or \
+        raise azure_codes.classify(status.error_code, status.error_message,
+                                   status.retryable) or \
             errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
 
 

@@ -6,6 +6,14 @@ activity.py), so the input and output types are checked where the call is made. 
 expected failures as data ({"error": {...}}) and raise only transient or unexpected ones, which
 `call` retries on the host (call_activity_with_retry). No task_all is used around retried calls:
 see docs/devhost.md on the fail-fast-plus-retry divergence.
+
+Riding out an outage: once the host's attempts are spent (RETRY, about 15 s), a step that still
+fails with AzureUnavailable or AzureThrottled is called again after a durable timer, backing off
+(30 s, 60 s, ... 4 min), until the step's budget (STEP_BUDGET_S) is spent; the progress shows the
+retry (`detail.retry`: attempt, next attempt, last error). Every activity the runbooks call is
+safe to call again: reads; grants and revokes by deterministic name; starts that read the
+resource first (attach, OS disk) or that Azure treats as no-ops when done (deallocate, start); a
+restore trigger whose duplicate finds the first job.
 """
 
 from __future__ import annotations
@@ -39,6 +47,27 @@ VM_STALE = VM_BUSY | {"PreconditionFailed"}
 BUSY_FOR_S = 900.0  # VM operations take minutes: deallocate and start 1-2 each
 BUSY_PAUSE_MAX_S = 60.0
 APPROVAL_EVENT = "approval"
+# After the host's attempts: what is worth waiting out (connection failures, 5xx and 429 that
+# outlasted the SDK's and the host's retries), how long one step may keep trying, and the pauses.
+# Why this long: ARM outages and regional throttling last minutes; an incident restore that
+# fails after 15 s of a dropped network has to be started again by a person, from the start.
+RIDE_OUT = frozenset({errors.AzureUnavailable.code, errors.AzureThrottled.code})
+STEP_BUDGET_S = 900.0
+BACKOFF_FIRST_S = 30.0
+BACKOFF_MAX_S = 240.0
+
+
+def backoff_s(attempt: int, first_s: float = BACKOFF_FIRST_S,
+              max_s: float = BACKOFF_MAX_S) -> float:
+    """The pause before retry `attempt` (1, 2, ...): doubling from `first_s`, at most `max_s`."""
+    return float(min(first_s * 2 ** min(max(attempt - 1, 0), 16), max_s))
+
+
+def transient_code(exc: BaseException) -> str | None:
+    """The code of a failure worth riding out, else None. An activity's transient error reaches
+    the orchestration as a bare Exception whose text starts with its code."""
+    code = exc.code if isinstance(exc, errors.RestoreError) else errors.code_of(str(exc))
+    return code if code in RIDE_OUT else None
 
 
 def call_activity(context: df.DurableOrchestrationContext, activity: Activity[In, Out], value: In,
@@ -119,11 +148,53 @@ class Run:
                 for name, span in self.phases.items() if span.end}
 
     # ---- activities, waits and operations ------------------------------------------------------
-    def call(self, activity: Activity[In, Out], value: In, *,
-             retry: bool = True) -> Orchestration[Out]:
-        """An activity's output, or the domain error it reported as data, raised here."""
-        return (yield from call_activity(self.context, activity, value, audit=self.audit,
-                                         retry=retry))
+    def call(self, activity: Activity[In, Out], value: In, *, retry: bool = True,
+             interruptible: bool = True,
+             budget_s: float = STEP_BUDGET_S) -> Orchestration[Out]:
+        """An activity's output, or the domain error it reported as data, raised here. With
+        `retry`, a transient failure that outlasted the host's attempts is ridden out on durable
+        timers (a cancel interrupts them unless `interruptible` is False) for up to `budget_s`
+        seconds from the first attempt; then it fails the step, saying how long it tried."""
+        first, attempt = self.now, 0
+        while True:
+            try:
+                result = yield from call_activity(self.context, activity, value,
+                                                  audit=self.audit, retry=retry)
+            except Exception as exc:
+                code = transient_code(exc) if retry else None
+                if code is None:
+                    raise
+                attempt += 1
+                left = budget_s - (self.now - first).total_seconds()
+                if left <= 0:
+                    raise self._gave_up(code, exc, attempt, first) from exc
+                yield from self.retrying(activity.name, attempt, exc,
+                                         min(backoff_s(attempt), left), interruptible)
+                continue
+            if "retry" in self.detail:
+                self.detail.pop("retry")
+                self.publish()
+            return result
+
+    def retrying(self, step: str, attempt: int, error: BaseException | str, pause_s: float,
+                 interruptible: bool = True) -> Orchestration[None]:
+        """Show the retry in the progress (`detail.retry`), then wait `pause_s` on a durable
+        timer."""
+        text = error if isinstance(error, str) else "{}: {}".format(*_described(error))
+        text = text.strip().split("\n")[0][:300]
+        next_at = self.now + timedelta(seconds=pause_s)
+        self.note(retry={"step": step, "attempt": attempt, "nextAt": next_at.isoformat(),
+                         "lastError": text})
+        yield from self.wait(pause_s, interruptible=interruptible)
+
+    def _gave_up(self, code: str, exc: Exception, attempt: int,
+                 first: datetime) -> errors.RestoreError:
+        _, message = _described(exc)
+        waited = (self.now - first).total_seconds()
+        return errors.KNOWN[code](f"{message} (still failing after {attempt} durable retries "
+                                  f"over {waited:.0f} s)",
+                                  hint="Azure was unreachable or throttling for longer than the "
+                                       "step's budget: retry the restore later")
 
     def wait(self, seconds: float, *, interruptible: bool = True) -> Orchestration[None]:
         """A durable timer; a cancel request interrupts it unless `interruptible` is False (the
@@ -172,10 +243,11 @@ class Run:
         read the resource first, so a change that already went through comes back as done."""
         first, pause = self.now, poll_s
         while True:
-            operation = yield from self.call(activity, value)
+            operation = yield from self.call(activity, value, interruptible=interruptible)
             started = self.now
             while True:
-                status = yield from self.call(get_operation, operation)
+                status = yield from self.call(get_operation, operation,
+                                              interruptible=interruptible)
                 if status.state != "running":
                     break
                 if (self.now - started).total_seconds() > deadline_s:
@@ -189,6 +261,16 @@ class Run:
                 pause = min(max(pause * 2, poll_s), max(poll_s, BUSY_PAUSE_MAX_S))
                 continue
             return status
+
+
+def _described(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of a failure; the host's wrapping ("Activity function 'x' failed: ") and a
+    repeated code prefix are dropped."""
+    doc = errors.as_dict(exc)
+    code, message = str(doc["code"]), str(doc["message"] or "")
+    while message.startswith(f"{code}: "):
+        message = message[len(code) + 2:]
+    return code, message
 
 
 def grant_roles(run: Run, grants: list[RoleGrant],
@@ -212,7 +294,8 @@ def revoke_assignments(run: Run, granted: list[RoleAssignment],
         if assignment.pre_existing or revoked.get(assignment.id) is True:
             continue
         try:
-            yield from run.call(revoke_role, Revocation(assignment.id))
+            # Not interruptible: a cancelled run still revokes, riding out an outage.
+            yield from run.call(revoke_role, Revocation(assignment.id), interruptible=False)
             revoked[assignment.id] = True
             run.assignments.remove(assignment.id)
         except Exception as exc:  # noqa: BLE001 - keep revoking the others

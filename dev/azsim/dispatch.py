@@ -119,7 +119,7 @@ def _fault_error(state: SimState, fault: Fault, route: Route, scope: str) -> Arm
     if fault.retryAfter is not None:
         headers["Retry-After"] = f"{fault.retryAfter:g}"
         state.critical_path.add("throttle", route.action, scope, state.now(), fault.retryAfter)
-    return ArmError(fault.status or 500, code, message, headers=headers)
+    return ArmError(fault.status or 500, code, message, headers=headers, extra=fault.extra())
 
 
 def _run(state: SimState, route: Route, ctx: Ctx) -> Outcome:

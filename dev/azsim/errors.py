@@ -21,6 +21,7 @@ class ArmError(Exception):
         *,
         target: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
@@ -28,6 +29,7 @@ class ArmError(Exception):
         self.message = message
         self.target = target
         self.headers = headers or {}
+        self.extra = extra or {}  # more members of the error object (Data Protection: isRetryable)
 
     def body(self) -> dict[str, Any]:
         return {"error": self.error_object()}
@@ -36,6 +38,7 @@ class ArmError(Exception):
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.target:
             error["target"] = self.target
+        error.update(self.extra)
         return error
 
 

@@ -8,6 +8,11 @@ Kinds:
   default) as if the answer was lost on the way: a retried POST then meets its own first attempt.
 - `lroFailure`: the next matching long-running operation ends `Failed` with `code`/`message`.
 - `jobFailure`: the next restore job ends `Failed` with `code`/`message`.
+
+`isRetryable` (true/false) adds Data Protection's UserFacingError member of that name to the
+error object of a `status`, `lostAnswer` or `lroFailure` fault and to a `jobFailure`'s
+`errorDetails` (where the service puts it on a failed validate/restore is not documented; the
+operation status's `error` is the likeliest place). Unset: left out (jobs: false).
 """
 
 from __future__ import annotations
@@ -46,11 +51,16 @@ class Fault:
     message: str | None = None
     count: int | None = None
     rate: float | None = None
+    isRetryable: bool | None = None  # the wire's own name, as `retryAfter`
 
     def error(self) -> tuple[str, str]:
         code, message = _DEFAULT_ERRORS.get(self.status or 500, ("InternalServerError", "Error."))
         message = message.format(retry=self.retryAfter)
         return self.code or code, self.message or message
+
+    def extra(self) -> dict[str, Any]:
+        """More members of the error object: `isRetryable` when the fault sets it."""
+        return {} if self.isRetryable is None else {"isRetryable": self.isRetryable}
 
 
 class FaultInjector:
@@ -127,6 +137,8 @@ def _parse(spec: dict[str, Any], fault_id: str) -> Fault:
             for v in numbers.values()):
         raise bad_request("InvalidFault", "operation, method, code and message are strings; "
                           "seconds and retryAfter are numbers >= 0.")
+    if fault.isRetryable is not None and not isinstance(fault.isRetryable, bool):
+        raise bad_request("InvalidFault", "isRetryable is true or false.")
     if fault.kind == "lostAnswer" and fault.status is None:
         fault.status = 500
     if fault.kind in ("status", "lostAnswer"):

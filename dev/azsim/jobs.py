@@ -84,7 +84,8 @@ def start_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], t
         error = None
         if fault is not None:
             error = ArmError(400, fault.code or "UserErrorGenericError",
-                             fault.message or "Injected restore job failure.")
+                             fault.message or "Injected restore job failure.",
+                             extra=fault.extra())
         elif state.get(target_id) is not None:
             error = ArmError(400, "UserErrorSameNameDiskAlreadyExists", "Could not restore as a "
                              "Disk with same name already exists in the selected target "
@@ -104,7 +105,7 @@ def _end(job: dict[str, Any], due: float, error: ArmError | None) -> None:
     props.update(status=status, endTime=iso(due))
     props["extendedInfo"]["subTasks"][0]["taskStatus"] = status
     if error:
-        props["errorDetails"] = [{**error.error_object(), "isRetryable": False,
+        props["errorDetails"] = [{"isRetryable": False, **error.error_object(),
                                   "isUserError": True, "recommendedAction": []}]
 
 

@@ -138,7 +138,7 @@ class SimState:
             if fault is not None:
                 op.status, op.error_status = "Failed", 400
                 op.error = {"code": fault.code or "InternalError",
-                            "message": fault.message or "Injected failure."}
+                            "message": fault.message or "Injected failure.", **fault.extra()}
                 return
             try:
                 complete(op, due)

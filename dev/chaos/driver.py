@@ -388,6 +388,7 @@ def summarize(o: Options, batches: list[Batch], wall: float, outdir: Path) -> di
         "runs": len(accepted), "requested": len(records), "seed": o.seed,
         "wallSeconds": round(wall, 1),
         "violations": violations,
+        "successRate": success_rate(accepted),
         "outcomes": dict(outcomes), "errorCodes": dict(errors),
         "kinds": dict(Counter(r["kind"] for r in accepted)),
         "faultsFired": {"total": sum(fired.values()), "byKind": dict(fired)},
@@ -403,6 +404,17 @@ def summarize(o: Options, batches: list[Batch], wall: float, outdir: Path) -> di
         "runSeconds": _quantiles([r["seconds"] for r in accepted if r.get("seconds")]),
         "results": str(outdir),
     }
+
+
+def success_rate(accepted: list[dict[str, Any]]) -> dict[str, Any]:
+    """Of the accepted runs a cancel did not end (a cancel that came too late does not count),
+    how many Succeeded: transient failures must not fail a restore (issue 20 asks for 99 %). A
+    run that never finished counts as not succeeded."""
+    outcomes = [(r.get("view") or {}).get("outcome") for r in accepted]
+    considered = [o for o in outcomes if o != "Cancelled"]
+    succeeded = sum(1 for o in considered if o == "Succeeded")
+    return {"nonCancelled": len(considered), "succeeded": succeeded,
+            "rate": round(succeeded / len(considered), 4) if considered else None}
 
 
 def _quantiles(values: list[float]) -> dict[str, float]:

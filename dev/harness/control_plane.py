@@ -20,6 +20,9 @@ Faults (each for the next `times` matching calls, every call with `times=None`):
 * `fail_operation(method, code)`: the operation a `start_*` call starts runs its course, then
   ends failed with `code`; nothing changed;
 * `fail_job(code)`: the next restore job ends Failed.
+`refuse`, `fail_operation` and `fail_job` take `retryable`: the error's `isRetryable` as the Data
+Protection service marks it (None: not said), read by the gateway into `OperationStatus.retryable`
+and `RestoreJob.error_retryable`.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class _Fault:
     after: bool = False  # raise once the call has done its work
     refuse: tuple[str, str] | None = None
     fail: tuple[str, str] | None = None
+    retryable: bool | None = None  # the error's isRetryable
 
 
 @dataclass
@@ -138,12 +142,14 @@ class _Job:
     due: datetime
     status: str = "InProgress"
     error: tuple[str, str] | None = None
+    error_retryable: bool | None = None
 
     def record(self) -> RestoreJob:
         return RestoreJob(id=self.id, status=self.status, restored_disk_id=self.target_disk_id,
                           error_code=self.error[0] if self.error else None,
                           error_message=self.error[1] if self.error else None,
-                          started=self.started.isoformat())
+                          started=self.started.isoformat(),
+                          error_retryable=self.error_retryable if self.error else None)
 
 
 @dataclass
@@ -209,7 +215,7 @@ class FakeControlPlane:
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
         self._fault: _Fault | None = None  # the refusal or failure for the call in progress
-        self._job_failures: list[tuple[str, str]] = []
+        self._job_failures: list[tuple[str, str, bool | None]] = []
         self._ids = 0
 
     # ---- building the estate ------------------------------------------------------------------
@@ -273,15 +279,20 @@ class FakeControlPlane:
         self._faults.append(_Fault(method, times, when, raises=error, after=True))
 
     def refuse(self, method: str, code: str, message: str = "refused by the fake",
-               *, times: int | None = 1, when: Callable[..., bool] | None = None) -> None:
-        self._faults.append(_Fault(method, times, when, refuse=(code, message)))
+               *, times: int | None = 1, when: Callable[..., bool] | None = None,
+               retryable: bool | None = None) -> None:
+        self._faults.append(_Fault(method, times, when, refuse=(code, message),
+                                   retryable=retryable))
 
     def fail_operation(self, method: str, code: str, message: str = "failed in the fake",
-                       *, times: int | None = 1, when: Callable[..., bool] | None = None) -> None:
-        self._faults.append(_Fault(method, times, when, fail=(code, message)))
+                       *, times: int | None = 1, when: Callable[..., bool] | None = None,
+                       retryable: bool | None = None) -> None:
+        self._faults.append(_Fault(method, times, when, fail=(code, message),
+                                   retryable=retryable))
 
-    def fail_job(self, code: str, message: str = "the restore job failed in the fake") -> None:
-        self._job_failures.append((code, message))
+    def fail_job(self, code: str, message: str = "the restore job failed in the fake", *,
+                 retryable: bool | None = None) -> None:
+        self._job_failures.append((code, message, retryable))
 
     def delete_snapshot(self, backup_instance_id: str, point_id: str) -> None:
         self.protected[_key(backup_instance_id)].deleted_snapshots.add(point_id)
@@ -421,7 +432,8 @@ class FakeControlPlane:
                        snapshot=self._instance(plan.backup_instance.id).snapshot, started=at,
                        due=at + self._seconds("restoreJob"))
             if self._job_failures:
-                job.error = self._job_failures.pop(0)
+                code, message, job.error_retryable = self._job_failures.pop(0)
+                job.error = (code, message)
             self.jobs[_key(job.id)] = job
             return OperationStatus("succeeded", job_id=job.id)
         return self._operation("restore", "triggerRestore", fault, complete)
@@ -432,7 +444,8 @@ class FakeControlPlane:
             body = json.loads(unquote(operation.result_url[len(DATA_URL):])) \
                 if operation.result_url else {}
             if isinstance(body.get("error"), dict):
-                return OperationStatus("failed", body["error"]["code"], body["error"]["message"])
+                return OperationStatus("failed", body["error"]["code"], body["error"]["message"],
+                                       retryable=body["error"].get("isRetryable"))
             return OperationStatus("succeeded", job_id=body.get("jobId"))
         found = self._operations[operation.status_url]
         return found.status or OperationStatus("running")
@@ -610,13 +623,14 @@ class FakeControlPlane:
     def _operation(self, kind: str, duration: str, fault: _Fault | None,
                    complete: Callable[[datetime], OperationStatus]) -> Operation:
         if (refused := self._refusal(fault)) is not None:
-            return _refused(kind, refused)
+            return _refused(kind, refused, fault.retryable if fault else None)
         if fault is not None and fault.fail is not None:
             code, message = fault.fail
+            retryable = fault.retryable
 
             def complete(at: datetime, code: str = code, message: str = message
                          ) -> OperationStatus:
-                return OperationStatus("failed", code, message)
+                return OperationStatus("failed", code, message, retryable=retryable)
         op = _Operation(f"{OPERATIONS}{self._guid()}", kind,
                         self.clock() + self._seconds(duration), complete)
         self._operations[op.id] = op
@@ -690,6 +704,9 @@ class FakeControlPlane:
         return str(uuid.uuid5(_ID_NAMESPACE, str(self._ids)))
 
 
-def _refused(kind: str, refusal: tuple[str, str]) -> Operation:
+def _refused(kind: str, refusal: tuple[str, str], retryable: bool | None = None) -> Operation:
     code, message = refusal
-    return finished(kind, {"error": {"code": code, "message": message}})
+    error: dict[str, Any] = {"code": code, "message": message}
+    if retryable is not None:
+        error["isRetryable"] = retryable
+    return finished(kind, {"error": error})

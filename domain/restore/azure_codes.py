@@ -2,7 +2,9 @@
 
 Codes are the documented Azure Disk Backup ones (see docs/restore.md). Permission codes on the
 target side are what a freshly granted role looks like until it has propagated: the orchestrator
-keeps probing them until its propagation deadline. Everything else ends the run with a clear code.
+keeps probing them until its propagation deadline. Transient codes (and any error the service
+marks `isRetryable`) are tried again with a durable backoff within the step's budget
+(orchestrations/steps.py `Backoff`). Everything else ends the run with a clear code.
 """
 
 from __future__ import annotations
@@ -15,6 +17,18 @@ NOT_YET_EFFECTIVE = frozenset({
     "UserErrorDiskBackupRestoreRGOrMSIPermissionsNotPresent",
     "UserErrorMSIPermissionsNotPresentOnDES",
     "UserErrorDiskBackupAuthorizationFailed",
+})
+
+# The service is busy or failed internally: the same request may succeed later. Reported by users
+# of the az CLI (azure-cli-extensions #3795: CloudServiceRetryableError on validate-for-restore);
+# the concurrency limit is documented (Azure Disk Backup troubleshooting); the throttling codes
+# are ARM's and the Data Protection service's 429 codes, in case one ends an operation.
+TRANSIENT = frozenset({
+    "CloudServiceRetryableError",
+    "UserErrorMaxConcurrentOperationLimitReached",
+    "SubscriptionRequestsThrottled",
+    "TooManyRequests",
+    "HTTP429",
 })
 
 _PERMANENT: dict[str, tuple[type[errors.RestoreError], str]] = {
@@ -46,12 +60,32 @@ _PERMANENT: dict[str, tuple[type[errors.RestoreError], str]] = {
     "UserErrorDESKeyVaultKeyNotAvailable": (
         errors.EncryptionKeyUnavailable,
         "the disk encryption set's Key Vault key is not available"),
+    "UserErrorSubscriptionDiskQuotaLimitReached": (
+        errors.ValidationFailed,
+        "the subscription's disk quota is used up: delete unused disks or raise the quota"),
+    "UserErrorMissingSubscriptionRegistration": (
+        errors.ValidationFailed,
+        "register the Microsoft.Compute and Microsoft.Storage resource providers"),
 }
 
 
-def classify(code: str | None, message: str | None) -> errors.RestoreError | None:
-    """None for a permission code that may still propagate; else the error to end the run with."""
+def transient(code: str | None, retryable: bool | None = None) -> bool:
+    """Whether the same Backup request may succeed later: a transient code, or an error the
+    service marked `isRetryable: true`. `isRetryable: false` does not make a transient code
+    permanent (CloudServiceRetryableError says "retry" in its name)."""
+    return retryable is True or code in TRANSIENT
+
+
+def classify(code: str | None, message: str | None,
+             retryable: bool | None = None) -> errors.RestoreError | None:
+    """None for a permission code that may still propagate; else the error to end the run with
+    (a transient one, BackupServiceBusy, only once its retries are spent)."""
     if code in NOT_YET_EFFECTIVE:
         return None
+    if transient(code, retryable):
+        return errors.BackupServiceBusy(
+            f"Azure Backup answered {code}: {message or 'no message'}",
+            hint="a transient Azure Backup error that outlasted the retries: retry the restore "
+                 "later")
     error_type, hint = _PERMANENT.get(code or "", (errors.ValidationFailed, None))
     return error_type(f"Azure Backup answered {code}: {message or 'no message'}", hint=hint)

@@ -85,6 +85,7 @@ class PropagationWait(Record):
     settings: RunSettings
     started: str  # ISO-8601
     probes: int = 0
+    busy: int = 0  # transient Backup answers in a row (the backoff grows with them)
 
 
 @dataclass(frozen=True)

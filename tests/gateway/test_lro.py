@@ -78,3 +78,31 @@ def test_a_put_still_provisioning_without_a_header_polls_the_resource() -> None:
 
 def test_nothing_to_carry_means_no_result_url() -> None:
     assert finished("swap") == Operation("swap", None, None)
+
+
+@pytest.mark.parametrize(("error", "retryable"), [
+    ({"code": "CloudInternalError", "message": "m", "isRetryable": True}, True),
+    ({"code": "CloudInvalidInputError", "message": "m", "isRetryable": False}, False),
+    ({"code": "X", "message": "m", "details": [{"code": "Y", "isRetryable": True}]}, True),
+    ({"code": "X", "message": "m", "isRetryable": "yes"}, None),  # not a boolean: not said
+    ({"code": "X", "message": "m"}, None)])
+def test_the_services_is_retryable_is_kept_on_a_refusal(error: dict[str, Any],
+                                                        retryable: bool | None) -> None:
+    operation = _started(Answer(400, {"error": error}))
+    status = Lro(lambda _sub: None).poll(Operation.from_dict(operation.to_dict()))  # type: ignore
+    assert status.state == "failed" and status.retryable is retryable
+
+
+def test_the_services_is_retryable_is_kept_on_a_failed_operation() -> None:
+    class Client:
+        def send_request(self, request: Any) -> Answer:
+            return Answer(200, {"status": "Failed", "error": {
+                "code": "CloudServiceRetryableError", "message": "A transient error occurred.",
+                "isRetryable": True}})
+
+    clients = type("Clients", (), {"dataprotection": Client()})()
+    operation = Operation("validate", "https://management.azure.com/subscriptions/s/providers/"
+                          "Microsoft.DataProtection/backupVaults/v/operationStatus/o", None)
+    status = Lro(lambda _sub: clients).poll(operation)  # type: ignore[arg-type, return-value]
+    assert status == OperationStatus("failed", "CloudServiceRetryableError",
+                                     "A transient error occurred.", retryable=True)
