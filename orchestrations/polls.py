@@ -12,6 +12,7 @@ A wait's progress is its custom status; the restore lists the wait in its own pr
 
 from __future__ import annotations
 
+import typing
 from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar
@@ -38,9 +39,11 @@ def wait_for(run: Run, wait: Orchestrator[In, Out], doc: In, suffix: str) -> Orc
     run's progress while it lasts, so a status read shows it and a cancel reaches it."""
     child = f"{run.context.instance_id}:{suffix}"
     run.note(children=[child])
-    result = yield from wait.call(run.context, doc, child)
+    result, cancelled = yield from run.child(wait, doc, child)
     run.detail.pop("children", None)
-    return result
+    if cancelled:  # the wait ended on its own (done, or cancelled too): go no further
+        raise errors.Cancelled("the restore was cancelled")
+    return typing.cast(Out, result)
 
 
 @orchestrator(errors_as_data=True)

@@ -50,7 +50,10 @@ def recover(context: df.DurableOrchestrationContext,
                 child = RestoreInput(request, doc.settings, Caller("policy", None, policy.name),
                                      why=f"{signal.event_type}: {signal.summary}",
                                      approval=approval)
-                restores.append((yield from restore_managed_disk.call(context, child, child_id)))
+                outcome, cancelled = yield from run.child(restore_managed_disk, child, child_id)
+                restores.append(outcome)
+                if cancelled:  # the restore in progress got the cancel too; start no other
+                    break
     except Exception as exc:  # noqa: BLE001 - the slot is given back whatever happened
         error = errors.as_dict(exc)
     run.enter("release")

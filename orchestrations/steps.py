@@ -33,8 +33,9 @@ from domain.access.audit import AuditContext
 from domain.model import Operation, OperationStatus, Record, Revocation, RoleAssignment, RoleGrant
 from domain.restore.restore_run import ApprovalDecision
 
-from .calls import Orchestration
+from .calls import Orchestration, Orchestrator
 
+Rec = TypeVar("Rec", bound=Record)
 In = TypeVar("In", bound=Record)
 Out = TypeVar("Out", bound=Record)
 
@@ -210,6 +211,20 @@ class Run:
         if winner == self.cancel:
             timer.cancel()
             raise errors.Cancelled("the restore was cancelled")
+
+    def child(self, orchestrator: Orchestrator[Rec, Any], value: Rec,
+              instance_id: str) -> Orchestration[tuple[Any, bool]]:
+        """A sub-orchestration's output (its reported error raised here), and whether this run
+        was cancelled while it ran. A cancel request reaches the child too (triggers/http.py
+        sends it to every unfinished run below): it stops on its own terms (revokes, cleans up)
+        and is waited for, so the caller knows what it left before deciding what to do next."""
+        task = orchestrator.schedule(self.context, value, instance_id)
+        cancelled = self.cancel.is_completed
+        if not cancelled:
+            winner = yield self.context.task_any([task, self.cancel])
+            cancelled = winner == self.cancel
+        answer = yield task
+        return orchestrator.result(answer), cancelled
 
     def approval(self, timeout_s: float) -> Orchestration[ApprovalDecision]:
         """Wait for a person's decision (the `approval` event). Raises ApprovalTimedOut when

@@ -139,11 +139,10 @@ async def cancel_restore(req: func.HttpRequest,
         return _no_restore(instance_id)
     if restore_view(status)["done"]:
         return problem(409, "Already finished", f"restore {instance_id!r} has already finished")
-    children = [(c, v) for c, v, _ in await _children(client, status)]
     subject = _subject(status)
     allowed = authorize(req, "cancel", run_scope(subject, vm=False), run_id=instance_id,
                         own=Caller.from_dict(subject.get("requestedBy")))
-    targets = [instance_id, *[c for c, v in children if not v["done"]]]
+    targets = [instance_id, *await _unfinished_below(client, status)]
     for target in targets:
         await client.raise_event(target, CANCEL_EVENT, {"requestedBy": who.to_dict()})
     record_action("cancel", allowed, {"appliedTo": targets, **{
@@ -216,6 +215,22 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, 
 
 def _subject(status: Any) -> dict[str, Any]:
     return json_object(json_object(status.custom_status).get("subject"))
+
+
+async def _unfinished_below(client: df.DurableOrchestrationClient, status: Any,
+                            depth: int = 3) -> list[str]:
+    """Every unfinished run below this one (a recovery's restores, and their waits): a cancel
+    goes to each, so none goes on to its next step while its parent stops."""
+    found: list[str] = []
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    for child in (custom.get("detail") or {}).get("children") or []:
+        child_status = await client.get_status(child, show_input=False)
+        if child_status.runtime_status is None or restore_view(child_status)["done"]:
+            continue
+        found.append(child)
+        if depth > 1:
+            found += await _unfinished_below(client, child_status, depth - 1)
+    return found
 
 
 async def _children(client: df.DurableOrchestrationClient,

@@ -216,9 +216,6 @@ def test_a_recovery_whose_resolution_fails_reports_it_and_gives_the_slot_back(h,
     assert out["restores"] == [] and recovery.slots() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (reported): cancelling a recovery run cancels only "
-                   "the restore in progress; recover never looks at its own cancel signal, so "
-                   "the next disk's restore starts and runs to the end")
 def test_a_cancelled_recovery_starts_no_further_restore(h, recovery, restores):
     decision = recovery.admit(recovery.unavailable(), unhealthy_vm("restoreDataDisksAndAttach"))
     run = decision.run_id
