@@ -280,8 +280,9 @@ def _succeeded(status: OperationStatus, step: str) -> None:
 
 def _approval(run: Run, plan: RestorePlan, approval: ApprovalRequest,
               settings: RunSettings) -> Orchestration[ApprovalDecision]:
-    """The restored disk exists; a person decides whether it goes onto the VM. Rejected or not
-    decided in time: delete the restored disk (no VM uses it yet) and stop."""
+    """The restored disk exists; a person decides whether it goes onto the VM. Rejected, not
+    decided in time or cancelled: delete the restored disk (restored only for this decision, no
+    VM uses it yet) and stop."""
     timeout_s = float(approval.timeout_minutes) * 60
     action = "swap" if plan.swap else "attach"
     vm_id = plan.swap.vm_id if plan.swap else plan.attach.vm_id  # type: ignore[union-attr]
@@ -294,7 +295,7 @@ def _approval(run: Run, plan: RestorePlan, approval: ApprovalRequest,
                 f"{decision.by or 'someone'} rejected the {action} of "
                 f"{plan.target_disk_id} onto {vm_id}"
                 + (f": {decision.comment}" if decision.comment else ""))
-    except (errors.ApprovalRejected, errors.ApprovalTimedOut) as exc:
+    except (errors.ApprovalRejected, errors.ApprovalTimedOut, errors.Cancelled) as exc:
         run.enter("cleanup", deleting=plan.target_disk_id)
         status = yield from run.operation(start_delete_disk, DiskRef(plan.target_disk_id),
                                           settings.operation_poll_s, interruptible=False)

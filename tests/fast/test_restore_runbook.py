@@ -478,8 +478,9 @@ def test_a_cancel_during_the_approval_wait_ends_the_run(h, restores):
     assert out["outcome"] == "Cancelled", out
     assert h.gateway.called("start_attach_data_disk") == []
     assert len(vm(h).data_disks) == 2
-    # the restored disk is left (unlike a rejection): the run's outcome says Cancelled only
-    assert disk(h, "vm-app01-data0-restored") is not None
+    # restored only for the decision, and no VM uses it: deleted, as on a rejection
+    assert disk(h, "vm-app01-data0-restored") is None
+    assert h.gateway.called("start_delete_disk")
 
 
 # ---- revoke --------------------------------------------------------------------------------
