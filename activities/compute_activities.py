@@ -1,5 +1,6 @@
-"""Virtual machines and disks: read a VM; attach a data disk; deallocate, point the OS disk at
-another disk, start (a swap); tag and delete disks. Each start returns the ARM operation, which
+"""Virtual machines and disks: read a VM or a disk; attach a data disk; deallocate, point the OS
+disk at another disk, start (a swap); tag and delete disks; copy a disk into a zone (snapshot,
+disk from the snapshot, delete the snapshot). Each start returns the ARM operation, which
 the orchestration polls (get_operation) on durable timers."""
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from domain import errors
 from domain.model import (
     DiskAttachment,
     DiskRef,
+    DiskSnapshot,
     DiskTags,
+    FoundDisk,
     Operation,
     OsDiskChange,
     Record,
+    SnapshotRef,
     Vm,
     VmRef,
+    ZoneCopy,
 )
 from gateway.port import ControlPlane
 
@@ -24,7 +29,8 @@ from .activity import Audited, activity
 
 def _on(value: Record, _: Operation | None) -> dict[str, Any]:
     """The VM and disk an operation acts on (and the LUN and caching of an attach)."""
-    return {k: v for k, v in value.to_dict().items() if k in ("vmId", "diskId", "lun", "caching")}
+    return {k: v for k, v in value.to_dict().items()
+            if k in ("vmId", "diskId", "lun", "caching", "snapshotId", "zone")}
 
 
 @activity()
@@ -64,3 +70,23 @@ def start_delete_disk(disk: DiskRef, azure: ControlPlane) -> Operation:
 @activity()
 def start_tag_disk(tags: DiskTags, azure: ControlPlane) -> Operation:
     return azure.start_tag_disk(tags.disk_id, tags.tags)
+
+
+@activity()
+def get_disk(disk: DiskRef, azure: ControlPlane) -> FoundDisk:
+    return FoundDisk(azure.get_disk(disk.disk_id))
+
+
+@activity(audited=Audited("zone-copy", _on))
+def start_snapshot_disk(order: DiskSnapshot, azure: ControlPlane) -> Operation:
+    return azure.start_snapshot_disk(order.disk_id, order.snapshot_id)
+
+
+@activity(audited=Audited("zone-copy", _on))
+def start_copy_disk_to_zone(copy: ZoneCopy, azure: ControlPlane) -> Operation:
+    return azure.start_copy_disk_to_zone(copy.source, copy.snapshot_id, copy.disk_id, copy.zone)
+
+
+@activity(audited=Audited("zone-copy", _on))
+def start_delete_snapshot(snapshot: SnapshotRef, azure: ControlPlane) -> Operation:
+    return azure.start_delete_snapshot(snapshot.snapshot_id)

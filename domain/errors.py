@@ -136,6 +136,10 @@ class AttachFailed(RestoreError):
     """Attaching the restored disk failed; the restored disk exists."""
 
 
+class ZoneCopyFailed(RestoreError):
+    """Copying the restored disk into the zonal VM's zone failed; the restored disk exists."""
+
+
 class SwapFailed(RestoreError):
     """An OS swap step failed; the message says whether the original OS disk is back."""
 

@@ -112,6 +112,12 @@ class Disk(Record):
     managed_by: str | None = None
     state: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    zones: list[str] = field(default_factory=list)  # [] = regional (or ZRS: no zone at all)
+
+    @property
+    def zone_redundant(self) -> bool:
+        """A ZRS disk has no zone and attaches to a VM in any zone of its region."""
+        return (self.sku or "").upper().endswith("_ZRS")
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,7 @@ class AttachPlan(Record):
     vm_id: str
     lun: int
     caching: str
+    zone: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # a zonal VM's zone
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,7 @@ class SwapPlan(Record):
     vm_id: str
     original_os_disk_id: str
     was_running: bool
+    zone: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # a zonal VM's zone
 
 
 @dataclass(frozen=True)
@@ -272,6 +280,34 @@ class OsDiskChange(Record):
 class DiskTags(Record):
     disk_id: str
     tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FoundDisk(Record):
+    disk: Disk | None  # None: no such disk
+
+
+@dataclass(frozen=True)
+class DiskSnapshot(Record):
+    """A snapshot `snapshot_id` of the disk `disk_id` (the first half of a move to a zone)."""
+
+    disk_id: str
+    snapshot_id: str
+
+
+@dataclass(frozen=True)
+class SnapshotRef(Record):
+    snapshot_id: str
+
+
+@dataclass(frozen=True)
+class ZoneCopy(Record):
+    """A new disk `disk_id` in `zone` from the snapshot `snapshot_id` of `source`."""
+
+    source: Disk  # the restored disk: its location, SKU and encryption set are kept
+    snapshot_id: str
+    disk_id: str
+    zone: str
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,13 @@ class AzureControlPlane:
 
     def start_delete_disk(self, disk_id: str) -> Operation:
         return self._compute.start_delete_disk(disk_id)
+
+    def start_snapshot_disk(self, disk_id: str, snapshot_id: str) -> Operation:
+        return self._compute.start_snapshot_disk(disk_id, snapshot_id)
+
+    def start_copy_disk_to_zone(self, source: Disk, snapshot_id: str, disk_id: str,
+                                zone: str) -> Operation:
+        return self._compute.start_copy_disk_to_zone(source, snapshot_id, disk_id, zone)
+
+    def start_delete_snapshot(self, snapshot_id: str) -> Operation:
+        return self._compute.start_delete_snapshot(snapshot_id)

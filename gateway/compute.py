@@ -5,6 +5,9 @@ VM changes are started, not awaited (see lro.py):
   `deleteOption: Detach` so deleting the VM never deletes the restored disk.
 * deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
 * delete (a restored disk nobody approved): DELETE the disk, only when no VM uses it.
+* move to a zone (a restored disk outside a zonal VM's zone): PUT a snapshot of the disk
+  (`createOption: Copy`), PUT a disk from it with `zones: [zone]`, DELETE the snapshot; each
+  reads first, so a re-run adopts what a previous attempt made.
 * swap: PATCH the VM's `storageProfile.osDisk` with the new disk's name and `managedDisk.id`,
   keeping `createOption`/`osType` as they are, guarded by the VM's etag (If-Match); Compute
   answers 200 with `Azure-AsyncOperation`.
@@ -29,6 +32,7 @@ from .sdk_errors import is_not_found, translated
 from .wire import as_json, as_object, dig, same_id, text
 
 _VM = "Microsoft.Compute/virtualMachines"
+_SNAPSHOTS = "Microsoft.Compute/snapshots"
 
 
 class Compute:
@@ -178,6 +182,75 @@ class Compute:
         return self._lro.start("delete", client, "DELETE", str(rid), DISK_API, None,
                                action="Microsoft.Compute/disks/delete", scope=disk_id)
 
+    def start_snapshot_disk(self, disk_id: str, snapshot_id: str) -> Operation:
+        """A snapshot of `disk_id` named `snapshot_id`; one already there is adopted. Incremental:
+        the only kind Premium SSD v2 and Ultra disks allow, and cheaper for the others."""
+        rid = _parse(snapshot_id)
+        if rid is None:
+            raise errors.RestoreJobFailed(f"{snapshot_id!r} is not a snapshot id")
+        client = self._clients_for(rid.subscription).compute
+        with translated(f"{_SNAPSHOTS}/read", snapshot_id):
+            try:
+                found = as_json(client.snapshots.get(rid.resource_group, rid.name))
+            except HttpResponseError as exc:
+                if not is_not_found(exc):
+                    raise
+                found = None
+        if found is not None:
+            if not same_id(text(found, "properties", "creationData", "sourceResourceId"),
+                           disk_id):
+                raise errors.ZoneCopyFailed(
+                    f"snapshot {snapshot_id} exists but is not of {disk_id}",
+                    hint="delete or rename it, then run the restore again")
+            return finished("snapshot")
+        disk = self.get_disk(disk_id)
+        if disk is None:
+            raise errors.ZoneCopyFailed(f"the restored disk {disk_id} does not exist")
+        body = {"location": disk.location, "properties": {
+            "creationData": {"createOption": "Copy", "sourceResourceId": disk_id},
+            "incremental": True}}
+        return self._lro.start("snapshot", client, "PUT", str(rid), DISK_API, body,
+                               action=f"{_SNAPSHOTS}/write", scope=snapshot_id)
+
+    def start_copy_disk_to_zone(self, source: Disk, snapshot_id: str, disk_id: str,
+                                zone: str) -> Operation:
+        """A disk `disk_id` in `zone` from the snapshot, with the source's SKU, encryption set
+        and tags; one already in that zone is adopted, one elsewhere is refused."""
+        found = self.get_disk(disk_id)
+        if found is not None:
+            if found.zones != [zone]:
+                raise errors.ZoneCopyFailed(
+                    f"disk {disk_id} exists but is in "
+                    f"{'zone ' + ','.join(found.zones) if found.zones else 'no zone'}, not {zone}",
+                    hint="delete or rename it, then run the restore again")
+            return finished("copy")
+        rid = _parse(disk_id)
+        if rid is None:
+            raise errors.ZoneCopyFailed(f"{disk_id!r} is not a disk id")
+        properties: dict[str, Any] = {
+            "creationData": {"createOption": "Copy", "sourceResourceId": snapshot_id}}
+        if source.encryption_set_id:
+            properties["encryption"] = {"type": "EncryptionAtRestWithCustomerKey",
+                                        "diskEncryptionSetId": source.encryption_set_id}
+        body: dict[str, Any] = {"location": source.location, "zones": [zone],
+                                "properties": properties}
+        if source.sku:
+            body["sku"] = {"name": source.sku}
+        if source.tags:
+            body["tags"] = dict(source.tags)
+        client = self._clients_for(rid.subscription).compute
+        return self._lro.start("copy", client, "PUT", str(rid), DISK_API, body,
+                               action="Microsoft.Compute/disks/write", scope=disk_id)
+
+    def start_delete_snapshot(self, snapshot_id: str) -> Operation:
+        """Delete a snapshot this app made; one already gone is done (ARM answers 204)."""
+        rid = _parse(snapshot_id)
+        if rid is None:
+            return finished("delete")
+        client = self._clients_for(rid.subscription).compute
+        return self._lro.start("delete", client, "DELETE", str(rid), DISK_API, None,
+                               action=f"{_SNAPSHOTS}/delete", scope=snapshot_id)
+
     def _existing_vm(self, vm_id: str) -> dict[str, Any]:
         vm = self._vm_json(vm_id)
         if vm is None:
@@ -225,4 +298,5 @@ def _disk(disk: Any, disk_id: str) -> Disk:
         managed_by=text(disk, "managedBy"),
         state=text(disk, "properties", "diskState"),
         tags=_tags(disk),
+        zones=[z for z in dig(disk, "zones") or [] if isinstance(z, str)],
     )

@@ -111,3 +111,19 @@ class ControlPlane(Protocol):
     def start_delete_disk(self, disk_id: str) -> Operation:
         """Delete a disk no VM uses (a restored disk nobody approved); refuse an attached one."""
         ...
+
+    # ---- moving a restored disk into a zonal VM's zone ------------------------------------------
+    def start_snapshot_disk(self, disk_id: str, snapshot_id: str) -> Operation:
+        """An incremental snapshot of a disk; one of that disk already there is adopted, one of
+        another disk raises ZoneCopyFailed."""
+        ...
+
+    def start_copy_disk_to_zone(self, source: Disk, snapshot_id: str, disk_id: str,
+                                zone: str) -> Operation:
+        """A new disk in `zone` from the snapshot, keeping the source's location, SKU, encryption
+        set and tags; one already in that zone is adopted, one elsewhere raises ZoneCopyFailed."""
+        ...
+
+    def start_delete_snapshot(self, snapshot_id: str) -> Operation:
+        """Delete a snapshot; one already gone is done."""
+        ...

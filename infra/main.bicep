@@ -303,12 +303,13 @@ resource activityLog 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
 // ---- custom roles: narrower than Virtual Machine Contributor -------------------------------------
 
 // Restore target resource groups (drill sandboxes, in-place recovery): tag and delete the disks
-// the app restored (drill disks, restores nobody approved), and attach or swap them on VMs there.
+// the app restored (drill disks, restores nobody approved), copy a restored disk into a zonal
+// VM's zone (a snapshot, a disk from it, both deleted after), and attach or swap them on VMs there.
 resource targetOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, environmentName, 'diskrestore-target-operator')
   properties: {
     roleName: 'diskrestore restore target operator (${environmentName}, ${resourceToken})'
-    description: 'Restore target resource groups: read, tag and delete restored disks, attach a restored disk to a VM or swap it in as the OS disk (deallocate, update the storage profile, start).'
+    description: 'Restore target resource groups: read, tag and delete restored disks, copy one into a zonal VM\'s zone through a snapshot, attach a restored disk to a VM or swap it in as the OS disk (deallocate, update the storage profile, start).'
     type: 'CustomRole'
     permissions: [
       {
@@ -317,6 +318,9 @@ resource targetOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01'
           'Microsoft.Compute/disks/read'
           'Microsoft.Compute/disks/write'
           'Microsoft.Compute/disks/delete'
+          'Microsoft.Compute/snapshots/read'
+          'Microsoft.Compute/snapshots/write'
+          'Microsoft.Compute/snapshots/delete'
           'Microsoft.Compute/virtualMachines/read'
           'Microsoft.Compute/virtualMachines/instanceView/read'
           'Microsoft.Compute/virtualMachines/write'

@@ -9,6 +9,7 @@ from domain.restore.restore_run import (
     ApprovalDecision,
     AssignmentReport,
     RestoreOutcome,
+    ZoneCopyReport,
 )
 
 from .steps import Run
@@ -17,7 +18,8 @@ from .steps import Run
 def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None,
             granted: list[RoleAssignment] | None = None,
             revoked: dict[str, bool | str] | None = None, error: BaseException | None = None,
-            dry_run: bool = False, approval: ApprovalDecision | None = None) -> RestoreOutcome:
+            dry_run: bool = False, approval: ApprovalDecision | None = None,
+            zone_copy: ZoneCopyReport | None = None) -> RestoreOutcome:
     revoked = revoked or {}
     if dry_run:
         result = "DryRun"
@@ -32,6 +34,8 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
         result = "Failed"
     restored = job.restored_disk_id or (plan.target_disk_id if plan else None) \
         if job and job.succeeded else None
+    if zone_copy is not None:  # the VM got the copy in its zone; the restored disk was a step
+        restored = zone_copy.disk_id
     return RestoreOutcome(
         schema=OUTCOME_SCHEMA, id=run.context.instance_id, outcome=result,
         restored_disk_id=restored, job_id=job.id if job else None,
@@ -42,4 +46,6 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
             for a in granted or []],
         error=errors.as_dict(error) if error is not None else None,
         attach=plan.attach if plan else None, swap=plan.swap if plan else None,
-        approval=approval, plan=plan if dry_run else None)
+        approval=approval, plan=plan if dry_run else None,
+        intermediate_disk_id=zone_copy.intermediate_disk_id if zone_copy else None,
+        zone_copy=zone_copy)

@@ -1,5 +1,5 @@
-"""The restore runbook: plan → grant → wait for propagation → restore once → track → attach or
-swap → revoke.
+"""The restore runbook: plan → grant → wait for propagation → restore once → track → (into the
+zonal VM's zone) → attach or swap → revoke.
 
 Orchestrator code constraints (https://learn.microsoft.com/azure/azure-functions/durable/
 durable-functions-code-constraints): this code is replayed from the start on every episode, so
@@ -17,11 +17,15 @@ from datetime import timedelta
 import azure.durable_functions as df
 
 from activities.compute_activities import (
+    get_disk,
     get_vm,
     start_attach_data_disk,
+    start_copy_disk_to_zone,
     start_deallocate_vm,
     start_delete_disk,
+    start_delete_snapshot,
     start_set_os_disk,
+    start_snapshot_disk,
     start_start_vm,
 )
 from activities.restore_activities import (
@@ -35,15 +39,19 @@ from domain.access import audit
 from domain.model import (
     DiskAttachment,
     DiskRef,
+    DiskSnapshot,
     OperationStatus,
     OsDiskChange,
     RestoreJob,
     RestorePlan,
     RoleAssignment,
+    SnapshotRef,
     SwapPlan,
     VmRef,
+    ZoneCopy,
 )
 from domain.restore import azure_codes
+from domain.restore.planning import needs_zonal_copy, zonal_copy_id, zonal_snapshot_id
 from domain.restore.restore_run import (
     ApprovalDecision,
     ApprovalRequest,
@@ -53,6 +61,7 @@ from domain.restore.restore_run import (
     RestoreInput,
     RestoreOutcome,
     RunSettings,
+    ZoneCopyReport,
 )
 
 from .calls import Orchestration, orchestrator
@@ -106,6 +115,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     revoked: dict[str, bool | str] = {}
     job: RestoreJob | None = None
     decision: ApprovalDecision | None = None
+    zone_copy: ZoneCopyReport | None = None
     error: Exception | None = None
     try:
         run.enter("grant")
@@ -119,19 +129,21 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
             run.enter("revoke")
             revoked = yield from revoke_assignments(run, granted, revoked)
             decision = yield from _approval(run, plan, doc.approval, settings)
+        zone_copy = yield from _into_zone(run, plan, settings)
+        disk_id = zone_copy.disk_id if zone_copy else plan.target_disk_id
         if plan.attach:
             run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
-            yield from _attach(run, plan, settings)
+            yield from _attach(run, plan, settings, disk_id)
         if plan.swap:
             run.enter("swap", vmId=plan.swap.vm_id)
-            yield from _swap(run, plan, settings)
+            yield from _swap(run, plan, settings, disk_id)
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
         error = exc
     run.enter("revoke")
     revoked = yield from revoke_assignments(run, granted, revoked)
     run.finish()
     return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error,
-                   approval=decision)
+                   approval=decision, zone_copy=zone_copy)
 
 
 def _restore_and_track(run: Run, plan: RestorePlan,
@@ -197,29 +209,90 @@ def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchest
             errors.RestoreJobFailed(f"the restore did not start: {status.error_code}")
 
 
+def _into_zone(run: Run, plan: RestorePlan,
+               settings: RunSettings) -> Orchestration[ZoneCopyReport | None]:
+    """Before a zonal VM gets the restored disk: where did the restore put it? The Backup restore
+    takes no zone and Azure does not say where the disk lands (regional, or the source disk's
+    zone), and Compute refuses a disk outside the VM's zone only at the attach, or, for a swap,
+    after the VM was deallocated. Outside the zone (and not ZRS, which attaches in any zone): a
+    snapshot, a disk from it in the VM's zone (the path Azure documents for a disk going zonal),
+    then the snapshot and the restored disk are deleted. Each start reads first, so a retried
+    activity adopts what the lost attempt made. Nothing on the VM has changed yet: a failure
+    here leaves it as it was. Run by the app's own identity: the vault's roles are not needed."""
+    zone = plan.attach.zone if plan.attach else plan.swap.zone if plan.swap else None
+    if zone is None:
+        return None
+    restored = (yield from run.call(get_disk, DiskRef(plan.target_disk_id))).disk
+    if restored is None:
+        raise errors.ZoneCopyFailed(f"the restored disk {plan.target_disk_id} is gone")
+    if not needs_zonal_copy(restored, zone):
+        return None
+    copy_id = zonal_copy_id(plan.target_disk_id, zone)
+    snapshot_id = zonal_snapshot_id(plan.target_disk_id, zone)
+    where = f"in zone {','.join(restored.zones)}" if restored.zones else "regional (no zone)"
+    run.enter("zone", zone=zone, restoredDiskId=plan.target_disk_id, landed=where,
+              copyId=copy_id)
+    poll = settings.operation_poll_s
+    hint = (f"the restored disk {plan.target_disk_id} exists, {where}; the VM is in zone {zone}: "
+            f"snapshot it, create a disk from the snapshot in zone {zone} and use that one")
+    status = yield from run.operation(start_snapshot_disk, DiskSnapshot(
+        plan.target_disk_id, snapshot_id), poll)
+    _copied(status, start_snapshot_disk.name, hint)
+    status = yield from run.operation(start_copy_disk_to_zone, ZoneCopy(
+        restored, snapshot_id, copy_id, zone), poll)
+    _copied(status, start_copy_disk_to_zone.name, hint)
+    # A leftover costs money, not the restore: reported, and the run goes on.
+    left: list[str] = []
+    try:
+        status = yield from run.operation(start_delete_snapshot, SnapshotRef(snapshot_id), poll,
+                                          interruptible=False)
+        if status.state != "succeeded":
+            left.append(f"{snapshot_id} ({status.error_code})")
+    except Exception as exc:  # noqa: BLE001 - said in the outcome
+        left.append(f"{snapshot_id} ({getattr(exc, 'message', exc)})")
+    try:
+        status = yield from run.operation(start_delete_disk, DiskRef(plan.target_disk_id), poll,
+                                          interruptible=False)
+        if status.state != "succeeded":
+            left.append(f"{plan.target_disk_id} ({status.error_code})")
+    except Exception as exc:  # noqa: BLE001 - said in the outcome
+        left.append(f"{plan.target_disk_id} ({getattr(exc, 'message', exc)})")
+    return ZoneCopyReport(zone=zone, disk_id=copy_id, intermediate_disk_id=plan.target_disk_id,
+                          snapshot_id=snapshot_id,
+                          cleaned=True if not left else
+                          f"not deleted, delete by hand: {'; '.join(left)}")
+
+
+def _copied(status: OperationStatus, step: str, hint: str) -> None:
+    if status.state != "succeeded":
+        raise errors.ZoneCopyFailed(f"{step}: {status.error_code}: {status.error_message}",
+                                    hint=hint)
+
+
 def _attached(run: Run, vm_id: str, disk_id: str) -> Orchestration[bool]:
     vm = yield from run.call(get_vm, VmRef(vm_id))
     return any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks)
 
 
-def _attach(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[None]:
+def _attach(run: Run, plan: RestorePlan, settings: RunSettings,
+            disk_id: str) -> Orchestration[None]:
     attach = plan.attach
     assert attach is not None
-    if (yield from _attached(run, attach.vm_id, plan.target_disk_id)):
+    if (yield from _attached(run, attach.vm_id, disk_id)):
         return  # a re-run after the attach went through
     status = yield from run.operation(start_attach_data_disk, DiskAttachment(
-        attach.vm_id, plan.target_disk_id, attach.lun, attach.caching),
+        attach.vm_id, disk_id, attach.lun, attach.caching),
         settings.operation_poll_s, interruptible=False, busy=VM_BUSY)
     # The answer to an attach that went through can be lost; azure-core then sends it again
     # and Compute refuses the disk as already attached. The VM says what happened.
     if status.state != "succeeded" and \
-            not (yield from _attached(run, attach.vm_id, plan.target_disk_id)):
+            not (yield from _attached(run, attach.vm_id, disk_id)):
         raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
-                                  hint=f"the restored disk {plan.target_disk_id} exists; attach "
-                                       "it by hand")
+                                  hint=f"the restored disk {disk_id} exists; attach it by hand")
 
 
-def _swap(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[None]:
+def _swap(run: Run, plan: RestorePlan, settings: RunSettings,
+          disk_id: str) -> Orchestration[None]:
     """Deallocate, point the OS disk at the restored disk, start. On failure, put the original
     OS disk back (and start the VM if it was running) and say so. Not interrupted by a cancel:
     a VM left half-swapped is worse than a late cancel."""
@@ -227,7 +300,7 @@ def _swap(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[N
     assert swap is not None
     poll = settings.operation_poll_s
     try:
-        yield from _point_os_disk(run, swap, plan.target_disk_id, poll)
+        yield from _point_os_disk(run, swap, disk_id, poll)
     except Exception as exc:
         try:
             yield from _point_os_disk(run, swap, swap.original_os_disk_id, poll)

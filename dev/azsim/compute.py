@@ -7,6 +7,7 @@ marks the Location form, as the real Compute URLs do.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -19,8 +20,10 @@ ROUTES: list[Route] = []
 route = router(ROUTES)
 
 DISK_TYPE = "Microsoft.Compute/disks"
+SNAPSHOT_TYPE = "Microsoft.Compute/snapshots"
 DES_TYPE = "Microsoft.Compute/diskEncryptionSets"
 DISK = f"(?P<scope>{RG}/providers/Microsoft\\.Compute/disks/(?P<name>[^/]+))"
+SNAPSHOT = f"(?P<scope>{RG}/providers/Microsoft\\.Compute/snapshots/(?P<name>[^/]+))"
 _DISK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]|[A-Za-z0-9_]")
 _TIERS = {"Premium_LRS": "Premium", "Premium_ZRS": "Premium", "StandardSSD_LRS": "Standard",
           "StandardSSD_ZRS": "Standard", "Standard_LRS": "Standard", "UltraSSD_LRS": "Ultra",
@@ -166,11 +169,18 @@ def _create_disk(ctx: Ctx, rid: str, request: dict[str, Any]) -> dict[str, Any]:
     if option == "Empty" and not (isinstance(size, int) and 0 < size <= 65536):
         raise bad_request("InvalidParameter", "Required parameter 'diskSizeGB' is missing (null).",
                           "diskSizeGB")
-    sku = as_object(request.get("sku") or {}, "sku").get("name", "Standard_LRS")
+    source = _copy_source(ctx, creation, request) if option == "Copy" else None
+    sku = as_object(request.get("sku") or {}, "sku").get(
+        "name", source["sku"]["name"] if source and source["type"] == DISK_TYPE
+        else "Standard_LRS")
     if not isinstance(sku, str) or sku not in _TIERS:
         raise bad_request("InvalidParameter", f"The value '{sku}' of parameter 'sku.name' is "
                           "invalid.", "sku.name")
     extra = {k: v for k, v in props.items() if k in _PASSED_THROUGH}
+    if source is not None:  # a copy keeps what its source carries unless the request says
+        size = size or source["properties"]["diskSizeGB"]
+        extra = {**{k: copy.deepcopy(v) for k, v in source["properties"].items()
+                    if k in _PASSED_THROUGH}, **extra}
     if des := as_object(extra.get("encryption", {}), "encryption").get("diskEncryptionSetId"):
         require(ctx.state, des, DES_TYPE)
         extra["encryption"] = {"type": "EncryptionAtRestWithCustomerKey",
@@ -182,8 +192,30 @@ def _create_disk(ctx: Ctx, rid: str, request: dict[str, Any]) -> dict[str, Any]:
     if zones:
         if not (isinstance(zones, list) and all(isinstance(z, str) for z in zones)):
             raise bad_request("InvalidParameter", "zones must be a list of strings.", "zones")
+        if sku.upper().endswith("_ZRS"):  # velero-plugin-for-microsoft-azure PR #134
+            raise bad_request("BadRequest", f"A disk with sku '{sku}' cannot be created in an "
+                              "availability zone.")
         disk["zones"] = zones
     return disk
+
+
+def _copy_source(ctx: Ctx, creation: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The disk or snapshot a `Copy` reads. A disk copied into another zone than its own is
+    refused: whether Compute allows it is not documented, and the documented way for a disk to
+    change zone is a snapshot and a disk from it (availability-zones/migrate-managed-disks.md);
+    azsim keeps the product on that way."""
+    source_id = creation.get("sourceResourceId")
+    source = ctx.state.get(source_id) if isinstance(source_id, str) else None
+    if source is None or source["type"] not in (DISK_TYPE, SNAPSHOT_TYPE):
+        raise ArmError(404, "NotFound", f"Resource {source_id} is not found.")
+    if source["location"].lower() != str(request.get("location", "")).replace(" ", "").lower():
+        raise bad_request("BadRequest", f"The source {source_id} is in location "
+                          f"'{source['location']}'; copy it in that location.")
+    wanted = request.get("zones") or []
+    if source["type"] == DISK_TYPE and (source.get("zones") or []) != wanted:
+        raise bad_request("BadRequest", f"Disk {source_id} cannot be copied into another zone: "
+                          "create a snapshot of it and a disk from the snapshot in that zone.")
+    return source
 
 
 def _update_disk(ctx: Ctx, disk: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +254,75 @@ def delete_disk(ctx: Ctx) -> Response:
         state.remove(rid)
 
     op = state.begin("Microsoft.Compute/disks/delete", rid, state.duration("diskDelete"),
+                     ctx.api_version, complete, op_id=state.new_guid())
+    return Response(202, None, lro_headers(ctx, op))
+
+
+@route("GET", SNAPSHOT, "Microsoft.Compute/snapshots/read", "disks")
+def get_snapshot(ctx: Ctx) -> Response:
+    return Response(200, public(require(ctx.state, ctx.groups["scope"], SNAPSHOT_TYPE)))
+
+
+@route("PUT", SNAPSHOT, "Microsoft.Compute/snapshots/write", "disks")
+def put_snapshot(ctx: Ctx) -> Response:
+    """A snapshot of a disk (`createOption: Copy`): regional (snapshots have no zone), the
+    source's size, OS type, generation and encryption; an LRO like a disk PUT. An existing one is
+    only re-tagged (its source cannot change)."""
+    state, rid, request = ctx.state, ctx.groups["scope"], ctx.json()
+    if not _DISK_NAME.fullmatch(ctx.groups["name"]):
+        raise bad_request("InvalidResourceName", f"The resource name '{ctx.groups['name']}' is "
+                          "invalid.")
+    snapshot = state.get(rid)
+    if snapshot is None:
+        props = as_object(request.get("properties") or {}, "properties")
+        creation = as_object(props.get("creationData") or {}, "creationData")
+        if creation.get("createOption") != "Copy":
+            raise bad_request("InvalidParameter", "azsim makes snapshots of disks only "
+                              "(createOption Copy).", "creationData.createOption")
+        source_id = creation.get("sourceResourceId")
+        source = state.get(source_id) if isinstance(source_id, str) else None
+        if source is None or source["type"] != DISK_TYPE:
+            raise ArmError(404, "NotFound", f"Resource {source_id} is not found.")
+        location = str(request.get("location") or "").replace(" ", "").lower()
+        if location != source["location"].lower():
+            raise bad_request("BadRequest", f"The snapshot must be in the location of its source "
+                              f"disk, '{source['location']}'.")
+        incremental = bool(props.get("incremental", False))
+        snapshot = new_disk(state, rid, source["location"],
+                            "Standard_ZRS" if incremental else "Standard_LRS",
+                            source["properties"]["diskSizeGB"], dict(creation),
+                            {k: copy.deepcopy(v) for k, v in source["properties"].items()
+                             if k in _PASSED_THROUGH})
+        snapshot.update(type=SNAPSHOT_TYPE)
+        snapshot["sku"] = {"name": snapshot["sku"]["name"], "tier": "Standard"}
+        snapshot["properties"]["incremental"] = incremental
+        for key in ("networkAccessPolicy", "publicNetworkAccess"):
+            snapshot["properties"][key] = source["properties"].get(key, "AllowAll")
+    if (tags := ctx.tags(request)) is not None:
+        snapshot["tags"] = tags
+    snapshot["properties"]["provisioningState"] = "Updating"
+
+    def complete(op: Operation, due: float) -> None:
+        snapshot["properties"]["provisioningState"] = "Succeeded"
+        op.result = public(snapshot)
+
+    existed = state.get(rid) is not None
+    state.put(snapshot)
+    op = state.begin("Microsoft.Compute/snapshots/write", rid, state.duration("diskWrite"),
+                     ctx.api_version, complete, op_id=state.new_guid())
+    return Response(200 if existed else 202, public(snapshot), lro_headers(ctx, op))
+
+
+@route("DELETE", SNAPSHOT, "Microsoft.Compute/snapshots/delete", "disks")
+def delete_snapshot(ctx: Ctx) -> Response:
+    state, rid = ctx.state, ctx.groups["scope"]
+    if state.get(rid) is None:
+        return Response(204)
+
+    def complete(op: Operation, due: float) -> None:
+        state.remove(rid)
+
+    op = state.begin("Microsoft.Compute/snapshots/delete", rid, state.duration("diskDelete"),
                      ctx.api_version, complete, op_id=state.new_guid())
     return Response(202, None, lro_headers(ctx, op))
 

@@ -110,8 +110,13 @@ def _end(job: dict[str, Any], due: float, error: ArmError | None) -> None:
 
 
 def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[str, Any]:
-    """The new disk: region, SKU, size and encryption of the snapshot it is created from."""
+    """The new disk: region, SKU, size and encryption of the snapshot it is created from; its zone
+    as the scenario's `restoredDiskZone` says (Azure does not document it): none, or the source
+    disk's."""
     snapshot = rp["_snapshot"]
     creation = {"createOption": "Copy", "sourceResourceId": snapshot["id"]}
-    return new_disk(state, target_id, snapshot["location"], snapshot["sku"], snapshot["sizeGB"],
+    disk = new_disk(state, target_id, snapshot["location"], snapshot["sku"], snapshot["sizeGB"],
                     creation, copy.deepcopy(snapshot["properties"]))
+    if state.restored_disk_zone == "source" and snapshot.get("zones"):
+        disk["zones"] = list(snapshot["zones"])
+    return disk

@@ -26,6 +26,7 @@ from .vms import VM_TYPE, new_vm
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 DAY = 86400.0
+RESTORED_DISK_ZONES = ("regional", "source")
 
 
 def load(scenario: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +54,9 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     sub = spec["subscriptionId"]
     state = SimState(clock, sub, spec["tenantId"], spec["location"], time_scale,
                      spec.get("seed", 0), spec.get("durations", {}), spec.get("pageSize", 100))
+    state.restored_disk_zone = spec.get("restoredDiskZone", "regional")
+    if state.restored_disk_zone not in RESTORED_DISK_ZONES:
+        raise ValueError(f"scenario: restoredDiskZone must be one of {RESTORED_DISK_ZONES}")
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -162,6 +166,7 @@ def _snapshot(disk: dict[str, Any], snapshot_rg: str, t: float, deleted: bool) -
         "id": f"{snapshot_rg}/providers/Microsoft.Compute/snapshots/{disk['name']}-{int(t)}",
         "location": disk["location"], "sku": disk["sku"]["name"],
         "sizeGB": disk["properties"]["diskSizeGB"], "deleted": deleted,
+        "zones": list(disk.get("zones") or []),
         "properties": {k: copy.deepcopy(v) for k, v in disk["properties"].items() if k in keep},
     }
 

@@ -54,6 +54,9 @@ class SimState:
     seed: int = 0
     durations: dict[str, Any] = field(default_factory=dict)
     page_size: int = 100
+    # Where a restore job puts the disk it creates: "regional" (no zone) or "source" (the source
+    # disk's zones). Azure does not document it (restore-realities-2026.md 1.1).
+    restored_disk_zone: str = "regional"
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

@@ -54,6 +54,8 @@ def disk_for_attach(state: SimState, vm: dict[str, Any], disk_id: Any) -> dict[s
 
 def _check_zone(vm: dict[str, Any], disk: dict[str, Any]) -> None:
     vm_zones, disk_zones = vm.get("zones") or [], disk.get("zones") or []
+    if disk["sku"]["name"].upper().endswith("_ZRS"):
+        return  # a ZRS disk has no zone and attaches to a VM in any zone of its region
     if vm_zones and not disk_zones:
         raise bad_request("BadRequest", f"Disk {disk['id']} cannot be attached to the VM because "
                           f"it is not in zone '{vm_zones[0]}'.")

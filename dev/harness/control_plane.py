@@ -115,12 +115,13 @@ class _Vm:
     power_state: str
     tags: dict[str, str] = field(default_factory=dict)
     busy_until: datetime | None = None
+    zones: list[str] = field(default_factory=list)
 
     def record(self) -> Vm:
         return Vm(id=self.id, location=self.location, os_type=self.os_type,
                   os_disk_id=self.os_disk_id, data_disks=sorted(self.data_disks,
                                                                 key=lambda d: d.lun),
-                  power_state=self.power_state, tags=dict(self.tags))
+                  power_state=self.power_state, zones=list(self.zones), tags=dict(self.tags))
 
 
 @dataclass
@@ -212,6 +213,9 @@ class FakeControlPlane:
         self.assignments: dict[str, _Assignment] = {}
         self.jobs: dict[str, _Job] = {}
         self.prior_restores: dict[str, int] = {}  # backup instance key -> restores today
+        # Where a restore job puts its disk (azsim's `restoredDiskZone`): "regional" or "source".
+        self.restored_disk_zone = "regional"
+        self.snapshots: dict[str, tuple[Disk, str]] = {}  # key -> (snapshot, its source disk id)
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
         self._fault: _Fault | None = None  # the refusal or failure for the call in progress
@@ -228,9 +232,9 @@ class FakeControlPlane:
 
     def add_vm(self, vm_id: str, location: str, *, os_type: str | None, os_disk_id: str | None,
                data_disks: list[DataDisk], power_state: str = "running",
-               tags: dict[str, str] | None = None) -> None:
+               tags: dict[str, str] | None = None, zones: list[str] | None = None) -> None:
         self.vms[_key(vm_id)] = _Vm(vm_id, location, os_type, os_disk_id, list(data_disks),
-                                    power_state, dict(tags or {}))
+                                    power_state, dict(tags or {}), zones=list(zones or []))
         for disk_id in [os_disk_id, *(d.disk_id for d in data_disks)]:
             if disk_id and _key(disk_id) in self.disks:
                 self._set_disk(disk_id, managed_by=vm_id, state="Attached")
@@ -480,6 +484,7 @@ class FakeControlPlane:
         elif refused is None and (disk.managed_by or any(d.lun == lun for d in vm.data_disks)):
             refused = ("OperationNotAllowed", f"disk {disk_id} is attached to {disk.managed_by}"
                        if disk.managed_by else f"LUN {lun} is in use")
+        refused = refused or _zone_refusal(vm, disk)
         if refused is not None:
             return _refused("attach", refused)
 
@@ -509,6 +514,7 @@ class FakeControlPlane:
         elif refused is None and (disk.os_type or "").lower() != (vm.os_type or "").lower():
             refused = ("PropertyChangeNotAllowed",
                        "Changing property 'osDisk.osType' is not allowed.")
+        refused = refused or _zone_refusal(vm, disk)
         if refused is not None:
             return _refused("swap", refused)
 
@@ -550,6 +556,66 @@ class FakeControlPlane:
             return OperationStatus("succeeded")
         return self._operation("delete", "diskDelete", fault, complete)
 
+    @_port
+    def start_snapshot_disk(self, disk_id: str, snapshot_id: str) -> Operation:
+        fault = self._fault
+        found = self.snapshots.get(_key(snapshot_id))
+        if found is not None:
+            if _key(found[1]) != _key(disk_id):
+                raise errors.ZoneCopyFailed(f"snapshot {snapshot_id} exists but is not of "
+                                            f"{disk_id}")
+            return finished("snapshot")
+        disk = self.disks.get(_key(disk_id))
+        if disk is None:
+            raise errors.ZoneCopyFailed(f"the restored disk {disk_id} does not exist")
+        if (refused := self._refusal(fault)) is not None:
+            return _refused("snapshot", refused)
+        if fault is None or fault.fail is None:  # Compute creates the resource at once
+            self.snapshots[_key(snapshot_id)] = (dataclasses.replace(
+                disk, id=snapshot_id, sku="Standard_ZRS", zones=[], managed_by=None, state=None,
+                tags={}), disk.id)
+        return self._operation("snapshot", "diskWrite", fault,
+                               lambda at: OperationStatus("succeeded"))
+
+    @_port
+    def start_copy_disk_to_zone(self, source: Disk, snapshot_id: str, disk_id: str,
+                                zone: str) -> Operation:
+        fault = self._fault
+        found = self.disks.get(_key(disk_id))
+        if found is not None:
+            if found.zones != [zone]:
+                raise errors.ZoneCopyFailed(f"disk {disk_id} exists but is not in zone {zone}")
+            return finished("copy")
+        snapshot = self.snapshots.get(_key(snapshot_id))
+        refused = self._refusal(fault)
+        if refused is None and snapshot is None:
+            refused = ("NotFound", f"Resource {snapshot_id} is not found.")
+        elif refused is None and (source.sku or "").upper().endswith("_ZRS"):
+            refused = ("BadRequest", f"A disk with sku '{source.sku}' cannot be created in an "
+                       "availability zone.")
+        if refused is not None:
+            return _refused("copy", refused)
+        assert snapshot is not None
+        if fault is None or fault.fail is None:
+            self.disks[_key(disk_id)] = dataclasses.replace(
+                snapshot[0], id=disk_id, location=source.location, sku=source.sku,
+                encryption_set_id=source.encryption_set_id, tags=dict(source.tags),
+                zones=[zone], managed_by=None, state="Unattached")
+        return self._operation("copy", "diskWrite", fault, lambda at: OperationStatus("succeeded"))
+
+    @_port
+    def start_delete_snapshot(self, snapshot_id: str) -> Operation:
+        fault = self._fault
+        if _key(snapshot_id) not in self.snapshots:
+            return finished("delete")
+        if (refused := self._refusal(fault)) is not None:
+            return _refused("delete", refused)
+
+        def complete(at: datetime) -> OperationStatus:
+            self.snapshots.pop(_key(snapshot_id), None)
+            return OperationStatus("succeeded")
+        return self._operation("delete", "diskDelete", fault, complete)
+
     # ---- inside -------------------------------------------------------------------------------
     def _take_fault(self, method: str, args: tuple[Any, ...]) -> _Fault | None:
         for fault in self._faults:
@@ -583,7 +649,8 @@ class FakeControlPlane:
         if _key(job.target_disk_id) not in self.disks:
             self.disks[_key(job.target_disk_id)] = dataclasses.replace(
                 job.snapshot, id=job.target_disk_id, location=job.location, managed_by=None,
-                state="Unattached", tags={})
+                state="Unattached", tags={},
+                zones=list(job.snapshot.zones) if self.restored_disk_zone == "source" else [])
 
     def _checked(self, plan: RestorePlan, at: datetime) -> OperationStatus | None:
         """What the Backup service answers a validate or restore of `plan` ending at `at`."""
@@ -702,6 +769,18 @@ class FakeControlPlane:
         """Deterministic ids: the same test makes the same ids."""
         self._ids += 1
         return str(uuid.uuid5(_ID_NAMESPACE, str(self._ids)))
+
+
+def _zone_refusal(vm: _Vm, disk: Disk) -> tuple[str, str] | None:
+    """Compute's refusal of a disk outside a zonal VM's zone (as dev/azsim/vm_disks.py); a ZRS
+    disk has no zone and attaches in any zone."""
+    if not vm.zones or disk.zone_redundant or disk.zones == vm.zones:
+        return None
+    if not disk.zones:
+        return ("BadRequest", f"Disk {disk.id} cannot be attached to the VM because it is not in "
+                f"zone '{vm.zones[0]}'.")
+    return ("BadRequest", f"Disk {disk.id} cannot be attached to the VM because it is not in the "
+            f"same zone as the VM. VM zone: '{vm.zones[0]}'. Disk zone: '{disk.zones[0]}'.")
 
 
 def _refused(kind: str, refusal: tuple[str, str], retryable: bool | None = None) -> Operation:

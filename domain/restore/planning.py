@@ -27,6 +27,7 @@ DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
 DISK_SNAPSHOT_CONTRIBUTOR = "7efff54f-a5b4-42b5-a1c5-5411624893ce"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 MAX_LUN = 63
+MAX_DISK_NAME = 80  # Compute's limit for disk and snapshot names
 _NAMESPACE = uuid.UUID("5b1c7f3e-8d0a-4b8e-9a52-5f0d2c1e7a10")  # ours: assignment names
 
 
@@ -84,6 +85,8 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
         grants.append(_grant(instance_id, source.encryption_set_id, READER, "Reader", bi))
     attach = _attach_plan(request, azure, bi) if request.attach else None
     swap = _swap_plan(request, azure, bi, source) if request.swap_vm_id else None
+    zonal = attach or swap
+    _check_zonal_copy_name(request, azure, zonal.zone if zonal else None)
     return RestorePlan(instance_id=instance_id, created=created, backup_instance=bi,
                        recovery_point=point, source_disk=source,
                        target_disk_id=request.target_disk_id, target_location=bi.vault_location,
@@ -120,6 +123,20 @@ def _check_target(request: RestoreRequest, azure: AzureReader, bi: BackupInstanc
                 "subscription", hint="restore into the vault's subscription")
 
 
+def _check_zonal_copy_name(request: RestoreRequest, azure: AzureReader,
+                           zone: str | None) -> None:
+    """A zonal VM may get a copy of the restored disk in its zone (see `needs_zonal_copy`): its
+    name must be free too, or the run would adopt someone else's disk as its copy."""
+    if zone is None:
+        return
+    copy_id = zonal_copy_id(request.target_disk_id, zone)
+    if azure.get_disk(copy_id) is not None:
+        raise errors.TargetDiskExists(
+            f"a disk named {ResourceId.parse(copy_id).name!r} already exists in "
+            f"{request.target_resource_group_id}: the name of the copy in zone {zone} that the "
+            f"VM may need", hint="choose another disk name, or delete that disk")
+
+
 def _check_snapshot_roles(azure: AzureReader, bi: BackupInstance) -> None:
     held = azure.find_role_assignments(bi.snapshot_resource_group_id, bi.vault_principal_id)
     if not any(a.role_definition_guid == DISK_SNAPSHOT_CONTRIBUTOR for a in held):
@@ -149,7 +166,7 @@ def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance
         raise errors.VmNotSuitable(f"LUN {attach.lun} is in use on the VM",
                                    hint=f"free LUNs start at {_lowest_free(used)}")
     lun = attach.lun if attach.lun is not None else _lowest_free(used)
-    return AttachPlan(vm_id=vm.id, lun=lun, caching=attach.caching)
+    return AttachPlan(vm_id=vm.id, lun=lun, caching=attach.caching, zone=zone_of(vm))
 
 
 def _lowest_free(used: set[int]) -> int:
@@ -169,4 +186,42 @@ def _swap_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance,
             f"the source disk's OS type is {source.os_type or 'none (a data disk)'}, the VM's is "
             f"{vm.os_type}", hint="swap only an OS disk of the same OS type")
     return SwapPlan(vm_id=vm.id, original_os_disk_id=vm.os_disk_id,
-                    was_running=(vm.power_state or "").lower() == "running")
+                    was_running=(vm.power_state or "").lower() == "running", zone=zone_of(vm))
+
+
+# ---- zones ---------------------------------------------------------------------------------------
+# The Backup restore request takes no zone, and no document says where the restored disk lands
+# (regional, or the source disk's zone: restore-realities-2026.md 1.1). A zonal VM attaches only a
+# disk in its own zone ("Disk ... cannot be attached to the VM because it is not in zone '1'"),
+# so the plan records the VM's zone and, once the job is done, the run reads the restored disk and
+# copies it into that zone when it is elsewhere: through a snapshot, the path Azure documents for
+# a non-zonal disk going zonal (availability-zones/migrate-managed-disks.md).
+def zone_of(vm: Vm) -> str | None:
+    """The zone of a zonal VM; None for a regional one."""
+    return vm.zones[0] if vm.zones else None
+
+
+def needs_zonal_copy(disk: Disk, zone: str | None) -> bool:
+    """Whether `disk` must be copied into `zone` before a VM there can use it: never for a
+    regional VM (zone None) nor for a ZRS disk (no zone, attaches in any zone); otherwise unless
+    the disk is in exactly that zone."""
+    if zone is None or disk.zone_redundant:
+        return False
+    return [z.strip() for z in disk.zones] != [zone]
+
+
+def zonal_copy_id(target_disk_id: str, zone: str) -> str:
+    """The zonal copy of the restored disk: the same group, its name + `-zone<N>` (the name cut
+    to fit Compute's 80 characters). Deterministic: a re-run finds its own copy."""
+    return _sibling(target_disk_id, "disks", f"-zone{zone}")
+
+
+def zonal_snapshot_id(target_disk_id: str, zone: str) -> str:
+    """The snapshot the zonal copy is made from, beside the restored disk (deleted after)."""
+    return _sibling(target_disk_id, "snapshots", f"-zone{zone}-snapshot")
+
+
+def _sibling(disk_id: str, kind: str, suffix: str) -> str:
+    rid = ResourceId.parse(disk_id)
+    name = rid.name[:MAX_DISK_NAME - len(suffix)] + suffix
+    return f"{rid.resource_group_id}/providers/Microsoft.Compute/{kind}/{name}"

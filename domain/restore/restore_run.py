@@ -115,6 +115,19 @@ class AssignmentReport(Record):
 
 
 @dataclass(frozen=True)
+class ZoneCopyReport(Record):
+    """The restored disk landed outside the zonal VM's zone: it was copied into `zone` (through
+    `snapshot_id`) as `disk_id`, which the VM got; the restored disk and the snapshot were then
+    deleted (`cleaned`: True, or what is left to delete by hand)."""
+
+    zone: str
+    disk_id: str
+    intermediate_disk_id: str
+    snapshot_id: str
+    cleaned: bool | str
+
+
+@dataclass(frozen=True)
 class RestoreOutcome(Record):
     """The restore orchestration's output, as GET /api/restores/{id} shows it in `result`."""
 
@@ -131,3 +144,7 @@ class RestoreOutcome(Record):
     swap: SwapPlan | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     approval: ApprovalDecision | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     plan: RestorePlan | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # a dry run's
+    # The disk the restore job created, when it was copied into the VM's zone (restoredDiskId is
+    # then the copy) and the copy's details.
+    intermediate_disk_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    zone_copy: ZoneCopyReport | None = field(default=None, metadata=OMITTED_WHEN_NONE)

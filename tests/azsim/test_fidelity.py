@@ -286,6 +286,17 @@ def _put_disk(body: dict[str, Any]) -> Callable[[Demo], Observed]:
     return observe
 
 
+def _put_disk_from_snapshot(demo: Demo) -> Observed:
+    """A disk copied from a snapshot azsim holds (a Copy of a missing source is a 404)."""
+    snapshot = f"{demo.rg_id(demo.target_rg)}/providers/Microsoft.Compute/snapshots/mySnapshot"
+    demo.raw("PUT", f"{snapshot}?api-version={DISKS}", {"location": "westeurope", "properties": {
+        "creationData": {"createOption": "Copy",
+                         "sourceResourceId": demo.disk_id(demo.app_rg, "vm-app01-data0")}}})
+    demo.clock.advance(10)
+    return _put_disk({"location": "westeurope", "properties": {"creationData": {
+        "createOption": "Copy", "sourceResourceId": snapshot}}})(demo)
+
+
 def _delete_disk(demo: Demo) -> Observed:
     path = f"{demo.disk_id(demo.target_rg, 'fidelity-disk')}?api-version={DISKS}"
     demo.raw("PUT", path, {"location": "westeurope", "properties": {
@@ -369,8 +380,6 @@ def _create_group(demo: Demo) -> Observed:
 
 
 _DRO_PATH = "/providers/Microsoft.Authorization/roleDefinitions/" + DISK_RESTORE_OPERATOR
-_SNAPSHOT = ("/subscriptions/{sub}/resourceGroups/rg-snapshots/providers/Microsoft.Compute/"
-             "snapshots/mySnapshot")
 CASES: dict[str, tuple[Callable[[Demo], Observed], Callable[[Any], Any]]] = {
     "VaultCRUD__GetBackupVault.json": (
         lambda d: _get(d, _vault(d), DP), _hybrid(dp.BackupVaultResource)),
@@ -417,8 +426,7 @@ CASES: dict[str, tuple[Callable[[Demo], Observed], Callable[[Any], Any]]] = {
         _put_disk({"location": "westeurope", "properties": {
             "creationData": {"createOption": "Empty"}, "diskSizeGB": 200}}), _hybrid(compute.Disk)),
     "Compute__Disk_Create_ByCopyingASnapshot.json": (
-        _put_disk({"location": "westeurope", "properties": {"creationData": {
-            "createOption": "Copy", "sourceResourceId": _SNAPSHOT}}}), _hybrid(compute.Disk)),
+        _put_disk_from_snapshot, _hybrid(compute.Disk)),
     "Compute__Disk_Delete.json": (_delete_disk, _hybrid(compute.Disk)),
     "Compute__VirtualMachine_Get.json": (
         lambda d: _get(d, _vm_path(d), VM), _hybrid(compute.VirtualMachine)),
