@@ -227,7 +227,9 @@ class Backup:
                 if since is not None and started < since - CLOCK_SKEW:
                     continue
                 found.append((started, _restore_job(job)))
-        return max(found, key=lambda f: f[0])[1] if found else None
+        # The one that made (or is making) the disk, not a duplicate that failed "same name".
+        alive = [f for f in found if not (f[1].finished and not f[1].succeeded)]
+        return max(alive or found, key=lambda f: f[0])[1] if found else None
 
     def get_restore_job(self, job_id: str) -> RestoreJob:
         job_rid = _parse(job_id, errors.RestoreJobFailed)
@@ -304,6 +306,10 @@ def _is_restore_of(props: Any, plan: RestorePlan) -> bool:
         return False
     if not same_id(text(props, "extendedInfo", "recoveryDestination"), plan.target_disk_id):
         return False
+    point = text(props, "extendedInfo", "sourceRecoverPoint", "recoveryPointID")
+    if point and point.rsplit("/", 1)[-1].lower() != plan.recovery_point.id.rsplit("/", 1)[-1] \
+            .lower():
+        return False  # another recovery point: not this run's restore
     bi, source = text(props, "backupInstanceId"), text(props, "dataSourceId")
     if bi:
         return same_id(bi, plan.backup_instance.id)

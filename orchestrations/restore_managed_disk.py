@@ -151,16 +151,24 @@ def _restore_and_track(run: Run, plan: RestorePlan,
     """Trigger the restore once and track its job to its end. A job that failed with a transient
     Backup error (BackupServiceBusy) restored nothing: trigger again after a backoff, while the
     job timeout allows."""
-    started, attempt = run.now, 0
+    started, attempt, adopted = run.now, 0, None
     while True:
-        run.enter("restore")
-        job_id = yield from _trigger_once(run, plan, settings)
+        if adopted is None:
+            run.enter("restore")
+            job_id = yield from _trigger_once(run, plan, settings)
+        else:
+            job_id, adopted = adopted, None
         run.enter("track", jobId=job_id)
         try:
             job: RestoreJob = yield from wait_for(run, track_restore_job, JobWatch(
                 job_id, settings, run.now.isoformat(), plan.job_timeout_s),
                 "track" if attempt == 0 else f"track-{attempt + 1}")
             return job
+        except errors.RestoreJobFailed as exc:
+            adopted = yield from _first_job(run, plan, exc, job_id)
+            if adopted is None:
+                raise
+            attempt += 1  # the next tracker is a new child
         except errors.BackupServiceBusy as exc:
             attempt += 1
             left = plan.job_timeout_s - (run.now - started).total_seconds()
@@ -168,6 +176,22 @@ def _restore_and_track(run: Run, plan: RestorePlan,
                 raise
             yield from run.retrying(start_restore.name, attempt, exc,
                                     min(backoff_s(attempt), left))
+
+
+def _first_job(run: Run, plan: RestorePlan, failed: errors.RestoreJobFailed,
+               job_id: str) -> Orchestration[str | None]:
+    """The job this run's first trigger started, when the tracked one failed only because that
+    one made the disk. Azure refuses a restore's target name once the disk exists, not while a
+    job is creating it: a trigger re-sent while the first job ran (a lost answer, a re-run
+    activity) started a second job, which then failed "same name". None: no such job."""
+    if azure_codes.SAME_NAME not in failed.message:
+        return None
+    found = yield from run.call(find_restore_job, plan)
+    job = found.job
+    if job is None or job.id.lower() == job_id.lower() or (job.finished and not job.succeeded):
+        return None
+    run.note(adoptedJob=job.id, duplicateJob=job_id)
+    return job.id
 
 
 def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchestration[str]:
@@ -181,7 +205,7 @@ def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchest
         status = yield from run.operation(start_restore, plan, settings.operation_poll_s)
         if status.state == "succeeded" and status.job_id:
             return status.job_id
-        if status.error_code == "UserErrorSameNameDiskAlreadyExists":
+        if status.error_code == azure_codes.SAME_NAME:
             existing = yield from run.call(find_restore_job, plan)
             if existing.job is not None:
                 return existing.job.id

@@ -71,7 +71,8 @@ def run(state: SimState, bi: dict[str, Any], rp: dict[str, Any], target_id: str,
     if rp["_snapshot"]["deleted"]:
         fail("UserErrorDiskSnapshotNotFound")
     _check_encryption_set(state, principal, rp, at)
-    if state.get(target_id) is not None or _restore_running(state, target_id):
+    if state.get(target_id) is not None or (
+            state.same_name_rule == "jobRunning" and _restore_running(state, target_id)):
         fail("UserErrorSameNameDiskAlreadyExists")
 
 
@@ -99,7 +100,7 @@ def _check_encryption_set(state: SimState, principal: str, rp: dict[str, Any], a
 
 
 def _restore_running(state: SimState, target_id: str) -> bool:
-    """A restore job still creating `target_id` reserves the name (FailIfExists)."""
+    """A restore job still creating `target_id` (the scenario's stricter `sameNameRule`)."""
     return any(
         job["properties"]["status"] == "InProgress"
         and job["properties"]["extendedInfo"].get("recoveryDestination", "").lower()

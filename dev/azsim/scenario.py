@@ -27,6 +27,7 @@ from .vms import VM_TYPE, new_vm
 SCENARIOS = Path(__file__).parent / "scenarios"
 DAY = 86400.0
 RESTORED_DISK_ZONES = ("regional", "source")
+SAME_NAME_RULES = ("diskExists", "jobRunning")
 
 
 def load(scenario: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +58,11 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     state.restored_disk_zone = spec.get("restoredDiskZone", "regional")
     if state.restored_disk_zone not in RESTORED_DISK_ZONES:
         raise ValueError(f"scenario: restoredDiskZone must be one of {RESTORED_DISK_ZONES}")
+    # When Backup refuses a restore's target name (FailIfExists): Azure documents it once the
+    # disk exists ("diskExists", the default); "jobRunning" also while a job is creating it.
+    state.same_name_rule = spec.get("sameNameRule", "diskExists")
+    if state.same_name_rule not in SAME_NAME_RULES:
+        raise ValueError(f"scenario: sameNameRule must be one of {SAME_NAME_RULES}")
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)

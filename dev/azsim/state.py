@@ -57,6 +57,7 @@ class SimState:
     # Where a restore job puts the disk it creates: "regional" (no zone) or "source" (the source
     # disk's zones). Azure does not document it (restore-realities-2026.md 1.1).
     restored_disk_zone: str = "regional"
+    same_name_rule: str = "diskExists"  # or "jobRunning" (scenario.py)
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

@@ -144,6 +144,7 @@ class _Job:
     status: str = "InProgress"
     error: tuple[str, str] | None = None
     error_retryable: bool | None = None
+    recovery_point_id: str = ""
 
     def record(self) -> RestoreJob:
         return RestoreJob(id=self.id, status=self.status, restored_disk_id=self.target_disk_id,
@@ -215,6 +216,9 @@ class FakeControlPlane:
         self.prior_restores: dict[str, int] = {}  # backup instance key -> restores today
         # Where a restore job puts its disk (azsim's `restoredDiskZone`): "regional" or "source".
         self.restored_disk_zone = "regional"
+        # When a restore's target name is refused (azsim's `sameNameRule`): once the disk exists
+        # ("diskExists", as Azure documents) or also while a job is creating it ("jobRunning").
+        self.same_name_rule = "diskExists"
         self.snapshots: dict[str, tuple[Disk, str]] = {}  # key -> (snapshot, its source disk id)
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
@@ -434,7 +438,8 @@ class FakeControlPlane:
                        backup_instance_id=plan.backup_instance.id,
                        target_disk_id=plan.target_disk_id, location=plan.target_location,
                        snapshot=self._instance(plan.backup_instance.id).snapshot, started=at,
-                       due=at + self._seconds("restoreJob"))
+                       due=at + self._seconds("restoreJob"),
+                       recovery_point_id=plan.recovery_point.id)
             if self._job_failures:
                 code, message, job.error_retryable = self._job_failures.pop(0)
                 job.error = (code, message)
@@ -459,8 +464,10 @@ class FakeControlPlane:
         since = datetime.fromisoformat(plan.created) - timedelta(minutes=2)
         found = [j for j in self.jobs.values()
                  if _key(j.backup_instance_id) == _key(plan.backup_instance.id)
-                 and _key(j.target_disk_id) == _key(plan.target_disk_id) and j.started >= since]
-        return max(found, key=lambda j: j.started).record() if found else None
+                 and _key(j.target_disk_id) == _key(plan.target_disk_id) and j.started >= since
+                 and j.recovery_point_id == plan.recovery_point.id]
+        alive = [j for j in found if j.status != "Failed"]  # as gateway/backup.py
+        return max(alive or found, key=lambda j: j.started).record() if found else None
 
     @_port
     def get_restore_job(self, job_id: str) -> RestoreJob:
@@ -642,6 +649,10 @@ class FakeControlPlane:
             apply()
 
     def _finish_job(self, job: _Job) -> None:
+        if job.error is None and _key(job.target_disk_id) in self.disks:
+            # another job made the disk first: FailIfExists (as azsim's jobs.py)
+            job.error = (SAME_NAME, "Could not restore as a Disk with same name already exists "
+                                    "in the selected target resource group")
         if job.error is not None:
             job.status = "Failed"
             return
@@ -681,9 +692,9 @@ class FakeControlPlane:
             return NO_DES_PERMISSION
         if des and not self.encryption_sets.get(_key(des), True):
             return DES_KEY_DISABLED
-        if _key(plan.target_disk_id) in self.disks or any(
+        if _key(plan.target_disk_id) in self.disks or (self.same_name_rule == "jobRunning" and any(
                 j.status == "InProgress" and _key(j.target_disk_id) == _key(plan.target_disk_id)
-                for j in self.jobs.values()):
+                for j in self.jobs.values())):
             return SAME_NAME
         return None
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from domain import errors
 
+# The target name is taken (recoveryOption FailIfExists): a disk with it exists.
+SAME_NAME = "UserErrorSameNameDiskAlreadyExists"
+
 # The target-side roles we grant have not reached the vault's identity yet.
 NOT_YET_EFFECTIVE = frozenset({
     "UserErrorNotEnoughPermissionOnTargetRG",

@@ -104,7 +104,9 @@ def test_same_name_disk_already_exists(granted: Demo) -> None:
 
 def test_second_trigger_for_the_same_disk_fails_while_and_after_the_first_runs(
         granted: Demo) -> None:
-    """TriggerRestore is not idempotent: a re-sent trigger answers the same-name error."""
+    """TriggerRestore is not idempotent: a re-sent trigger answers the same-name error (with
+    the stricter `sameNameRule` jobRunning, also while the first job runs)."""
+    granted.sim.state.same_name_rule = "jobRunning"
     bi = granted.backup_instance("vm-app01-data0")
     request = granted.restore_request(granted.latest_point(bi.name).name, "once")
     first = granted.finish(granted.trigger(bi.name, request), 10).job_id

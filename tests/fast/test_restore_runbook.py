@@ -223,6 +223,9 @@ def test_a_validation_failure_other_than_permissions_ends_the_run_with_its_code(
 
 # ---- restore and track --------------------------------------------------------------------------
 def test_a_lost_trigger_answer_retried_by_the_host_still_makes_one_restore_job(h, restores):
+    """Azure's stricter reading (the name refused while a job creates the disk): the re-sent
+    trigger is refused "same name" and the run finds the first job."""
+    h.gateway.same_name_rule = "jobRunning"
     h.gateway.lose_answer("start_restore", errors.AzureUnavailable("502 from ARM"))
     out = restores.run(restores.request())
     assert out["outcome"] == "Succeeded", out
@@ -230,6 +233,34 @@ def test_a_lost_trigger_answer_retried_by_the_host_still_makes_one_restore_job(h
     assert len(h.gateway.jobs) == 1 and len(h.gateway.called("find_restore_job")) == 1
     assert out["jobId"] == next(iter(h.gateway.jobs.values())).id
     assert_nothing_left(h)
+
+
+def test_a_lost_trigger_answer_under_the_documented_rule_adopts_the_job_that_made_the_disk(
+        h, restores):
+    """As Azure documents it (the name refused once the disk exists): the re-sent trigger starts
+    a second job, which fails "same name" when the first made the disk. The run's own first
+    trigger restored it: Succeeded, with that job."""
+    h.gateway.same_name_rule = "diskExists"
+    h.gateway.lose_answer("start_restore", errors.AzureUnavailable("502 from ARM"))
+    out = restores.run(restores.request())
+    assert out["outcome"] == "Succeeded", out
+    first, second = sorted(h.gateway.jobs.values(), key=lambda j: j.started)
+    assert (first.status, second.status) == ("Completed", "Failed")
+    assert second.error is not None and second.error[0] == "UserErrorSameNameDiskAlreadyExists"
+    assert out["jobId"] == first.id and out["restoredDiskId"] == first.target_disk_id
+    assert_nothing_left(h)
+
+
+def test_a_job_of_another_recovery_point_to_the_same_name_is_not_taken_for_this_runs(h, restores):
+    """Only a job of this plan's backup instance, recovery point and target, started since the
+    run began, is this run's: a same-name failure with no such job stays a failure."""
+    h.gateway.same_name_rule = "diskExists"
+    h.gateway.fail_job("UserErrorSameNameDiskAlreadyExists", "Could not restore as a Disk with "
+                       "same name already exists in the selected target resource group")
+    out = restores.run(restores.request())
+    assert out["outcome"] == "Failed"
+    assert "UserErrorSameNameDiskAlreadyExists" in out["error"]["message"]
+    assert len(h.gateway.called("find_restore_job")) == 1
 
 
 def test_a_failed_restore_job_fails_the_run_revokes_and_attaches_nothing(h, restores):

@@ -27,6 +27,7 @@ class Side:
     advance: Callable[[float], None]
     vault_principal: str
     now: Callable[[], str]
+    rules: Any  # what holds `same_name_rule`: azsim's state, or the fake itself
 
     def finish(self, operation: Operation, seconds: float = 60) -> OperationStatus:
         self.advance(seconds)
@@ -56,12 +57,13 @@ def side(request: pytest.FixtureRequest) -> Iterator[Side]:
 
         def advance(seconds: float) -> None:
             clock["now"] += timedelta(seconds=seconds)
-        yield Side(plane, advance, estate.VAULT_PRINCIPAL, lambda: clock["now"].isoformat())
+        yield Side(plane, advance, estate.VAULT_PRINCIPAL, lambda: clock["now"].isoformat(),
+                   plane)
         return
     env = request.getfixturevalue("env")
     assert env.sub == estate.SUBSCRIPTION  # the fake's estate is azsim's demo scenario
     yield Side(env.plane, env.advance, env.principal("vault"),
-               lambda: env.clock.now().isoformat())
+               lambda: env.clock.now().isoformat(), env.sim.state)
 
 
 def outcome(status: OperationStatus) -> str:
@@ -89,7 +91,13 @@ def test_grants_are_idempotent_by_name_and_an_equivalent_one_is_pre_existing(sid
     assert [side.plane.revoke_role(mine.id), side.plane.revoke_role(mine.id)] == [True, False]
 
 
-def test_a_restore_makes_one_job_then_the_disk_and_a_second_one_is_refused(side: Side) -> None:
+@pytest.mark.parametrize("rule", ["diskExists", "jobRunning"])
+def test_a_restore_makes_one_disk_and_a_second_trigger_meets_the_same_name_rule(
+        side: Side, rule: str) -> None:
+    """`diskExists` (as Azure documents): a second trigger while the first job runs starts a
+    second job, and whichever ends second fails "same name"; `jobRunning`: it is refused at
+    once. Once the disk exists, both refuse; find_restore_job names the job that made it."""
+    side.rules.same_name_rule = rule
     plan = side.plan()
     side.plane.grant_role(plan.grants[0])
     side.advance(300)
@@ -99,9 +107,20 @@ def test_a_restore_makes_one_job_then_the_disk_and_a_second_one_is_refused(side:
     assert (job.status, side.plane.get_disk(plan.target_disk_id)) == ("InProgress", None)
     assert side.plane.find_restore_job(plan) == job
     second = side.finish(side.plane.start_restore(plan), 10)
-    assert outcome(second) == "failed:UserErrorSameNameDiskAlreadyExists"
+    if rule == "jobRunning":
+        assert outcome(second) == "failed:UserErrorSameNameDiskAlreadyExists"
+    else:
+        assert second.state == "succeeded" and second.job_id not in (None, status.job_id)
     side.advance(400)
-    assert side.plane.get_restore_job(status.job_id).status == "Completed"
+    ended = [side.plane.get_restore_job(j) for j in (status.job_id, second.job_id) if j]
+    assert sorted(j.status for j in ended) == \
+        (["Completed", "Failed"] if rule == "diskExists" else ["Completed"])
+    assert all(j.error_code == "UserErrorSameNameDiskAlreadyExists"
+               for j in ended if j.status == "Failed")
+    [made_by] = [j for j in ended if j.status == "Completed"]
+    assert side.plane.find_restore_job(plan) == made_by
+    third = side.finish(side.plane.start_restore(plan), 10)
+    assert outcome(third) == "failed:UserErrorSameNameDiskAlreadyExists"
     made = side.plane.get_disk(plan.target_disk_id)
     source = side.plane.get_disk(estate.DATA0)
     assert (made.size_gb, made.sku, made.managed_by) == (source.size_gb, source.sku, None)

@@ -265,10 +265,16 @@ def test_cancel_stops_the_run_and_revokes(restore_env):
     assert requests.get(f"{env.api}/nope", timeout=30).status_code == 404
 
 
-def test_a_lost_trigger_answer_retried_by_the_sdk_still_makes_one_restore_job(restore_env):
-    """azure-core re-sends a POST after a 500: the restore already started, the retry meets a
-    same-name error, and the run finds the job it started instead of failing or starting two."""
-    env = restore_env()
+@pytest.mark.parametrize("rule", ["diskExists", "jobRunning"])
+def test_a_lost_trigger_answer_retried_by_the_sdk_still_makes_one_restore(restore_env, rule):
+    """azure-core re-sends a POST after a 500: the restore already started. As Azure documents
+    it (`diskExists`: the name is refused once the disk exists), the retry starts a second job,
+    which fails "same name" once the first made the disk, and the run reports its first job's
+    restore; with the stricter `jobRunning` the retry is refused and the run finds the job."""
+    def scenario(spec):
+        spec["sameNameRule"] = rule
+        spec["durations"]["restoreJob"] = 120  # fixed: the first job ends first
+    env = restore_env(scenario)
     env.sim.add_fault(kind="lostAnswer", status=500, operation=RESTORE_WRITE, count=1)
     result = _done(env, env.run(env.request()))
     assert env.sim.fired_faults(), "the fault never fired: the test proves nothing"
@@ -277,7 +283,12 @@ def test_a_lost_trigger_answer_retried_by_the_sdk_still_makes_one_restore_job(re
             and r["properties"].get("operation") == "Restore"
             and r["properties"].get("extendedInfo", {}).get("recoveryDestination", "").lower()
             == env.disk("vm-app01-data0-restored", "rg-restore-target").lower()]
-    assert len(jobs) == 1 and jobs[0]["id"].lower() == result["jobId"].lower()
+    made = [j for j in jobs if j["properties"]["status"] == "Completed"]
+    assert len(made) == 1 and made[0]["id"].lower() == result["jobId"].lower()
+    assert len(jobs) == (2 if rule == "diskExists" else 1)
+    first = min(jobs, key=lambda j: j["properties"]["startTime"])
+    assert first["id"].lower() == result["jobId"].lower()  # the run's own first trigger
+    assert env.leftover_assignments() == set()
 
 
 def test_long_waits_continue_as_new_so_no_history_grows_with_the_wait(restore_env):
