@@ -53,7 +53,7 @@ from domain.model import (
 )
 from domain.restore import azure_codes, properties
 from domain.restore.planning import needs_zonal_copy, zonal_copy_id, zonal_snapshot_id
-from domain.restore.properties import NotCopied, PropertiesReport
+from domain.restore.properties import PropertiesReport
 from domain.restore.restore_run import (
     ApprovalDecision,
     ApprovalRequest,
@@ -302,31 +302,29 @@ def _copy_properties(run: Run, plan: RestorePlan, settings: RunSettings, disk_id
     the disk, so a private-link disk is never attached with public export allowed."""
     update, carried, missing = properties.wanted(plan, disk_id, run.context.instance_id)
     run.enter("properties", diskId=disk_id)
-    copied: list[str] = []
+    failure: str | None = None
     try:
         status = yield from run.operation(start_update_disk_properties, update,
                                           settings.operation_poll_s)
-        if status.state == "succeeded":
-            copied = carried
-        else:
-            missing += [NotCopied(name, f"the disk update failed: {status.error_code}: "
-                                        f"{status.error_message}") for name in carried]
+        if status.state != "succeeded":
+            failure = f"{status.error_code}: {status.error_message}"
     except errors.Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - reported in the outcome, the run goes on
-        missing += [NotCopied(name, f"the disk update failed: {getattr(exc, 'message', exc)}")
-                    for name in carried]
+        failure = str(getattr(exc, "message", exc))
+    # What the disk shows now is the answer, whatever the update said.
+    try:
+        restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
+    except errors.Cancelled:
+        raise
+    except Exception:  # noqa: BLE001 - then nothing is known to have landed
+        restored = None
+    copied, not_landed = properties.landed(update, carried, restored, failure)
     source = plan.source_disk
-    if source is not None and source.private:
-        try:
-            restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
-        except errors.Cancelled:
-            raise
-        except Exception:  # noqa: BLE001 - then it is not known to be private: warn
-            restored = None
-        if (warning := properties.exposure(source, disk_id, restored)) is not None:
-            warnings.append(warning)
-    return PropertiesReport(disk_id=disk_id, copied=copied, not_copied=missing)
+    if source is not None and (warning := properties.exposure(source, disk_id,
+                                                              restored)) is not None:
+        warnings.append(warning)
+    return PropertiesReport(disk_id=disk_id, copied=copied, not_copied=missing + not_landed)
 
 
 def _copied(status: OperationStatus, step: str, hint: str) -> None:

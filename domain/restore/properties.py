@@ -77,6 +77,34 @@ def wanted(plan: RestorePlan, disk_id: str, run_id: str
     return DiskProperties(disk_id, {**tags, **provenance}, **network), carried, missing
 
 
+def landed(update: DiskProperties, carried: list[str], disk: Disk | None,
+           failure: str | None) -> tuple[list[str], list[NotCopied]]:
+    """(what of `carried` the disk shows now, what it does not and why), from the disk as read
+    after the update (None: it could not be read) and the update's failure, if it failed."""
+    copied: list[str] = []
+    missing: list[NotCopied] = []
+    for name in carried:
+        if disk is not None and _shows(disk, update, name):
+            copied.append(name)
+        elif failure is not None:
+            missing.append(NotCopied(name, f"the disk update failed: {failure}"))
+        elif disk is None:
+            missing.append(NotCopied(name, "the disk could not be read after the update"))
+        else:
+            missing.append(NotCopied(name, "the disk does not show it after the update"))
+    return copied, missing
+
+
+def _shows(disk: Disk, update: DiskProperties, name: str) -> bool:
+    if name == "tags":
+        return all(disk.tags.get(k) == v for k, v in update.tags.items()
+                   if k not in PROVENANCE)
+    if name in PROVENANCE:
+        return disk.tags.get(name) == update.tags.get(name)
+    attr = dict(NETWORK)[name]
+    return (getattr(disk, attr) or "").lower() == (getattr(update, attr) or "").lower()
+
+
 def disk_changes(disk: Disk, update: DiskProperties) -> dict[str, Any]:
     """What `update` changes on `disk`, by DiskUpdate attribute name ("tags" when a tag is
     missing or different); {} when nothing does (a re-run after the update went through)."""
