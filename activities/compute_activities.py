@@ -1,6 +1,6 @@
 """Virtual machines and disks: read a VM or a disk; attach a data disk; deallocate, point the OS
-disk at another disk, start (a swap); tag and delete disks; copy a disk into a zone (snapshot,
-disk from the snapshot, delete the snapshot). Each start returns the ARM operation, which
+disk at another disk, start (a swap); tag, update and delete disks; copy a disk into a zone
+(snapshot, disk from the snapshot, delete the snapshot). Each start returns the ARM operation, which
 the orchestration polls (get_operation) on durable timers."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 from domain import errors
 from domain.model import (
     DiskAttachment,
+    DiskProperties,
     DiskRef,
     DiskSnapshot,
     DiskTags,
@@ -30,7 +31,8 @@ from .activity import Audited, activity
 def _on(value: Record, _: Operation | None) -> dict[str, Any]:
     """The VM and disk an operation acts on (and the LUN and caching of an attach)."""
     return {k: v for k, v in value.to_dict().items()
-            if k in ("vmId", "diskId", "lun", "caching", "snapshotId", "zone")}
+            if k in ("vmId", "diskId", "lun", "caching", "snapshotId", "zone",
+                     "networkAccessPolicy", "diskAccessId", "publicNetworkAccess")}
 
 
 @activity()
@@ -70,6 +72,12 @@ def start_delete_disk(disk: DiskRef, azure: ControlPlane) -> Operation:
 @activity()
 def start_tag_disk(tags: DiskTags, azure: ControlPlane) -> Operation:
     return azure.start_tag_disk(tags.disk_id, tags.tags)
+
+
+@activity(audited=Audited("update", _on))
+def start_update_disk_properties(wanted: DiskProperties, azure: ControlPlane) -> Operation:
+    """The restored disk's tags and network settings, which the Backup restore does not set."""
+    return azure.start_update_disk_properties(wanted)
 
 
 @activity()

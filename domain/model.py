@@ -113,6 +113,18 @@ class Disk(Record):
     state: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     zones: list[str] = field(default_factory=list)  # [] = regional (or ZRS: no zone at all)
+    # Export and import over the network: AllowAll | AllowPrivate (through `disk_access_id`, a
+    # Microsoft.Compute/diskAccesses) | DenyAll; publicNetworkAccess Enabled | Disabled. None:
+    # Azure did not say (an older record).
+    network_access_policy: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    disk_access_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    public_network_access: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+    @property
+    def private(self) -> bool:
+        """Export restricted: to a private endpoint, or not at all."""
+        return (self.network_access_policy or "").lower() in ("denyall", "allowprivate") or \
+            (self.public_network_access or "").lower() == "disabled"
 
     @property
     def zone_redundant(self) -> bool:
@@ -280,6 +292,18 @@ class OsDiskChange(Record):
 class DiskTags(Record):
     disk_id: str
     tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DiskProperties(Record):
+    """What a restored disk gets after the restore (the Backup restore sets none of it): tags
+    added to its own, and the network settings; None: left as they are."""
+
+    disk_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    network_access_policy: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    disk_access_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    public_network_access: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @dataclass(frozen=True)

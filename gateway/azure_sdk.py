@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from domain.model import (
     BackupInstance,
     Disk,
+    DiskProperties,
     Operation,
     OperationStatus,
     RecoveryPoint,
@@ -131,6 +132,9 @@ class AzureControlPlane:
 
     def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
         return self._compute.start_tag_disk(disk_id, tags)
+
+    def start_update_disk_properties(self, wanted: DiskProperties) -> Operation:
+        return self._compute.start_update_disk_properties(wanted)
 
     def start_delete_disk(self, disk_id: str) -> Operation:
         return self._compute.start_delete_disk(disk_id)

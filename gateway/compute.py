@@ -4,6 +4,8 @@ VM changes are started, not awaited (see lro.py):
 * attach: POST attachDetachDataDisks (202, `Location` only) with the disk, LUN and caching;
   `deleteOption: Detach` so deleting the VM never deletes the restored disk.
 * deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
+* update (a restored disk's tags and network settings, which the Backup restore does not set):
+  PATCH the disk (DiskUpdate), after reading it: nothing is written when it has them already.
 * delete (a restored disk nobody approved): DELETE the disk, only when no VM uses it.
 * move to a zone (a restored disk outside a zonal VM's zone): PUT a snapshot of the disk
   (`createOption: Copy`), PUT a disk from it with `zones: [zone]`, DELETE the snapshot; each
@@ -23,8 +25,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
 
 from domain import errors
-from domain.model import DataDisk, Disk, Operation, Vm
+from domain.model import DataDisk, Disk, DiskProperties, Operation, Vm
 from domain.resource_id import InvalidResourceId, ResourceId
+from domain.restore.properties import disk_changes
 
 from .clients import ClientsFor
 from .lro import DISK_API, VM_API, Lro, finished
@@ -167,6 +170,26 @@ class Compute:
                                {"tags": {**disk.tags, **tags}},
                                action="Microsoft.Compute/disks/write", scope=disk_id)
 
+    def start_update_disk_properties(self, wanted: DiskProperties) -> Operation:
+        """PATCH a disk (a DiskUpdate) with `wanted`'s tags added to its own and its network
+        settings; read first: a disk that has them already (a re-run) is done, unwritten."""
+        disk = self.get_disk(wanted.disk_id)
+        if disk is None:
+            raise errors.RestoreJobFailed(f"disk {wanted.disk_id} does not exist")
+        changes = disk_changes(disk, wanted)
+        if not changes:
+            return finished("update")
+        rid = _parse(wanted.disk_id)
+        assert rid is not None  # get_disk found it
+        body = cm.DiskUpdate(
+            tags={**disk.tags, **wanted.tags} if "tags" in changes else None,
+            properties=cm.DiskUpdateProperties(**{
+                k: v for k, v in changes.items() if k != "tags"}) if set(changes) - {"tags"}
+            else None)
+        client = self._clients_for(rid.subscription).compute
+        return self._lro.start("update", client, "PATCH", str(rid), DISK_API, body.as_dict(),
+                               action="Microsoft.Compute/disks/write", scope=wanted.disk_id)
+
     def start_delete_disk(self, disk_id: str) -> Operation:
         """Delete a disk this app restored and no VM uses (a restore nobody approved). Refuses an
         attached disk; a disk already gone is done."""
@@ -299,4 +322,7 @@ def _disk(disk: Any, disk_id: str) -> Disk:
         state=text(disk, "properties", "diskState"),
         tags=_tags(disk),
         zones=[z for z in dig(disk, "zones") or [] if isinstance(z, str)],
+        network_access_policy=text(disk, "properties", "networkAccessPolicy"),
+        disk_access_id=text(disk, "properties", "diskAccessId"),
+        public_network_access=text(disk, "properties", "publicNetworkAccess"),
     )

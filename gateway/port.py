@@ -11,6 +11,7 @@ from typing import Protocol
 from domain.model import (
     BackupInstance,
     Disk,
+    DiskProperties,
     Operation,
     OperationStatus,
     RecoveryPoint,
@@ -106,6 +107,12 @@ class ControlPlane(Protocol):
 
     def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
         """Add tags to a disk, keeping its others."""
+        ...
+
+    def start_update_disk_properties(self, wanted: DiskProperties) -> Operation:
+        """Add `wanted.tags` to a disk's tags (keeping its others) and set the network settings
+        `wanted` names (None: left as they are), in one update; a disk that has them all already
+        is done without a write. A disk that does not exist raises RestoreJobFailed."""
         ...
 
     def start_delete_disk(self, disk_id: str) -> Operation:

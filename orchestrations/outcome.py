@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain import errors
 from domain.model import RestoreJob, RestorePlan, RoleAssignment
+from domain.restore.properties import PropertiesReport
 from domain.restore.restore_run import (
     OUTCOME_SCHEMA,
     ApprovalDecision,
@@ -19,7 +20,9 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
             granted: list[RoleAssignment] | None = None,
             revoked: dict[str, bool | str] | None = None, error: BaseException | None = None,
             dry_run: bool = False, approval: ApprovalDecision | None = None,
-            zone_copy: ZoneCopyReport | None = None) -> RestoreOutcome:
+            zone_copy: ZoneCopyReport | None = None,
+            properties: PropertiesReport | None = None,
+            warnings: list[str] | None = None) -> RestoreOutcome:
     revoked = revoked or {}
     if dry_run:
         result = "DryRun"
@@ -48,4 +51,4 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
         attach=plan.attach if plan else None, swap=plan.swap if plan else None,
         approval=approval, plan=plan if dry_run else None,
         intermediate_disk_id=zone_copy.intermediate_disk_id if zone_copy else None,
-        zone_copy=zone_copy)
+        zone_copy=zone_copy, properties=properties, warnings=warnings or None)

@@ -1,5 +1,5 @@
 """The restore runbook: plan → grant → wait for propagation → restore once → track → (into the
-zonal VM's zone) → attach or swap → revoke.
+zonal VM's zone) → the source's tags and network settings → attach or swap → revoke.
 
 Orchestrator code constraints (https://learn.microsoft.com/azure/azure-functions/durable/
 durable-functions-code-constraints): this code is replayed from the start on every episode, so
@@ -27,6 +27,7 @@ from activities.compute_activities import (
     start_set_os_disk,
     start_snapshot_disk,
     start_start_vm,
+    start_update_disk_properties,
 )
 from activities.restore_activities import (
     find_restore_job,
@@ -50,8 +51,9 @@ from domain.model import (
     VmRef,
     ZoneCopy,
 )
-from domain.restore import azure_codes
+from domain.restore import azure_codes, properties
 from domain.restore.planning import needs_zonal_copy, zonal_copy_id, zonal_snapshot_id
+from domain.restore.properties import PropertiesReport
 from domain.restore.restore_run import (
     ApprovalDecision,
     ApprovalRequest,
@@ -116,6 +118,8 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     job: RestoreJob | None = None
     decision: ApprovalDecision | None = None
     zone_copy: ZoneCopyReport | None = None
+    copied: PropertiesReport | None = None
+    warnings: list[str] = []
     error: Exception | None = None
     try:
         run.enter("grant")
@@ -131,6 +135,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
             decision = yield from _approval(run, plan, doc.approval, settings)
         zone_copy = yield from _into_zone(run, plan, settings)
         disk_id = zone_copy.disk_id if zone_copy else plan.target_disk_id
+        copied = yield from _copy_properties(run, plan, settings, disk_id, warnings)
         if plan.attach:
             run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
             yield from _attach(run, plan, settings, disk_id)
@@ -143,7 +148,8 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     revoked = yield from revoke_assignments(run, granted, revoked)
     run.finish()
     return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error,
-                   approval=decision, zone_copy=zone_copy)
+                   approval=decision, zone_copy=zone_copy, properties=copied,
+                   warnings=warnings)
 
 
 def _restore_and_track(run: Run, plan: RestorePlan,
@@ -285,6 +291,40 @@ def _into_zone(run: Run, plan: RestorePlan,
                           snapshot_id=snapshot_id,
                           cleaned=True if not left else
                           f"not deleted, delete by hand: {'; '.join(left)}")
+
+
+def _copy_properties(run: Run, plan: RestorePlan, settings: RunSettings, disk_id: str,
+                     warnings: list[str]) -> Orchestration[PropertiesReport]:
+    """Give the disk the VM gets what the Backup restore could not: the source's tags (plus where
+    it came from) and its network settings, in one disk update (see domain/restore/
+    properties.py). Never fails the run: what did not land is reported, and a private source
+    whose copy is left public is a warning. Run by the app's own identity, before the VM gets
+    the disk, so a private-link disk is never attached with public export allowed."""
+    update, carried, missing = properties.wanted(plan, disk_id, run.context.instance_id)
+    run.enter("properties", diskId=disk_id)
+    failure: str | None = None
+    try:
+        status = yield from run.operation(start_update_disk_properties, update,
+                                          settings.operation_poll_s)
+        if status.state != "succeeded":
+            failure = f"{status.error_code}: {status.error_message}"
+    except errors.Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported in the outcome, the run goes on
+        failure = str(getattr(exc, "message", exc))
+    # What the disk shows now is the answer, whatever the update said.
+    try:
+        restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
+    except errors.Cancelled:
+        raise
+    except Exception:  # noqa: BLE001 - then nothing is known to have landed
+        restored = None
+    copied, not_landed = properties.landed(update, carried, restored, failure)
+    source = plan.source_disk
+    if source is not None and (warning := properties.exposure(source, disk_id,
+                                                              restored)) is not None:
+        warnings.append(warning)
+    return PropertiesReport(disk_id=disk_id, copied=copied, not_copied=missing + not_landed)
 
 
 def _copied(status: OperationStatus, step: str, hint: str) -> None:

@@ -22,6 +22,9 @@ route = router(ROUTES)
 DISK_TYPE = "Microsoft.Compute/disks"
 SNAPSHOT_TYPE = "Microsoft.Compute/snapshots"
 DES_TYPE = "Microsoft.Compute/diskEncryptionSets"
+DISK_ACCESS_TYPE = "Microsoft.Compute/diskAccesses"
+NETWORK_ACCESS_POLICIES = ("AllowAll", "AllowPrivate", "DenyAll")
+PUBLIC_NETWORK_ACCESS = ("Enabled", "Disabled")
 DISK = f"(?P<scope>{RG}/providers/Microsoft\\.Compute/disks/(?P<name>[^/]+))"
 SNAPSHOT = f"(?P<scope>{RG}/providers/Microsoft\\.Compute/snapshots/(?P<name>[^/]+))"
 _DISK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]|[A-Za-z0-9_]")
@@ -140,7 +143,8 @@ def put_disk(ctx: Ctx) -> Response:
 
 @route("PATCH", DISK, "Microsoft.Compute/disks/write", "disks")
 def patch_disk(ctx: Ctx) -> Response:
-    """DiskUpdate: tags (replaced as a whole, as ARM does) and size; an LRO like an update PUT."""
+    """DiskUpdate: tags (replaced as a whole, as ARM does), size and the network settings
+    (networkAccessPolicy, diskAccessId, publicNetworkAccess); an LRO like an update PUT."""
     state, rid = ctx.state, ctx.groups["scope"]
     disk = _update_disk(ctx, require(state, rid, DISK_TYPE), ctx.json())
     disk["properties"]["provisioningState"] = "Updating"
@@ -235,9 +239,40 @@ def _update_disk(ctx: Ctx, disk: dict[str, Any], request: dict[str, Any]) -> dic
             raise conflict("OperationNotAllowed", f"Disk '{disk['name']}' is attached to VM "
                            f"'{disk['managedBy']}'; resize it while unattached.")
         disk["properties"].update(diskSizeGB=size, diskSizeBytes=size * 1024**3)
+    _update_network(ctx, disk, as_object(request.get("properties") or {}, "properties"))
     if tags is not None:
         disk["tags"] = tags
     return disk
+
+
+def _update_network(ctx: Ctx, disk: dict[str, Any], props: dict[str, Any]) -> None:
+    """networkAccessPolicy, diskAccessId, publicNetworkAccess of a disk update, checked as
+    Compute's API spec bounds them: AllowPrivate needs a disk access, which must exist. Whether
+    linking a disk access needs a permission on it (a linked access check) is not documented:
+    azsim checks none."""
+    policy = props.get("networkAccessPolicy", disk["properties"].get("networkAccessPolicy"))
+    public_access = props.get("publicNetworkAccess")
+    access = props.get("diskAccessId", disk["properties"].get("diskAccessId"))
+    if policy not in NETWORK_ACCESS_POLICIES:
+        raise bad_request("InvalidParameter", f"The value '{policy}' of parameter "
+                          "'networkAccessPolicy' is invalid; allowed: "
+                          f"{', '.join(NETWORK_ACCESS_POLICIES)}.", "networkAccessPolicy")
+    if public_access is not None and public_access not in PUBLIC_NETWORK_ACCESS:
+        raise bad_request("InvalidParameter", f"The value '{public_access}' of parameter "
+                          "'publicNetworkAccess' is invalid.", "publicNetworkAccess")
+    if policy == "AllowPrivate" and not access:
+        raise bad_request("InvalidParameter", "diskAccessId is required when "
+                          "networkAccessPolicy is AllowPrivate.", "diskAccessId")
+    if access:
+        found = require(ctx.state, access, DISK_ACCESS_TYPE)
+        if found["location"].lower() != disk["location"].lower():
+            raise bad_request("BadRequest", f"The disk access {access} is in "
+                              f"'{found['location']}', the disk in '{disk['location']}'.")
+    disk["properties"]["networkAccessPolicy"] = policy
+    if access and "diskAccessId" in props:
+        disk["properties"]["diskAccessId"] = access
+    if public_access is not None:
+        disk["properties"]["publicNetworkAccess"] = public_access
 
 
 @route("DELETE", DISK, "Microsoft.Compute/disks/delete", "disks")
@@ -325,6 +360,21 @@ def delete_snapshot(ctx: Ctx) -> Response:
     op = state.begin("Microsoft.Compute/snapshots/delete", rid, state.duration("diskDelete"),
                      ctx.api_version, complete, op_id=state.new_guid())
     return Response(202, None, lro_headers(ctx, op))
+
+
+@route("GET", f"(?P<scope>{RG}/providers/Microsoft\\.Compute/diskAccesses/(?P<name>[^/]+))",
+       "Microsoft.Compute/diskAccesses/read", "disks")
+def get_disk_access(ctx: Ctx) -> Response:
+    return Response(200, public(require(ctx.state, ctx.groups["scope"], DISK_ACCESS_TYPE)))
+
+
+def new_disk_access(state: SimState, sub: str, rg: str, name: str,
+                    location: str | None = None) -> dict[str, Any]:
+    """A disk access (private endpoints for disk export and import); azsim keeps no endpoints."""
+    return {"id": provider_id(sub, rg, DISK_ACCESS_TYPE, name), "name": name,
+            "type": DISK_ACCESS_TYPE, "location": location or state.location, "tags": {},
+            "properties": {"privateEndpointConnections": [], "provisioningState": "Succeeded",
+                           "timeCreated": iso(state.now())}}
 
 
 @route("GET", f"(?P<scope>{RG}/providers/Microsoft\\.Compute/diskEncryptionSets/(?P<name>[^/]+))",

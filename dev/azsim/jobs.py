@@ -112,11 +112,16 @@ def _end(job: dict[str, Any], due: float, error: ArmError | None) -> None:
 def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[str, Any]:
     """The new disk: region, SKU, size and encryption of the snapshot it is created from; its zone
     as the scenario's `restoredDiskZone` says (Azure does not document it): none, or the source
-    disk's."""
+    disk's. No tags, and export allowed from anywhere: the restore request carries neither and
+    Azure does not document what a restored disk gets, so azsim gives the least kind answer
+    (a private-link source comes back public)."""
     snapshot = rp["_snapshot"]
     creation = {"createOption": "Copy", "sourceResourceId": snapshot["id"]}
     disk = new_disk(state, target_id, snapshot["location"], snapshot["sku"], snapshot["sizeGB"],
                     creation, copy.deepcopy(snapshot["properties"]))
+    disk["properties"].pop("diskAccessId", None)
+    disk["properties"].update(networkAccessPolicy="AllowAll", publicNetworkAccess="Enabled")
+    disk.pop("tags", None)
     if state.restored_disk_zone == "source" and snapshot.get("zones"):
         disk["zones"] = list(snapshot["zones"])
     return disk

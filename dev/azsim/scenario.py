@@ -16,7 +16,7 @@ from . import roles
 from .arm import provider_id, rg_id
 from .auth import Principal, RoleAssignment
 from .clock import Clock
-from .compute import DISK_TYPE, new_des, new_disk, set_managed_by
+from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, set_managed_by
 from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
 from .jobs import completed_backup_job
 from .resources import new_body as new_group
@@ -74,6 +74,9 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
         body = state.put(new_des(state, sub, des["resourceGroup"], des["name"], des["keyUrl"],
                                  des["keyVaultId"], des.get("tags")))
         body["_keyEnabled"] = des.get("keyEnabled", True)
+    for access in spec.get("diskAccesses", []):
+        state.put(new_disk_access(state, sub, access["resourceGroup"], access["name"],
+                                  access.get("location")))
     for disk in spec.get("disks", []):
         _disk(state, disk)
     for vm in spec.get("virtualMachines", []):

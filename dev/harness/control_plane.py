@@ -42,6 +42,7 @@ from domain.model import (
     BackupInstance,
     DataDisk,
     Disk,
+    DiskProperties,
     Operation,
     OperationStatus,
     RecoveryPoint,
@@ -53,6 +54,7 @@ from domain.model import (
 )
 from domain.resource_id import ResourceId
 from domain.restore.planning import DISK_RESTORE_OPERATOR, DISK_SNAPSHOT_CONTRIBUTOR, READER
+from domain.restore.properties import disk_changes
 from gateway.lro import DATA_URL, finished
 
 # Seconds, azsim's demo scenario (dev/azsim/scenarios/demo.json), the middle of each range.
@@ -211,6 +213,7 @@ class FakeControlPlane:
         self.vaults: dict[str, dict[str, str]] = {}  # key -> {id, location, crossSubscription}
         self.protected: dict[str, _Protected] = {}  # backup instance key -> instance
         self.encryption_sets: dict[str, bool] = {}  # DES key -> its key vault key enabled
+        self.disk_accesses: dict[str, str] = {}  # disk access key -> location
         self.assignments: dict[str, _Assignment] = {}
         self.jobs: dict[str, _Job] = {}
         self.prior_restores: dict[str, int] = {}  # backup instance key -> restores today
@@ -262,6 +265,9 @@ class FakeControlPlane:
                                                  dataclasses.replace(source, managed_by=None,
                                                                      state=None, tags={}))
         return bi
+
+    def add_disk_access(self, access_id: str, location: str) -> None:
+        self.disk_accesses[_key(access_id)] = location
 
     def add_encryption_set(self, des_id: str, *, key_enabled: bool = True) -> None:
         self.encryption_sets[_key(des_id)] = key_enabled
@@ -547,6 +553,26 @@ class FakeControlPlane:
         return self._operation("tag", "diskWrite", fault, lambda at: OperationStatus("succeeded"))
 
     @_port
+    def start_update_disk_properties(self, wanted: DiskProperties) -> Operation:
+        fault = self._fault
+        disk = self.disks.get(_key(wanted.disk_id))
+        if disk is None:
+            raise errors.RestoreJobFailed(f"disk {wanted.disk_id} does not exist")
+        changes = disk_changes(disk, wanted)
+        if not changes:
+            return finished("update")
+        if (refused := self._refusal(fault)) is not None:
+            return _refused("update", refused)
+        if refused := self._network_refusal(disk, changes):
+            return _refused("update", refused)
+        if fault is None or fault.fail is None:  # Compute applies disk changes at once
+            if "tags" in changes:
+                changes["tags"] = {**disk.tags, **wanted.tags}
+            self._set_disk(wanted.disk_id, **changes)
+        return self._operation("update", "diskWrite", fault,
+                               lambda at: OperationStatus("succeeded"))
+
+    @_port
     def start_delete_disk(self, disk_id: str) -> Operation:
         fault = self._fault
         disk = self.disks.get(_key(disk_id))
@@ -607,7 +633,9 @@ class FakeControlPlane:
             self.disks[_key(disk_id)] = dataclasses.replace(
                 snapshot[0], id=disk_id, location=source.location, sku=source.sku,
                 encryption_set_id=source.encryption_set_id, tags=dict(source.tags),
-                zones=[zone], managed_by=None, state="Unattached")
+                zones=[zone], managed_by=None, state="Unattached",
+                network_access_policy="AllowAll", public_network_access="Enabled",
+                disk_access_id=None)  # a new disk's defaults: the request names none
         return self._operation("copy", "diskWrite", fault, lambda at: OperationStatus("succeeded"))
 
     @_port
@@ -661,7 +689,10 @@ class FakeControlPlane:
             self.disks[_key(job.target_disk_id)] = dataclasses.replace(
                 job.snapshot, id=job.target_disk_id, location=job.location, managed_by=None,
                 state="Unattached", tags={},
-                zones=list(job.snapshot.zones) if self.restored_disk_zone == "source" else [])
+                zones=list(job.snapshot.zones) if self.restored_disk_zone == "source" else [],
+                # What a restored disk gets is not documented: the least kind answer (azsim's).
+                network_access_policy="AllowAll", public_network_access="Enabled",
+                disk_access_id=None)
 
     def _checked(self, plan: RestorePlan, at: datetime) -> OperationStatus | None:
         """What the Backup service answers a validate or restore of `plan` ending at `at`."""
@@ -768,6 +799,24 @@ class FakeControlPlane:
             raise errors.BackupInstanceNotFound(
                 f"backup instance {backup_instance_id} does not exist")
         return found
+
+    def _network_refusal(self, disk: Disk, changes: dict[str, Any]) -> tuple[str, str] | None:
+        """Compute's refusals of a disk's network settings (as dev/azsim/compute.py): a
+        private-endpoint policy without a disk access; a disk access that does not exist or is
+        in another region."""
+        policy = changes.get("network_access_policy", disk.network_access_policy)
+        access = changes.get("disk_access_id", disk.disk_access_id)
+        if (policy or "").lower() == "allowprivate" and not access:
+            return ("InvalidParameter", "diskAccessId is required when networkAccessPolicy is "
+                    "AllowPrivate.")
+        if access and _key(access) not in self.disk_accesses:
+            name = access.rstrip("/").rsplit("/", 1)[-1]
+            return ("ResourceNotFound", f"The Resource 'Microsoft.Compute/diskAccesses/{name}' "
+                    "was not found.")
+        if access and self.disk_accesses[_key(access)].lower() != disk.location.lower():
+            return ("BadRequest", f"The disk access {access} is in another region than the "
+                    "disk.")
+        return None
 
     def _set_disk(self, disk_id: str, **changes: Any) -> None:
         disk = self.disks[_key(disk_id)]

@@ -50,10 +50,13 @@ def build(plane: FakeControlPlane, now: datetime) -> None:
     for name in ("rg-app", "rg-keys", "rg-backup", "rg-snapshots", "rg-restore-target"):
         plane.add_resource_group(rg(name), LOCATION)
     plane.add_encryption_set(DES)
-    plane.add_disk(Disk(OS_DISK, LOCATION, 64, "Premium_LRS", "Linux", tags={"workload": "app01"}))
-    plane.add_disk(Disk(DATA0, LOCATION, 256, "Premium_LRS", tags={"workload": "app01"}))
+    public = {"network_access_policy": "AllowAll", "public_network_access": "Enabled"}
+    plane.add_disk(Disk(OS_DISK, LOCATION, 64, "Premium_LRS", "Linux", tags={"workload": "app01"},
+                        **public))
+    plane.add_disk(Disk(DATA0, LOCATION, 256, "Premium_LRS", tags={"workload": "app01"},
+                        **public))
     plane.add_disk(Disk(DATA1, LOCATION, 512, "Premium_LRS", encryption_set_id=DES,
-                        tags={"workload": "app01"}))
+                        tags={"workload": "app01"}, **public))
     plane.add_vm(VM, LOCATION, os_type="Linux", os_disk_id=OS_DISK,
                  data_disks=[DataDisk(0, DATA0), DataDisk(1, DATA1)],
                  tags={"workload": "app01"})

@@ -25,7 +25,7 @@ SCHEMA = 1
 # The audited actions. Which activity performs which is declared with the activity itself
 # (activities/*_activities.py, `@activity(audited=Audited("grant", ...))`).
 ACTIONS = ("request", "deny", "approve", "reject", "cancel", "attach", "delete", "grant", "plan",
-           "restore", "revoke", "swap", "zone-copy")
+           "restore", "revoke", "swap", "update", "zone-copy")
 
 
 @dataclass(frozen=True)

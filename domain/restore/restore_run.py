@@ -18,6 +18,7 @@ from domain.model import (
     RestorePlan,
     SwapPlan,
 )
+from domain.restore.properties import PropertiesReport
 from domain.restore.request import RestoreRequest
 
 OUTCOME_SCHEMA = 1
@@ -148,3 +149,8 @@ class RestoreOutcome(Record):
     # then the copy) and the copy's details.
     intermediate_disk_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     zone_copy: ZoneCopyReport | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    # The source's tags and network settings set on the restored disk (what was, what was not).
+    properties: PropertiesReport | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    # Loud: things the run did that leave the estate weaker than before (a private-link disk
+    # restored with public export allowed).
+    warnings: list[str] | None = field(default=None, metadata=OMITTED_WHEN_NONE)

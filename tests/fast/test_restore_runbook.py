@@ -54,7 +54,8 @@ def test_restore_only_creates_the_disk_and_revokes_the_one_grant_once(h, restore
     assert grant["role"] == DISK_RESTORE_OPERATOR and grant["revoked"] is True
     assert revoked(h) == [grant["id"]]  # exactly once
     assert len(h.gateway.called("start_restore")) == 1
-    assert set(out["phases"]) == {"plan", "grant", "propagate", "restore", "track", "revoke"}
+    assert set(out["phases"]) == {"plan", "grant", "propagate", "restore", "track",
+                                  "properties", "revoke"}
     # the wait for the role took the fake's propagation delay, no fixed sleep
     assert 240 <= out["phases"]["propagate"] < 240 + 60
     assert_nothing_left(h)

@@ -4,6 +4,7 @@ trace. This keeps the fake honest; the fast tier's branch tests stand on it."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from azsim.compute import new_disk_access
 from harness import START, FakeControlPlane, estate
 
 from domain import errors
-from domain.model import Operation, OperationStatus, RestorePlan, RoleGrant
+from domain.model import DiskProperties, Operation, OperationStatus, RestorePlan, RoleGrant
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
 
@@ -151,3 +153,40 @@ def test_an_attached_disk_is_not_deleted_and_an_attach_is_done_once(side: Side) 
     assert (again.status_url, side.plane.get_operation(again).state) == (None, "succeeded")
     luns = {d.lun: d.disk_id.lower() for d in side.plane.get_vm(estate.VM).data_disks}
     assert luns[4] == plan.target_disk_id.lower()
+
+
+def test_a_restored_disk_comes_back_untagged_and_public_and_one_update_sets_it(side: Side
+                                                                             ) -> None:
+    """What a restored disk gets is not documented: both give the least kind answer (no tags,
+    export allowed from anywhere). The update refuses AllowPrivate without a disk access, or with
+    one that does not exist; a second identical update writes nothing."""
+    plan = side.plan("props")
+    side.plane.grant_role(plan.grants[0])
+    side.advance(300)
+    job = side.finish(side.plane.start_restore(plan), 10).job_id
+    side.advance(400)
+    assert side.plane.get_restore_job(job).status == "Completed"
+    made = side.plane.get_disk(plan.target_disk_id)
+    assert (made.tags, made.network_access_policy, made.public_network_access,
+            made.disk_access_id) == ({}, "AllowAll", "Enabled", None)
+    access = f"{estate.rg('rg-app')}/providers/Microsoft.Compute/diskAccesses/da-app"
+    private = DiskProperties(plan.target_disk_id, {"restoredBy": "contract"}, "AllowPrivate",
+                             None, "Disabled")
+    refused = side.finish(side.plane.start_update_disk_properties(private), 10)
+    assert outcome(refused) == "failed:InvalidParameter"
+    linked = dataclasses.replace(private, disk_access_id=access)
+    assert outcome(side.finish(side.plane.start_update_disk_properties(linked), 10)) == \
+        "failed:ResourceNotFound"
+    if isinstance(side.plane, FakeControlPlane):
+        side.plane.add_disk_access(access, estate.LOCATION)
+    else:
+        state = side.rules
+        state.put(new_disk_access(state, estate.SUBSCRIPTION, "rg-app", "da-app"))
+    status = side.finish(side.plane.start_update_disk_properties(linked), 10)
+    assert status.state == "succeeded"
+    made = side.plane.get_disk(plan.target_disk_id)
+    assert (made.tags, made.network_access_policy, made.public_network_access,
+            made.disk_access_id.lower()) == ({"restoredBy": "contract"}, "AllowPrivate",
+                                             "Disabled", access.lower())
+    again = side.plane.start_update_disk_properties(linked)
+    assert (again.status_url, side.plane.get_operation(again).state) == (None, "succeeded")
