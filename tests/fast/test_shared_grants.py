@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from harness import estate
 
 from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
@@ -41,7 +39,6 @@ def hold_second_until_first_ends(h, first: str, second_disk: str) -> None:
                              when=held)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: the first run to finish revokes the shared grant")
 def test_two_restores_into_one_group_both_succeed_and_the_last_revokes(h, restores):
     first = restores.start(restores.request(estate.DATA0, "first-restored"))
     h.run(until=lambda: live(h, estate.TARGET, DISK_RESTORE_OPERATOR) != [])
@@ -54,7 +51,6 @@ def test_two_restores_into_one_group_both_succeed_and_the_last_revokes(h, restor
     assert live(h, estate.TARGET, DISK_RESTORE_OPERATOR) == []  # the last holder revoked it
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20: the first run to finish revokes the shared grant")
 def test_two_restores_of_cmk_disks_share_reader_on_the_encryption_set(h, restores):
     first = restores.start(restores.request(estate.DATA1, "first-restored"))
     h.run(until=lambda: live(h, estate.DES, READER) != [])
