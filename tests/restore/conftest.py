@@ -82,8 +82,8 @@ class Env:
 @pytest.fixture
 def restore_env(devhost, monkeypatch, identity_azurite) -> Iterator[Callable[..., Env]]:
     """Every run holds leases on its role assignments in the app's ledger (docs/security.md), so
-    every environment has the app's storage (Azurite, reached by identity) and a ledger table of
-    its own: no lease of one test is seen by the next."""
+    every environment has the app's storage (Azurite, reached by identity, unless the test set
+    its own) and a ledger table of its own: no lease of one test is seen by the next."""
     sims: list[Any] = []
 
     def start(patch: Callable[[dict[str, Any]], None] | None = None, *, real_time_scale: float = 0,
@@ -93,7 +93,9 @@ def restore_env(devhost, monkeypatch, identity_azurite) -> Iterator[Callable[...
         scenario = copy.deepcopy(azsim.load_scenario("demo"))
         if patch:
             patch(scenario)
-        use_identity_storage(monkeypatch, identity_azurite)
+        if not any(os.environ.get(k) for k in ("AzureWebJobsStorage",
+                                                "AzureWebJobsStorage__accountName")):
+            use_identity_storage(monkeypatch, identity_azurite)  # unless the test chose its own
         if not os.environ.get("RECOVERY_LEDGER_TABLE"):  # recovery_env and drill_env set theirs
             monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
         clock = RealClock() if real_time_scale else VirtualClock()
