@@ -80,7 +80,7 @@ class Env:
 
 
 @pytest.fixture
-def restore_env(devhost, monkeypatch, identity_azurite) -> Iterator[Callable[..., Env]]:
+def restore_env(devhost, monkeypatch, request) -> Iterator[Callable[..., Env]]:
     """Every run holds leases on its role assignments in the app's ledger (docs/security.md), so
     every environment has the app's storage (Azurite, reached by identity, unless the test set
     its own) and a ledger table of its own: no lease of one test is seen by the next."""
@@ -95,7 +95,8 @@ def restore_env(devhost, monkeypatch, identity_azurite) -> Iterator[Callable[...
             patch(scenario)
         if not any(os.environ.get(k) for k in ("AzureWebJobsStorage",
                                                 "AzureWebJobsStorage__accountName")):
-            use_identity_storage(monkeypatch, identity_azurite)  # unless the test chose its own
+            # unless the test chose its own (the fuzzers, the queue test): started only if needed
+            use_identity_storage(monkeypatch, request.getfixturevalue("identity_azurite"))
         if not os.environ.get("RECOVERY_LEDGER_TABLE"):  # recovery_env and drill_env set theirs
             monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
         clock = RealClock() if real_time_scale else VirtualClock()
