@@ -7,7 +7,9 @@ Three kinds of rows, each a JSON document in `doc`:
   hourly limit), replaced only if unchanged since read (ETag), so two deliveries racing for the
   same resource start one run;
 * `limits/concurrency`: the recovery runs holding one of the overall slots, also ETag-guarded;
-* `drilled/<hash of a backup instance>`: the recovery points restore drills have restored.
+* `drilled/<hash of a backup instance>`: the recovery points restore drills have restored;
+* `lease/<hash of scope, role and principal>`: the runs holding a shared role assignment and its
+  generation (domain/access/grant_lease.py), ETag-guarded.
 Table keys may not contain '/', so rows are keyed by a hash and keep the readable key inside.
 """
 
@@ -17,6 +19,7 @@ import functools
 import hashlib
 import inspect
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +27,14 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from domain.access.grant_lease import GrantLease, LeaseKey
 from domain.recovery.admission import Guard
 from settings import Settings
 
 from .storage import table_client, translated
 
 EVENT, GUARD, LIMITS, CONCURRENCY = "event", "guard", "limits", "concurrency"
-DRILLED = "drilled"
+DRILLED, LEASE = "drilled", "lease"
 
 
 def _key(text: str) -> str:
@@ -126,6 +130,32 @@ class Ledger:
                          {"backupInstanceId": backup_instance_id,
                           "points": [*points, point_id][-500:]}, etag):
                 return
+
+    # ---- leases on shared role assignments -------------------------------------------------
+    def lease(self, key: LeaseKey) -> tuple[GrantLease, str | None]:
+        doc, etag = self._get(LEASE, _key(key.text))
+        return (GrantLease.from_dict(doc) if doc else GrantLease(key)), etag
+
+    def save_lease(self, lease: GrantLease, etag: str | None) -> bool:
+        """False when someone else changed the lease since it was read: read it again."""
+        return self._put(LEASE, _key(lease.key.text), lease.to_dict(), etag) is not None
+
+    def change_lease(self, key: LeaseKey,
+                     change: Callable[[GrantLease], GrantLease]) -> GrantLease:
+        """Apply `change` to the lease as it is now, again after every conflict (another run
+        changed it between our read and our write); the lease as saved."""
+        while True:
+            lease, etag = self.lease(key)
+            changed = change(lease)
+            if changed == lease:
+                return lease
+            if self.save_lease(changed, etag):
+                return changed
+
+    def leases(self) -> list[GrantLease]:
+        """Every lease row (held, or with generations still to revoke, or idle)."""
+        return [GrantLease.from_dict(json.loads(e["doc"]))
+                for e in self._table.query_entities(f"PartitionKey eq '{LEASE}'")]
 
     # ---- rows ------------------------------------------------------------------------------
     def _get(self, partition: str, row: str) -> tuple[dict[str, Any] | None, str | None]:

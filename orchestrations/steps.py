@@ -27,9 +27,16 @@ import azure.durable_functions as df
 
 from activities.activity import Activity
 from activities.operation_activities import get_operation
-from activities.role_activities import grant_role, revoke_role
+from activities.role_activities import (
+    grant_role,
+    hold_grant,
+    release_grant,
+    revoke_role,
+    settle_grant,
+)
 from domain import errors
 from domain.access.audit import AuditContext
+from domain.access.grant_lease import LeaseKey, LeaseRelease, LeaseRequest, LeaseSettle, holder_of
 from domain.model import Operation, OperationStatus, Record, Revocation, RoleAssignment, RoleGrant
 from domain.restore.restore_run import ApprovalDecision
 
@@ -98,9 +105,15 @@ class Run:
         # earlier, abandoned waits first in line for the event.
         self.cancel = context.wait_for_external_event(CANCEL_EVENT)
         self.phases: dict[str, Span] = {}
-        # Role assignments this run created and has not revoked yet, published in the custom
-        # status so the sweeper can revoke them if the run is terminated.
+        # Role assignments this run may have created and has not seen revoked yet, and the
+        # leases it holds on shared ones (domain/access/grant_lease.py), both published in the
+        # custom status BEFORE the hold and the PUT, so the sweeper can release and revoke them
+        # if the run is terminated at any point. `holder`: this execution of the run (a run
+        # restarted under the same instance id is another holder, with leftovers of its own).
         self.assignments: list[str] = []
+        self.leases: list[LeaseKey] = []
+        self.made: set[LeaseKey] = set()  # leases whose assignment this run may have created
+        self.holder = holder_of(context.instance_id, self.now.isoformat())
         self.phase: str | None = None
         self.detail: dict[str, Any] = {}
         # What the run works on (source, target), for lists of runs: a list query of the
@@ -136,9 +149,12 @@ class Run:
             self.phases[self.phase] = replace(self.phases[self.phase], end=self.now.isoformat())
 
     def publish(self) -> None:
-        status = {"phase": self.phase, "detail": self.detail,
-                  "phases": {name: span.to_dict() for name, span in self.phases.items()},
-                  "assignments": list(self.assignments)}
+        status: dict[str, Any] = {
+            "phase": self.phase, "detail": self.detail,
+            "phases": {name: span.to_dict() for name, span in self.phases.items()},
+            "assignments": list(self.assignments), "holder": self.holder}
+        if self.leases:
+            status["leases"] = [key.to_dict() for key in self.leases]
         if self.subject:
             status["subject"] = self.subject
         self.context.set_custom_status(status)
@@ -288,31 +304,82 @@ def _described(exc: BaseException) -> tuple[str, str]:
     return code, message
 
 
+OLDER_GENERATIONS_TRIED = 3  # a PUT blocked by our own retired assignment: revoke it, PUT again
+
+
 def grant_roles(run: Run, grants: list[RoleGrant],
                 granted: list[RoleAssignment]) -> Orchestration[None]:
-    """Grant each role, appending to `granted`; the ones this run created are published at once,
-    so the sweeper can find them if the run never reaches its revoke."""
+    """Hold the lease on each grant's assignment, then PUT it under the lease's generation name,
+    appending what Azure answered to `granted`. Runs into one group (or with one DES) share the
+    assignment; the lease decides who revokes it (revoke_assignments).
+
+    Each step is published before it is taken: the lease before the hold, the assignment id
+    before the PUT, so a run terminated in between leaves a trace the sweeper follows."""
     for grant in grants:
-        assignment = yield from run.call(grant_role, grant)
-        granted.append(assignment)
-        if not assignment.pre_existing:
-            run.assignments.append(assignment.id)
+        key = LeaseKey.of(grant)
+        if key not in run.leases:
+            run.leases.append(key)
             run.publish()
+        lease = yield from run.call(hold_grant, LeaseRequest(grant, run.holder,
+                                                             run.now.isoformat()))
+        if lease.assignment_id not in run.assignments:
+            run.assignments.append(lease.assignment_id)
+            run.publish()
+        run.made.add(key)  # until Azure says otherwise: a PUT whose answer is lost may have
+        try:
+            assignment = yield from run.call(grant_role, lease.grant)
+            for _ in range(OLDER_GENERATIONS_TRIED):
+                # 409 RoleAssignmentExists naming a retired generation of this lease: its last
+                # holder's revoke has not gone through yet. It is doomed anyway; revoke it now
+                # so this generation's can be made (a foreign one is used as it is).
+                if not assignment.pre_existing or \
+                        key.generation_of(assignment.id, lease.generation) is None:
+                    break
+                yield from run.call(revoke_role, Revocation(assignment.id))
+                assignment = yield from run.call(grant_role, lease.grant)
+        except errors.RestoreError as exc:
+            if not exc.retryable:  # refused by Azure: nothing was made
+                run.made.discard(key)
+            raise
+        if assignment.pre_existing:  # a foreign equivalent: ours was not made
+            run.made.discard(key)
+        granted.append(assignment)
 
 
 def revoke_assignments(run: Run, granted: list[RoleAssignment],
                        revoked: dict[str, bool | str]) -> Orchestration[dict[str, bool | str]]:
-    """Revoke what this run created and has not revoked yet; never what was there before. A
-    failure is reported, and the sweeper removes what is left."""
+    """Release this run's leases; where it was the last holder, revoke the assignment (and any
+    retired generation an earlier holder left), never one that was there before us. A failure
+    is reported and left published, and the sweeper finishes it."""
     revoked = dict(revoked)
-    for assignment in granted:
-        if assignment.pre_existing or revoked.get(assignment.id) is True:
-            continue
+    for key in list(run.leases):
+        mine = [a for a in granted if not a.pre_existing and LeaseKey.of_assignment(a) == key]
         try:
-            # Not interruptible: a cancelled run still revokes, riding out an outage.
-            yield from run.call(revoke_role, Revocation(assignment.id), interruptible=False)
-            revoked[assignment.id] = True
-            run.assignments.remove(assignment.id)
-        except Exception as exc:  # noqa: BLE001 - keep revoking the others
-            revoked[assignment.id] = f"not revoked: {exc}"
+            released = yield from run.call(release_grant, LeaseRelease(key, run.holder,
+                                                                        key in run.made),
+                                            interruptible=False)
+        except Exception as exc:  # noqa: BLE001 - keep releasing the others
+            revoked.update({a.id: f"not revoked: {exc}" for a in mine})
+            continue
+        # Our own generation names only (a foreign equivalent is never among them); one that
+        # was never made (our PUT met a foreign one) answers 404, which is fine.
+        done, failed = [], {}
+        for assignment_id in released.to_revoke:
+            try:
+                # Not interruptible: a cancelled run still revokes, riding out an outage.
+                yield from run.call(revoke_role, Revocation(assignment_id), interruptible=False)
+                done.append(assignment_id)
+            except Exception as exc:  # noqa: BLE001 - keep revoking the others
+                failed[assignment_id.lower()] = f"not revoked: {exc}"
+        if done:
+            yield from run.call(settle_grant, LeaseSettle(key, done), interruptible=False)
+        retired = {a.lower() for a in released.to_revoke}
+        for a in mine:
+            revoked[a.id] = failed.get(a.id.lower(), True) if a.id.lower() in retired \
+                else f"kept: {released.holders} other run(s) still use it"
+        if not failed:
+            run.leases.remove(key)
+            run.assignments[:] = [a for a in run.assignments
+                                  if key.generation_of(a, released.generation + 1) is None]
+    run.publish()
     return revoked

@@ -1,6 +1,9 @@
-"""Sweeps. `sweep_role_assignments` revokes role assignments left behind by runs that never
-reached their own revoke step (terminated, or failed in a way that skipped it); idempotent:
-revoking a gone assignment is fine. The next sweep skips the runs its output lists in `swept`.
+"""Sweeps. `sweep_role_assignments` releases the leases, and revokes the role assignments, left
+behind by runs that never reached their own revoke step (terminated, or failed in a way that
+skipped it, or replaced by a restart under the same instance id); idempotent: releasing a lease
+not held and revoking a gone assignment are fine. An assignment other runs still hold is kept:
+the sweep releases the ended run's lease, and the last live holder revokes. The next sweep skips
+the executions its output lists in `swept`.
 `sweep_drill_disks` deletes expired drill disks.
 """
 
@@ -10,10 +13,12 @@ import azure.durable_functions as df
 
 from activities.compute_activities import start_delete_disk
 from activities.drill_activities import expired_drill_disks
-from activities.role_activities import revoke_role
+from activities.role_activities import release_grant, revoke_role, settle_grant
 from domain import errors
 from domain.access import audit
 from domain.access.access_policy import Caller
+from domain.access.audit import AuditContext
+from domain.access.grant_lease import LeaseKey, LeaseRelease, LeaseSettle
 from domain.access.role_sweep import LeftoverRevocation, RoleSweep, RoleSweepReport
 from domain.drills.drill_run import DiskDeletion, DiskSweep, DiskSweepReport
 from domain.model import DiskRef, Revocation
@@ -31,19 +36,51 @@ def sweep_role_assignments(context: df.DurableOrchestrationContext,
     report: list[LeftoverRevocation] = []
     for item in doc.leftovers:
         why = f"left behind by run {item.run}, which did not revoke it"
-        for assignment_id in item.assignments:
+        who = audit.context(context.instance_id, _SWEEPER, why)
+        for key in item.leases:
+            report += yield from _release(context, item.run, key, who)
+        for assignment_id in item.assignments:  # runs from before leases
             try:
                 revoked = yield from call_activity(
-                    context, revoke_role, Revocation(assignment_id),
-                    audit=audit.context(context.instance_id, _SWEEPER, why))
+                    context, revoke_role, Revocation(assignment_id), audit=who)
                 report.append(LeftoverRevocation(item.run, assignment_id, revoked=True,
                                                  was_present=revoked.was_present))
             except Exception as exc:  # noqa: BLE001 - report, try the others, retry next sweep
                 report.append(LeftoverRevocation(item.run, assignment_id, revoked=False,
                                                  error=str(exc).split("\n")[0]))
-        if all(r.revoked for r in report if r.run == item.run):
+        if all(r.revoked or r.held_by for r in report if r.run == item.run) and \
+                not item.run.startswith("retired@"):
             swept.add(item.run)
     return RoleSweepReport(sorted(swept), report)
+
+
+def _release(context: df.DurableOrchestrationContext, run: str, key: LeaseKey,
+             who: AuditContext) -> Orchestration[list[LeftoverRevocation]]:
+    """Release `run`'s lease on `key` and revoke what that leaves to revoke (its generation if
+    `run` was the last holder; any retired one an earlier releaser did not finish)."""
+    try:
+        released = yield from call_activity(context, release_grant,
+                                            LeaseRelease(key, run, made=True))
+    except Exception as exc:  # noqa: BLE001 - report, try the others, retry next sweep
+        return [LeftoverRevocation(run, f"the lease on {key.text}", revoked=False,
+                                   error=str(exc).split("\n")[0])]
+    report, done = [], []
+    if released.holders:  # others hold it: theirs to revoke, never the sweep's
+        report.append(LeftoverRevocation(run, key.assignment_id(released.generation),
+                                         revoked=False, held_by=released.holders))
+    for assignment_id in released.to_revoke:
+        try:
+            revoked = yield from call_activity(context, revoke_role, Revocation(assignment_id),
+                                               audit=who)
+            done.append(assignment_id)
+            report.append(LeftoverRevocation(run, assignment_id, revoked=True,
+                                             was_present=revoked.was_present))
+        except Exception as exc:  # noqa: BLE001 - report, try the others, retry next sweep
+            report.append(LeftoverRevocation(run, assignment_id, revoked=False,
+                                             error=str(exc).split("\n")[0]))
+    if done:
+        yield from call_activity(context, settle_grant, LeaseSettle(key, done))
+    return report
 
 
 @orchestrator()

@@ -39,11 +39,14 @@ import os
 import random
 import textwrap
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import azsim
 import requests
+from demo import APP_IDENTITY
+from devhost.azurite import Azurite
 from devhost.clock import VirtualClock
 from devhost.config import HostConfig
 from devhost.durable.dispatch import DispatchModel, Poller
@@ -113,12 +116,17 @@ def measure(propagation: int, seed: int = 20240601,
     scenario["durations"]["rolePropagation"] = propagation
     scenario["seed"] = seed
     clock = VirtualClock()
-    with azsim.start(scenario=scenario, clock=clock) as sim:
+    # The app's storage (Azurite): a run holds leases on its role assignments in the ledger.
+    with azsim.start(scenario=scenario, clock=clock) as sim, Azurite(oauth=True) as azurite:
         sub = f"/subscriptions/{sim.subscription_id}/resourceGroups"
         env = {"ARM_ENDPOINT": sim.endpoint, "ARM_CA_BUNDLE": sim.ca_bundle,
                "CALLER_AUTHORIZATION": "off",
                "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
-               "DEV_TENANT_ID": sim.tenant_id}
+               "DEV_TENANT_ID": sim.tenant_id,
+               # storage as in production: by identity, no connection string, no key
+               "AzureWebJobsStorage": "", **azurite.identity_settings(APP_IDENTITY),
+               **azurite.trust_env(), "DEVHOST_MANAGED_IDENTITIES": APP_IDENTITY,
+               "RECOVERY_LEDGER_TABLE": f"t{uuid.uuid4().hex[:16]}"}
         request = {"source": {"diskId": f"{sub}/rg-app/providers/Microsoft.Compute/disks/"
                                         "vm-app01-data0"},
                    "target": {"resourceGroupId": f"{sub}/rg-restore-target",

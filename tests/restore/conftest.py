@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -79,7 +80,10 @@ class Env:
 
 
 @pytest.fixture
-def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
+def restore_env(devhost, monkeypatch, request) -> Iterator[Callable[..., Env]]:
+    """Every run holds leases on its role assignments in the app's ledger (docs/security.md), so
+    every environment has the app's storage (Azurite, reached by identity, unless the test set
+    its own) and a ledger table of its own: no lease of one test is seen by the next."""
     sims: list[Any] = []
 
     def start(patch: Callable[[dict[str, Any]], None] | None = None, *, real_time_scale: float = 0,
@@ -89,6 +93,12 @@ def restore_env(devhost, monkeypatch) -> Iterator[Callable[..., Env]]:
         scenario = copy.deepcopy(azsim.load_scenario("demo"))
         if patch:
             patch(scenario)
+        if not any(os.environ.get(k) for k in ("AzureWebJobsStorage",
+                                                "AzureWebJobsStorage__accountName")):
+            # unless the test chose its own (the fuzzers, the queue test): started only if needed
+            use_identity_storage(monkeypatch, request.getfixturevalue("identity_azurite"))
+        if not os.environ.get("RECOVERY_LEDGER_TABLE"):  # recovery_env and drill_env set theirs
+            monkeypatch.setenv("RECOVERY_LEDGER_TABLE", f"t{uuid.uuid4().hex[:20]}")
         clock = RealClock() if real_time_scale else VirtualClock()
         sim = azsim.start(scenario=scenario, clock=clock, time_scale=real_time_scale or 1.0)
         sims.append(sim)

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from azure.functions import meta
 
+from domain.access.grant_lease import instance_of
 from orchestrations.restore_managed_disk import restore_managed_disk
 
 TIMER = json.dumps({"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False})
@@ -98,7 +99,9 @@ def test_the_sweeper_and_the_list_see_runs_beyond_the_first_page(restore_env):
                         meta.Datum(TIMER, "json"))
     report = env.host.wait_for("sweep-role-assignments", timeout=120)
     assert report["runtimeStatus"] == "Completed", report
-    assert sorted(report["output"]["swept"]) == sorted(left)
-    assert {(item["run"], item["assignment"]) for item in report["output"]["report"]
+    # keyed by execution (instance@created, for runs from before leases that publish no holder)
+    assert sorted(instance_of(s) for s in report["output"]["swept"]) == sorted(left)
+    assert all("@" in s for s in report["output"]["swept"])
+    assert {(instance_of(item["run"]), item["assignment"]) for item in report["output"]["report"]
             if item["revoked"] and item["wasPresent"]} == set(left.items())
     assert not any(_present(env, a) for a in left.values())

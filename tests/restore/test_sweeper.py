@@ -32,8 +32,11 @@ def test_the_sweeper_revokes_what_a_terminated_run_left_behind(restore_env):
     report = env.host.wait_for("sweep-role-assignments", timeout=60)
     assert report["runtimeStatus"] == "Completed"
     [item] = report["output"]["report"]
-    assert item["run"] == answer["id"] and item["revoked"] is True and item["wasPresent"]
-    assert report["output"]["swept"] == [answer["id"]]
+    # keyed by the execution (instance@start): a restart under the same id is swept again
+    holder = env.host.status(answer["id"])["customStatus"]["holder"]
+    assert holder.startswith(answer["id"] + "@")
+    assert item["run"] == holder and item["revoked"] is True and item["wasPresent"]
+    assert report["output"]["swept"] == [holder]
     assert env.leftover_assignments() == set()
 
     # The next sweep has nothing to do: the swept run is remembered, no new sweep starts.
