@@ -106,6 +106,13 @@ def test_3_two_restore_jobs_for_one_request(sim, slot):
     assert inv.check_jobs([run], {**snapshot, "resources": snapshot["resources"] + jobs[:1]}) == []
     [found] = inv.check_jobs([run], {**snapshot, "resources": snapshot["resources"] + jobs})
     assert found["invariant"] == inv.ONE_JOB and len(found["evidence"]["jobs"]) == 2
+    # a duplicate that failed ("same name": Azure refuses the name once the disk exists) made
+    # nothing: one job made the disk
+    jobs[1]["properties"]["status"] = "Failed"
+    assert inv.check_jobs([run], {**snapshot, "resources": snapshot["resources"] + jobs}) == []
+    jobs[1]["properties"]["status"] = "InProgress"  # still running: it may yet make a disk
+    [found] = inv.check_jobs([run], {**snapshot, "resources": snapshot["resources"] + jobs})
+    assert found["invariant"] == inv.ONE_JOB
 
 
 def test_4_a_disk_on_two_vms_or_twice_on_one(sim, slot):

@@ -154,6 +154,13 @@ def test_post_restores(app, http, tally, case):
         doc = json.loads(body)
     except (ValueError, RecursionError):
         doc = None
+    if answer.status_code == 409:
+        # a valid request whose requestId an earlier case's different request already took
+        problem = problem_of(answer)
+        assert problem["title"] == "Request id reused" and problem.get("errors"), problem
+        assert isinstance(doc, dict) and doc.get("requestId"), problem
+        assert started == 0, f"a refused request started {started} orchestration(s)"
+        return
     if answer.status_code >= 400:
         assert answer.status_code == 400, answer.text[:500]
         problem = problem_of(answer)
