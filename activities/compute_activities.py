@@ -1,7 +1,7 @@
-"""Virtual machines and disks: read a VM or a disk; attach a data disk; deallocate, point the OS
-disk at another disk, start (a swap); tag, update and delete disks; copy a disk into a zone
-(snapshot, disk from the snapshot, delete the snapshot). Each start returns the ARM operation, which
-the orchestration polls (get_operation) on durable timers."""
+"""Virtual machines and disks: read a VM, its size's limits or a disk; attach a data disk; power
+off or deallocate, point the OS disk at another disk, start (a swap); tag, update and delete
+disks; copy a disk into a zone (snapshot, disk from the snapshot, delete the snapshot). Each start
+returns the ARM operation, which the orchestration polls (get_operation) on durable timers."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from domain.model import (
     DiskSnapshot,
     DiskTags,
     FoundDisk,
+    FoundVmSize,
     Operation,
     OsDiskChange,
     Record,
     SnapshotRef,
     Vm,
     VmRef,
+    VmSizeRef,
     ZoneCopy,
 )
 from gateway.port import ControlPlane
@@ -43,6 +45,11 @@ def get_vm(vm: VmRef, azure: ControlPlane) -> Vm:
     return found
 
 
+@activity()
+def get_vm_size(size: VmSizeRef, azure: ControlPlane) -> FoundVmSize:
+    return FoundVmSize(azure.get_vm_size(size.subscription_id, size.location, size.size))
+
+
 @activity(audited=Audited("attach", _on))
 def start_attach_data_disk(attachment: DiskAttachment, azure: ControlPlane) -> Operation:
     return azure.start_attach_data_disk(attachment.vm_id, attachment.disk_id, attachment.lun,
@@ -52,6 +59,11 @@ def start_attach_data_disk(attachment: DiskAttachment, azure: ControlPlane) -> O
 @activity(audited=Audited("swap", _on))
 def start_deallocate_vm(vm: VmRef, azure: ControlPlane) -> Operation:
     return azure.start_deallocate_vm(vm.vm_id)
+
+
+@activity(audited=Audited("swap", _on))
+def start_power_off_vm(vm: VmRef, azure: ControlPlane) -> Operation:
+    return azure.start_power_off_vm(vm.vm_id)
 
 
 @activity(audited=Audited("swap", _on))

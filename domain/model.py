@@ -119,6 +119,10 @@ class Disk(Record):
     network_access_policy: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     disk_access_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     public_network_access: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    # What an OS swap must match (Compute refuses a mismatch): V1 | V2, and the security type
+    # (TrustedLaunch, ConfidentialVM_...; None: Standard). None when Azure does not say.
+    hyper_v_generation: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    security_type: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
     @property
     def private(self) -> bool:
@@ -148,6 +152,25 @@ class Vm(Record):
     power_state: str | None = None  # e.g. "running", "deallocated", "stopped"
     zones: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    # What decides which disks the VM can take (domain/restore/compatibility.py): its size
+    # (hardwareProfile.vmSize), security type (securityProfile.securityType; None: Standard),
+    # Hyper-V generation (instanceView.hyperVGeneration) and Ultra Disk compatibility
+    # (additionalCapabilities.ultraSSDEnabled). None when Azure does not say.
+    size: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    security_type: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    hyper_v_generation: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    ultra_ssd_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class VmSize(Record):
+    """What a VM size allows, from Compute's Resource SKUs in one region. None: not stated."""
+
+    name: str
+    location: str
+    max_data_disks: int | None = None
+    premium_io: bool | None = None
+    hyper_v_generations: list[str] = field(default_factory=list)  # [] = not stated
 
 
 @dataclass(frozen=True)
@@ -220,8 +243,11 @@ class AttachPlan(Record):
 class SwapPlan(Record):
     vm_id: str
     original_os_disk_id: str
-    was_running: bool
+    was_running: bool  # in the outcome: as read right before the swap, not at plan time
     zone: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # a zonal VM's zone
+    # In the outcome: how the VM was stopped for the swap (powerOff, deallocate, or both when
+    # Compute wanted it deallocated); None: it was not running.
+    stopped_with: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @dataclass(frozen=True)
@@ -304,6 +330,18 @@ class DiskProperties(Record):
     network_access_policy: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     disk_access_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     public_network_access: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@dataclass(frozen=True)
+class VmSizeRef(Record):
+    subscription_id: str  # Resource SKUs are listed per subscription and region
+    location: str
+    size: str
+
+
+@dataclass(frozen=True)
+class FoundVmSize(Record):
+    size: VmSize | None  # None: the region does not list that size
 
 
 @dataclass(frozen=True)

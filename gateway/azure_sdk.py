@@ -30,6 +30,7 @@ from domain.model import (
     RoleAssignment,
     RoleGrant,
     Vm,
+    VmSize,
 )
 
 from .backup import Backup
@@ -81,6 +82,9 @@ class AzureControlPlane:
     def get_vm(self, vm_id: str) -> Vm | None:
         return self._compute.get_vm(vm_id)
 
+    def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None:
+        return self._compute.get_vm_size(subscription_id, location, size)
+
     # ---- role assignments -------------------------------------------------------------------
     def grant_role(self, grant: RoleGrant) -> RoleAssignment:
         return self._rbac.grant_role(grant)
@@ -114,6 +118,9 @@ class AzureControlPlane:
 
     def start_deallocate_vm(self, vm_id: str) -> Operation:
         return self._compute.start_deallocate_vm(vm_id)
+
+    def start_power_off_vm(self, vm_id: str) -> Operation:
+        return self._compute.start_power_off_vm(vm_id)
 
     def start_start_vm(self, vm_id: str) -> Operation:
         return self._compute.start_start_vm(vm_id)

@@ -3,7 +3,7 @@
 VM changes are started, not awaited (see lro.py):
 * attach: POST attachDetachDataDisks (202, `Location` only) with the disk, LUN and caching;
   `deleteOption: Detach` so deleting the VM never deletes the restored disk.
-* deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
+* power off / deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
 * update (a restored disk's tags and network settings, which the Backup restore does not set):
   PATCH the disk (DiskUpdate), after reading it: nothing is written when it has them already.
 * delete (a restored disk nobody approved): DELETE the disk, only when no VM uses it.
@@ -19,13 +19,15 @@ operation comes back already succeeded and nothing is written.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
 
 from domain import errors
-from domain.model import DataDisk, Disk, DiskProperties, Operation, Vm
+from domain.model import DataDisk, Disk, DiskProperties, Operation, Vm, VmSize
 from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.properties import disk_changes
 
@@ -36,6 +38,11 @@ from .wire import as_json, as_object, dig, same_id, text
 
 _VM = "Microsoft.Compute/virtualMachines"
 _SNAPSHOTS = "Microsoft.Compute/snapshots"
+# Resource SKUs change with Azure's releases, not with a restore: one list per subscription and
+# region per hour (a region lists thousands of SKUs; reading it per plan would cost seconds).
+_SIZES_TTL_S = 3600.0
+_sizes: dict[tuple[str, str], tuple[float, dict[str, VmSize]]] = {}
+_sizes_lock = threading.Lock()
 
 
 class Compute:
@@ -103,7 +110,39 @@ class Compute:
             power_state=_power_state(dig(vm, "properties", "instanceView", "statuses")),
             zones=[z for z in dig(vm, "zones") or [] if isinstance(z, str)],
             tags=_tags(vm),
+            size=text(vm, "properties", "hardwareProfile", "vmSize"),
+            security_type=text(vm, "properties", "securityProfile", "securityType"),
+            hyper_v_generation=text(vm, "properties", "instanceView", "hyperVGeneration"),
+            ultra_ssd_enabled=dig(vm, "properties", "additionalCapabilities",
+                                  "ultraSSDEnabled") is True,
         )
+
+    def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None:
+        """What `size` allows in `location`, from Resource SKUs (every page of the region's list,
+        `$filter=location eq ...`); cached per subscription and region for an hour."""
+        key = (subscription_id.lower(), _region(location))
+        with _sizes_lock:
+            cached = _sizes.get(key)
+        if cached is None or time.monotonic() - cached[0] > _SIZES_TTL_S:
+            client = self._clients_for(subscription_id).compute
+            try:
+                with translated("Microsoft.Compute/skus/read",
+                                f"/subscriptions/{subscription_id}"):
+                    listed = [as_json(s) for s in client.resource_skus.list(
+                        filter=f"location eq '{_region(location)}'")]
+            except errors.AppNotAuthorized:
+                # Not granted in this subscription (infra/ grants it in its own): the size-bound
+                # checks are left to Compute, which refuses the same mismatches later.
+                return None
+            sizes = {}
+            for sku in listed:
+                if (text(sku, "resourceType") or "").lower() == "virtualmachines" and \
+                        (name := text(sku, "name")):
+                    sizes[name.lower()] = _vm_size(sku, name, location)
+            cached = (time.monotonic(), sizes)
+            with _sizes_lock:
+                _sizes[key] = cached
+        return cached[1].get(size.lower())
 
     def _vm_json(self, vm_id: str, *, instance_view: bool = False) -> dict[str, Any] | None:
         rid = _parse(vm_id)
@@ -136,6 +175,10 @@ class Compute:
     def start_deallocate_vm(self, vm_id: str) -> Operation:
         return self._start("deallocate", vm_id, "POST", "/deallocate", None,
                            f"{_VM}/deallocate/action")
+
+    def start_power_off_vm(self, vm_id: str) -> Operation:
+        return self._start("powerOff", vm_id, "POST", "/powerOff", None,
+                           f"{_VM}/powerOff/action")
 
     def start_start_vm(self, vm_id: str) -> Operation:
         return self._start("start", vm_id, "POST", "/start", None, f"{_VM}/start/action")
@@ -305,6 +348,22 @@ def _power_state(statuses: Any) -> str | None:
     return None
 
 
+def _region(location: str) -> str:
+    return location.replace(" ", "").lower()
+
+
+def _vm_size(sku: Any, name: str, location: str) -> VmSize:
+    caps = {text(c, "name"): text(c, "value") for c in dig(sku, "capabilities") or []}
+    count = caps.get("MaxDataDiskCount")
+    premium = caps.get("PremiumIO")
+    generations = caps.get("HyperVGenerations")
+    return VmSize(name=name, location=location,
+                  max_data_disks=int(count) if count and count.isdigit() else None,
+                  premium_io=premium.lower() == "true" if premium else None,
+                  hyper_v_generations=[g.strip() for g in generations.split(",") if g.strip()]
+                  if generations else [])
+
+
 def _tags(resource: Any) -> dict[str, str]:
     return {k: v for k, v in (dig(resource, "tags") or {}).items() if isinstance(v, str)}
 
@@ -325,4 +384,6 @@ def _disk(disk: Any, disk_id: str) -> Disk:
         network_access_policy=text(disk, "properties", "networkAccessPolicy"),
         disk_access_id=text(disk, "properties", "diskAccessId"),
         public_network_access=text(disk, "properties", "publicNetworkAccess"),
+        hyper_v_generation=text(disk, "properties", "hyperVGeneration"),
+        security_type=text(disk, "properties", "securityProfile", "securityType"),
     )

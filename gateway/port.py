@@ -20,6 +20,7 @@ from domain.model import (
     RoleAssignment,
     RoleGrant,
     Vm,
+    VmSize,
 )
 
 
@@ -45,6 +46,11 @@ class ControlPlane(Protocol):
 
     def get_vm(self, vm_id: str) -> Vm | None:
         """With the instance view's power state ("running", "deallocated", ...)."""
+        ...
+
+    def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None:
+        """What `size` allows in `location` (Resource SKUs); None when the region does not list
+        it."""
         ...
 
     # ---- role assignments -----------------------------------------------------------------------
@@ -86,10 +92,14 @@ class ControlPlane(Protocol):
 
     def start_deallocate_vm(self, vm_id: str) -> Operation: ...
 
+    def start_power_off_vm(self, vm_id: str) -> Operation:
+        """Stop the VM and keep its hardware allocated (a start needs no new capacity)."""
+        ...
+
     def start_start_vm(self, vm_id: str) -> Operation: ...
 
     def start_set_os_disk(self, vm_id: str, disk_id: str) -> Operation:
-        """Point a deallocated VM's OS disk at another managed disk (swap, or roll back)."""
+        """Point a stopped VM's OS disk at another managed disk (swap, or roll back)."""
         ...
 
     def list_backup_instances(self, vault_id: str) -> list[BackupInstance]:

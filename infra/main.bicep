@@ -309,7 +309,7 @@ resource targetOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01'
   name: guid(subscription().id, environmentName, 'diskrestore-target-operator')
   properties: {
     roleName: 'diskrestore restore target operator (${environmentName}, ${resourceToken})'
-    description: 'Restore target resource groups: read, tag and delete restored disks, copy one into a zonal VM\'s zone through a snapshot, attach a restored disk to a VM or swap it in as the OS disk (deallocate, update the storage profile, start).'
+    description: 'Restore target resource groups: read, tag and delete restored disks, copy one into a zonal VM\'s zone through a snapshot, attach a restored disk to a VM or swap it in as the OS disk (power off or deallocate, update the storage profile, start).'
     type: 'CustomRole'
     permissions: [
       {
@@ -325,6 +325,7 @@ resource targetOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01'
           'Microsoft.Compute/virtualMachines/instanceView/read'
           'Microsoft.Compute/virtualMachines/write'
           'Microsoft.Compute/virtualMachines/attachDetachDataDisks/action'
+          'Microsoft.Compute/virtualMachines/powerOff/action'
           'Microsoft.Compute/virtualMachines/deallocate/action'
           'Microsoft.Compute/virtualMachines/start/action'
           'Microsoft.Compute/locations/operations/read'
@@ -341,7 +342,7 @@ resource vmOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = i
   name: guid(subscription().id, environmentName, 'diskrestore-vm-operator')
   properties: {
     roleName: 'diskrestore VM disk operator (${environmentName}, ${resourceToken})'
-    description: 'Resource groups of VMs the app attaches restored disks to or swaps OS disks of: read VMs and their disks, deallocate, update the storage profile, start. No disk delete.'
+    description: 'Resource groups of VMs the app attaches restored disks to or swaps OS disks of: read VMs and their disks, power off or deallocate, update the storage profile, start. No disk delete.'
     type: 'CustomRole'
     permissions: [
       {
@@ -353,6 +354,7 @@ resource vmOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = i
           'Microsoft.Compute/virtualMachines/instanceView/read'
           'Microsoft.Compute/virtualMachines/write'
           'Microsoft.Compute/virtualMachines/attachDetachDataDisks/action'
+          'Microsoft.Compute/virtualMachines/powerOff/action'
           'Microsoft.Compute/virtualMachines/deallocate/action'
           'Microsoft.Compute/virtualMachines/start/action'
           'Microsoft.Compute/locations/operations/read'
@@ -383,6 +385,39 @@ resource sourceReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
       }
     ]
     assignableScopes: sourceResourceGroupIds
+  }
+}
+
+// What each VM size allows (data disks, Premium storage, Hyper-V generations): Compute's resource
+// SKUs, listed per subscription. The checks made before a VM changes read them; without this role
+// those checks are left to Compute (the plan still checks the rest).
+resource sizeReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, environmentName, 'diskrestore-size-reader')
+  properties: {
+    roleName: 'diskrestore VM size reader (${environmentName}, ${resourceToken})'
+    description: 'Read the subscription\'s Compute resource SKUs (what each VM size allows). Nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Compute/skus/read'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: [
+      subscription().id
+    ]
+  }
+}
+
+resource sizeReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, environmentName, 'diskrestore-size-reader', 'app')
+  properties: {
+    principalId: identity.outputs.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: sizeReaderRole.id
+    description: 'diskrestore: read what each VM size allows, checked before a restored disk goes onto a VM'
   }
 }
 

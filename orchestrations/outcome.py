@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain import errors
-from domain.model import RestoreJob, RestorePlan, RoleAssignment
+from domain.model import RestoreJob, RestorePlan, RoleAssignment, SwapPlan
 from domain.restore.properties import PropertiesReport
 from domain.restore.restore_run import (
     OUTCOME_SCHEMA,
@@ -22,7 +22,10 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
             dry_run: bool = False, approval: ApprovalDecision | None = None,
             zone_copy: ZoneCopyReport | None = None,
             properties: PropertiesReport | None = None,
-            warnings: list[str] | None = None) -> RestoreOutcome:
+            warnings: list[str] | None = None,
+            swap: SwapPlan | None = None) -> RestoreOutcome:
+    """`swap`: the swap as it was done (the power state read right before it, how the VM was
+    stopped); else the plan's."""
     revoked = revoked or {}
     if dry_run:
         result = "DryRun"
@@ -48,7 +51,7 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
             revoked=False if a.pre_existing else revoked.get(a.id, False))
             for a in granted or []],
         error=errors.as_dict(error) if error is not None else None,
-        attach=plan.attach if plan else None, swap=plan.swap if plan else None,
+        attach=plan.attach if plan else None, swap=swap or (plan.swap if plan else None),
         approval=approval, plan=plan if dry_run else None,
         intermediate_disk_id=zone_copy.intermediate_disk_id if zone_copy else None,
         zone_copy=zone_copy, properties=properties, warnings=warnings or None)

@@ -12,6 +12,7 @@ Compensation (revoking our role assignments) runs after an `except`, never in `f
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -19,11 +20,13 @@ import azure.durable_functions as df
 from activities.compute_activities import (
     get_disk,
     get_vm,
+    get_vm_size,
     start_attach_data_disk,
     start_copy_disk_to_zone,
     start_deallocate_vm,
     start_delete_disk,
     start_delete_snapshot,
+    start_power_off_vm,
     start_set_os_disk,
     start_snapshot_disk,
     start_start_vm,
@@ -48,10 +51,14 @@ from domain.model import (
     RoleAssignment,
     SnapshotRef,
     SwapPlan,
+    Vm,
     VmRef,
+    VmSize,
+    VmSizeRef,
     ZoneCopy,
 )
-from domain.restore import azure_codes, properties
+from domain.resource_id import ResourceId
+from domain.restore import azure_codes, compatibility, properties
 from domain.restore.planning import needs_zonal_copy, zonal_copy_id, zonal_snapshot_id
 from domain.restore.properties import PropertiesReport
 from domain.restore.restore_run import (
@@ -119,6 +126,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     decision: ApprovalDecision | None = None
     zone_copy: ZoneCopyReport | None = None
     copied: PropertiesReport | None = None
+    swapped: SwapPlan | None = None
     warnings: list[str] = []
     error: Exception | None = None
     try:
@@ -141,7 +149,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
             yield from _attach(run, plan, settings, disk_id)
         if plan.swap:
             run.enter("swap", vmId=plan.swap.vm_id)
-            yield from _swap(run, plan, settings, disk_id)
+            swapped = yield from _swap(run, plan, settings, disk_id)
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
         error = exc
     run.enter("revoke")
@@ -149,7 +157,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     run.finish()
     return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error,
                    approval=decision, zone_copy=zone_copy, properties=copied,
-                   warnings=warnings)
+                   warnings=warnings, swap=swapped)
 
 
 def _restore_and_track(run: Run, plan: RestorePlan,
@@ -333,17 +341,31 @@ def _copied(status: OperationStatus, step: str, hint: str) -> None:
                                     hint=hint)
 
 
-def _attached(run: Run, vm_id: str, disk_id: str) -> Orchestration[bool]:
+def _vm_and_size(run: Run, vm_id: str) -> Orchestration[tuple[Vm, VmSize | None]]:
+    """The VM as it is now, and what its size allows (None: the region does not list it)."""
     vm = yield from run.call(get_vm, VmRef(vm_id))
-    return any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks)
+    if not vm.size:
+        return vm, None
+    found = yield from run.call(get_vm_size, VmSizeRef(
+        ResourceId.parse(vm.id).subscription, vm.location, vm.size))
+    return vm, found.size
 
 
 def _attach(run: Run, plan: RestorePlan, settings: RunSettings,
             disk_id: str) -> Orchestration[None]:
+    """Check the VM as it is now against the restored disk (the plan's checks, on what the
+    restore made, after a restore that may have taken hours), then attach."""
     attach = plan.attach
     assert attach is not None
-    if (yield from _attached(run, attach.vm_id, disk_id)):
+    vm, size = yield from _vm_and_size(run, attach.vm_id)
+    if any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks):
         return  # a re-run after the attach went through
+    restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
+    problems = compatibility.attach_problems(vm, size, restored, attach.caching)
+    if any(d.lun == attach.lun for d in vm.data_disks):
+        problems.append(f"LUN {attach.lun} was taken since the plan: choose another LUN")
+    if problems:
+        raise compatibility.refusal(problems, vm.id, restored_disk_id=disk_id)
     status = yield from run.operation(start_attach_data_disk, DiskAttachment(
         attach.vm_id, disk_id, attach.lun, attach.caching),
         settings.operation_poll_s, interruptible=False, busy=VM_BUSY)
@@ -355,59 +377,141 @@ def _attach(run: Run, plan: RestorePlan, settings: RunSettings,
                                   hint=f"the restored disk {disk_id} exists; attach it by hand")
 
 
+def _attached(run: Run, vm_id: str, disk_id: str) -> Orchestration[bool]:
+    vm = yield from run.call(get_vm, VmRef(vm_id))
+    return any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks)
+
+
+def _power(state: str | None) -> str:
+    """running | stopped (allocated) | deallocated | unknown, from the instance view's power
+    state; a VM on its way to a state counts as in it."""
+    value = (state or "").lower()
+    if value in ("running", "starting"):
+        return "running"
+    if value in ("stopped", "stopping"):
+        return "stopped"
+    return "deallocated" if value in ("deallocated", "deallocating") else "unknown"
+
+
 def _swap(run: Run, plan: RestorePlan, settings: RunSettings,
-          disk_id: str) -> Orchestration[None]:
-    """Deallocate, point the OS disk at the restored disk, start. On failure, put the original
-    OS disk back (and start the VM if it was running) and say so. Not interrupted by a cancel:
-    a VM left half-swapped is worse than a late cancel."""
+          disk_id: str) -> Orchestration[SwapPlan]:
+    """Right before the VM is touched: read it again (its power state and OS disk now, not at
+    plan time, which may be hours or an approval ago) and check the restored disk against it.
+    Then stop it (power off: it keeps its hardware, so the start needs no new capacity), point
+    the OS disk at the restored disk (deallocating first if Compute wants that), and start it if
+    it was running. On failure, put the original OS disk back and the VM in its power state, and
+    say exactly where it is. Not interrupted by a cancel: a VM left half-swapped is worse than a
+    late cancel."""
     swap = plan.swap
     assert swap is not None
     poll = settings.operation_poll_s
+    vm, size = yield from _vm_and_size(run, swap.vm_id)
+    current = vm.os_disk_id or ""
+    if current.lower() != swap.original_os_disk_id.lower():
+        raise errors.VmNotSuitable(
+            f"the OS disk of {vm.id} changed since the plan: it was {swap.original_os_disk_id}, "
+            f"it is {current or 'none'}",
+            hint=f"nothing was changed on the VM; the restored disk {disk_id} exists and is "
+                 "kept: swap it by hand, or restore again against the VM as it is now")
+    os_disk = (yield from run.call(get_disk, DiskRef(current))).disk
+    restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
+    problems = compatibility.swap_problems(vm, size, os_disk, restored)
+    if problems:
+        raise compatibility.refusal(problems, vm.id, restored_disk_id=disk_id)
+    power = _power(vm.power_state)
+    was_running = power == "running"
+    run.note(powerState=vm.power_state or "unknown")
+    stopped_with: list[str] = []
     try:
-        yield from _point_os_disk(run, swap, disk_id, poll)
+        yield from _point_os_disk(run, swap.vm_id, disk_id, power, poll, stopped_with)
+        if was_running:
+            status = yield from run.operation(start_start_vm, VmRef(swap.vm_id), poll,
+                                              interruptible=False, busy=VM_BUSY)
+            _succeeded(status, start_start_vm.name)
     except Exception as exc:
-        try:
-            yield from _point_os_disk(run, swap, swap.original_os_disk_id, poll)
-            outcome_text = "the original OS disk is back on the VM"
-        except Exception as failed:  # noqa: BLE001 - say exactly what to do by hand
-            outcome_text = yield from _left_as(run, swap, failed)
-        raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {outcome_text}") from exc
+        said = yield from _roll_back(run, swap, was_running, poll)
+        raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {said}") from exc
+    return replace(swap, was_running=was_running,
+                   stopped_with=", ".join(stopped_with) or None)
 
 
-def _left_as(run: Run, swap: SwapPlan, failed: Exception) -> Orchestration[str]:
-    """After a failed rollback: the VM as Azure reports it now, and what is left to do by hand.
-    Which rollback step failed does not say it: the swap may have failed before or after its
-    own OS-disk update, so the VM is read."""
-    reason = getattr(failed, "message", failed)
-    try:
-        vm = yield from run.call(get_vm, VmRef(swap.vm_id))
-    except Exception:  # noqa: BLE001 - then say what must be checked
-        return (f"ROLLBACK FAILED ({reason}) and the VM could not be read: make sure the OS "
-                f"disk of {swap.vm_id} is {swap.original_os_disk_id}"
-                + (" and that it is running" if swap.was_running else ""))
-    back = (vm.os_disk_id or "").lower() == swap.original_os_disk_id.lower()
-    todo = ([] if back else [f"set its OS disk back to {swap.original_os_disk_id}"]) + \
-        (["start it"] if swap.was_running and vm.power_state != "running" else [])
-    return (f"ROLLBACK FAILED ({reason}): the OS disk of {swap.vm_id} is "
-            f"{'the original one' if back else vm.os_disk_id} and the VM is "
-            f"{vm.power_state or 'in an unknown power state'}"
-            + (f": {' and '.join(todo)} by hand" if todo else ""))
-
-
-def _point_os_disk(run: Run, swap: SwapPlan, disk_id: str, poll: float) -> Orchestration[None]:
-    """Deallocate the VM, set its OS disk, and start it again if it was running."""
-    status = yield from run.operation(start_deallocate_vm, VmRef(swap.vm_id), poll,
-                                      interruptible=False, busy=VM_BUSY)
-    _succeeded(status, start_deallocate_vm.name)
+def _point_os_disk(run: Run, vm_id: str, disk_id: str, power: str, poll: float,
+                   stopped_with: list[str]) -> Orchestration[None]:
+    """Stop the VM if it runs (power off), then set its OS disk. Whether Compute changes the OS
+    disk of a VM that is stopped but allocated is not settled (the 2018 documents say it must be
+    deallocated, the newer ones that it need not even be stopped): a refusal while stopped is
+    answered by deallocating and trying once more. An unknown power state is deallocated first,
+    as the documents have always allowed."""
+    if power in ("running", "unknown"):
+        action = start_power_off_vm if power == "running" else start_deallocate_vm
+        status = yield from run.operation(action, VmRef(vm_id), poll, interruptible=False,
+                                          busy=VM_BUSY)
+        _succeeded(status, action.name)
+        stopped_with.append("powerOff" if power == "running" else "deallocate")
+        power = "stopped" if power == "running" else "deallocated"
     # A lost answer re-sent by azure-core meets the VM's new etag (412): the start reads the VM
     # again and finds the OS disk already set.
-    status = yield from run.operation(start_set_os_disk, OsDiskChange(swap.vm_id, disk_id), poll,
+    status = yield from run.operation(start_set_os_disk, OsDiskChange(vm_id, disk_id), poll,
                                       interruptible=False, busy=VM_STALE)
-    _succeeded(status, start_set_os_disk.name)
-    if swap.was_running:
-        status = yield from run.operation(start_start_vm, VmRef(swap.vm_id), poll,
+    if status.state != "succeeded" and power == "stopped":
+        run.note(deallocating=f"{status.error_code}: {status.error_message}"[:300])
+        status = yield from run.operation(start_deallocate_vm, VmRef(vm_id), poll,
                                           interruptible=False, busy=VM_BUSY)
-        _succeeded(status, start_start_vm.name)
+        _succeeded(status, start_deallocate_vm.name)
+        stopped_with.append("deallocate")
+        status = yield from run.operation(start_set_os_disk, OsDiskChange(vm_id, disk_id), poll,
+                                          interruptible=False, busy=VM_STALE)
+    _succeeded(status, start_set_os_disk.name)
+
+
+def _roll_back(run: Run, swap: SwapPlan, was_running: bool,
+               poll: float) -> Orchestration[str]:
+    """After a failed swap: the original OS disk back on the VM and the VM running again if it
+    was, then the VM as Azure reports it, in words: which OS disk it has, its power state, and
+    what is left to do by hand. Which step failed does not say it (a swap may fail before or
+    after its own OS-disk update), so the VM is read."""
+    original = swap.original_os_disk_id
+    set_failed: str | None = None
+    start_failed: str | None = None
+    try:
+        vm = yield from run.call(get_vm, VmRef(swap.vm_id), interruptible=False)
+        still = (vm.os_disk_id or "").lower() == original.lower()
+        if not still:
+            try:
+                yield from _point_os_disk(run, swap.vm_id, original, _power(vm.power_state),
+                                          poll, [])
+            except Exception as failed:  # noqa: BLE001 - said below
+                set_failed = str(getattr(failed, "message", failed))
+        if set_failed is None and was_running:
+            vm = yield from run.call(get_vm, VmRef(swap.vm_id), interruptible=False)
+            if _power(vm.power_state) != "running":
+                try:
+                    status = yield from run.operation(start_start_vm, VmRef(swap.vm_id), poll,
+                                                      interruptible=False, busy=VM_BUSY)
+                    _succeeded(status, start_start_vm.name)
+                except Exception as failed:  # noqa: BLE001 - said below
+                    start_failed = str(getattr(failed, "message", failed))
+        vm = yield from run.call(get_vm, VmRef(swap.vm_id), interruptible=False)
+    except Exception as unread:  # noqa: BLE001 - then say what must be checked
+        return (f"ROLLBACK FAILED: the VM could not be read "
+                f"({getattr(unread, 'message', unread)}): make sure the OS disk of "
+                f"{swap.vm_id} is {original}" + (" and that it is running" if was_running
+                                                 else ""))
+    state = vm.power_state or "in an unknown power state"
+    back = (vm.os_disk_id or "").lower() == original.lower()
+    if set_failed is not None or not back:
+        todo = [f"set its OS disk back to {original}"]
+        if was_running and _power(vm.power_state) != "running":
+            todo.append("start it")
+        return (f"ROLLBACK FAILED ({set_failed or 'the OS disk did not change back'}): the OS "
+                f"disk of {swap.vm_id} is {vm.os_disk_id} and the VM is {state}: "
+                f"{' and '.join(todo)} by hand")
+    where = "still" if still else "back"
+    if start_failed is not None:
+        return (f"the original OS disk is {where} on the VM, but the VM did not start again "
+                f"({start_failed}): it is {state}: start it by hand")
+    return f"the original OS disk is {where} on the VM, which is {state}" + \
+        ("" if was_running else ", as it was")
 
 
 def _succeeded(status: OperationStatus, step: str) -> None:

@@ -51,6 +51,7 @@ from domain.model import (
     RoleAssignment,
     RoleGrant,
     Vm,
+    VmSize,
 )
 from domain.resource_id import ResourceId
 from domain.restore.planning import DISK_RESTORE_OPERATOR, DISK_SNAPSHOT_CONTRIBUTOR, READER
@@ -60,6 +61,7 @@ from gateway.lro import DATA_URL, finished
 # Seconds, azsim's demo scenario (dev/azsim/scenarios/demo.json), the middle of each range.
 DURATIONS = {"validateRestore": 30.0, "triggerRestore": 3.0, "restoreJob": 270.0,
              "attach": 30.0, "vmUpdate": 8.0, "deallocate": 90.0, "start": 90.0,
+             "powerOff": 45.0,
              "diskWrite": 3.0, "diskDelete": 3.0, "noop": 1.0}
 PROPAGATION = timedelta(seconds=240)  # azsim's demo: rolePropagation
 OPERATIONS = "https://management.azure.com/fake/operations/"
@@ -77,6 +79,16 @@ NO_DES_PERMISSION = "UserErrorMSIPermissionsNotPresentOnDES"
 DES_KEY_DISABLED = "UserErrorDESKeyVaultKeyDisabled"
 SAME_NAME = "UserErrorSameNameDiskAlreadyExists"
 CONFLICT = "Conflict"
+
+# What a few sizes allow (Resource SKUs: MaxDataDiskCount, PremiumIO, HyperVGenerations), as
+# azsim's catalog has them; `add_vm_size` adds others.
+SIZES = {name.lower(): VmSize(name, "", count, premium, generations) for name, count, premium,
+         generations in (("Standard_D4s_v5", 8, True, ["V1", "V2"]),
+                         ("Standard_D2s_v3", 4, True, ["V1", "V2"]),
+                         ("Standard_D2_v3", 4, False, ["V1", "V2"]),
+                         ("Standard_A2_v2", 4, False, ["V1"]),
+                         ("Standard_D16s_v5", 32, True, ["V1", "V2"]))}
+_PREMIUM = ("premium_lrs", "premium_zrs", "premiumv2_lrs", "ultrassd_lrs")
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,19 @@ class _Vm:
     tags: dict[str, str] = field(default_factory=dict)
     busy_until: datetime | None = None
     zones: list[str] = field(default_factory=list)
+    size: str = "Standard_D4s_v5"
+    security_type: str | None = None
+    hyper_v_generation: str | None = "V1"
+    ultra_ssd_enabled: bool = False
 
     def record(self) -> Vm:
         return Vm(id=self.id, location=self.location, os_type=self.os_type,
                   os_disk_id=self.os_disk_id, data_disks=sorted(self.data_disks,
                                                                 key=lambda d: d.lun),
-                  power_state=self.power_state, zones=list(self.zones), tags=dict(self.tags))
+                  power_state=self.power_state, zones=list(self.zones), tags=dict(self.tags),
+                  size=self.size, security_type=self.security_type,
+                  hyper_v_generation=self.hyper_v_generation,
+                  ultra_ssd_enabled=self.ultra_ssd_enabled)
 
 
 @dataclass
@@ -222,6 +241,13 @@ class FakeControlPlane:
         # When a restore's target name is refused (azsim's `sameNameRule`): once the disk exists
         # ("diskExists", as Azure documents) or also while a job is creating it ("jobRunning").
         self.same_name_rule = "diskExists"
+        # When Compute changes a VM's OS disk (azsim's `osDiskSwapRequires`; not settled in
+        # Azure's documents): "deallocated", "stopped" (or deallocated), or "none".
+        self.os_disk_swap_requires = "deallocated"
+        # Whether a restored disk keeps the source's securityProfile (azsim's
+        # `restoredDiskSecurityProfile`; not documented): "kept" or "dropped".
+        self.restored_disk_security = "kept"
+        self.vm_sizes: dict[str, VmSize] = dict(SIZES)
         self.snapshots: dict[str, tuple[Disk, str]] = {}  # key -> (snapshot, its source disk id)
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
@@ -239,9 +265,12 @@ class FakeControlPlane:
 
     def add_vm(self, vm_id: str, location: str, *, os_type: str | None, os_disk_id: str | None,
                data_disks: list[DataDisk], power_state: str = "running",
-               tags: dict[str, str] | None = None, zones: list[str] | None = None) -> None:
+               tags: dict[str, str] | None = None, zones: list[str] | None = None,
+               **extra: Any) -> None:
+        """`extra`: size, security_type, hyper_v_generation, ultra_ssd_enabled."""
         self.vms[_key(vm_id)] = _Vm(vm_id, location, os_type, os_disk_id, list(data_disks),
-                                    power_state, dict(tags or {}), zones=list(zones or []))
+                                    power_state, dict(tags or {}), zones=list(zones or []),
+                                    **extra)
         for disk_id in [os_disk_id, *(d.disk_id for d in data_disks)]:
             if disk_id and _key(disk_id) in self.disks:
                 self._set_disk(disk_id, managed_by=vm_id, state="Attached")
@@ -360,6 +389,11 @@ class FakeControlPlane:
     @_port
     def get_resource_group_location(self, resource_group_id: str) -> str | None:
         return self.resource_groups.get(_key(resource_group_id))
+
+    @_port
+    def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None:
+        found = self.vm_sizes.get(size.lower())
+        return dataclasses.replace(found, location=location) if found else None
 
     @_port
     def get_vm(self, vm_id: str) -> Vm | None:
@@ -497,7 +531,8 @@ class FakeControlPlane:
         elif refused is None and (disk.managed_by or any(d.lun == lun for d in vm.data_disks)):
             refused = ("OperationNotAllowed", f"disk {disk_id} is attached to {disk.managed_by}"
                        if disk.managed_by else f"LUN {lun} is in use")
-        refused = refused or _zone_refusal(vm, disk)
+        refused = refused or _zone_refusal(vm, disk) or \
+            self._attach_refusal(vm, disk, caching)
         if refused is not None:
             return _refused("attach", refused)
 
@@ -509,6 +544,10 @@ class FakeControlPlane:
     @_port
     def start_deallocate_vm(self, vm_id: str) -> Operation:
         return self._power(vm_id, "deallocating", "deallocated", "deallocate")
+
+    @_port
+    def start_power_off_vm(self, vm_id: str) -> Operation:
+        return self._power(vm_id, "stopping", "stopped", "powerOff")
 
     @_port
     def start_start_vm(self, vm_id: str) -> Operation:
@@ -527,7 +566,7 @@ class FakeControlPlane:
         elif refused is None and (disk.os_type or "").lower() != (vm.os_type or "").lower():
             refused = ("PropertyChangeNotAllowed",
                        "Changing property 'osDisk.osType' is not allowed.")
-        refused = refused or _zone_refusal(vm, disk)
+        refused = refused or _zone_refusal(vm, disk) or self._swap_refusal(vm, disk)
         if refused is not None:
             return _refused("swap", refused)
 
@@ -692,7 +731,9 @@ class FakeControlPlane:
                 zones=list(job.snapshot.zones) if self.restored_disk_zone == "source" else [],
                 # What a restored disk gets is not documented: the least kind answer (azsim's).
                 network_access_policy="AllowAll", public_network_access="Enabled",
-                disk_access_id=None)
+                disk_access_id=None,
+                security_type=job.snapshot.security_type
+                if self.restored_disk_security == "kept" else None)
 
     def _checked(self, plan: RestorePlan, at: datetime) -> OperationStatus | None:
         """What the Backup service answers a validate or restore of `plan` ending at `at`."""
@@ -759,7 +800,7 @@ class FakeControlPlane:
         refused = self._busy(vm) or self._refusal(fault)
         if refused is not None:
             return _refused(kind, refused)
-        if vm.power_state == final:
+        if vm.power_state == final or (final == "stopped" and vm.power_state == "deallocated"):
             return self._vm_operation(vm, kind, "noop", fault, lambda: None)
         failing = fault is not None and fault.fail is not None
         before = vm.power_state
@@ -777,6 +818,55 @@ class FakeControlPlane:
         op = _Operation(f"{OPERATIONS}{self._guid()}", kind, vm.busy_until, complete)
         self._operations[op.id] = op
         return Operation(kind=kind, status_url=op.id, result_url=op.id)
+
+    def _attach_refusal(self, vm: _Vm, disk: Disk, caching: str) -> tuple[str, str] | None:
+        """Compute's refusals of a data disk the VM cannot take (as dev/azsim/vm_disks.py)."""
+        size = self.vm_sizes.get(vm.size.lower())
+        if size is not None and size.max_data_disks is not None and \
+                len(vm.data_disks) >= size.max_data_disks:
+            return ("OperationNotAllowed", "The maximum number of data disks allowed to be "
+                    f"attached to a VM of this size is {size.max_data_disks}.")
+        sku = (disk.sku or "").lower()
+        if caching.lower() != "none" and (sku in ("premiumv2_lrs", "ultrassd_lrs")
+                                           or (disk.size_gb or 0) >= 4096):
+            return ("InvalidParameter", f"Caching '{caching}' is not supported for disk "
+                    f"{disk.id}.")
+        return self._storage_refusal(vm, disk)
+
+    def _swap_refusal(self, vm: _Vm, disk: Disk) -> tuple[str, str] | None:
+        """Compute's refusals of an OS disk the VM cannot take (as dev/azsim/vm_disks.py)."""
+        allowed = {"deallocated": ("deallocated",), "stopped": ("deallocated", "stopped"),
+                   "none": None}[self.os_disk_swap_requires]
+        if allowed is not None and vm.power_state not in allowed:
+            return ("OperationNotAllowed", f"The OS disk of VM {vm.id} can be changed only when "
+                    f"the VM is {' or '.join(allowed)}.")
+        old = self.disks.get(_key(vm.os_disk_id or ""))
+        if disk.hyper_v_generation and vm.hyper_v_generation and \
+                disk.hyper_v_generation != vm.hyper_v_generation:
+            return ("BadRequest", "The Hyper-V generation of the OS disk does not match the "
+                    "virtual machine's.")
+        if _security(vm.security_type) != _security(disk.security_type):
+            return ("BadRequest", "Security type of VM is not compatible with the security type "
+                    "of attached OS Disk.")
+        if old is not None and (old.encryption_set_id or "").lower() != \
+                (disk.encryption_set_id or "").lower():
+            return ("BadRequest", "The OS disk and the new disk must use the same disk "
+                    "encryption set.")
+        if old is not None and (disk.size_gb or 0) < (old.size_gb or 0):
+            return ("BadRequest", f"The disk {disk.id} cannot be resized down. Reducing "
+                    "disk/snapshot size is not supported.")
+        return self._storage_refusal(vm, disk)
+
+    def _storage_refusal(self, vm: _Vm, disk: Disk) -> tuple[str, str] | None:
+        size = self.vm_sizes.get(vm.size.lower())
+        sku = (disk.sku or "").lower()
+        if sku in _PREMIUM and size is not None and size.premium_io is False:
+            return ("OperationNotAllowed", f"Storage account type '{disk.sku}' is not supported "
+                    f"for VM size '{vm.size}'.")
+        if sku == "ultrassd_lrs" and not vm.ultra_ssd_enabled:
+            return ("OperationNotAllowed", "UltraSSD disks can be attached only to a VM with "
+                    "additionalCapabilities.ultraSSDEnabled.")
+        return None
 
     def _busy(self, vm: _Vm) -> tuple[str, str] | None:
         if vm.busy_until is not None and self.clock() < vm.busy_until:
@@ -829,6 +919,11 @@ class FakeControlPlane:
         """Deterministic ids: the same test makes the same ids."""
         self._ids += 1
         return str(uuid.uuid5(_ID_NAMESPACE, str(self._ids)))
+
+
+def _security(security_type: str | None) -> str:
+    value = (security_type or "Standard").lower()
+    return "confidentialvm" if value.startswith("confidentialvm") else value
 
 
 def _zone_refusal(vm: _Vm, disk: Disk) -> tuple[str, str] | None:

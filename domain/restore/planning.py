@@ -19,8 +19,10 @@ from domain.model import (
     RoleGrant,
     SwapPlan,
     Vm,
+    VmSize,
 )
 from domain.resource_id import ResourceId
+from domain.restore import compatibility
 from domain.restore.request import RecoveryPointChoice, RestoreRequest
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
@@ -40,6 +42,7 @@ class AzureReader(Protocol):
     def get_disk(self, disk_id: str) -> Disk | None: ...
     def get_resource_group_location(self, resource_group_id: str) -> str | None: ...
     def get_vm(self, vm_id: str) -> Vm | None: ...
+    def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None: ...
     def find_role_assignments(self, scope: str, principal_id: str) -> list[RoleAssignment]: ...
 
 
@@ -83,7 +86,7 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
                      "Disk Restore Operator", bi)]
     if source is not None and source.encryption_set_id:
         grants.append(_grant(instance_id, source.encryption_set_id, READER, "Reader", bi))
-    attach = _attach_plan(request, azure, bi) if request.attach else None
+    attach = _attach_plan(request, azure, bi, source) if request.attach else None
     swap = _swap_plan(request, azure, bi, source) if request.swap_vm_id else None
     zonal = attach or swap
     _check_zonal_copy_name(request, azure, zonal.zone if zonal else None)
@@ -157,7 +160,8 @@ def _vm(azure: AzureReader, vm_id: str, bi: BackupInstance) -> Vm:
     return vm
 
 
-def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance) -> AttachPlan:
+def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance,
+                 source: Disk | None) -> AttachPlan:
     attach = request.attach
     assert attach is not None
     vm = _vm(azure, attach.vm_id, bi)
@@ -165,8 +169,20 @@ def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance
     if attach.lun is not None and attach.lun in used:
         raise errors.VmNotSuitable(f"LUN {attach.lun} is in use on the VM",
                                    hint=f"free LUNs start at {_lowest_free(used)}")
+    # The restored disk is the source as it was backed up: its SKU, size and encryption.
+    problems = compatibility.attach_problems(vm, _size_of(azure, vm), source, attach.caching)
+    if problems:
+        raise compatibility.refusal(problems, vm.id)
     lun = attach.lun if attach.lun is not None else _lowest_free(used)
     return AttachPlan(vm_id=vm.id, lun=lun, caching=attach.caching, zone=zone_of(vm))
+
+
+def _size_of(azure: AzureReader, vm: Vm) -> VmSize | None:
+    """What the VM's size allows; None (the size-bound checks left to Compute) when the region
+    does not list it."""
+    if not vm.size:
+        return None
+    return azure.get_vm_size(ResourceId.parse(vm.id).subscription, vm.location, vm.size)
 
 
 def _lowest_free(used: set[int]) -> int:
@@ -181,10 +197,10 @@ def _swap_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance,
     vm = _vm(azure, request.swap_vm_id or "", bi)
     if vm.os_disk_id is None:
         raise errors.VmNotSuitable("the VM has no managed OS disk to swap")
-    if source is not None and (source.os_type or "").lower() != (vm.os_type or "").lower():
-        raise errors.VmNotSuitable(
-            f"the source disk's OS type is {source.os_type or 'none (a data disk)'}, the VM's is "
-            f"{vm.os_type}", hint="swap only an OS disk of the same OS type")
+    problems = compatibility.swap_problems(vm, _size_of(azure, vm), azure.get_disk(vm.os_disk_id),
+                                           source)
+    if problems:
+        raise compatibility.refusal(problems, vm.id)
     return SwapPlan(vm_id=vm.id, original_os_disk_id=vm.os_disk_id,
                     was_running=(vm.power_state or "").lower() == "running", zone=zone_of(vm))
 

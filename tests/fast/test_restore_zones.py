@@ -45,7 +45,8 @@ def writes(h) -> list[str]:
     """The Compute changes the run asked for, in order."""
     return [c.method for c in h.gateway.calls if c.method in (
         "start_snapshot_disk", "start_copy_disk_to_zone", "start_delete_snapshot",
-        "start_delete_disk", "start_attach_data_disk", "start_deallocate_vm", "start_set_os_disk",
+        "start_delete_disk", "start_attach_data_disk", "start_power_off_vm", "start_deallocate_vm",
+        "start_set_os_disk",
         "start_start_vm")]
 
 
@@ -141,6 +142,7 @@ def test_the_copy_name_taken_already_is_refused_at_plan(h, restores):
 # ---- swap ---------------------------------------------------------------------------------------
 def test_a_regional_restored_os_disk_is_copied_into_the_zone_before_the_vm_stops(h, restores):
     zonal(h)
+    h.gateway.os_disk_swap_requires = "stopped"
     out = restores.run(restores.request(estate.OS_DISK, swapOsDisk={"vmId": estate.VM}))
     assert out["outcome"] == "Succeeded", out
     copy_id = target("vm-app01-osdisk-restored-zone1")
@@ -148,7 +150,7 @@ def test_a_regional_restored_os_disk_is_copied_into_the_zone_before_the_vm_stops
     assert vm(h).os_disk_id.lower() == copy_id.lower() and vm(h).power_state == "running"
     assert h.gateway.disks[copy_id.lower()].os_type == "Linux"
     assert writes(h) == ["start_snapshot_disk", "start_copy_disk_to_zone",
-                         "start_delete_snapshot", "start_delete_disk", "start_deallocate_vm",
+                         "start_delete_snapshot", "start_delete_disk", "start_power_off_vm",
                          "start_set_os_disk", "start_start_vm"]
 
 

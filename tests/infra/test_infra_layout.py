@@ -124,5 +124,10 @@ def test_the_target_role_holds_every_compute_action_the_gateway_performs(
     used = _gateway_compute_actions()
     assert {"Microsoft.Compute/disks/delete", "Microsoft.Compute/virtualMachines/write",
             "Microsoft.Compute/virtualMachines/attachDetachDataDisks/action"} <= used
-    assert used <= actions, used - actions
+    # Resource SKUs are listed per subscription: their own role, at the subscription
+    subscription_wide = {"Microsoft.Compute/skus/read"}
+    assert subscription_wide <= used
+    (sizes,) = main.resources["sizeReaderRole"]["config"]["properties"]["permissions"]
+    assert set(sizes["actions"]) == subscription_wide
+    assert used - subscription_wide <= actions, used - subscription_wide - actions
     assert not any(a.endswith("/*") or a == "*" for a in actions)
