@@ -28,6 +28,8 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
     "compute": ("2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01", "2025-11-01",
                 "2026-03-01", "2026-04-01"),
     "disks": ("2024-03-02", "2025-01-02", "2026-03-02"),
+    # Resource SKUs keep their own version (azure-mgmt-compute 39.0.0 sends 2021-07-01).
+    "skus": ("2017-09-01", "2019-04-01", "2021-07-01"),
 }
 # Compute's operation-status URLs serve VM and disk operations alike.
 API_VERSIONS["compute-operations"] = API_VERSIONS["compute"] + API_VERSIONS["disks"]
@@ -145,10 +147,11 @@ def check_api_version(query: dict[str, str], api: str) -> None:
                           f"The supported api-versions are '{', '.join(supported)}'.")
 
 
-def page(ctx: Ctx, items: list[dict[str, Any]]) -> Response:
-    """One page of `items`; `nextLink` repeats the query with an opaque `$skipToken` offset."""
+def page(ctx: Ctx, items: list[dict[str, Any]], size: int | None = None) -> Response:
+    """One page of `items` (`size` of them, the scenario's `pageSize` by default); `nextLink`
+    repeats the query, api-version included, with an opaque `$skipToken` offset."""
     offset = _skip_offset(ctx.query.get("$skipToken"))
-    size = ctx.state.page_size
+    size = size or ctx.state.page_size
     body: dict[str, Any] = {"value": items[offset:offset + size]}
     if offset + size < len(items):
         token = base64.urlsafe_b64encode(str(offset + size).encode()).decode().rstrip("=")

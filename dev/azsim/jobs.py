@@ -112,9 +112,10 @@ def _end(job: dict[str, Any], due: float, error: ArmError | None) -> None:
 def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[str, Any]:
     """The new disk: region, SKU, size and encryption of the snapshot it is created from; its zone
     as the scenario's `restoredDiskZone` says (Azure does not document it): none, or the source
-    disk's. No tags, and export allowed from anywhere: the restore request carries neither and
-    Azure does not document what a restored disk gets, so azsim gives the least kind answer
-    (a private-link source comes back public)."""
+    disk's; its securityProfile as `restoredDiskSecurityProfile` says: kept, or dropped. No tags,
+    and export allowed from anywhere: the restore request carries neither and Azure does not
+    document what a restored disk gets, so azsim gives the least kind answer (a private-link
+    source comes back public)."""
     snapshot = rp["_snapshot"]
     creation = {"createOption": "Copy", "sourceResourceId": snapshot["id"]}
     disk = new_disk(state, target_id, snapshot["location"], snapshot["sku"], snapshot["sizeGB"],
@@ -122,6 +123,11 @@ def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[
     disk["properties"].pop("diskAccessId", None)
     disk["properties"].update(networkAccessPolicy="AllowAll", publicNetworkAccess="Enabled")
     disk.pop("tags", None)
+    # Whether the disk keeps the source's security type (Trusted Launch, Confidential VM) is not
+    # documented either (restore-realities-2026.md 1.4): the scenario's
+    # `restoredDiskSecurityProfile` says.
+    if state.restored_disk_security_profile == "dropped":
+        disk["properties"].pop("securityProfile", None)
     if state.restored_disk_zone == "source" and snapshot.get("zones"):
         disk["zones"] = list(snapshot["zones"])
     return disk

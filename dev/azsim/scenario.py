@@ -12,22 +12,39 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import roles
+from . import roles, sizes
 from .arm import provider_id, rg_id
 from .auth import Principal, RoleAssignment
 from .clock import Clock
 from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, set_managed_by
 from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
+from .errors import ArmError
 from .jobs import completed_backup_job
 from .resources import new_body as new_group
 from .state import SimState
-from .vm_disks import data_disk_entry
+from .vm_disks import (
+    SWAP_POWER_STATES,
+    check_for_vm,
+    check_zone,
+    data_disk_entry,
+    default_caching,
+    disk_generation,
+    security_class,
+)
 from .vms import VM_TYPE, new_vm
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 DAY = 86400.0
 RESTORED_DISK_ZONES = ("regional", "source")
 SAME_NAME_RULES = ("diskExists", "jobRunning")
+OS_DISK_SWAP_REQUIRES = tuple(SWAP_POWER_STATES)
+RESTORED_DISK_SECURITY_PROFILES = ("kept", "dropped")
+VM_SECURITY_TYPES = ("TrustedLaunch", "ConfidentialVM")
+# A VM's security type, Ultra Disk enablement and generation have one way in: the VM's own keys.
+_ONE_WAY = {("properties", "securityProfile"): "securityType",
+            ("properties", "additionalCapabilities"): "ultraSSDEnabled",
+            ("properties", "hardwareProfile"): "size",
+            ("instanceView", "hyperVGeneration"): "hyperVGeneration"}
 
 
 def load(scenario: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +80,16 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     state.same_name_rule = spec.get("sameNameRule", "diskExists")
     if state.same_name_rule not in SAME_NAME_RULES:
         raise ValueError(f"scenario: sameNameRule must be one of {SAME_NAME_RULES}")
+    # Which power states an OS-disk swap accepts: Azure's 2018 docs say deallocated (the
+    # default), the newer ones that no stop is needed (reference B5).
+    state.os_disk_swap_requires = spec.get("osDiskSwapRequires", "deallocated")
+    if state.os_disk_swap_requires not in OS_DISK_SWAP_REQUIRES:
+        raise ValueError(f"scenario: osDiskSwapRequires must be one of {OS_DISK_SWAP_REQUIRES}")
+    # Whether a restored disk keeps the source's securityProfile: not documented (1.4).
+    state.restored_disk_security_profile = spec.get("restoredDiskSecurityProfile", "kept")
+    if state.restored_disk_security_profile not in RESTORED_DISK_SECURITY_PROFILES:
+        raise ValueError("scenario: restoredDiskSecurityProfile must be one of "
+                         f"{RESTORED_DISK_SECURITY_PROFILES}")
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -118,15 +145,77 @@ def _disk(state: SimState, spec: dict[str, Any]) -> None:
 def _vm(state: SimState, spec: dict[str, Any]) -> None:
     sub, rg = state.subscription_id, spec["resourceGroup"]
     rid = provider_id(sub, rg, VM_TYPE, spec["name"])
-    os_disk = state.get(provider_id(sub, rg, DISK_TYPE, spec["osDisk"]))
-    entries = []
+    where = f"scenario: virtual machine {rg}/{spec['name']}"
+
+    def disk_named(name: str) -> dict[str, Any]:
+        disk = state.get(provider_id(sub, rg, DISK_TYPE, name))
+        if disk is None:
+            raise ValueError(f"{where}: no disk {name!r} in resource group {rg}")
+        return disk
+
+    os_disk = disk_named(spec["osDisk"])
+    entries, disks = [], []
     for d in spec.get("dataDisks", []):
-        disk = state.get(provider_id(sub, rg, DISK_TYPE, d["disk"]))
-        entries.append(data_disk_entry(disk, d["lun"], d.get("caching", "ReadOnly")))
-        set_managed_by(state, disk, rid)  # type: ignore[arg-type]
-    state.put(new_vm(state, rid, spec["size"], os_disk, entries,  # type: ignore[arg-type]
-                     spec.get("power", "running"), spec))
-    set_managed_by(state, os_disk, rid)  # type: ignore[arg-type]
+        disk = disk_named(d["disk"])
+        entries.append(data_disk_entry(disk, d["lun"], d.get("caching") or default_caching(disk)))
+        disks.append(disk)
+    vm = new_vm(state, rid, spec["size"], os_disk, entries, spec.get("power", "running"), spec)
+    problems = _vm_problems(spec, vm, os_disk, disks)
+    if problems:
+        raise ValueError(f"{where}: {'; '.join(problems)}")
+    state.put(vm)
+    for disk in [os_disk, *disks]:
+        set_managed_by(state, disk, rid)
+
+
+def _vm_problems(spec: dict[str, Any], vm: dict[str, Any], os_disk: dict[str, Any],
+                 data_disks: list[dict[str, Any]]) -> list[str]:
+    """Everything Azure would not have let this VM be, so scenarios stay honest: a size azsim's
+    catalog (sizes.py) holds, a generation and security type the size and the OS disk go with,
+    Ultra Disk only where the size has it, and disks Compute would have attached."""
+    problems = [f"set `{key}`, not {'.'.join(path)}" for path, key in _ONE_WAY.items()
+                if path[1] in (spec.get(path[0]) or {})]
+    size = sizes.find(spec["size"])
+    if size is None:
+        return [*problems, f"size {spec['size']!r} is not in azsim's size catalog "
+                           "(dev/azsim/sizes.py): add it there with its real capabilities"]
+    security = spec.get("securityType")
+    generation = vm["_instanceView"]["hyperVGeneration"]
+    if security is not None and security not in VM_SECURITY_TYPES:
+        problems.append(f"securityType must be one of {VM_SECURITY_TYPES} (or absent: Standard)")
+    if generation not in size.hyper_v_generations:
+        problems.append(f"hyperVGeneration {generation} is not one of the size's "
+                        f"HyperVGenerations ({','.join(size.hyper_v_generations)})")
+    if generation != disk_generation(os_disk):
+        problems.append(f"hyperVGeneration {generation} differs from the OS disk's "
+                        f"({disk_generation(os_disk)})")
+    if security in VM_SECURITY_TYPES and generation != "V2":
+        problems.append(f"securityType {security} needs hyperVGeneration V2")
+    if security == "ConfidentialVM" and not size.confidential:
+        problems.append(f"securityType ConfidentialVM needs a confidential size; {size.name} "
+                        "has no ConfidentialComputingType")
+    if security_class(security) != security_class(
+            os_disk["properties"].get("securityProfile", {}).get("securityType")):
+        problems.append("the OS disk's securityProfile.securityType is not of the VM's class "
+                        f"({security_class(security)})")
+    if spec.get("ultraSSDEnabled") and not (
+            spec.get("zones") and set(spec["zones"]) <= set(size.ultra_zones)):
+        problems.append(f"ultraSSDEnabled needs a zonal VM in a zone where {size.name} has "
+                        f"UltraSSDAvailable ({','.join(size.ultra_zones) or 'none'})")
+    if len(data_disks) > size.max_data_disks:
+        problems.append(f"{len(data_disks)} data disks, more than the size's MaxDataDiskCount "
+                        f"{size.max_data_disks}")
+    checks = [(os_disk, "ReadWrite", True)] + [
+        (disk, entry["caching"], False)
+        for disk, entry in zip(data_disks, vm["properties"]["storageProfile"]["dataDisks"],
+                               strict=True)]
+    for disk, caching, is_os in checks:
+        try:
+            check_zone(vm, disk)
+            check_for_vm(vm, disk, caching, os_disk=is_os)
+        except ArmError as refused:
+            problems.append(f"disk {disk['name']}: {refused.message}")
+    return problems
 
 
 def _vault(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> None:

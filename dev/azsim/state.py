@@ -58,6 +58,12 @@ class SimState:
     # disk's zones). Azure does not document it (restore-realities-2026.md 1.1).
     restored_disk_zone: str = "regional"
     same_name_rule: str = "diskExists"  # or "jobRunning" (scenario.py)
+    # The power states an OS-disk swap accepts: "deallocated", "stopped" (or deallocated), "none"
+    # (any); Azure's docs disagree (reference B5).
+    os_disk_swap_requires: str = "deallocated"
+    # Whether a restored disk keeps the recovery point's securityProfile ("kept") or comes back
+    # without one ("dropped"); Azure does not document it (restore-realities-2026.md 1.4).
+    restored_disk_security_profile: str = "kept"
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

@@ -1,25 +1,46 @@
 """Attaching, detaching and swapping a VM's disks, with the checks Compute makes.
 
 Error codes and messages follow the observed service answers collected in the reference
-(ConflictingUserInput, PropertyChangeNotAllowed, OperationNotAllowed, zone BadRequests).
-Changes take effect on the VM model and the disks' `managedBy` immediately; the VM shows
-`provisioningState: Updating` until the operation's duration has elapsed.
+(ConflictingUserInput, PropertyChangeNotAllowed, OperationNotAllowed, zone BadRequests) and the
+issues cited at each check; where no answer is on record the text is the simulator's (said so at
+the check: the product must not depend on any text). The VM size's limits come from the size
+catalog (sizes.py), the same one the Resource SKUs list serves. Changes take effect on the VM
+model and the disks' `managedBy` immediately; the VM shows `provisioningState: Updating` until
+the operation's duration has elapsed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import sizes
 from .arm import as_list, as_object
 from .compute import DISK_TYPE, des_id_of, set_managed_by
 from .errors import ArmError, bad_request, conflict
 from .state import SimState
 
 MAX_LUN = 63
-# MaxDataDiskCount of a few sizes (Resource SKUs capability); other sizes allow 64.
-MAX_DATA_DISKS = {"Standard_B2s": 4, "Standard_D2s_v3": 4, "Standard_D4s_v3": 8,
-                  "Standard_D2s_v5": 4, "Standard_D4s_v5": 8, "Standard_D8s_v5": 16,
-                  "Standard_D2_v2": 8, "Standard_DS3_v2": 16}
+CACHING_TYPES = ("None", "ReadOnly", "ReadWrite")
+# Disk SKUs that need a size with Premium Storage (capability PremiumIO): Premium SSD v2 and
+# Ultra "can be used with any premium storage-enabled virtual machine size" (disks-deploy-*).
+PREMIUM_SKUS = frozenset({"Premium_LRS", "Premium_ZRS", "PremiumV2_LRS", "UltraSSD_LRS"})
+# Ultra and Premium SSD v2: no host caching, never an OS disk, and in a region with zones only
+# on a zonal VM (disks-enable-ultra-ssd.md, disks-deploy-premium-v2.md, "Limitations").
+DATA_ONLY_SKUS = frozenset({"UltraSSD_LRS", "PremiumV2_LRS"})
+# Host caching stops at 4095 GiB (azure-docs #35583: "not supported 4,096 GiB").
+MAX_CACHED_GB = 4095
+MAX_OS_DISK_GB = 4095  # the largest OS disk Azure supports (expand-disks docs: 4,095 GiB)
+# Which power states an OS-disk swap accepts (scenario `osDiskSwapRequires`, see scenario.py).
+SWAP_POWER_STATES = {"deallocated": ("deallocated",), "stopped": ("stopped", "deallocated"),
+                     "none": None}
+
+
+def default_caching(disk: dict[str, Any]) -> str:
+    """The caching Compute gives a data disk whose request names none: "None for Standard storage
+    and ReadOnly for Premium" (SDK docstring); Ultra and Premium SSD v2 support only None. What
+    it gives a Premium SSD of 4 TiB or more is not documented: ReadOnly here, which the caching
+    check then refuses, so a client must name its caching."""
+    return "ReadOnly" if disk["sku"]["name"] in ("Premium_LRS", "Premium_ZRS") else "None"
 
 
 def data_disk_entry(disk: dict[str, Any], lun: int, caching: str = "ReadOnly",
@@ -35,7 +56,8 @@ def data_disk_entry(disk: dict[str, Any], lun: int, caching: str = "ReadOnly",
 
 
 def disk_for_attach(state: SimState, vm: dict[str, Any], disk_id: Any) -> dict[str, Any]:
-    """The disk to attach to `vm`, after the ownership, region and zone checks."""
+    """The disk to attach to `vm`, after the ownership, region and zone checks (the size and
+    caching checks are `check_for_vm`'s)."""
     disk = state.get(disk_id) if isinstance(disk_id, str) else None
     if disk is None or disk["type"] != DISK_TYPE:
         raise ArmError(404, "NotFound", f"Disk {disk_id} is not found.")
@@ -48,11 +70,11 @@ def disk_for_attach(state: SimState, vm: dict[str, Any], disk_id: Any) -> dict[s
     if disk["location"].replace(" ", "").lower() != vm["location"].replace(" ", "").lower():
         raise bad_request("BadRequest", f"Disk {disk['id']} is in location '{disk['location']}' "
                           f"but the VM is in '{vm['location']}'.")
-    _check_zone(vm, disk)
+    check_zone(vm, disk)
     return disk
 
 
-def _check_zone(vm: dict[str, Any], disk: dict[str, Any]) -> None:
+def check_zone(vm: dict[str, Any], disk: dict[str, Any]) -> None:
     vm_zones, disk_zones = vm.get("zones") or [], disk.get("zones") or []
     if disk["sku"]["name"].upper().endswith("_ZRS"):
         return  # a ZRS disk has no zone and attaches to a VM in any zone of its region
@@ -65,6 +87,65 @@ def _check_zone(vm: dict[str, Any], disk: dict[str, Any]) -> None:
                           f"Disk zone: '{disk_zones[0]}'.")
 
 
+def check_for_vm(vm: dict[str, Any], disk: dict[str, Any], caching: Any, *,
+                 os_disk: bool = False) -> None:
+    """What Compute refuses about putting `disk` on `vm` with `caching`, beyond ownership,
+    region and zone: the size's Premium Storage support, Ultra Disk enablement, the SKUs that
+    only zonal VMs take and only as data disks, and host caching."""
+    size_name = vm["properties"]["hardwareProfile"]["vmSize"]
+    size, sku, name = sizes.find(size_name), disk["sku"]["name"], disk["name"]
+    target = "osDisk" if os_disk else "dataDisk"
+    if sku in PREMIUM_SKUS and not (size and size.premium_io):
+        # Observed (microsoft/lisa PR #689) for a data disk; the code is the one observed for the
+        # same refusal on VM create ("...storage account type 'Premium_LRS' is not supported for
+        # VM size..."): 400 InvalidParameter.
+        raise bad_request("InvalidParameter", "Requested operation cannot be performed because "
+                          f"the VM size {size_name} does not support the storage account type "
+                          f"{sku} of disk '{name}'.", f"{target}.managedDisk.storageAccountType")
+    if os_disk and sku in DATA_ONLY_SKUS:
+        # Documented limitation ("can't be used as an OS disk"); code and text are a guess.
+        raise bad_request("InvalidParameter", f"Storage account type {sku} of disk '{name}' is "
+                          "not supported for OS disks.", "osDisk.managedDisk.storageAccountType")
+    if os_disk and disk["properties"]["diskSizeGB"] > MAX_OS_DISK_GB:  # code, text: a guess
+        raise bad_request("BadRequest", f"The disk {name} is {disk['properties']['diskSizeGB']} "
+                          f"GB; an OS disk can be at most {MAX_OS_DISK_GB} GB.")
+    if sku == "UltraSSD_LRS" and not vm["properties"].get("additionalCapabilities", {}).get(
+            "ultraSSDEnabled"):
+        # Observed: azure-docs #59977, azure-sdk-for-java #41529.
+        raise bad_request("InvalidParameter", "StorageAccountType UltraSSD_LRS can be used only "
+                          "when additionalCapabilities.ultraSSDEnabled is set.",
+                          "managedDisk.storageAccountType")
+    if sku in DATA_ONLY_SKUS and not vm.get("zones"):
+        # Documented ("can only be attached to zonal VMs" in a region with zones; every
+        # simulated region has zones); code and text are a guess.
+        raise bad_request("BadRequest", f"Disk {disk['id']} of storage account type {sku} can "
+                          "only be attached to a virtual machine in an availability zone.")
+    _check_caching(disk, caching)
+
+
+def _check_caching(disk: dict[str, Any], caching: Any) -> None:
+    if caching not in CACHING_TYPES:
+        raise bad_request("InvalidParameter", f"The value '{caching}' of parameter 'caching' is "
+                          f"not valid; allowed: {', '.join(CACHING_TYPES)}.", "caching")
+    if caching == "None":
+        return
+    sku, props = disk["sku"]["name"], disk["properties"]
+    if sku in DATA_ONLY_SKUS:
+        # Observed for Ultra (cluster-api-provider-azure #2429: "Storage Account type
+        # UltraSSD_LRS is not supported with caching type ..."; the end of the text is a guess),
+        # the same assumed for Premium SSD v2 (documented: no host caching).
+        raise bad_request("InvalidParameter", f"Storage Account type {sku} is not supported with "
+                          f"caching type {caching}.", "caching")
+    if props["diskSizeGB"] > MAX_CACHED_GB:
+        # Observed: azuredisk-csi-driver #3072, packer #6773.
+        raise bad_request("BadRequest", "Only Disk CachingType 'None' is supported for disk with "
+                          f"size greater than {MAX_CACHED_GB} GB.")
+    if (props.get("maxShares") or 1) > 1:
+        # Observed: azure-docs #85683.
+        raise bad_request("BadRequest", f"Shared disk '{disk['name']}' with maxShares "
+                          f"{props['maxShares']} supports only Disk CachingType 'None'.")
+
+
 def check_luns(vm: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     luns = [e["lun"] for e in entries]
     for lun in luns:
@@ -74,8 +155,7 @@ def check_luns(vm: dict[str, Any], entries: list[dict[str, Any]]) -> None:
     if len(set(luns)) != len(luns):
         raise bad_request("InvalidParameter", "A LUN must be unique for each data disk attached "
                           "to a VM.", "dataDisk.lun")
-    size = vm["properties"]["hardwareProfile"]["vmSize"]
-    limit = MAX_DATA_DISKS.get(size, 64)
+    limit = sizes.max_data_disks(vm["properties"]["hardwareProfile"]["vmSize"])
     if len(entries) > limit:
         raise conflict("OperationNotAllowed", "The maximum number of data disks allowed to be "
                        f"attached to a VM of this size is {limit}.", "dataDisks")
@@ -119,7 +199,9 @@ def requested_data_disks(state: SimState, vm: dict[str, Any], requested: Any
             raise bad_request("InvalidParameter", "The simulator supports only createOption "
                               "'Attach' with managedDisk.id for new data disks.", "dataDisks")
         disk = disk_for_attach(state, vm, disk_id)
-        entries.append(data_disk_entry(disk, item.get("lun"), item.get("caching", "ReadOnly"),
+        caching = item.get("caching", default_caching(disk))
+        check_for_vm(vm, disk, caching)
+        entries.append(data_disk_entry(disk, item.get("lun"), caching,
                                        item.get("deleteOption", "Detach")))
     return entries
 
@@ -137,9 +219,25 @@ def plan_os_swap(state: SimState, vm: dict[str, Any], requested: Any) -> dict[st
     new_id = as_object(requested.get("managedDisk") or {}, "osDisk.managedDisk").get("id")
     if not isinstance(new_id, str) or new_id.lower() == current["managedDisk"]["id"].lower():
         return None
+    _check_swap_power(state, vm)
     new = disk_for_attach(state, vm, new_id)
+    check_for_vm(vm, new, current.get("caching", "ReadWrite"), os_disk=True)
     _check_swap(vm, state.get(current["managedDisk"]["id"]), new, requested)
     return new
+
+
+def _check_swap_power(state: SimState, vm: dict[str, Any]) -> None:
+    """Whether Compute swaps the OS disk of a VM in its power state is not settled: the 2018
+    os-disk-swap docs say the VM must be stopped (deallocated), the newer ones that it need not
+    be (reference B5). The scenario's `osDiskSwapRequires` picks one; the code and text of the
+    refusal are a guess (none is on record)."""
+    accepted = SWAP_POWER_STATES[state.os_disk_swap_requires]
+    if accepted is None or vm["_power"] in accepted:
+        return
+    wanted = "stopped (deallocated)" if accepted == ("deallocated",) else "stopped or deallocated"
+    raise conflict("OperationNotAllowed", f"The OS disk of virtual machine '{vm['name']}' can "
+                   f"be swapped only while the virtual machine is {wanted}; its power state is "
+                   f"'{vm['_power']}'.", "osDisk.managedDisk.id")
 
 
 def apply_os_swap(state: SimState, vm: dict[str, Any], new: dict[str, Any]) -> None:
@@ -154,6 +252,19 @@ def apply_os_swap(state: SimState, vm: dict[str, Any], new: dict[str, Any]) -> N
                    diskSizeGB=new["properties"]["diskSizeGB"])
 
 
+def security_class(security_type: Any) -> str:
+    """A security type's class: a VM `ConfidentialVM` takes disks `ConfidentialVM_*`; none (or
+    `Standard`) is Standard; `TrustedLaunch` is TrustedLaunch."""
+    if not security_type or security_type == "Standard":
+        return "Standard"
+    return "ConfidentialVM" if str(security_type).startswith("ConfidentialVM") else security_type
+
+
+def disk_generation(disk: dict[str, Any]) -> str:
+    # An OS disk that names no generation is taken as V1, the API's default (an assumption).
+    return disk["properties"].get("hyperVGeneration") or "V1"
+
+
 def _check_swap(vm: dict[str, Any], old: Any, new: dict[str, Any], requested: dict[str, Any]
                 ) -> None:
     props, old_props = new["properties"], (old or {}).get("properties", {})
@@ -165,12 +276,21 @@ def _check_swap(vm: dict[str, Any], old: Any, new: dict[str, Any], requested: di
     if props.get("osType") != vm["properties"]["storageProfile"]["osDisk"]["osType"]:
         raise conflict("PropertyChangeNotAllowed", "Changing property 'osDisk.osType' is not "
                        "allowed.", "osDisk.osType")
-    if props.get("hyperVGeneration") != old_props.get("hyperVGeneration"):
-        raise bad_request("BadRequest", "The Hyper-V generation of the OS disk does not match "
-                          "the virtual machine's.")
-    vm_security = vm["properties"].get("securityProfile", {}).get("securityType", "Standard")
-    disk_security = props.get("securityProfile", {}).get("securityType", "Standard")
-    if vm_security != disk_security:
+    # Hyper-V generation: the size must run it, and it must be the VM's own
+    # (instanceView.hyperVGeneration). Code and text are the simulator's (reference B5).
+    size_name = vm["properties"]["hardwareProfile"]["vmSize"]
+    size, generation = sizes.find(size_name), disk_generation(new)
+    if size is None or generation not in size.hyper_v_generations:
+        raise bad_request("BadRequest", f"The Hyper-V generation {generation} of disk "
+                          f"'{new['name']}' is not supported by the VM size {size_name} "
+                          f"({', '.join(size.hyper_v_generations) if size else 'unknown'}).")
+    if generation != vm["_instanceView"]["hyperVGeneration"]:
+        raise bad_request("BadRequest", f"The Hyper-V generation {generation} of disk "
+                          f"'{new['name']}' does not match the virtual machine's, "
+                          f"{vm['_instanceView']['hyperVGeneration']}.")
+    vm_security = security_class(vm["properties"].get("securityProfile", {}).get("securityType"))
+    disk_security = security_class(props.get("securityProfile", {}).get("securityType"))
+    if vm_security != disk_security:  # observed on VM create; on swap assumed the same (B5)
         raise bad_request("BadRequest", "Security type of VM is not compatible with the security "
                           "type of attached OS Disk.")
     if props["diskSizeGB"] < old_props.get("diskSizeGB", 0):

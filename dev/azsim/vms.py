@@ -18,8 +18,10 @@ from .state import Operation, SimState, public
 from .vm_disks import (
     apply_data_disks,
     apply_os_swap,
+    check_for_vm,
     check_luns,
     data_disk_entry,
+    default_caching,
     disk_for_attach,
     lowest_free_lun,
     plan_os_swap,
@@ -40,10 +42,17 @@ _POWER = {"deallocate": ("deallocating", "deallocated", "deallocate"),
 
 def new_vm(state: SimState, rid: str, size: str, os_disk: dict[str, Any],
            data_disks: list[dict[str, Any]], power: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """A VM around existing disks; `spec` may carry extra `properties`, `instanceView`, `tags`,
-    `zones` (passed through as given)."""
+    """A VM around existing disks. `spec` may carry `securityType` (TrustedLaunch or
+    ConfidentialVM: `properties.securityProfile` with Secure Boot and vTPM on), `ultraSSDEnabled`
+    (`properties.additionalCapabilities`), `hyperVGeneration` (the instance view's; the OS disk's
+    by default), and extra `properties`, `instanceView`, `tags`, `zones` (passed through)."""
     props = {**spec.get("properties", {}), "vmId": state.new_guid(),
              "hardwareProfile": {"vmSize": size}, "timeCreated": iso(state.now())}
+    if spec.get("securityType"):
+        props["securityProfile"] = {"securityType": spec["securityType"], "uefiSettings": {
+            "secureBootEnabled": True, "vTpmEnabled": True}}
+    if spec.get("ultraSSDEnabled"):
+        props["additionalCapabilities"] = {"ultraSSDEnabled": True, "hibernationEnabled": False}
     props["storageProfile"] = {
         **props.get("storageProfile", {}), "diskControllerType": "SCSI",
         "osDisk": {"osType": os_disk["properties"].get("osType", "Linux"), "name": os_disk["name"],
@@ -53,8 +62,8 @@ def new_vm(state: SimState, rid: str, size: str, os_disk: dict[str, Any],
                    "deleteOption": "Detach", "diskSizeGB": os_disk["properties"]["diskSizeGB"]},
         "dataDisks": data_disks,
     }
-    view = {**spec.get("instanceView", {}),
-            "hyperVGeneration": os_disk["properties"].get("hyperVGeneration", "V1")}
+    view = {**spec.get("instanceView", {}), "hyperVGeneration": spec.get("hyperVGeneration") or
+            os_disk["properties"].get("hyperVGeneration", "V1")}
     vm = {"id": rid, "name": rid.rsplit("/", 1)[-1], "type": VM_TYPE,
           "location": os_disk["location"], "tags": spec.get("tags", {}), "properties": props,
           "_power": power, "_busyUntil": 0.0, "_etag": 1, "_changed": state.now(),
@@ -184,8 +193,10 @@ def attach_detach(ctx: Ctx) -> Response:
         if any(e["managedDisk"]["id"].lower() == str(item.get("diskId")).lower() for e in entries):
             continue  # attaching an attached disk again is a no-op
         disk = disk_for_attach(ctx.state, vm, item.get("diskId"))
+        caching = item.get("caching", default_caching(disk))
+        check_for_vm(vm, disk, caching)
         lun = item.get("lun", lowest_free_lun(entries))
-        entries.append(data_disk_entry(disk, lun, item.get("caching", "ReadOnly"),
+        entries.append(data_disk_entry(disk, lun, caching,
                                        item.get("deleteOption", "Detach"),
                                        bool(item.get("writeAcceleratorEnabled", False))))
     apply_data_disks(ctx.state, vm, entries)

@@ -107,8 +107,10 @@ def test_attach_detach_rules(demo: Demo, change: Callable[[Demo], dict[str, Any]
 
 
 def test_zonal_vm_needs_disks_in_its_zone(make_demo: Callable[..., Demo]) -> None:
-    def zonal(spec: dict[str, Any]) -> None:
+    def zonal(spec: dict[str, Any]) -> None:  # a zonal VM's disks are in its zone
         spec["virtualMachines"][0]["zones"] = ["1"]
+        for disk in spec["disks"]:
+            disk["zones"] = ["1"]
 
     demo = make_demo(zonal)
     attach = demo.c.compute.virtual_machines.begin_attach_detach_data_disks
@@ -159,6 +161,8 @@ def test_os_disk_swap_after_deallocation(demo: Demo) -> None:
 ])
 def test_os_disk_swap_rules(demo: Demo, disk: dict[str, Any], os_disk: dict[str, Any],
                             status: int, code: str) -> None:
+    # Deallocated first (the demo's osDiskSwapRequires), so only the disk is refused.
+    demo.finish(demo.c.compute.virtual_machines.begin_deallocate(demo.app_rg, "vm-app01"), 121)
     properties = dict(disk)
     replacement = new_disk(demo, "candidate", size=properties.pop("size"), **properties)
     managed = {"id": replacement, **os_disk.pop("managedDisk", {})}

@@ -22,8 +22,8 @@ from azure.mgmt.resource.resources import models as resources
 if TYPE_CHECKING:
     from conftest import Demo
 
-# A verbatim copy of ../shared/azure-api-examples (provenance in SOURCES.md), kept in the repo so
-# the suite runs from any clone.
+# A verbatim copy of ../shared/azure-api-examples plus the Resource SKUs example (provenance in
+# SOURCES.md), kept in the repo so the suite runs from any clone.
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 DP, AUTHZ, VM, DISKS, RG = "2026-06-01", "2022-04-01", "2026-04-01", "2026-03-02", "2025-04-01"
 Observed = dict[str, tuple[dict[str, str], Any]]  # status code -> (headers, body)
@@ -89,6 +89,11 @@ DIFFERENCES: dict[str, dict[str, str]] = {
         "200 bootDiagnostics.serialConsoleLogBlobUri": "managed boot diagnostics (no blob URIs)",
         "200 patchStatus.lastPatchInstallationSummary":
             "no patch installation has run on the demo VM",
+    },
+    "Compute__ResourceSkus_ListForARegion.json": {
+        "200 value[].locationInfo[].zoneDetails[].name":
+            "the example writes `name`; azure-mgmt-compute 39.0.0 (generated from the API spec) "
+            "reads `Name` in ResourceSkuZoneDetails, so azsim sends that",
     },
     "Compute__VirtualMachine_Update_DetachDataDiskUsingToBeDetachedProperty.json": {
         "200 properties.osProfile.windowsConfiguration": "the demo VM runs Linux",
@@ -450,6 +455,10 @@ CASES: dict[str, tuple[Callable[[Demo], Observed], Callable[[Any], Any]]] = {
     "Compute__VirtualMachine_Update_DetachDataDiskUsingToBeDetachedProperty.json": (
         _patch_detach, _hybrid(compute.VirtualMachine)),
     "Resources__CreateResourceGroup.json": (_create_group, _hybrid(resources.ResourceGroup)),
+    "Compute__ResourceSkus_ListForARegion.json": (
+        lambda d: _get(d, f"/subscriptions/{d.sub}/providers/Microsoft.Compute/skus",
+                       "2021-07-01&%24filter=location%20eq%20%27westeurope%27"),
+        _hybrid(compute.ResourceSku)),
 }
 
 
