@@ -841,6 +841,8 @@ class FakeControlPlane:
             return ("OperationNotAllowed", f"The OS disk of VM {vm.id} can be changed only when "
                     f"the VM is {' or '.join(allowed)}.")
         old = self.disks.get(_key(vm.os_disk_id or ""))
+        if (disk.sku or "").lower() in ("premiumv2_lrs", "ultrassd_lrs"):
+            return ("BadRequest", f"A disk of SKU {disk.sku} cannot be used as an OS disk.")
         if disk.hyper_v_generation and vm.hyper_v_generation and \
                 disk.hyper_v_generation != vm.hyper_v_generation:
             return ("BadRequest", "The Hyper-V generation of the OS disk does not match the "
@@ -863,6 +865,9 @@ class FakeControlPlane:
         if sku in _PREMIUM and size is not None and size.premium_io is False:
             return ("OperationNotAllowed", f"Storage account type '{disk.sku}' is not supported "
                     f"for VM size '{vm.size}'.")
+        if sku in ("premiumv2_lrs", "ultrassd_lrs") and not vm.zones:
+            return ("BadRequest", f"A disk of SKU {disk.sku} can be attached only to a VM in an "
+                    "availability zone.")
         if sku == "ultrassd_lrs" and not vm.ultra_ssd_enabled:
             return ("OperationNotAllowed", "UltraSSD disks can be attached only to a VM with "
                     "additionalCapabilities.ultraSSDEnabled.")

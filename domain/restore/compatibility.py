@@ -6,13 +6,14 @@ production VM, a rollback, or a restore that ran for nothing.
 What Compute refuses (reference: azure-authz-compute-events.md B4, B5; restore-realities-2026.md
 1.4), each named here with what to do:
 * both ways: Premium storage (Premium SSD, v2, Ultra) on a size without PremiumIO; an Ultra Disk
-  on a VM without Ultra Disk compatibility;
+  on a VM without Ultra Disk compatibility; Ultra Disks and Premium SSD v2 on a regional VM (they
+  attach only to VMs in an availability zone);
 * attach: more data disks than the size allows; caching other than None on Ultra Disks,
   Premium SSD v2 and disks of 4 TiB or more;
-* swap: another OS type, Hyper-V generation (the VM's, and one the size runs), security type
-  (Trusted Launch and Confidential VM cannot be switched by swapping disks), Disk Encryption Set
-  (both disks must use the same), a disk smaller than the VM's OS disk (an OS disk cannot shrink)
-  or larger than an OS disk can be.
+* swap: Ultra Disks and Premium SSD v2 (never OS disks); another OS type, Hyper-V generation
+  (the VM's, and one the size runs), security type (Trusted Launch and Confidential VM cannot be
+  switched by swapping disks), Disk Encryption Set (both disks must use the same), a disk
+  smaller than the VM's OS disk (an OS disk cannot shrink) or larger than an OS disk can be.
 Where Azure does not say a value (an older disk without `hyperVGeneration`, a size the region
 does not list), that check is left to Compute, never guessed.
 """
@@ -66,6 +67,9 @@ def swap_problems(vm: Vm, size: VmSize | None, os_disk: Disk | None,
     if disk is None:
         return []
     problems = []
+    if (disk.sku or "").lower() in NO_CACHING_SKUS:
+        problems.append(f"a {disk.sku} disk cannot be an OS disk: restore it and attach it as a "
+                        "data disk")
     if (disk.os_type or "").lower() != (vm.os_type or "").lower():
         problems.append(f"the disk's OS type is {disk.os_type or 'none (a data disk)'}, the "
                         f"VM's is {vm.os_type}: swap only an OS disk of the same OS type")
@@ -107,6 +111,9 @@ def _storage_problems(vm: Vm, size: VmSize | None, disk: Disk) -> list[str]:
     if sku in PREMIUM_SKUS and size is not None and size.premium_io is False:
         problems.append(f"the disk is {disk.sku} and the VM's size {size.name} does not support "
                         "Premium storage: resize the VM to a size that does (an 's' size)")
+    if sku in NO_CACHING_SKUS and not vm.zones:
+        problems.append(f"a {disk.sku} disk attaches only to a VM in an availability zone, and "
+                        "the VM is regional")
     if sku == "ultrassd_lrs" and not vm.ultra_ssd_enabled:
         problems.append("the disk is an Ultra Disk and the VM does not have Ultra Disk "
                         "compatibility (additionalCapabilities.ultraSSDEnabled): enable it "

@@ -88,6 +88,20 @@ def test_an_ultra_disk_on_a_vm_without_ultra_compatibility_is_refused(h, restore
     refused_before_anything(h, out, "Ultra Disk compatibility")
 
 
+def test_a_premium_v2_disk_on_a_regional_vm_is_refused(h, restores):
+    set_disk(h, estate.DATA0, sku="PremiumV2_LRS")
+    out = restores.run(restores.request(attach={"vmId": estate.VM}))
+    refused_before_anything(h, out, "a PremiumV2_LRS disk attaches only to a VM in an "
+                                    "availability zone, and the VM is regional")
+
+
+def test_an_ultra_disk_is_never_swapped_in_as_an_os_disk(h, restores):
+    vm(h).zones, vm(h).ultra_ssd_enabled = ["1"], True
+    set_disk(h, estate.OS_DISK, sku="UltraSSD_LRS", zones=["1"])
+    out = restores.run(restores.request(estate.OS_DISK, swapOsDisk={"vmId": estate.VM}))
+    refused_before_anything(h, out, "a UltraSSD_LRS disk cannot be an OS disk")
+
+
 def test_every_mismatch_is_named_in_one_refusal(h, restores):
     vm(h).size = "Standard_D2_v3"
     set_disk(h, estate.DATA0, sku="UltraSSD_LRS")
