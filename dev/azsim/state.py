@@ -58,6 +58,7 @@ class SimState:
     # disk's zones). Azure does not document it (restore-realities-2026.md 1.1).
     restored_disk_zone: str = "regional"
     same_name_rule: str = "diskExists"  # or "jobRunning" (scenario.py)
+    snapshot_time_offset: float = -30.0  # a Backup snapshot's timeCreated - its point's time
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
