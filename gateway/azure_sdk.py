@@ -29,6 +29,7 @@ from domain.model import (
     RestorePlan,
     RoleAssignment,
     RoleGrant,
+    Snapshot,
     Vm,
 )
 
@@ -80,6 +81,9 @@ class AzureControlPlane:
 
     def get_vm(self, vm_id: str) -> Vm | None:
         return self._compute.get_vm(vm_id)
+
+    def list_snapshots(self, resource_group_id: str) -> list[Snapshot]:
+        return self._compute.list_snapshots(resource_group_id)
 
     # ---- role assignments -------------------------------------------------------------------
     def grant_role(self, grant: RoleGrant) -> RoleAssignment:

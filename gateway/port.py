@@ -19,6 +19,7 @@ from domain.model import (
     RestorePlan,
     RoleAssignment,
     RoleGrant,
+    Snapshot,
     Vm,
 )
 
@@ -45,6 +46,11 @@ class ControlPlane(Protocol):
 
     def get_vm(self, vm_id: str) -> Vm | None:
         """With the instance view's power state ("running", "deallocated", ...)."""
+        ...
+
+    def list_snapshots(self, resource_group_id: str) -> list[Snapshot]:
+        """The snapshots of a resource group, every page; [] when the group does not exist.
+        Raises AppNotAuthorized when the app may not read them there."""
         ...
 
     # ---- role assignments -----------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from azsim.sdk import mgmt_clients
 
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
@@ -35,12 +34,13 @@ def delete_disk(env: Any, disk: str) -> None:
     assert env.resource(disk) is None
 
 
-def protect_cmk_disk(name: str):
-    """An unattached CMK data disk in rg-app (des-cmk), protected by the demo vault."""
+def protect_cmk_disk(name: str, *, cmk: bool = True):
+    """An unattached data disk in rg-app (CMK through des-cmk, or a platform key), protected by
+    the demo vault."""
     def patch(scenario: dict[str, Any]) -> None:
         scenario["disks"].append({"resourceGroup": "rg-app", "name": name, "sku": "Premium_LRS",
-                                  "sizeGB": 128, "diskEncryptionSetId": DES,
-                                  "tags": {"workload": "app01"}, "properties": {}})
+                                  "sizeGB": 128, "tags": {"workload": "app01"}, "properties": {},
+                                  **({"diskEncryptionSetId": DES} if cmk else {})})
         template = scenario["backupVaults"][0]["backupInstances"][0]
         scenario["backupVaults"][0]["backupInstances"].append(dict(
             template, disk="/subscriptions/{subscriptionId}/resourceGroups/rg-app/providers/"
@@ -51,8 +51,6 @@ def protect_cmk_disk(name: str):
     return patch
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 part 7: the DES is read from the deleted disk, "
-                   "so no Reader is granted and the run ends PropagationTimedOut")
 def test_a_deleted_cmk_disk_comes_back_with_reader_on_its_encryption_set_for_the_run(
         recovery_env, payloads):
     r = recovery_env(deleted_disk_policies(payloads), protect_cmk_disk("vm-app01-cmk2"))
@@ -73,10 +71,42 @@ def test_a_deleted_cmk_disk_comes_back_with_reader_on_its_encryption_set_for_the
     assert all(a["revoked"] is True and a["preExisting"] is False for a in roles.values())
     assert not restore.get("warnings"), restore
     # azsim's audit: the app wrote the Reader assignment on the set, and deleted it again
-    on_des = [e for e in r.env.sim.audit(write=True) if e["status"] < 300
-              and e["scope"].lower().startswith(des.lower() + "/providers/microsoft.authorization")]
-    assert [e["method"] for e in on_des] == ["PUT", "DELETE"]
+    on_des = [e["operation"] for e in r.env.sim.audit(write=True)
+              if e["status"] < 300 and e["scope"].lower() == des.lower()]
+    assert on_des == ["Microsoft.Authorization/roleAssignments/write",
+                      "Microsoft.Authorization/roleAssignments/delete"]
     back = r.env.resource(disk)
     assert back["properties"]["encryption"]["diskEncryptionSetId"].lower() == des.lower()
     assert back["managedBy"].lower() == payloads.vm_id().lower()
+    assert r.env.leftover_assignments() == set()
+
+
+def test_snapshots_the_app_may_not_read_leave_a_warning_and_the_recovery_goes_on(
+        recovery_env, payloads):
+    """ARM's answer to an identity without `snapshots/read` on the snapshot resource group (azsim
+    checks no reads: the 403 is injected as ARM words it)."""
+    def unreadable(scenario: dict[str, Any]) -> None:
+        protect_cmk_disk("vm-app01-plain2", cmk=False)(scenario)
+        scenario.setdefault("faults", []).append({
+            "kind": "status", "status": 403, "code": "AuthorizationFailed",
+            "operation": "Microsoft.Compute/snapshots/read",
+            "message": "The client does not have authorization to perform action "
+                       "'Microsoft.Compute/snapshots/read' over scope '/subscriptions/"
+                       f"{scenario['subscriptionId']}/resourceGroups/rg-snapshots' or the scope "
+                       "is invalid."})
+
+    r = recovery_env(deleted_disk_policies(payloads), unreadable)
+    disk = payloads.disk_id("vm-app01-plain2")
+    delete_disk(r.env, disk)
+    event = payloads.delete_event(disk)
+    assert r.deliver([event]).status_code == 202
+    record = r.event(f"eventgrid:{event['id']}")
+    out = r.env.host.wait_for(record["runId"], timeout=180)["output"]
+    (restore,) = out["restores"]
+    assert restore["outcome"] == "Succeeded", json.dumps(out, indent=1)
+    assert [a["role"] for a in restore["roleAssignments"]] == [DISK_RESTORE_OPERATOR]
+    [warning] = restore["warnings"]
+    assert warning.startswith("the Disk Encryption Set could not be determined: if the disk "
+                              "used a customer-managed key, grant the vault Reader on it")
+    assert "Microsoft.Compute/snapshots/read" in warning and "rg-snapshots" in warning
     assert r.env.leftover_assignments() == set()
