@@ -137,6 +137,19 @@ class Disk(Record):
 
 
 @dataclass(frozen=True)
+class Snapshot(Record):
+    """A Microsoft.Compute/snapshots resource as the planner needs it: whose copy it is
+    (`creationData.sourceResourceId`), when it was taken and the Disk Encryption Set it is
+    encrypted with (None: a platform key)."""
+
+    id: str
+    source_resource_id: str | None
+    time_created: str | None  # ISO-8601 UTC
+    encryption_set_id: str | None = None
+    incremental: bool = False
+
+
+@dataclass(frozen=True)
 class DataDisk(Record):
     lun: int
     disk_id: str
@@ -265,6 +278,9 @@ class RestorePlan(Record):
     dry_run: bool = False
     propagation_timeout_s: int = 1800
     job_timeout_s: int = 7200
+    # What the plan could not settle and the outcome must say (a deleted CMK disk's Disk
+    # Encryption Set that could not be read): the run goes on.
+    warnings: list[str] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 # ---- what an activity is asked: one record per input, one per output ----------------------------

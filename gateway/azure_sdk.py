@@ -29,6 +29,7 @@ from domain.model import (
     RestorePlan,
     RoleAssignment,
     RoleGrant,
+    Snapshot,
     Vm,
     VmSize,
 )
@@ -84,6 +85,8 @@ class AzureControlPlane:
 
     def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None:
         return self._compute.get_vm_size(subscription_id, location, size)
+    def list_snapshots(self, resource_group_id: str) -> list[Snapshot]:
+        return self._compute.list_snapshots(resource_group_id)
 
     # ---- role assignments -------------------------------------------------------------------
     def grant_role(self, grant: RoleGrant) -> RoleAssignment:

@@ -19,6 +19,7 @@ from domain.model import (
     RestorePlan,
     RoleAssignment,
     RoleGrant,
+    Snapshot,
     Vm,
     VmSize,
 )
@@ -51,6 +52,11 @@ class ControlPlane(Protocol):
     def get_vm_size(self, subscription_id: str, location: str, size: str) -> VmSize | None:
         """What `size` allows in `location` (Resource SKUs); None when the region does not list
         it."""
+        ...
+
+    def list_snapshots(self, resource_group_id: str) -> list[Snapshot]:
+        """The snapshots of a resource group, every page; [] when the group does not exist.
+        Raises AppNotAuthorized when the app may not read them there."""
         ...
 
     # ---- role assignments -----------------------------------------------------------------------

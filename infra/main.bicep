@@ -366,19 +366,21 @@ resource vmOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = i
   }
 }
 
-// Source and snapshot resource groups: read the protected disks (size, SKU, encryption) and check
-// that the vault's identity holds Disk Snapshot Contributor on the snapshot resource group.
+// Source and snapshot resource groups: read the protected disks (size, SKU, encryption), check
+// that the vault's identity holds Disk Snapshot Contributor on the snapshot resource group, and
+// read the snapshots Backup keeps there (a deleted disk's Disk Encryption Set is on them).
 resource sourceReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(sourceResourceGroupIds)) {
   name: guid(subscription().id, environmentName, 'diskrestore-source-reader')
   properties: {
     roleName: 'diskrestore source reader (${environmentName}, ${resourceToken})'
-    description: 'Source disk and snapshot resource groups: read disks and role assignments. Nothing else.'
+    description: 'Source disk and snapshot resource groups: read disks, snapshots and role assignments. Nothing else.'
     type: 'CustomRole'
     permissions: [
       {
         actions: [
           'Microsoft.Resources/subscriptions/resourceGroups/read'
           'Microsoft.Compute/disks/read'
+          'Microsoft.Compute/snapshots/read'
           'Microsoft.Authorization/roleAssignments/read'
         ]
         notActions: []
@@ -486,7 +488,7 @@ module sourceReader 'access/role-on-group.bicep' = [for id in sourceResourceGrou
   params: {
     principalId: identity.outputs.principalId
     roleDefinitionId: sourceReaderRole.id
-    reason: 'diskrestore: read the protected source disks here, and check that the vault identity holds Disk Snapshot Contributor on its snapshot resource group.'
+    reason: 'diskrestore: read the protected source disks here, check that the vault identity holds Disk Snapshot Contributor on its snapshot resource group, and read the snapshots Backup keeps there (the Disk Encryption Set of a deleted disk).'
   }
 }]
 

@@ -54,4 +54,5 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
         attach=plan.attach if plan else None, swap=swap or (plan.swap if plan else None),
         approval=approval, plan=plan if dry_run else None,
         intermediate_disk_id=zone_copy.intermediate_disk_id if zone_copy else None,
-        zone_copy=zone_copy, properties=properties, warnings=warnings or None)
+        zone_copy=zone_copy, properties=properties,
+        warnings=[*((plan.warnings or []) if plan else []), *(warnings or [])] or None)

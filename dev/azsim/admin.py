@@ -87,8 +87,8 @@ def _render(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
     if rtype == JOB_TYPE.lower():
         return render_job(state, body)
     rendered = public(body)
-    if "_snapshot" in body:
-        rendered["snapshot"] = body["_snapshot"]
+    if "_snapshotId" in body:  # a recovery point: its snapshot (azsim's own link, see README)
+        rendered["snapshotId"] = body["_snapshotId"]
     return rendered
 
 

@@ -32,7 +32,7 @@ _TIERS = {"Premium_LRS": "Premium", "Premium_ZRS": "Premium", "StandardSSD_LRS":
           "StandardSSD_ZRS": "Standard", "Standard_LRS": "Standard", "UltraSSD_LRS": "Ultra",
           "PremiumV2_LRS": "Premium"}
 _CREATE_OPTIONS = {"Empty", "Copy", "FromImage", "Import", "Restore", "Upload"}
-_PASSED_THROUGH = ("osType", "hyperVGeneration", "encryption", "securityProfile",
+PASSED_THROUGH = ("osType", "hyperVGeneration", "encryption", "securityProfile",
                    "supportedCapabilities")
 
 
@@ -180,11 +180,11 @@ def _create_disk(ctx: Ctx, rid: str, request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(sku, str) or sku not in _TIERS:
         raise bad_request("InvalidParameter", f"The value '{sku}' of parameter 'sku.name' is "
                           "invalid.", "sku.name")
-    extra = {k: v for k, v in props.items() if k in _PASSED_THROUGH}
+    extra = {k: v for k, v in props.items() if k in PASSED_THROUGH}
     if source is not None:  # a copy keeps what its source carries unless the request says
         size = size or source["properties"]["diskSizeGB"]
         extra = {**{k: copy.deepcopy(v) for k, v in source["properties"].items()
-                    if k in _PASSED_THROUGH}, **extra}
+                    if k in PASSED_THROUGH}, **extra}
     if des := as_object(extra.get("encryption", {}), "encryption").get("diskEncryptionSetId"):
         require(ctx.state, des, DES_TYPE)
         extra["encryption"] = {"type": "EncryptionAtRestWithCustomerKey",
@@ -322,17 +322,8 @@ def put_snapshot(ctx: Ctx) -> Response:
         if location != source["location"].lower():
             raise bad_request("BadRequest", f"The snapshot must be in the location of its source "
                               f"disk, '{source['location']}'.")
-        incremental = bool(props.get("incremental", False))
-        snapshot = new_disk(state, rid, source["location"],
-                            "Standard_ZRS" if incremental else "Standard_LRS",
-                            source["properties"]["diskSizeGB"], dict(creation),
-                            {k: copy.deepcopy(v) for k, v in source["properties"].items()
-                             if k in _PASSED_THROUGH})
-        snapshot.update(type=SNAPSHOT_TYPE)
-        snapshot["sku"] = {"name": snapshot["sku"]["name"], "tier": "Standard"}
-        snapshot["properties"]["incremental"] = incremental
-        for key in ("networkAccessPolicy", "publicNetworkAccess"):
-            snapshot["properties"][key] = source["properties"].get(key, "AllowAll")
+        snapshot = new_snapshot(state, rid, source, incremental=bool(
+            props.get("incremental", False)))
     if (tags := ctx.tags(request)) is not None:
         snapshot["tags"] = tags
     snapshot["properties"]["provisioningState"] = "Updating"
@@ -346,6 +337,54 @@ def put_snapshot(ctx: Ctx) -> Response:
     op = state.begin("Microsoft.Compute/snapshots/write", rid, state.duration("diskWrite"),
                      ctx.api_version, complete, op_id=state.new_guid())
     return Response(200 if existed else 202, public(snapshot), lro_headers(ctx, op))
+
+
+def new_snapshot(state: SimState, rid: str, source: dict[str, Any], *, incremental: bool,
+                 created: float | None = None) -> dict[str, Any]:
+    """A snapshot of disk `source` as Compute shows one (Snapshot_GetIncrementalSnapshot.json):
+    `creationData` Copy with the disk's id and `uniqueId`, the disk's size, OS type, generation,
+    security profile and encryption (its Disk Encryption Set); regional, Standard storage (an
+    incremental one ZRS where the region has zones, as Compute picks). `created` (epoch seconds,
+    default now): a Backup snapshot taken in the past. `_sourceZones` and `_sourceSku` keep the
+    disk's zones and SKU, which a restore from it gives the new disk (`restoredDiskZone: source`;
+    a snapshot itself has no zone and Standard storage)."""
+    creation = {"createOption": "Copy", "sourceResourceId": source["id"],
+                "sourceUniqueId": source["properties"]["uniqueId"]}
+    snapshot = new_disk(state, rid, source["location"],
+                        "Standard_ZRS" if incremental else "Standard_LRS",
+                        source["properties"]["diskSizeGB"], creation,
+                        {k: copy.deepcopy(v) for k, v in source["properties"].items()
+                         if k in PASSED_THROUGH})
+    snapshot.update(type=SNAPSHOT_TYPE, tags={}, _sourceZones=list(source.get("zones") or []),
+                    _sourceSku=source["sku"]["name"])
+    snapshot["sku"] = {"name": snapshot["sku"]["name"], "tier": "Standard"}
+    props = snapshot["properties"]
+    props.update(incremental=incremental, diskState="Unattached",
+                 snapshotAccessState="Available", completionPercent=100.0)
+    if incremental:  # one family per disk: every incremental snapshot of it shares the id
+        props["incrementalSnapshotFamilyId"] = source.setdefault(
+            "_snapshotFamily", state.new_guid())
+    if created is not None:
+        props["timeCreated"] = iso(created)
+    for key in ("networkAccessPolicy", "publicNetworkAccess"):
+        props[key] = source["properties"].get(key, "AllowAll")
+    return snapshot
+
+
+@route("GET", f"(?P<scope>{RG})/providers/Microsoft\\.Compute/snapshots",
+       "Microsoft.Compute/snapshots/read", "disks")
+def list_snapshots(ctx: Ctx) -> Response:
+    """Snapshots_ListByResourceGroup, paged (`nextLink` beyond the scenario's `pageSize`)."""
+    snapshots = ctx.state.children(ctx.groups["scope"], SNAPSHOT_TYPE)
+    return page(ctx, [public(s) for s in sorted(snapshots, key=lambda s: s["id"].lower())])
+
+
+@route("GET", f"(?P<scope>{SUB})/providers/Microsoft\\.Compute/snapshots",
+       "Microsoft.Compute/snapshots/read", "disks")
+def list_snapshots_in_subscription(ctx: Ctx) -> Response:
+    """Snapshots_List: every snapshot of the subscription, paged."""
+    snapshots = ctx.state.children(ctx.groups["scope"], SNAPSHOT_TYPE)
+    return page(ctx, [public(s) for s in sorted(snapshots, key=lambda s: s["id"].lower())])
 
 
 @route("DELETE", SNAPSHOT, "Microsoft.Compute/snapshots/delete", "disks")

@@ -76,19 +76,23 @@ def new_backup_instance(vault: dict[str, Any], name: str, disk: dict[str, Any],
     }
 
 
-def new_recovery_point(state: SimState, bi: dict[str, Any], t: float, snapshot: dict[str, Any],
+def new_recovery_point(state: SimState, bi: dict[str, Any], t: float, snapshot_id: str,
                        retention_days: int) -> dict[str, Any]:
-    """A disk recovery point at time `t`; `snapshot` describes the incremental snapshot."""
+    """A disk recovery point at time `t` on the incremental snapshot `snapshot_id` (a
+    Microsoft.Compute/snapshots resource in the snapshot resource group, or gone). Which of the
+    point's members names its snapshot is not documented, so the link is azsim's own
+    (`_snapshotId`, never rendered): the product finds the snapshot as Azure documents, by listing
+    the group (scenario.py, compute.py `new_snapshot`)."""
     rp_id = state.new_guid().replace("-", "")
     expiry = iso(t + retention_days * 86400)
     policy = bi["properties"]["policyInfo"]["policyId"].rsplit("/", 1)[-1]
     return {
         "id": f"{bi['id']}/recoveryPoints/{rp_id}", "name": rp_id, "type": RP_TYPE,
-        "_time": t, "_snapshot": snapshot,
+        "_time": t, "_snapshotId": snapshot_id,
         "properties": {
             "objectType": "AzureBackupDiscreteRecoveryPoint", "recoveryPointId": rp_id,
             "recoveryPointTime": iso(t), "recoveryPointType": "Incremental",
-            "friendlyName": snapshot["id"].rsplit("/", 1)[-1], "policyName": policy,
+            "friendlyName": snapshot_id.rsplit("/", 1)[-1], "policyName": policy,
             "policyVersion": "", "retentionTagName": "Default", "retentionTagVersion": "",
             "expiryTime": expiry, "recoveryPointState": "Completed",
             "recoveryPointDataStoresDetails": [{
@@ -96,6 +100,11 @@ def new_recovery_point(state: SimState, bi: dict[str, Any], t: float, snapshot: 
                 "expiryTime": expiry, "metaData": "", "visible": True, "state": "COMMITTED"}],
         },
     }
+
+
+def snapshot_of(state: SimState, rp: dict[str, Any]) -> dict[str, Any] | None:
+    """The recovery point's incremental snapshot, or None once it was deleted (or moved)."""
+    return state.get(rp["_snapshotId"])
 
 
 def snapshot_rg_of(bi: dict[str, Any]) -> str:

@@ -11,8 +11,8 @@ import copy
 from typing import Any
 
 from .clock import iso
-from .compute import new_disk
-from .dataprotection import JOB_TYPE
+from .compute import PASSED_THROUGH, new_disk
+from .dataprotection import JOB_TYPE, snapshot_of
 from .errors import ArmError
 from .state import SimState
 
@@ -90,8 +90,11 @@ def start_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], t
             error = ArmError(400, "UserErrorSameNameDiskAlreadyExists", "Could not restore as a "
                              "Disk with same name already exists in the selected target "
                              "resource group")
+        elif (snapshot := snapshot_of(state, rp)) is None:  # deleted while the job ran
+            error = ArmError(400, "UserErrorDiskSnapshotNotFound",
+                             "The disk snapshot for this Restore point has been deleted.")
         else:
-            state.put(_restored_disk(state, rp, target_id))
+            state.put(_restored_disk(state, snapshot, target_id))
         _end(job, due, error)
 
     state.schedule(start + seconds, finish)
@@ -109,17 +112,20 @@ def _end(job: dict[str, Any], due: float, error: ArmError | None) -> None:
                                   "isUserError": True, "recommendedAction": []}]
 
 
-def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[str, Any]:
-    """The new disk: region, SKU, size and encryption of the snapshot it is created from; its zone
-    as the scenario's `restoredDiskZone` says (Azure does not document it): none, or the source
-    disk's; its securityProfile as `restoredDiskSecurityProfile` says: kept, or dropped. No tags,
-    and export allowed from anywhere: the restore request carries neither and Azure does not
-    document what a restored disk gets, so azsim gives the least kind answer (a private-link
-    source comes back public)."""
-    snapshot = rp["_snapshot"]
+def _restored_disk(state: SimState, snapshot: dict[str, Any], target_id: str
+                   ) -> dict[str, Any]:
+    """The new disk: region, size and encryption of the snapshot it is created from, the source
+    disk's SKU (what the snapshot's backup recorded; an incremental snapshot itself is Standard
+    storage); its zone as the scenario's `restoredDiskZone` says (Azure does not document it):
+    none, or the source disk's; its securityProfile as `restoredDiskSecurityProfile` says: kept,
+    or dropped. No tags, and export allowed from anywhere: the restore request carries neither
+    and Azure does not document what a restored disk gets, so azsim gives the least kind answer
+    (a private-link source comes back public)."""
     creation = {"createOption": "Copy", "sourceResourceId": snapshot["id"]}
-    disk = new_disk(state, target_id, snapshot["location"], snapshot["sku"], snapshot["sizeGB"],
-                    creation, copy.deepcopy(snapshot["properties"]))
+    props = snapshot["properties"]
+    disk = new_disk(state, target_id, snapshot["location"], snapshot["_sourceSku"],
+                    props["diskSizeGB"], creation,
+                    {k: copy.deepcopy(v) for k, v in props.items() if k in PASSED_THROUGH})
     disk["properties"].pop("diskAccessId", None)
     disk["properties"].update(networkAccessPolicy="AllowAll", publicNetworkAccess="Enabled")
     disk.pop("tags", None)
@@ -128,6 +134,6 @@ def _restored_disk(state: SimState, rp: dict[str, Any], target_id: str) -> dict[
     # `restoredDiskSecurityProfile` says.
     if state.restored_disk_security_profile == "dropped":
         disk["properties"].pop("securityProfile", None)
-    if state.restored_disk_zone == "source" and snapshot.get("zones"):
-        disk["zones"] = list(snapshot["zones"])
+    if state.restored_disk_zone == "source" and snapshot.get("_sourceZones"):
+        disk["zones"] = list(snapshot["_sourceZones"])
     return disk

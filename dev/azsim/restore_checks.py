@@ -12,7 +12,7 @@ from typing import Any
 
 from . import roles
 from .auth import has_role
-from .dataprotection import JOB_TYPE, snapshot_rg_of
+from .dataprotection import JOB_TYPE, snapshot_of, snapshot_rg_of
 from .errors import bad_request
 from .state import SimState
 
@@ -68,9 +68,10 @@ def run(state: SimState, bi: dict[str, Any], rp: dict[str, Any], target_id: str,
         fail("UserErrorSnapshotRGNotFound")
     if not has_role(state, principal, roles.DISK_SNAPSHOT_CONTRIBUTOR, snapshot_rg, at):
         fail("UserErrorNotEnoughPermissionOnSnapshotRG")
-    if rp["_snapshot"]["deleted"]:
+    snapshot = snapshot_of(state, rp)
+    if snapshot is None:  # deleted or moved: the resource is the only record of it
         fail("UserErrorDiskSnapshotNotFound")
-    _check_encryption_set(state, principal, rp, at)
+    _check_encryption_set(state, principal, snapshot, at)
     if state.get(target_id) is not None or (
             state.same_name_rule == "jobRunning" and _restore_running(state, target_id)):
         fail("UserErrorSameNameDiskAlreadyExists")
@@ -88,8 +89,10 @@ def _vault_principal(vault: Any, identity_url: str | None) -> str:
     return principal  # type: ignore[return-value]
 
 
-def _check_encryption_set(state: SimState, principal: str, rp: dict[str, Any], at: float) -> None:
-    des_id = rp["_snapshot"]["properties"].get("encryption", {}).get("diskEncryptionSetId")
+def _check_encryption_set(state: SimState, principal: str, snapshot: dict[str, Any],
+                          at: float) -> None:
+    """The set the snapshot is encrypted with: the restored disk is made from the snapshot."""
+    des_id = snapshot["properties"].get("encryption", {}).get("diskEncryptionSetId")
     if not des_id:
         return
     if not has_role(state, principal, roles.READER, des_id, at):

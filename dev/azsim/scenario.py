@@ -16,7 +16,7 @@ from . import roles, sizes
 from .arm import provider_id, rg_id
 from .auth import Principal, RoleAssignment
 from .clock import Clock
-from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, set_managed_by
+from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, new_snapshot, set_managed_by
 from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
 from .errors import ArmError
 from .jobs import completed_backup_job
@@ -90,6 +90,10 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     if state.restored_disk_security_profile not in RESTORED_DISK_SECURITY_PROFILES:
         raise ValueError("scenario: restoredDiskSecurityProfile must be one of "
                          f"{RESTORED_DISK_SECURITY_PROFILES}")
+    # How a recovery point's incremental snapshot's `timeCreated` relates to the point's
+    # `recoveryPointTime`: not documented. Seconds from the point's time (negative: before it,
+    # taken within the backup job that ends at that time; positive: after it).
+    state.snapshot_time_offset = float(spec.get("snapshotTimeOffsetSeconds", -30))
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -247,26 +251,19 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
     deleted = set(points.get("deletedSnapshots", []))
     for index in range(points.get("count", 7)):
         t = latest - index * interval
-        snapshot = _snapshot(disk, snapshot_rg, t, deleted=index in deleted)
-        rp = state.put(new_recovery_point(state, bi, t, snapshot, points.get("retentionDays", 30)))
+        snapshot = new_snapshot(
+            state, f"{snapshot_rg}/providers/Microsoft.Compute/snapshots/{disk['name']}-{int(t)}",
+            disk, incremental=True, created=t + state.snapshot_time_offset)
+        if index not in deleted and state.get(snapshot_rg) is not None:  # else simply not there
+            state.put(snapshot)
+        rp = state.put(new_recovery_point(state, bi, t, snapshot["id"],
+                                          points.get("retentionDays", 30)))
         completed_backup_job(state, bi, rp, state.duration("backupJob"))
 
 
 def _latest_backup_time(now: float, hour_utc: int, interval: float) -> float:
     anchor = math.floor(now / DAY) * DAY + hour_utc * 3600
     return anchor if anchor <= now else anchor - interval
-
-
-def _snapshot(disk: dict[str, Any], snapshot_rg: str, t: float, deleted: bool) -> dict[str, Any]:
-    """What restore needs from the incremental snapshot a recovery point points at."""
-    keep = ("osType", "hyperVGeneration", "encryption", "securityProfile", "supportedCapabilities")
-    return {
-        "id": f"{snapshot_rg}/providers/Microsoft.Compute/snapshots/{disk['name']}-{int(t)}",
-        "location": disk["location"], "sku": disk["sku"]["name"],
-        "sizeGB": disk["properties"]["diskSizeGB"], "deleted": deleted,
-        "zones": list(disk.get("zones") or []),
-        "properties": {k: copy.deepcopy(v) for k, v in disk["properties"].items() if k in keep},
-    }
 
 
 def _assignment(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> None:

@@ -64,6 +64,7 @@ class SimState:
     # Whether a restored disk keeps the recovery point's securityProfile ("kept") or comes back
     # without one ("dropped"); Azure does not document it (restore-realities-2026.md 1.4).
     restored_disk_security_profile: str = "kept"
+    snapshot_time_offset: float = -30.0  # a Backup snapshot's timeCreated - its point's time
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

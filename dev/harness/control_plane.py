@@ -7,10 +7,14 @@ It keeps the rules azsim keeps (dev/azsim/README.md), at the port instead of on 
 validateRestore and restore check the vault's roles *as of the moment the operation ends*
 (Disk Restore Operator on the target resource group, Disk Snapshot Contributor on the snapshot
 resource group, Reader on a CMK disk's Disk Encryption Set, each at that scope or above and only
-once propagated); a restore job reserves its target name while it runs and creates the disk when
-it completes; a VM with an operation in flight refuses other changes with 409 `Conflict`; an
-operation Azure refuses at once comes back already over and failed, as `gateway/lro.py`
-reports a 4xx answer. Durations are azsim's demo scenario's, midpoints of its ranges.
+once propagated); each recovery point has an incremental snapshot in the snapshot resource group
+(listed as azsim lists it, `snapshot_time_offset` from the point's time, carrying the disk's Disk
+Encryption Set) until `delete_snapshot` removes it, and validate, restore and the job read that
+absence as `UserErrorDiskSnapshotNotFound`; a restore job reserves its target name while it runs
+and creates the disk when it completes; a VM with an operation in flight refuses other changes
+with 409 `Conflict`; an operation Azure refuses at once comes back already over and failed, as
+`gateway/lro.py` reports a 4xx answer. Durations are azsim's demo scenario's, midpoints of its
+ranges.
 
 Faults (each for the next `times` matching calls, every call with `times=None`):
 * `fail(method, error)`: the call raises `error` (a domain error the gateway would map an ARM
@@ -50,6 +54,7 @@ from domain.model import (
     RestorePlan,
     RoleAssignment,
     RoleGrant,
+    Snapshot,
     Vm,
     VmSize,
 )
@@ -154,6 +159,15 @@ class _Protected:
 
 
 @dataclass
+class _Snapshot:
+    """A snapshot the app made (a restored disk on its way into a zonal VM's zone)."""
+
+    content: Disk  # what a disk copied from it gets
+    source_id: str
+    created: datetime
+
+
+@dataclass
 class _Job:
     id: str
     backup_instance_id: str
@@ -248,7 +262,10 @@ class FakeControlPlane:
         # `restoredDiskSecurityProfile`; not documented): "kept" or "dropped".
         self.restored_disk_security = "kept"
         self.vm_sizes: dict[str, VmSize] = dict(SIZES)
-        self.snapshots: dict[str, tuple[Disk, str]] = {}  # key -> (snapshot, its source disk id)
+        self.snapshots: dict[str, _Snapshot] = {}  # the app's own (zone copies), by key
+        # How a Backup snapshot's timeCreated relates to its recovery point's time (azsim's
+        # `snapshotTimeOffsetSeconds`: not documented).
+        self.snapshot_time_offset = timedelta(seconds=-30)
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
         self._fault: _Fault | None = None  # the refusal or failure for the call in progress
@@ -399,6 +416,23 @@ class FakeControlPlane:
     def get_vm(self, vm_id: str) -> Vm | None:
         vm = self.vms.get(_key(vm_id))
         return vm.record() if vm else None
+
+    @_port
+    def list_snapshots(self, resource_group_id: str) -> list[Snapshot]:
+        """Backup's snapshots (one per recovery point whose snapshot was not deleted) and the
+        app's own, as azsim lists them; [] for a group that does not exist."""
+        if _key(resource_group_id) not in self.resource_groups:
+            return []
+        found = [snapshot for p in self.protected.values() for point in p.points
+                 if (snapshot := self._backup_snapshot(p, point)) is not None
+                 and _key(p.record.snapshot_resource_group_id) == _key(resource_group_id)]
+        found += [Snapshot(id=s.content.id, source_resource_id=s.source_id,
+                           time_created=s.created.isoformat(),
+                           encryption_set_id=s.content.encryption_set_id, incremental=True)
+                  for s in self.snapshots.values()
+                  if _key(ResourceId.parse(s.content.id).resource_group_id) ==
+                  _key(resource_group_id)]
+        return sorted(found, key=lambda s: s.id.lower())
 
     @_port
     def list_backup_instances(self, vault_id: str) -> list[BackupInstance]:
@@ -633,7 +667,7 @@ class FakeControlPlane:
         fault = self._fault
         found = self.snapshots.get(_key(snapshot_id))
         if found is not None:
-            if _key(found[1]) != _key(disk_id):
+            if _key(found.source_id) != _key(disk_id):
                 raise errors.ZoneCopyFailed(f"snapshot {snapshot_id} exists but is not of "
                                             f"{disk_id}")
             return finished("snapshot")
@@ -643,9 +677,9 @@ class FakeControlPlane:
         if (refused := self._refusal(fault)) is not None:
             return _refused("snapshot", refused)
         if fault is None or fault.fail is None:  # Compute creates the resource at once
-            self.snapshots[_key(snapshot_id)] = (dataclasses.replace(
+            self.snapshots[_key(snapshot_id)] = _Snapshot(dataclasses.replace(
                 disk, id=snapshot_id, sku="Standard_ZRS", zones=[], managed_by=None, state=None,
-                tags={}), disk.id)
+                tags={}), disk.id, self.clock())
         return self._operation("snapshot", "diskWrite", fault,
                                lambda at: OperationStatus("succeeded"))
 
@@ -670,7 +704,7 @@ class FakeControlPlane:
         assert snapshot is not None
         if fault is None or fault.fail is None:
             self.disks[_key(disk_id)] = dataclasses.replace(
-                snapshot[0], id=disk_id, location=source.location, sku=source.sku,
+                snapshot.content, id=disk_id, location=source.location, sku=source.sku,
                 encryption_set_id=source.encryption_set_id, tags=dict(source.tags),
                 zones=[zone], managed_by=None, state="Unattached",
                 network_access_policy="AllowAll", public_network_access="Enabled",
@@ -720,6 +754,12 @@ class FakeControlPlane:
             # another job made the disk first: FailIfExists (as azsim's jobs.py)
             job.error = (SAME_NAME, "Could not restore as a Disk with same name already exists "
                                     "in the selected target resource group")
+        protected = self.protected[_key(job.backup_instance_id)]
+        point = next((p for p in protected.points if p.id == job.recovery_point_id), None)
+        if job.error is None and point is not None and \
+                self._backup_snapshot(protected, point) is None:  # deleted while the job ran
+            job.error = (SNAPSHOT_NOT_FOUND, "The disk snapshot for this Restore point has been "
+                                             "deleted.")
         if job.error is not None:
             job.status = "Failed"
             return
@@ -757,9 +797,10 @@ class FakeControlPlane:
         if not self.has_role(principal, DISK_SNAPSHOT_CONTRIBUTOR, bi.snapshot_resource_group_id,
                              at):
             return NO_SNAPSHOT_PERMISSION
-        if plan.recovery_point.id in protected.deleted_snapshots:
+        snapshot = self._backup_snapshot(protected, plan.recovery_point)
+        if snapshot is None:  # deleted: the listing and this check read the same absence
             return SNAPSHOT_NOT_FOUND
-        des = protected.snapshot.encryption_set_id
+        des = snapshot.encryption_set_id
         if des and not self.has_role(principal, READER, des, at):
             return NO_DES_PERMISSION
         if des and not self.encryption_sets.get(_key(des), True):
@@ -894,6 +935,19 @@ class FakeControlPlane:
             raise errors.BackupInstanceNotFound(
                 f"backup instance {backup_instance_id} does not exist")
         return found
+
+    def _backup_snapshot(self, protected: _Protected, point: RecoveryPoint) -> Snapshot | None:
+        """The incremental snapshot Backup keeps for `point` (as azsim's scenario names it), or
+        None once deleted or when the snapshot resource group does not exist."""
+        rg = protected.record.snapshot_resource_group_id
+        if point.id in protected.deleted_snapshots or _key(rg) not in self.resource_groups:
+            return None
+        taken = datetime.fromisoformat(point.time)
+        name = f"{ResourceId.parse(protected.record.datasource_id).name}-{int(taken.timestamp())}"
+        return Snapshot(id=f"{rg}/providers/Microsoft.Compute/snapshots/{name}",
+                        source_resource_id=protected.record.datasource_id,
+                        time_created=(taken + self.snapshot_time_offset).isoformat(),
+                        encryption_set_id=protected.snapshot.encryption_set_id, incremental=True)
 
     def _network_refusal(self, disk: Disk, changes: dict[str, Any]) -> tuple[str, str] | None:
         """Compute's refusals of a disk's network settings (as dev/azsim/compute.py): a

@@ -23,6 +23,7 @@ from domain.model import (
 )
 from domain.resource_id import ResourceId
 from domain.restore import compatibility
+from domain.restore.encryption_set import SnapshotReader, encryption_set
 from domain.restore.request import RecoveryPointChoice, RestoreRequest
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
@@ -33,7 +34,7 @@ MAX_DISK_NAME = 80  # Compute's limit for disk and snapshot names
 _NAMESPACE = uuid.UUID("5b1c7f3e-8d0a-4b8e-9a52-5f0d2c1e7a10")  # ours: assignment names
 
 
-class AzureReader(Protocol):
+class AzureReader(SnapshotReader, Protocol):
     """The read side of gateway.port.ControlPlane that planning needs."""
 
     def find_backup_instance(self, disk_id: str) -> BackupInstance: ...
@@ -84,8 +85,9 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
     _check_snapshot_roles(azure, bi)
     grants = [_grant(instance_id, request.target_resource_group_id, DISK_RESTORE_OPERATOR,
                      "Disk Restore Operator", bi)]
-    if source is not None and source.encryption_set_id:
-        grants.append(_grant(instance_id, source.encryption_set_id, READER, "Reader", bi))
+    des = encryption_set(azure, bi, point, source, request.target_resource_group_id)
+    if des.id:  # a deleted disk's from its recovery point's snapshot
+        grants.append(_grant(instance_id, des.id, READER, "Reader", bi))
     attach = _attach_plan(request, azure, bi, source) if request.attach else None
     swap = _swap_plan(request, azure, bi, source) if request.swap_vm_id else None
     zonal = attach or swap
@@ -94,7 +96,8 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
                        recovery_point=point, source_disk=source,
                        target_disk_id=request.target_disk_id, target_location=bi.vault_location,
                        grants=grants, attach=attach, swap=swap, dry_run=request.dry_run,
-                       propagation_timeout_s=propagation_timeout_s, job_timeout_s=job_timeout_s)
+                       propagation_timeout_s=propagation_timeout_s, job_timeout_s=job_timeout_s,
+                       warnings=[des.warning] if des.warning else None)
 
 
 def _grant(instance_id: str, scope: str, role: str, role_name: str,

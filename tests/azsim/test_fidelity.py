@@ -63,6 +63,17 @@ DIFFERENCES: dict[str, dict[str, str]] = {
     "Compute__Disk_Delete.json": {
         "200 status": "deletion is always asynchronous here (202), or 204 when absent",
     },
+    "Compute__Snapshot_GetIncrementalSnapshot.json": {
+        "200 properties.purchasePlan": "the demo OS disk is not a Marketplace plan image",
+        "200 properties.encryptionSettingsCollection": _ADE,
+        "200 properties.supportsHibernation": "the demo OS disk does not declare hibernation",
+        "200 properties.creationData.instantAccessDurationMinutes":
+            "instant access snapshots are not simulated; Backup's are plain incremental ones",
+    },
+    "Compute__Snapshot_ListByResourceGroup.json": {
+        "200 value[].properties.encryptionSettingsCollection": _ADE,
+        "200 value[].properties.osType": "the first snapshot listed is a data disk's (no OS type)",
+    },
     "Compute__VirtualMachine_AttachDetachDataDisks_MaximumSet_Gen.json": {
         "200 header location": _SYNC + "; the StorageProfile comes from the Location poll",
     },
@@ -302,6 +313,15 @@ def _put_disk_from_snapshot(demo: Demo) -> Observed:
         "createOption": "Copy", "sourceResourceId": snapshot}}})(demo)
 
 
+def _newest_backup_snapshot(demo: Demo, disk: str) -> str:
+    """The id of the incremental snapshot Backup took of `disk` last (in rg-snapshots)."""
+    _, _, listed = demo.raw("GET", f"{demo.rg_id('rg-snapshots')}/providers/Microsoft.Compute/"
+                                   f"snapshots?api-version={DISKS}")
+    mine = [s for s in listed["value"] if s["properties"]["creationData"]["sourceResourceId"]
+            .lower() == demo.disk_id(demo.app_rg, disk).lower()]
+    return max(mine, key=lambda s: s["properties"]["timeCreated"])["id"]
+
+
 def _delete_disk(demo: Demo) -> Observed:
     path = f"{demo.disk_id(demo.target_rg, 'fidelity-disk')}?api-version={DISKS}"
     demo.raw("PUT", path, {"location": "westeurope", "properties": {
@@ -433,6 +453,12 @@ CASES: dict[str, tuple[Callable[[Demo], Observed], Callable[[Any], Any]]] = {
     "Compute__Disk_Create_ByCopyingASnapshot.json": (
         _put_disk_from_snapshot, _hybrid(compute.Disk)),
     "Compute__Disk_Delete.json": (_delete_disk, _hybrid(compute.Disk)),
+    "Compute__Snapshot_GetIncrementalSnapshot.json": (
+        lambda d: _get(d, _newest_backup_snapshot(d, "vm-app01-osdisk"), DISKS),
+        _hybrid(compute.Snapshot)),
+    "Compute__Snapshot_ListByResourceGroup.json": (
+        lambda d: _get(d, f"{d.rg_id('rg-snapshots')}/providers/Microsoft.Compute/snapshots",
+                       DISKS), _hybrid(compute.Snapshot)),
     "Compute__VirtualMachine_Get.json": (
         lambda d: _get(d, _vm_path(d), VM), _hybrid(compute.VirtualMachine)),
     "Compute__VirtualMachine_Get_InstanceView.json": (

@@ -8,7 +8,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from domain import errors
 from domain.model import DiskProperties, Operation, OperationStatus, RestorePlan, RoleGrant
 
 DISK_RESTORE_OPERATOR = "b50d9833-a0cb-478e-945f-707fcc997c13"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
 @dataclass
@@ -190,3 +191,47 @@ def test_a_restored_disk_comes_back_untagged_and_public_and_one_update_sets_it(s
                                              "Disabled", access.lower())
     again = side.plane.start_update_disk_properties(linked)
     assert (again.status_url, side.plane.get_operation(again).state) == (None, "succeeded")
+
+
+def test_backup_keeps_one_snapshot_per_point_and_restore_reads_a_deleted_ones_absence(
+        side: Side) -> None:
+    """Each recovery point's incremental snapshot is listed in the snapshot resource group, a copy
+    of the disk with the disk's Disk Encryption Set, taken 30 s before the point (the demo's
+    `snapshotTimeOffsetSeconds`); once deleted it is no longer listed and validateRestore fails
+    `UserErrorDiskSnapshotNotFound`, on both."""
+    bi = side.plane.find_backup_instance(estate.DATA1)
+    points = side.plane.list_recovery_points(bi.id)
+
+    def of_data1() -> list[Any]:
+        return [s for s in side.plane.list_snapshots(estate.SNAPSHOTS)
+                if s.source_resource_id.lower() == estate.DATA1.lower()]
+
+    listed = of_data1()
+    assert len(side.plane.list_snapshots(estate.SNAPSHOTS)) == 21  # 3 disks x 7 points
+    assert len(listed) == len(points) == 7
+    assert all(s.incremental and s.encryption_set_id.lower() == estate.DES.lower()
+               and s.id.lower().startswith(estate.SNAPSHOTS.lower() + "/providers/"
+                                           "microsoft.compute/snapshots/") for s in listed)
+    offsets = {datetime.fromisoformat(p.time) - datetime.fromisoformat(s.time_created)
+               for p, s in zip(points, sorted(listed, key=lambda s: s.time_created, reverse=True),
+                               strict=True)}
+    assert offsets == {timedelta(seconds=30)}
+    assert side.plane.list_snapshots(estate.TARGET) == []
+    assert side.plane.list_snapshots(estate.rg("rg-nowhere")) == []
+
+    newest = max(listed, key=lambda s: s.time_created)
+    if isinstance(side.plane, FakeControlPlane):
+        side.plane.delete_snapshot(bi.id, points[0].id)
+    else:
+        side.rules.remove(newest.id)  # as an operator's DELETE leaves it
+    assert [s.id for s in of_data1()] == [s.id for s in listed if s.id != newest.id]
+    plan = dataclasses.replace(side.plan(), backup_instance=bi, recovery_point=points[0],
+                               source_disk=side.plane.get_disk(estate.DATA1))
+    side.plane.grant_role(plan.grants[0])
+    side.plane.grant_role(dataclasses.replace(
+        side.grant(), scope=estate.DES, role_definition_guid=READER, role_name="Reader"))
+    side.advance(300)
+    assert outcome(side.finish(side.plane.start_validate_restore(plan))) == \
+        "failed:UserErrorDiskSnapshotNotFound"
+    older = dataclasses.replace(plan, recovery_point=points[1])
+    assert outcome(side.finish(side.plane.start_validate_restore(older))) == "succeeded"

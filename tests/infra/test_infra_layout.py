@@ -131,3 +131,17 @@ def test_the_target_role_holds_every_compute_action_the_gateway_performs(
     assert set(sizes["actions"]) == subscription_wide
     assert used - subscription_wide <= actions, used - subscription_wide - actions
     assert not any(a.endswith("/*") or a == "*" for a in actions)
+
+
+def test_the_source_reader_role_reads_the_snapshot_groups_snapshots_and_writes_nothing(
+        infra: Project) -> None:
+    """The planner lists the snapshots in a backup instance's snapshot resource group (a deleted
+    disk's Disk Encryption Set is on them: gateway/compute.py `list_snapshots`); the role on the
+    source and snapshot groups allows that read and nothing that changes anything."""
+    main = _main(infra)
+    role = main.resources["sourceReaderRole"]["config"]["config"]  # a conditional resource
+    (permissions,) = role["properties"]["permissions"]
+    actions = set(permissions["actions"])
+    assert "Microsoft.Compute/snapshots/read" in _gateway_compute_actions()
+    assert "Microsoft.Compute/snapshots/read" in actions
+    assert all(a.endswith("/read") for a in actions), actions
