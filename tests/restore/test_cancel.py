@@ -54,9 +54,6 @@ def _until(check: Any, what: str, timeout: float = 120) -> Any:
     raise AssertionError(f"never: {what}")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 20 part 9: the approval's week-long timer is a "
-                   "long timer whose cancel reaches no timer the host has, and the reused cancel "
-                   "wait is not sent again: the host sees the cancel days later")
 @pytest.mark.parametrize("order", EXTERNAL_EVENT_ORDERS)
 def test_a_cancel_during_a_week_long_approval_ends_the_wait_at_once_and_deletes_the_disk(
         recovery_env, payloads, order):
