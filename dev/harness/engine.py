@@ -41,9 +41,12 @@ Where it is kinder than Azure (the second tier, devhost under `make test`, cover
 never replays, so a non-deterministic orchestrator is not caught here (devhost's fidelity oracle
 replays every episode); a `task_all` fails as soon as a child fails and the orchestrator moves
 on at once, where the host still waits for every child before it schedules anything new
-(docs/devhost.md); activities run one at a time and take no time; an activity runs exactly once
-per attempt (Azure runs it at least once); no size limits (history, custom status, inputs); no
-long timers, entities, call_http, suspend or rewind.
+(docs/devhost.md); no host side for events either: the orchestrator goes on when the SDK's
+task completes, where the host may still await a wait whose event went to another waiter or
+whose canceled timer was a long timer's (docs/devhost.md, "External events"); activities run
+one at a time and take no time; an activity runs exactly once per attempt (Azure runs it at
+least once); no size limits (history, custom status, inputs); no long timers, entities,
+call_http, suspend or rewind.
 """
 
 from __future__ import annotations
@@ -580,14 +583,13 @@ class Harness:
         if not inst.running:
             raise HarnessError(f"Instance with ID {instance_id} is gone: either completed or "
                                "failed")
-        waiters = inst.waiters[name]
-        while waiters and waiters[-1 if self.event_order == LIFO else 0].state is not \
-                TaskState.RUNNING:
-            waiters.pop() if self.event_order == LIFO else waiters.popleft()
+        waiters, lifo = inst.waiters[name], self.event_order == LIFO
+        take = waiters.pop if lifo else waiters.popleft
+        while waiters and waiters[-1 if lifo else 0].state is not TaskState.RUNNING:
+            take()
         if waiters:
-            self._deliver(inst, waiters.pop() if self.event_order == LIFO else waiters.popleft(),
-                          input_json)
-        elif self.event_order == LIFO:  # the SDK keeps the latest early event, by name
+            self._deliver(inst, take(), input_json)
+        elif lifo:  # the SDK keeps the latest early event, by name
             inst.buffered[name] = deque([input_json])
         else:
             inst.buffered[name].append(input_json)
