@@ -55,6 +55,11 @@ VM_STALE = VM_BUSY | {"PreconditionFailed"}
 BUSY_FOR_S = 900.0  # VM operations take minutes: deallocate and start 1-2 each
 BUSY_PAUSE_MAX_S = 60.0
 APPROVAL_EVENT = "approval"
+# The longest durable timer an interruptible wait sets; a longer wait (an approval of up to 7 days)
+# is several. Why: past the host's maximumShortTimerDuration (6 days on Azure Storage) the SDK
+# makes a "long timer" of 3-day timers, and its cancel() reaches none of them: a cancel or an
+# approval that won the wait would reach the host only when the next 3-day timer fires.
+TIMER_SLICE_S = 24 * 3600.0
 # After the host's attempts: what is worth waiting out (connection failures, 5xx and 429 that
 # outlasted the SDK's and the host's retries), how long one step may keep trying, and the pauses.
 # Why this long: ARM outages and regional throttling last minutes; an incident restore that
@@ -101,8 +106,12 @@ class Run:
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
-        # ONE wait for the cancel event, reused by every wait: a fresh wait per timer would leave
-        # earlier, abandoned waits first in line for the event.
+        # ONE wait for the cancel event, reused by every wait (docs/devhost.md, "External
+        # events"). Why: the cancel then reaches this Python task whenever it arrives, during a
+        # wait or between two, whichever order the SDK or host serves several waits of a name in.
+        # The hazard: the SDK sends a reused wait to the host only the first time, so on the host
+        # a later wait ends by its timer, which the SDK cancels when the cancel wins; that works
+        # only for short timers (TIMER_SLICE_S), never a long one.
         self.cancel = context.wait_for_external_event(CANCEL_EVENT)
         self.phases: dict[str, Span] = {}
         # Role assignments this run may have created and has not seen revoked yet, and the
@@ -222,11 +231,22 @@ class Run:
             return
         if self.cancel.is_completed:
             raise errors.Cancelled("the restore was cancelled")
-        timer: Any = self.context.create_timer(fire_at)  # a TimerTask (typed TaskBase): cancel()
-        winner = yield self.context.task_any([timer, self.cancel])
-        if winner == self.cancel:
-            timer.cancel()
+        if (yield from self._until(fire_at)) is not None:
             raise errors.Cancelled("the restore was cancelled")
+
+    def _until(self, deadline: datetime, *tasks: Any) -> Orchestration[Any]:
+        """Wait until `deadline` on timers of at most TIMER_SLICE_S, or until one of `tasks` or
+        the cancel completes: that task, or None when the time is up. The timer that lost is
+        canceled, so the host's wait ends with the SDK's."""
+        while True:
+            fire_at = min(deadline, self.now + timedelta(seconds=TIMER_SLICE_S))
+            timer: Any = self.context.create_timer(fire_at)  # a TimerTask (TaskBase): cancel()
+            winner = yield self.context.task_any([*tasks, timer, self.cancel])
+            if winner != timer:
+                timer.cancel()
+                return winner
+            if fire_at >= deadline:
+                return None
 
     def child(self, orchestrator: Orchestrator[Rec, Any], value: Rec,
               instance_id: str) -> Orchestration[tuple[Any, bool]]:
@@ -247,12 +267,11 @@ class Run:
         nobody decides in time, and Cancelled on a cancel request."""
         if self.cancel.is_completed:
             raise errors.Cancelled("the restore was cancelled")
+        # One wait for the decision over every slice, as for the cancel.
         decision = self.context.wait_for_external_event(APPROVAL_EVENT)
-        timer: Any = self.context.create_timer(self.now + timedelta(seconds=timeout_s))
-        winner = yield self.context.task_any([decision, timer, self.cancel])
-        if winner == timer:
+        winner = yield from self._until(self.now + timedelta(seconds=timeout_s), decision)
+        if winner is None:
             raise errors.ApprovalTimedOut(f"nobody approved within {timeout_s / 60:g} minutes")
-        timer.cancel()
         if winner == self.cancel:
             raise errors.Cancelled("the restore was cancelled")
         value = decision.result

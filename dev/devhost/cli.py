@@ -1,5 +1,5 @@
-"""`python -m devhost start [--app-dir DIR] [--port 7071] [--dispatch-latency]`: serve the app like
-`func start`."""
+"""`python -m devhost start [--app-dir DIR] [--port 7071] [--dispatch-latency]
+[--external-event-order lifo|fifo]`: serve the app like `func start`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--dispatch-latency", action="store_true",
                        help="hand Durable work out when host.json's backend would: the Azure "
                             "Storage provider's queue polls (maxQueuePollingInterval), as in Azure")
+    start.add_argument("--external-event-order", choices=("lifo", "fifo"), default=None,
+                       help="which of several waits for one event name an event completes on the "
+                            "host side: lifo (newest first, as the Durable extension; the "
+                            "default, or DEVHOST_EXTERNAL_EVENT_ORDER) or fifo (a what-if)")
     start.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -31,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     from .host import DevHost
     try:
         host = DevHost(args.app_dir, port=args.port, state_dir=args.state_dir,
-                       dispatch=args.dispatch_latency)
+                       dispatch=args.dispatch_latency,
+                       external_event_order=args.external_event_order)
     except (ConfigError, RuntimeError, ImportError, OSError) as exc:
         print(f"devhost: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -77,6 +77,7 @@ class VirtualClock:
         self._cond = threading.Condition()
         self._waiters: dict[int, float] = {}
         self._next_token = 0
+        self._limit: float | None = None
 
     def time(self) -> float:
         with self._cond:
@@ -105,12 +106,24 @@ class VirtualClock:
 
     def advance_to(self, t: float) -> None:
         with self._cond:
+            if self._limit is not None:
+                t = min(t, self._limit)
             if t > self._t:
                 self._t = t
                 self._cond.notify_all()
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self.time() + seconds)
+
+    def limit(self, t: float | datetime | None) -> None:
+        """Time may not pass `t` until the limit is lifted (`None`): a test acts while an
+        orchestration waits on a long timer (an approval of days) without real time, since with
+        nothing runnable the host would otherwise jump straight past the wait."""
+        if isinstance(t, datetime):
+            t = t.timestamp()
+        with self._cond:
+            self._limit = t
+            self._cond.notify_all()
 
     def poke(self) -> None:
         """Someone set a `wake` event: let its waiter see it now rather than at its next check."""

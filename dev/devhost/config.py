@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .durable.shim import EXTERNAL_EVENT_ORDERS, LIFO
+
 # The well-known Azurite account (public, documented development credentials).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
@@ -58,6 +60,11 @@ class HostConfig:
     storage_provider_type: str = "AzureStorage"  # "azureManaged" is the Durable Task Scheduler
     partition_count: int = 4  # extension default; 1-16, fixed once the task hub exists
     max_queue_polling_interval: float = 30.0  # seconds; the extension's default 00:00:30
+    # devhost's own, not a host.json setting: which of several host-side waiters for one event
+    # name an external event completes (dev/devhost/durable/shim.py): "lifo", the extension's
+    # stack, or "fifo", a what-if. From DevHost(external_event_order=...), `--external-event-order`
+    # or DEVHOST_EXTERNAL_EVENT_ORDER (local.settings.json Values too); see external_event_order().
+    external_event_order: str = "lifo"
 
     @classmethod
     def load(cls, app_dir: str | Path) -> HostConfig:
@@ -100,6 +107,21 @@ class HostConfig:
             partition_count=_partition_count(provider.get("partitionCount", d.partition_count)),
             max_queue_polling_interval=_polling_interval(provider.get("maxQueuePollingInterval")),
         )
+
+
+EXTERNAL_EVENT_ORDER_SETTING = "DEVHOST_EXTERNAL_EVENT_ORDER"
+
+
+def external_event_order(given: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The host's external-event order: `given`, else DEVHOST_EXTERNAL_EVENT_ORDER, else "lifo"
+    (what the Durable extension does). Anything else is refused, naming the setting."""
+    env = os.environ if env is None else env
+    name = "external_event_order" if given is not None else EXTERNAL_EVENT_ORDER_SETTING
+    value = given if given is not None else env.get(EXTERNAL_EVENT_ORDER_SETTING) or LIFO
+    if str(value).lower() not in EXTERNAL_EVENT_ORDERS:
+        raise ConfigError(f"{name} must be one of {', '.join(EXTERNAL_EVENT_ORDERS)} (lifo is what "
+                          f"the Durable extension does), got {value!r}")
+    return str(value).lower()
 
 
 def _overridable(value: Any) -> str:

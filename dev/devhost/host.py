@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from azure.functions import meta
 from . import identity
 from .clock import Clock, RealClock
 from .config import HostConfig, load_local_settings
+from .config import external_event_order as external_event_order_of
 from .discovery import start_worker
 from .durable.client_api import ClientApi
 from .durable.dispatch import DispatchModel
@@ -35,11 +37,12 @@ class DevHost:
                  state_dir: str | Path | None = None,
                  clock: Clock | None = None, oracle: Oracle | None = None,
                  listeners: bool = True, dispatch: bool | DispatchModel = False,
-                 trace: Trace | None = None) -> None:
+                 trace: Trace | None = None, external_event_order: str | None = None) -> None:
         """`dispatch`: model the Durable backend's dispatch latency
         (dev/devhost/durable/dispatch.py): True for host.json's backend and polling settings, or
         a model of one's own; off by default, so work runs the moment it is visible. `trace`:
-        record the causes of episodes (dev/bench/)."""
+        record the causes of episodes (dev/bench/). `external_event_order`: "lifo" (the
+        extension's, the default) or "fifo" (config.external_event_order)."""
         self.app_dir = Path(app_dir).resolve()
         load_local_settings(self.app_dir)
         # IDENTITY_ENDPOINT/IDENTITY_HEADER as App Service sets them: before anything builds a
@@ -47,7 +50,9 @@ class DevHost:
         self.identity = identity.acquire()
         worker = None
         try:
-            self.config = HostConfig.load(self.app_dir)
+            self.config = replace(HostConfig.load(self.app_dir),
+                                  external_event_order=external_event_order_of(
+                                      external_event_order))
             self.clock = clock or RealClock()
             # Indexed and loaded by the worker, as Azure does: IndexingError if it refuses the app.
             worker, self.registry = start_worker(self.app_dir, worker_loop())

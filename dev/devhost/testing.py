@@ -59,7 +59,8 @@ class TestHost:
     def __init__(self, app_dir: str | Path, *, virtual_time: bool = True,
                  clock: Clock | None = None, state_dir: str | Path | None = None,
                  listeners: bool = False, oracle: bool = True,
-                 dispatch: bool | DispatchModel = False, trace: Trace | None = None) -> None:
+                 dispatch: bool | DispatchModel = False, trace: Trace | None = None,
+                 external_event_order: str | None = None) -> None:
         self.clock = clock or (VirtualClock() if virtual_time else RealClock())
         # The fidelity oracle replays every episode a second time in the SDK: on by default;
         # a scale test whose orchestrations other tests already check may turn it off.
@@ -67,7 +68,8 @@ class TestHost:
         self._tmp = None if state_dir else tempfile.TemporaryDirectory(prefix="devhost-")
         self.host = DevHost(app_dir, port=0, state_dir=state_dir or self._tmp.name,
                             clock=self.clock, oracle=self.oracle, listeners=listeners,
-                            dispatch=dispatch, trace=trace).start()
+                            dispatch=dispatch, trace=trace,
+                            external_event_order=external_event_order).start()
         self.base_url = self.host.base_url
         self.client = SyncClient(
             DurableOrchestrationClient(self.host.client_api.binding_json()), self.host.invoker.loop)

@@ -15,12 +15,19 @@ What it is the host for:
   failed attempt a timer of the retry interval, then the next attempt; after the last one a
   timer too, then the failure (the SDK waits for that timer as well);
 * sub-orchestrations with their instance ids (an id still running refuses a new start), timers,
-  `continue_as_new` (a fresh execution with the new input; events not yet delivered carry over);
-* external events as the host matches them: by name, to the *first* wait still open (a wait
-  that lost a `task_any` keeps its place, as in DTFx; the SDK would hand the event to the newest
-  wait, but the host has already given it to the old one, so the run stalls there, as in
-  Azure), and buffered when nobody waits; `raise_event` double-encodes the data as the SDK's
-  client does (azure-functions-durable-python #295);
+  `continue_as_new` (a fresh execution with the new input);
+* external events as the SDK hands them to the orchestrator's tasks (`event_order="lifo"`, the
+  default): by name, to the *newest* wait still open (a wait that lost a `task_any` stays open
+  and keeps its place: TaskOrchestrationExecutor.set_task_value pops the last); an event raised
+  while no wait of its name is open is kept and answers every later wait of that name (the SDK
+  never drops it, azure-functions-durable-python #507; a later such event replaces it). With
+  `event_order="fifo"` the *oldest* open wait gets it and an early event is queued and taken
+  once (durabletask-python's rule, another SDK: a what-if, to prove the app does not lean on
+  the order). Events a run has received but not taken end with its execution at continue-as-new
+  (the SDK sends no preserveUnprocessedEvents); `raise_event` double-encodes the data as the
+  SDK's client does (azure-functions-durable-python #295). Which of the *host's* waiters an
+  event completes (docs/devhost.md, "External events") is devhost's to model: the harness runs
+  no host side;
 * HTTP entry points (`http`), called with a `FakeDurableClient` as their durable client.
 
 Time: `clock` starts at START and moves only when nothing else can happen: then it jumps to the
@@ -34,9 +41,12 @@ Where it is kinder than Azure (the second tier, devhost under `make test`, cover
 never replays, so a non-deterministic orchestrator is not caught here (devhost's fidelity oracle
 replays every episode); a `task_all` fails as soon as a child fails and the orchestrator moves
 on at once, where the host still waits for every child before it schedules anything new
-(docs/devhost.md); activities run one at a time and take no time; an activity runs exactly once
-per attempt (Azure runs it at least once); no size limits (history, custom status, inputs); no
-long timers, entities, call_http, suspend or rewind.
+(docs/devhost.md); no host side for events either: the orchestrator goes on when the SDK's
+task completes, where the host may still await a wait whose event went to another waiter or
+whose canceled timer was a long timer's (docs/devhost.md, "External events"); activities run
+one at a time and take no time; an activity runs exactly once per attempt (Azure runs it at
+least once); no size limits (history, custom status, inputs); no long timers, entities,
+call_http, suspend or rewind.
 """
 
 from __future__ import annotations
@@ -82,6 +92,7 @@ from .context import FakeOrchestrationContext
 from .registry import registry_of, repo_app
 
 START = datetime(2026, 11, 24, 2, 30, tzinfo=tzutc())
+LIFO, FIFO = "lifo", "fifo"  # which open wait of a name an event answers (module docstring)
 RUNNING, PENDING = "Running", "Pending"
 COMPLETED, FAILED, TERMINATED = "Completed", "Failed", "Terminated"
 MAX_STEPS = 200_000
@@ -144,7 +155,11 @@ class Harness:
     activities' seam (activities/activity.py `fakes`) and takes them out again."""
 
     def __init__(self, *, gateway: Any = None, ledger: Any = None, reports: Any = None,
-                 app: Any = None, start: datetime = START) -> None:
+                 app: Any = None, start: datetime = START, event_order: str = LIFO) -> None:
+        if event_order not in (LIFO, FIFO):
+            raise HarnessError(f"event_order must be {LIFO!r} (the SDK's) or {FIFO!r}, got "
+                               f"{event_order!r}")
+        self.event_order = event_order
         self.registry = registry_of(app if app is not None else repo_app())
         self.clock = start
         self.fakes = {k: v for k, v in (("gateway", gateway), ("ledger", ledger),
@@ -422,7 +437,8 @@ class Harness:
         inst.generations += 1
         inst.status, inst.updated = PENDING, self.clock
         inst.generator, inst.current = None, None
-        inst.waiters.clear()  # waits of the old execution end with it; buffered events stay
+        inst.waiters.clear()  # waits of the old execution end with it, and so do the events
+        inst.buffered.clear()  # it received but did not take (new ones go to the new execution)
         execution = inst.execution
         self._ready.append(lambda: self._begin(inst, execution))
 
@@ -457,8 +473,11 @@ class Harness:
             name = action.external_event_name
             if inst.buffered[name]:
                 # Taken at once; the orchestrator goes on when every new task is scheduled
-                # (the SDK's "yielded a completed task": no nested resume here).
-                task.set_value(is_error=False, value=_decode(task, inst.buffered[name].popleft()))
+                # (the SDK's "yielded a completed task": no nested resume here). The SDK keeps
+                # an early event for every later wait (#507); fifo takes it once.
+                early = inst.buffered[name][0] if self.event_order == LIFO else \
+                    inst.buffered[name].popleft()
+                task.set_value(is_error=False, value=_decode(task, early))
             else:
                 inst.waiters[name].append(task)
         else:
@@ -564,11 +583,14 @@ class Harness:
         if not inst.running:
             raise HarnessError(f"Instance with ID {instance_id} is gone: either completed or "
                                "failed")
-        waiters = inst.waiters[name]
-        while waiters and waiters[0].state is not TaskState.RUNNING:
-            waiters.popleft()
+        waiters, lifo = inst.waiters[name], self.event_order == LIFO
+        take = waiters.pop if lifo else waiters.popleft
+        while waiters and waiters[-1 if lifo else 0].state is not TaskState.RUNNING:
+            take()
         if waiters:
-            self._deliver(inst, waiters.popleft(), input_json)
+            self._deliver(inst, take(), input_json)
+        elif lifo:  # the SDK keeps the latest early event, by name
+            inst.buffered[name] = deque([input_json])
         else:
             inst.buffered[name].append(input_json)
 

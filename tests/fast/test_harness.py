@@ -92,6 +92,14 @@ def waits_later(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def waits_twice(context: df.DurableOrchestrationContext):
+    yield context.create_timer(context.current_utc_datetime + timedelta(minutes=10))
+    first = yield context.wait_for_external_event("go")
+    second = yield context.wait_for_external_event("go")
+    return [first, second]
+
+
+@bp.orchestration_trigger(context_name="context")
 def abandons(context: df.DurableOrchestrationContext):
     first = context.wait_for_external_event("go")
     timer = context.create_timer(context.current_utc_datetime + timedelta(minutes=1))
@@ -211,14 +219,44 @@ def test_an_event_raised_before_anyone_waits_is_kept_for_the_wait(h):
     assert h.output(run) == "7"
 
 
-def test_an_abandoned_wait_takes_the_event_first_and_the_run_stalls(h):
+def test_the_newest_open_wait_takes_the_event_as_the_sdk_gives_it(h):
+    """The SDK pops the newest open task of the name (TaskOrchestrationExecutor.set_task_value):
+    the wait that lost a task_any stays open but is passed over."""
     run = h.start("abandons")
     h.run()
     assert h.awaiting(run) == ["event:go"]
     h.raise_event(run, "go", 1)
     h.run()
-    assert h.awaiting(run) == ["event:go"]  # the first wait took it, as in the host
-    assert h.instances[run].running
+    assert h.output(run) == "1"
+
+
+def test_with_the_fifo_what_if_the_abandoned_wait_takes_it_and_the_run_stalls():
+    with Harness(app=APP, event_order="fifo") as h:
+        run = h.start("abandons")
+        h.run()
+        h.raise_event(run, "go", 1)
+        h.run()
+        assert h.awaiting(run) == ["event:go"]  # the first wait took it
+        assert h.instances[run].running
+
+
+def test_an_early_event_answers_every_later_wait_of_its_name_as_in_the_sdk(h):
+    """azure-functions-durable-python #507: an event raised while no wait of its name is open is
+    never dropped from the SDK's deferred tasks; fifo (another SDK's rule) takes it once."""
+    run = h.start("waits_twice")
+    h.raise_event(run, "go", "early")
+    h.run()
+    assert h.output(run) == ['"early"', '"early"']
+    with Harness(app=APP, event_order="fifo") as fifo:
+        run = fifo.start("waits_twice")
+        fifo.raise_event(run, "go", "early")
+        fifo.run()
+        assert fifo.awaiting(run) == ["event:go"]
+
+
+def test_an_unknown_event_order_is_refused():
+    with pytest.raises(HarnessError, match="event_order must be 'lifo'"):
+        Harness(app=APP, event_order="random")
 
 
 def test_an_output_that_is_not_json_fails_the_activity(h):
@@ -236,13 +274,18 @@ def test_task_all_fails_with_the_first_failure(h):
     assert finish(h, "fans") == "Activity function 'boom' failed:  ValueError: nope 2"
 
 
-def test_continue_as_new_starts_afresh_and_keeps_events_not_yet_taken(h):
+def test_continue_as_new_starts_afresh_and_drops_events_not_yet_taken(h):
+    """The extension's ContinueAsNew without preserveUnprocessedEvents (the SDK sends none)
+    discards what the execution received but did not take; a later event reaches the new one."""
     run = h.start("counts", {"n": 0})
+    h.raise_event(run, "done", "lost")
+    h.run()
+    assert h.instances[run].generations == 4
+    assert h.clock == START + timedelta(seconds=3)
+    assert h.awaiting(run) == ["event:done"]
     h.raise_event(run, "done", "kept")
     h.run()
     assert h.output(run) == '"kept"'
-    assert h.instances[run].generations == 4
-    assert h.clock == START + timedelta(seconds=3)
 
 
 def test_a_failed_sub_orchestration_reaches_its_parent_as_the_sdk_raises_it(h):

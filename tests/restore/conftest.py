@@ -87,9 +87,11 @@ def restore_env(devhost, monkeypatch, request) -> Iterator[Callable[..., Env]]:
     sims: list[Any] = []
 
     def start(patch: Callable[[dict[str, Any]], None] | None = None, *, real_time_scale: float = 0,
-              listeners: bool = False, oracle: bool = True, **settings: str) -> Env:
+              listeners: bool = False, oracle: bool = True,
+              external_event_order: str | None = None, **settings: str) -> Env:
         """`real_time_scale=K`: wall-clock time, Azure durations and our intervals divided by K
-        (for tests that must act while a run waits); otherwise virtual time."""
+        (for tests that must act while a run waits); otherwise virtual time.
+        `external_event_order`: devhost's host-side event rule (docs/devhost.md)."""
         scenario = copy.deepcopy(azsim.load_scenario("demo"))
         if patch:
             patch(scenario)
@@ -111,7 +113,8 @@ def restore_env(devhost, monkeypatch, request) -> Iterator[Callable[..., Env]]:
                "ARM_OPERATION_POLL_SECONDS": str(10 / (real_time_scale or 1)), **settings}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        host = devhost(ROOT, clock=clock, listeners=listeners, oracle=oracle)
+        host = devhost(ROOT, clock=clock, listeners=listeners, oracle=oracle,
+                       external_event_order=external_event_order)
         return Env(sim, host, sim.subscription_id)
 
     yield start

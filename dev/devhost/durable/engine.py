@@ -275,8 +275,10 @@ class DurableEngine:
                 # time only moves when this loop moves it.
                 self._wake.wait(0.01)
                 return
-            due = self.clock.next_due()
+            due, before = self.clock.next_due(), self.clock.time()
             self.clock.advance_to(min(deadline, due) if due is not None else deadline)
+            if self.clock.time() <= before:  # held back (VirtualClock.limit): look again shortly
+                self._wake.wait(0.01)
             return
         self.clock.wait_until(deadline, self._wake)
 
@@ -444,10 +446,11 @@ class Episode:
     def _run_orchestrator(self, inst: Any, past: _Played, new: list[dict[str, Any]]) -> None:
         self.history_events = len(past.events) + len(new)
         state, self.sdk_seconds = self.e.orchestrate(inst, past, new)
-        error = state.error
+        error, done = state.error, state.is_done
         replay: HostReplay | None = None
         try:
-            replay = HostReplay(past.events + new, state.actions).run()
+            replay = HostReplay(past.events + new, state.actions,
+                                self.e.config.external_event_order).run()
         except (NonDeterminismError, UnsupportedActionError) as exc:
             error = f"Non-Deterministic workflow detected: {exc}" if isinstance(
                 exc, NonDeterminismError) else str(exc)
@@ -456,6 +459,15 @@ class Episode:
             if verdict.verdict == DISAGREE and self.e.oracle.strict:
                 log.error("%s", verdict.describe())
                 error = verdict.describe()
+        if replay is not None and error == state.error and (done or error) and \
+                not replay.awaited_all:
+            # The shim reads the SDK's isDone and error only once it has awaited every action:
+            # while one is still pending (an event that went to another waiter of its name, a
+            # timer the SDK canceled inside a long timer), the orchestration stays Running and
+            # what the SDK decided waits for that action to complete.
+            log.info("[episode] %s/%s: the SDK is done, the host still awaits an action",
+                     inst["name"], self.id)
+            error, done = None, False
         custom = (json.dumps(state.custom_status) if state.has_custom_status
                   else inst["custom_status"])
         work = replay.new if replay is not None else []
@@ -468,9 +480,9 @@ class Episode:
                              FailureDetails={"ErrorType": "OrchestrationFailure",
                                              "ErrorMessage": error}))
             self._commit(inst, past, new, "Failed", output, custom, [])
-        elif state.is_done and replay is not None and replay.continue_as_new is not None:
+        elif done and replay is not None and replay.continue_as_new is not None:
             self._continue_as_new(inst, replay.continue_as_new.get("input"), custom)
-        elif state.is_done:
+        elif done:
             output = json.dumps(state.output)
             new.append(event(EventType.EXECUTION_COMPLETED, self.stamp,
                              OrchestrationStatus=OrchestrationStatus.COMPLETED, Result=output))

@@ -52,7 +52,7 @@ class Oracle:
         if consumed < len(history):
             # The SDK stops reading at the event that ends the orchestration; compare the host
             # at the same point, not after the rest of the batch.
-            replay = HostReplay(history[:consumed], replay.actions).run()
+            replay = HostReplay(history[:consumed], replay.actions, replay.order).run()
         host = replay.open_labels
         verdict = Verdict(inst["name"], inst["id"], len(history),
                           classify(sdk, host, replay.next_id), sdk, host)

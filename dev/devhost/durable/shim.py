@@ -11,7 +11,14 @@ Semantics reproduced (see docs/devhost.md): sequential awaits; `WhenAll` is .NET
 (finishes only when every child has, even after a failure); `WhenAny` finishes on the first child;
 a canceled timer still takes an id; host-side retries (DTFx RetryInterceptor) take an id for every
 attempt and for a timer after every failed attempt, the last one included; external events are
-matched by name, first waiter first, and buffered when nobody waits yet.
+matched by name (ignoring case) to the host's own waiters, one per WaitForExternalEvent action the
+shim has reached: the newest first (`lifo`, the extension's stack) or, as a what-if, the oldest
+first (`fifo`); an event nobody waits for is queued for the next wait of that name.
+
+Which *Python* task gets the event is decided by the SDK, not here: it pops the newest open task
+of that name (TaskOrchestrationExecutor.set_task_value, `task_list.pop()`). The host's choice only
+decides which of the shim's awaits an event completes, so whether the shim gets past its current
+action and schedules the work after it (docs/devhost.md, "External events").
 """
 
 from __future__ import annotations
@@ -25,6 +32,13 @@ from typing import Any
 from .protocol import ActionType, EventType, format_ts, parse_ts
 
 ACTIVITY, TIMER, SUB_ORCHESTRATION = "activity", "timer", "suborchestration"
+# The host's rule for several waiters of one event name. LIFO is the extension's
+# (DurableOrchestrationContext.WaitForExternalEvent: "We use a stack ... to make it easier for
+# users to abandon external events that they no longer care about"); FIFO is a what-if
+# (durabletask-python, another SDK, serves the oldest waiter first), for proving that an app does
+# not depend on the order.
+LIFO, FIFO = "lifo", "fifo"
+EXTERNAL_EVENT_ORDERS = (LIFO, FIFO)
 _CREATION_EVENT = {ACTIVITY: EventType.TASK_SCHEDULED, TIMER: EventType.TIMER_CREATED,
                    SUB_ORCHESTRATION: EventType.SUB_ORCHESTRATION_CREATED}
 _KIND_OF_EVENT = {v: k for k, v in _CREATION_EVENT.items()}
@@ -71,6 +85,13 @@ class _Task:
             self._callbacks.append(callback)
 
 
+def _name_key(name: str) -> str:
+    """Event names as the extension compares them (StringComparer.OrdinalIgnoreCase: each
+    character upper-cased on its own). The SDK compares them exactly, so an event whose name
+    differs only in case completes the host's waiter but no Python task."""
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
+
+
 def _settled(ok: bool = True) -> _Task:
     task = _Task()
     task.settle(ok)
@@ -81,12 +102,18 @@ class HostReplay:
     """Replays `actions` against `history`; read `new`, `open_labels` and `continue_as_new`
     after."""
 
-    def __init__(self, history: list[dict[str, Any]], actions: list[dict[str, Any]]) -> None:
+    def __init__(self, history: list[dict[str, Any]], actions: list[dict[str, Any]],
+                 order: str = LIFO) -> None:
+        if order not in EXTERNAL_EVENT_ORDERS:
+            raise ValueError(f"external event order must be one of {EXTERNAL_EVENT_ORDERS}, "
+                             f"got {order!r}")
+        self.order = order
         self._history = history
         self._actions = actions
         self._scheduled = {e["EventId"]: e for e in history if e["EventType"] in _KIND_OF_EVENT}
         self._next_id = 0
         self._index = 0
+        self._awaiting: _Task | None = None  # the action the shim awaits, if not done
         self._open: dict[int, _Task] = {}
         self.kinds: dict[int, str] = {}
         self.labels: dict[int, str] = {}
@@ -100,6 +127,15 @@ class HostReplay:
     def open_labels(self) -> dict[int, str]:
         """Outstanding ids with what they are for: "timer" or "task:<function>"."""
         return {i: self.labels[i] for i in self._open}
+
+    @property
+    def awaited_all(self) -> bool:
+        """Has the shim awaited every action? Only then does the extension read the SDK's isDone
+        and error (OutOfProcOrchestrationShim.ScheduleDurableTaskEvents awaits the replay first):
+        an orchestration the SDK calls done stays Running while the shim still awaits an
+        action, until that action completes."""
+        return self._index >= len(self._actions) and (
+            self._awaiting is None or self._awaiting.done)
 
     @property
     def actions(self) -> list[dict[str, Any]]:
@@ -146,8 +182,10 @@ class HostReplay:
             task = self._invoke(self._actions[self._index])
             self._index += 1
             if not task.done:
+                self._awaiting = task
                 task.then(self._advance)
                 return
+        self._awaiting = None
 
     def _settle(self, task_id: int, ok: bool) -> None:
         task = self._open.pop(task_id, None)
@@ -155,11 +193,14 @@ class HostReplay:
             task.settle(ok)
 
     def _raise(self, name: str) -> None:
-        waiters = self._waiters[name]
+        """DurableOrchestrationContext.RaiseEvent: the waiter on top of the name's stack (`lifo`;
+        `fifo`: the oldest), whether or not anything still awaits it, else the event is queued.
+        A waiter the code has abandoned (it lost a task_any) stays in line: nothing removes it."""
+        waiters = self._waiters[_name_key(name)]
         if waiters:
-            waiters.popleft().settle(True)
+            (waiters.pop() if self.order == LIFO else waiters.popleft()).settle(True)
         else:
-            self._buffered[name] += 1
+            self._buffered[_name_key(name)] += 1
 
     def _invoke(self, a: dict[str, Any]) -> _Task:
         at = a.get("actionType")
@@ -206,12 +247,16 @@ class HostReplay:
         return task
 
     def _wait_for_event(self, name: str) -> _Task:
+        """A new waiter for every WaitForExternalEvent action the shim reaches (a task the SDK
+        reuses is sent only the first time it is yielded: later compound actions leave it out,
+        azure-functions-durable-python #446). A queued event is taken at once."""
         task = _Task()
-        if self._buffered[name]:
-            self._buffered[name] -= 1
+        key = _name_key(name)
+        if self._buffered[key]:
+            self._buffered[key] -= 1
             task.settle(True)
         else:
-            self._waiters[name].append(task)
+            self._waiters[key].append(task)
         return task
 
     @staticmethod
