@@ -33,7 +33,7 @@ from .activity import Audited, activity
 def _on(value: Record, _: Operation | None) -> dict[str, Any]:
     """The VM and disk an operation acts on (and the LUN and caching of an attach)."""
     return {k: v for k, v in value.to_dict().items()
-            if k in ("vmId", "diskId", "lun", "caching", "snapshotId", "zone",
+            if k in ("vmId", "diskId", "lun", "caching", "detachDiskId", "snapshotId", "zone",
                      "networkAccessPolicy", "diskAccessId", "publicNetworkAccess")}
 
 
@@ -53,7 +53,9 @@ def get_vm_size(size: VmSizeRef, azure: ControlPlane) -> FoundVmSize:
 @activity(audited=Audited("attach", _on))
 def start_attach_data_disk(attachment: DiskAttachment, azure: ControlPlane) -> Operation:
     return azure.start_attach_data_disk(attachment.vm_id, attachment.disk_id, attachment.lun,
-                                        attachment.caching)
+                                        attachment.caching,
+                                        detach_disk_id=attachment.detach_disk_id,
+                                        write_accelerator=attachment.write_accelerator)
 
 
 @activity(audited=Audited("swap", _on))

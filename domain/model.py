@@ -153,6 +153,8 @@ class Snapshot(Record):
 class DataDisk(Record):
     lun: int
     disk_id: str
+    caching: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # None: not said
+    write_accelerator: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,10 @@ class AttachPlan(Record):
     lun: int
     caching: str
     zone: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # a zonal VM's zone
+    # Replace in place: the data disk the restored disk takes the place of (its LUN, caching and
+    # write accelerator), detached in the same call and kept. None: attached beside the others.
+    replaces: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    write_accelerator: bool | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # None: off
 
 
 @dataclass(frozen=True)
@@ -322,6 +328,8 @@ class DiskAttachment(Record):
     disk_id: str
     lun: int
     caching: str
+    detach_disk_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # same call
+    write_accelerator: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 VM changes are started, not awaited (see lro.py):
 * attach: POST attachDetachDataDisks (202, `Location` only) with the disk, LUN and caching;
-  `deleteOption: Detach` so deleting the VM never deletes the restored disk.
+  `deleteOption: Detach` so deleting the VM never deletes the restored disk. A replace in place
+  detaches the original in the same call (`dataDisksToDetach`), so the VM is never without it.
 * power off / deallocate / start: POST the power action (202, `Azure-AsyncOperation` + `Location`).
 * update (a restored disk's tags and network settings, which the Backup restore does not set):
   PATCH the disk (DiskUpdate), after reading it: nothing is written when it has them already.
@@ -115,7 +116,9 @@ class Compute:
         if vm is None:
             return None
         storage = dig(vm, "properties", "storageProfile")
-        data_disks = [DataDisk(lun=dig(d, "lun"), disk_id=text(d, "managedDisk", "id") or "")
+        data_disks = [DataDisk(lun=dig(d, "lun"), disk_id=text(d, "managedDisk", "id") or "",
+                               caching=text(d, "caching"),
+                               write_accelerator=dig(d, "writeAcceleratorEnabled") is True)
                       for d in dig(storage, "dataDisks") or []
                       if isinstance(dig(d, "lun"), int) and not dig(d, "toBeDetached")]
         return Vm(
@@ -177,15 +180,19 @@ class Compute:
                 raise
 
     # ---- changes (LROs) -------------------------------------------------------------------
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str
-                               ) -> Operation:
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
+                               detach_disk_id: str | None = None,
+                               write_accelerator: bool = False) -> Operation:
         vm = self._existing_vm(vm_id)
         attached = dig(vm, "properties", "storageProfile", "dataDisks") or []
         if any(same_id(text(d, "managedDisk", "id"), disk_id) for d in attached):
             return finished("attach")
+        detach = [cm.DataDisksToDetach(disk_id=detach_disk_id)] if detach_disk_id and any(
+            same_id(text(d, "managedDisk", "id"), detach_disk_id) for d in attached) else None
         body = cm.AttachDetachDataDisksRequest(data_disks_to_attach=[cm.DataDisksToAttach(
             disk_id=disk_id, lun=lun, caching=caching,
-            delete_option=cm.DiskDeleteOptionTypes.DETACH)])
+            write_accelerator_enabled=write_accelerator or None,
+            delete_option=cm.DiskDeleteOptionTypes.DETACH)], data_disks_to_detach=detach)
         return self._start("attach", vm_id, "POST", "/attachDetachDataDisks", body.as_dict(),
                            f"{_VM}/attachDetachDataDisks/action")
 

@@ -93,8 +93,12 @@ class ControlPlane(Protocol):
         ...
 
     # ---- Compute --------------------------------------------------------------------------------
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int,
-                               caching: str) -> Operation: ...
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
+                               detach_disk_id: str | None = None,
+                               write_accelerator: bool = False) -> Operation:
+        """Attach `disk_id` at `lun`; with `detach_disk_id`, detach that one in the same call
+        (a replace in place)."""
+        ...
 
     def start_deallocate_vm(self, vm_id: str) -> Operation: ...
 

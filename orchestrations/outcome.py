@@ -10,6 +10,7 @@ from domain.restore.restore_run import (
     ApprovalDecision,
     AssignmentReport,
     RestoreOutcome,
+    VmChange,
     ZoneCopyReport,
 )
 
@@ -23,7 +24,8 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
             zone_copy: ZoneCopyReport | None = None,
             properties: PropertiesReport | None = None,
             warnings: list[str] | None = None,
-            swap: SwapPlan | None = None) -> RestoreOutcome:
+            swap: SwapPlan | None = None,
+            vm_change: VmChange | None = None) -> RestoreOutcome:
     """`swap`: the swap as it was done (the power state read right before it, how the VM was
     stopped); else the plan's."""
     revoked = revoked or {}
@@ -55,4 +57,5 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
         approval=approval, plan=plan if dry_run else None,
         intermediate_disk_id=zone_copy.intermediate_disk_id if zone_copy else None,
         zone_copy=zone_copy, properties=properties,
-        warnings=[*((plan.warnings or []) if plan else []), *(warnings or [])] or None)
+        warnings=[*((plan.warnings or []) if plan else []), *(warnings or [])] or None,
+        vm_change=vm_change)

@@ -30,6 +30,7 @@ from activities.compute_activities import (
     start_set_os_disk,
     start_snapshot_disk,
     start_start_vm,
+    start_tag_disk,
     start_update_disk_properties,
 )
 from activities.restore_activities import (
@@ -44,6 +45,7 @@ from domain.model import (
     DiskAttachment,
     DiskRef,
     DiskSnapshot,
+    DiskTags,
     OperationStatus,
     OsDiskChange,
     RestoreJob,
@@ -70,6 +72,8 @@ from domain.restore.restore_run import (
     RestoreInput,
     RestoreOutcome,
     RunSettings,
+    VmChange,
+    VmDisks,
     ZoneCopyReport,
 )
 
@@ -86,6 +90,8 @@ from .steps import (
     revoke_assignments,
 )
 
+# On the disk a run took off a VM (kept, never deleted): which run, and when.
+REPLACED_BY_TAG, REPLACED_AT_TAG = "diskrestore-replaced-by", "diskrestore-replaced-at"
 
 @orchestrator()
 def restore_managed_disk(context: df.DurableOrchestrationContext,
@@ -127,6 +133,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     zone_copy: ZoneCopyReport | None = None
     copied: PropertiesReport | None = None
     swapped: SwapPlan | None = None
+    vm_change: VmChange | None = None
     warnings: list[str] = []
     error: Exception | None = None
     try:
@@ -145,11 +152,12 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
         disk_id = zone_copy.disk_id if zone_copy else plan.target_disk_id
         copied = yield from _copy_properties(run, plan, settings, disk_id, warnings)
         if plan.attach:
-            run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun)
-            yield from _attach(run, plan, settings, disk_id)
+            run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun,
+                      **({"replaces": plan.attach.replaces} if plan.attach.replaces else {}))
+            vm_change = yield from _attach(run, plan, settings, disk_id, warnings)
         if plan.swap:
             run.enter("swap", vmId=plan.swap.vm_id)
-            swapped = yield from _swap(run, plan, settings, disk_id)
+            swapped, vm_change = yield from _swap(run, plan, settings, disk_id, warnings)
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted
         error = exc
     run.enter("revoke")
@@ -157,7 +165,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     run.finish()
     return outcome(run, plan, job=job, granted=granted, revoked=revoked, error=error,
                    approval=decision, zone_copy=zone_copy, properties=copied,
-                   warnings=warnings, swap=swapped)
+                   warnings=warnings, swap=swapped, vm_change=vm_change)
 
 
 def _restore_and_track(run: Run, plan: RestorePlan,
@@ -351,35 +359,64 @@ def _vm_and_size(run: Run, vm_id: str) -> Orchestration[tuple[Vm, VmSize | None]
     return vm, found.size
 
 
-def _attach(run: Run, plan: RestorePlan, settings: RunSettings,
-            disk_id: str) -> Orchestration[None]:
+def _attach(run: Run, plan: RestorePlan, settings: RunSettings, disk_id: str,
+            warnings: list[str]) -> Orchestration[VmChange]:
     """Check the VM as it is now against the restored disk (the plan's checks, on what the
-    restore made, after a restore that may have taken hours), then attach."""
+    restore made, after a restore that may have taken hours), then attach: beside the VM's
+    disks, or in place of the source disk (detached in the same call, kept and tagged)."""
     attach = plan.attach
     assert attach is not None
     vm, size = yield from _vm_and_size(run, attach.vm_id)
+    before = VmDisks.of(vm)
     if any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks):
-        return  # a re-run after the attach went through
+        return VmChange(vm.id, before, before)  # a re-run after the attach went through
     restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
-    problems = compatibility.attach_problems(vm, size, restored, attach.caching)
-    if any(d.lun == attach.lun for d in vm.data_disks):
+    replacing = attach.replaces is not None
+    problems = compatibility.attach_problems(vm, size, restored, attach.caching,
+                                             replacing=replacing)
+    holder = next((d.disk_id for d in vm.data_disks if d.lun == attach.lun), None)
+    if replacing and (holder or "").lower() != (attach.replaces or "").lower():
+        problems.append(f"LUN {attach.lun} holds {holder or 'no disk'}, not {attach.replaces}: "
+                        "the VM changed since the plan")
+    elif not replacing and holder is not None:
         problems.append(f"LUN {attach.lun} was taken since the plan: choose another LUN")
     if problems:
         raise compatibility.refusal(problems, vm.id, restored_disk_id=disk_id)
     status = yield from run.operation(start_attach_data_disk, DiskAttachment(
-        attach.vm_id, disk_id, attach.lun, attach.caching),
+        attach.vm_id, disk_id, attach.lun, attach.caching, detach_disk_id=attach.replaces,
+        write_accelerator=bool(attach.write_accelerator)),
         settings.operation_poll_s, interruptible=False, busy=VM_BUSY)
     # The answer to an attach that went through can be lost; azure-core then sends it again
     # and Compute refuses the disk as already attached. The VM says what happened.
+    after = yield from run.call(get_vm, VmRef(attach.vm_id))
     if status.state != "succeeded" and \
-            not (yield from _attached(run, attach.vm_id, disk_id)):
-        raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
-                                  hint=f"the restored disk {disk_id} exists; attach it by hand")
+            not any(d.disk_id.lower() == disk_id.lower() for d in after.data_disks):
+        raise errors.AttachFailed(
+            f"{status.error_code}: {status.error_message}",
+            hint=f"the restored disk {disk_id} exists; "
+                 + (f"replace {attach.replaces} with it by hand (LUN {attach.lun})"
+                    if replacing else "attach it by hand"))
+    if attach.replaces:
+        yield from _mark_original(run, attach.replaces, settings, warnings)
+    return VmChange(vm.id, before, VmDisks.of(after))
 
 
-def _attached(run: Run, vm_id: str, disk_id: str) -> Orchestration[bool]:
-    vm = yield from run.call(get_vm, VmRef(vm_id))
-    return any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks)
+def _mark_original(run: Run, disk_id: str, settings: RunSettings,
+                   warnings: list[str]) -> Orchestration[None]:
+    """Tag the disk the VM had before (kept, never deleted) with the run that replaced it: what
+    an undo and a person looking at the resource group go by. A tag that did not land is a
+    warning, not a failure: the VM has its restored disk."""
+    tags = {REPLACED_BY_TAG: run.context.instance_id, REPLACED_AT_TAG: run.now.isoformat()}
+    try:
+        status = yield from run.operation(start_tag_disk, DiskTags(disk_id, tags),
+                                          settings.operation_poll_s, interruptible=False)
+        failure = None if status.state == "succeeded" else \
+            f"{status.error_code}: {status.error_message}"
+    except Exception as exc:  # noqa: BLE001 - a warning, below
+        failure = str(getattr(exc, "message", exc))
+    if failure:
+        warnings.append(f"the original disk {disk_id} was kept but could not be tagged "
+                        f"{REPLACED_BY_TAG}={run.context.instance_id} ({failure})")
 
 
 def _power(state: str | None) -> str:
@@ -393,8 +430,8 @@ def _power(state: str | None) -> str:
     return "deallocated" if value in ("deallocated", "deallocating") else "unknown"
 
 
-def _swap(run: Run, plan: RestorePlan, settings: RunSettings,
-          disk_id: str) -> Orchestration[SwapPlan]:
+def _swap(run: Run, plan: RestorePlan, settings: RunSettings, disk_id: str,
+          warnings: list[str]) -> Orchestration[tuple[SwapPlan, VmChange]]:
     """Right before the VM is touched: read it again (its power state and OS disk now, not at
     plan time, which may be hours or an approval ago) and check the restored disk against it.
     Then stop it (power off: it keeps its hardware, so the start needs no new capacity), point
@@ -406,6 +443,7 @@ def _swap(run: Run, plan: RestorePlan, settings: RunSettings,
     assert swap is not None
     poll = settings.operation_poll_s
     vm, size = yield from _vm_and_size(run, swap.vm_id)
+    before = VmDisks.of(vm)
     current = vm.os_disk_id or ""
     if current.lower() != swap.original_os_disk_id.lower():
         raise errors.VmNotSuitable(
@@ -431,8 +469,10 @@ def _swap(run: Run, plan: RestorePlan, settings: RunSettings,
     except Exception as exc:
         said = yield from _roll_back(run, swap, was_running, poll)
         raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {said}") from exc
-    return replace(swap, was_running=was_running,
-                   stopped_with=", ".join(stopped_with) or None)
+    yield from _mark_original(run, swap.original_os_disk_id, settings, warnings)
+    after = yield from run.call(get_vm, VmRef(swap.vm_id))
+    return (replace(swap, was_running=was_running, stopped_with=", ".join(stopped_with) or None),
+            VmChange(vm.id, before, VmDisks.of(after)))
 
 
 def _point_os_disk(run: Run, vm_id: str, disk_id: str, power: str, poll: float,

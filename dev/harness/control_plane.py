@@ -205,7 +205,10 @@ def _port(method: Callable[..., Any]) -> Callable[..., Any]:
     name = method.__name__
 
     @functools.wraps(method)
-    def call(self: FakeControlPlane, *args: Any) -> Any:
+    def call(self: FakeControlPlane, *args: Any, **options: Any) -> Any:
+        # keyword options (an attach's detach_disk_id...) after the positional arguments, in the
+        # order given: what a test's `when` and `called(...)[i].args` see
+        args = (*args, *options.values())
         self.calls.append(Call(name, args, self.clock()))
         self._settle()
         fault = self._take_fault(name, args)
@@ -213,7 +216,7 @@ def _port(method: Callable[..., Any]) -> Callable[..., Any]:
             raise fault.raises
         self._fault = fault if fault is not None and fault.raises is None else None
         try:
-            result = method(self, *args)
+            result = method(self, *args[:len(args) - len(options)], **options)
         finally:
             self._fault = None
         if fault is not None and fault.raises is not None:
@@ -552,26 +555,37 @@ class FakeControlPlane:
 
     # ---- the port: Compute --------------------------------------------------------------------
     @_port
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str
-                               ) -> Operation:
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
+                               detach_disk_id: str | None = None,
+                               write_accelerator: bool = False) -> Operation:
         fault = self._fault
         vm = self._existing_vm(vm_id)
         if any(_key(d.disk_id) == _key(disk_id) for d in vm.data_disks):
             return finished("attach")
         refused = self._busy(vm) or self._refusal(fault)
         disk = self.disks.get(_key(disk_id))
+        # a replace detaches first, in the same call (as azsim's attachDetachDataDisks)
+        kept = [d for d in vm.data_disks
+                if not detach_disk_id or _key(d.disk_id) != _key(detach_disk_id)]
+        if refused is None and detach_disk_id and len(kept) == len(vm.data_disks):
+            refused = ("InvalidParameter", f"Disk {detach_disk_id} is not attached to VM "
+                       f"{vm.id}.")
         if refused is None and disk is None:
             refused = ("NotFound", f"disk {disk_id} was not found")
-        elif refused is None and (disk.managed_by or any(d.lun == lun for d in vm.data_disks)):
+        elif refused is None and (disk.managed_by or any(d.lun == lun for d in kept)):
             refused = ("OperationNotAllowed", f"disk {disk_id} is attached to {disk.managed_by}"
                        if disk.managed_by else f"LUN {lun} is in use")
         refused = refused or _zone_refusal(vm, disk) or \
-            self._attach_refusal(vm, disk, caching)
+            self._attach_refusal(vm, disk, caching, len(kept))
         if refused is not None:
             return _refused("attach", refused)
 
         def apply() -> None:
-            vm.data_disks.append(DataDisk(lun=lun, disk_id=disk.id))
+            if detach_disk_id:
+                vm.data_disks[:] = kept
+                self._set_disk(detach_disk_id, managed_by=None, state="Unattached")
+            vm.data_disks.append(DataDisk(lun=lun, disk_id=disk.id, caching=caching,
+                                          write_accelerator=write_accelerator))
             self._set_disk(disk.id, managed_by=vm.id, state="Attached")
         return self._vm_operation(vm, "attach", "attach", fault, apply)
 
@@ -860,11 +874,13 @@ class FakeControlPlane:
         self._operations[op.id] = op
         return Operation(kind=kind, status_url=op.id, result_url=op.id)
 
-    def _attach_refusal(self, vm: _Vm, disk: Disk, caching: str) -> tuple[str, str] | None:
-        """Compute's refusals of a data disk the VM cannot take (as dev/azsim/vm_disks.py)."""
+    def _attach_refusal(self, vm: _Vm, disk: Disk, caching: str,
+                        kept: int) -> tuple[str, str] | None:
+        """Compute's refusals of a data disk the VM cannot take (as dev/azsim/vm_disks.py);
+        `kept`: the VM's data disks the same call does not detach."""
         size = self.vm_sizes.get(vm.size.lower())
         if size is not None and size.max_data_disks is not None and \
-                len(vm.data_disks) >= size.max_data_disks:
+                kept >= size.max_data_disks:
             return ("OperationNotAllowed", "The maximum number of data disks allowed to be "
                     f"attached to a VM of this size is {size.max_data_disks}.")
         sku = (disk.sku or "").lower()

@@ -1,7 +1,8 @@
 """The estate the fast tests restore in: azsim's demo scenario (dev/azsim/scenarios/demo.json)
 in the fake control plane, with the same names, so a fast test reads like its end-to-end twin.
 
-`rg-app` holds VM `vm-app01` (running, Linux) on `vm-app01-osdisk` with data disks
+`rg-app` holds VM `vm-app01` (running, Linux, Standard_D4s_v5, Trusted Launch, Gen2) on
+`vm-app01-osdisk` with data disks
 `vm-app01-data0` (LUN 0) and `vm-app01-data1` (LUN 1, CMK through `rg-keys/des-cmk`); vault
 `rg-backup/bv-demo` (system-assigned identity `VAULT_PRINCIPAL`) protects the three disks with
 7 daily recovery points (02:00 UTC); `rg-snapshots` carries the vault's Disk Snapshot
@@ -52,14 +53,15 @@ def build(plane: FakeControlPlane, now: datetime) -> None:
     plane.add_encryption_set(DES)
     public = {"network_access_policy": "AllowAll", "public_network_access": "Enabled"}
     plane.add_disk(Disk(OS_DISK, LOCATION, 64, "Premium_LRS", "Linux", tags={"workload": "app01"},
-                        **public))
+                        hyper_v_generation="V2", security_type="TrustedLaunch", **public))
     plane.add_disk(Disk(DATA0, LOCATION, 256, "Premium_LRS", tags={"workload": "app01"},
                         **public))
     plane.add_disk(Disk(DATA1, LOCATION, 512, "Premium_LRS", encryption_set_id=DES,
                         tags={"workload": "app01"}, **public))
     plane.add_vm(VM, LOCATION, os_type="Linux", os_disk_id=OS_DISK,
-                 data_disks=[DataDisk(0, DATA0), DataDisk(1, DATA1)],
-                 tags={"workload": "app01"})
+                 data_disks=[DataDisk(0, DATA0, "ReadOnly"), DataDisk(1, DATA1, "None")],
+                 tags={"workload": "app01"}, size="Standard_D4s_v5",
+                 security_type="TrustedLaunch", hyper_v_generation="V2")
     plane.add_vault(VAULT, LOCATION)
     plane.assign(SNAPSHOTS, DISK_SNAPSHOT_CONTRIBUTOR, VAULT_PRINCIPAL)
     newest = now.replace(hour=2, minute=0, second=0, microsecond=0)

@@ -128,7 +128,11 @@ def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> 
             "requestId": f"{run}-{len(requests)}", "source": {"diskId": disk.disk_id},
             "recoveryPoint": before,
             "target": {"resourceGroupId": rg, "diskName": _copy_name(disk.disk_id, signal)},
-            "attach": {"vmId": vm.id}}))
+            # in the original's place by default: a block copy beside it gives the guest two
+            # file systems with one UUID (XFS refuses it; Linux may mount the wrong one)
+            "attach": {"vmId": vm.id, "mode": "add"}
+            if action == "restoreDataDisksAndAttachBeside" else
+            {"vmId": vm.id, "mode": "replace"}}))
     if not requests:
         return Resolution(skipped=skipped, ignored=f"no data disk of {vm.id} is protected by a "
                                                    "Backup vault" if vm.data_disks else

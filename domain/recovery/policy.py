@@ -20,7 +20,10 @@ from domain.restore.request import CACHING, DISK, VM
 from domain.restore.request import Attach as AttachTo  # the same three fields as a request's attach
 
 SCHEMA_VERSION = 1
-ACTIONS = ("restoreDeletedDisk", "restoreOsDiskAndSwap", "restoreDataDisksAndAttach")
+# restoreDataDisksAndAttach puts each restored data disk in its original's place (the original
+# is detached in the same call and kept); ...Beside attaches it next to the original instead.
+ACTIONS = ("restoreDeletedDisk", "restoreOsDiskAndSwap", "restoreDataDisksAndAttach",
+           "restoreDataDisksAndAttachBeside")
 ALERT_EVENT = "azureMonitorCommonAlertSchema"
 HEALTH_EVENT = "Microsoft.ResourceNotifications.HealthResources.AvailabilityStatusChanged"
 DELETION_EVENTS = ("Microsoft.Resources.ResourceDeleteSuccess",

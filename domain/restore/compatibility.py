@@ -40,10 +40,12 @@ def security_class(security_type: str | None) -> str:
     return "TrustedLaunch" if value.lower() == "trustedlaunch" else value
 
 
-def attach_problems(vm: Vm, size: VmSize | None, disk: Disk | None, caching: str) -> list[str]:
-    """Why `vm` cannot take `disk` as a data disk with `caching`; [] when it can."""
+def attach_problems(vm: Vm, size: VmSize | None, disk: Disk | None, caching: str, *,
+                    replacing: bool = False) -> list[str]:
+    """Why `vm` cannot take `disk` as a data disk with `caching` (in the place of one of its
+    data disks when `replacing`: no slot more); [] when it can."""
     problems = []
-    if size is not None and size.max_data_disks is not None and \
+    if not replacing and size is not None and size.max_data_disks is not None and \
             len(vm.data_disks) >= size.max_data_disks:
         problems.append(f"the VM's size {size.name} takes at most {size.max_data_disks} data "
                         f"disks and it has {len(vm.data_disks)}: detach one, or resize the VM")

@@ -168,6 +168,8 @@ def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance
     attach = request.attach
     assert attach is not None
     vm = _vm(azure, attach.vm_id, bi)
+    if attach.mode == "replace":
+        return _replace_plan(vm, azure, bi, source)
     used = {d.lun for d in vm.data_disks}
     if attach.lun is not None and attach.lun in used:
         raise errors.VmNotSuitable(f"LUN {attach.lun} is in use on the VM",
@@ -178,6 +180,26 @@ def _attach_plan(request: RestoreRequest, azure: AzureReader, bi: BackupInstance
         raise compatibility.refusal(problems, vm.id)
     lun = attach.lun if attach.lun is not None else _lowest_free(used)
     return AttachPlan(vm_id=vm.id, lun=lun, caching=attach.caching, zone=zone_of(vm))
+
+
+def _replace_plan(vm: Vm, azure: AzureReader, bi: BackupInstance,
+                  source: Disk | None) -> AttachPlan:
+    """The restored disk in the source disk's place: its LUN, caching and write accelerator
+    (a block copy beside its original would give the guest two file systems with one UUID)."""
+    slot = next((d for d in vm.data_disks if d.disk_id.lower() == bi.datasource_id.lower()),
+                None)
+    if slot is None:
+        raise errors.VmNotSuitable(
+            f"the source disk {bi.datasource_id} is not a data disk of {vm.id}, so there is "
+            "nothing to replace", hint='attach beside the VM\'s disks instead ("mode": "add"), '
+                                       "or swap an OS disk with swapOsDisk")
+    caching = slot.caching or "None"
+    problems = compatibility.attach_problems(vm, _size_of(azure, vm), source, caching,
+                                             replacing=True)
+    if problems:
+        raise compatibility.refusal(problems, vm.id)
+    return AttachPlan(vm_id=vm.id, lun=slot.lun, caching=caching, zone=zone_of(vm),
+                      replaces=slot.disk_id, write_accelerator=slot.write_accelerator or None)
 
 
 def _size_of(azure: AzureReader, vm: Vm) -> VmSize | None:

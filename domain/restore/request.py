@@ -21,6 +21,7 @@ from domain.validation import Schemas, check, ref
 
 SCHEMA_VERSION = 1
 CACHING = ("None", "ReadOnly", "ReadWrite")
+ATTACH_MODES = ("add", "replace")
 REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 _REQUEST_ID = re.compile(REQUEST_ID.replace("$", r"\Z"))
 MAX_REASON = 500
@@ -45,6 +46,7 @@ class Attach:
     vm_id: str
     lun: int | None = None
     caching: str = "None"
+    mode: str = "add"  # add: beside the VM's disks | replace: in the source disk's place
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ class RestoreRequest:
             "target": {"resourceGroupId": self.target_resource_group_id,
                        "diskName": self.target_disk_name},
             "dryRun": self.dry_run}
-        if self.attach:
+        if self.attach and self.attach.mode == "replace":  # the replaced disk's LUN and caching
+            doc["attach"] = {"vmId": self.attach.vm_id, "mode": "replace"}
+        elif self.attach:  # the shape of earlier requests, unchanged
             doc["attach"] = {"vmId": self.attach.vm_id, "lun": self.attach.lun,
                              "caching": self.attach.caching}
         if self.swap_vm_id:
@@ -136,7 +140,8 @@ def _request(doc: Any) -> RestoreRequest:
         _recovery_point(doc.get("recoveryPoint", "latest")), _rid(target["resourceGroupId"]),
         target["diskName"],
         Attach(_rid(attach["vmId"]), None if attach.get("lun") is None else int(attach["lun"]),
-               attach.get("caching", "None")) if attach is not None else None,
+               attach.get("caching", "None"), attach.get("mode", "add"))
+        if attach is not None else None,
         _id(swap["vmId"]) if swap is not None else None, doc.get("dryRun", False),
         reason.strip() if reason else None)
 
@@ -220,9 +225,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "target": ref("RestoreTarget"),
             "attach": {
                 "anyOf": [ref("AttachRequest"), {"type": "null"}],
-                "description": "Attach the restored disk to a VM as a data disk. Not with "
-                               "`swapOsDisk`.",
-                "x-error": 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."}'},
+                "description": "Attach the restored disk to a VM as a data disk: beside its "
+                               "disks, or in place of the source disk (`mode: replace`). Not "
+                               "with `swapOsDisk`.",
+                "x-error": 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."} or '
+                           '{"vmId": "<ARM id>", "mode": "replace"}'},
             "swapOsDisk": {
                 "anyOf": [ref("SwapRequest"), {"type": "null"}],
                 "description": "Swap the restored disk in as the VM's OS disk (deallocate, swap, "
@@ -315,8 +322,24 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "x-error": "must be an integer from 0 to 63"},
             "caching": {"enum": list(CACHING), "default": "None",
                         "x-error": f"must be one of {', '.join(CACHING)}"},
+            "mode": {"enum": list(ATTACH_MODES), "default": "add",
+                     "description": "`add`: at a free LUN, beside the VM's disks. `replace`: in "
+                                    "place of the source disk, which must be a data disk of the "
+                                    "VM: one call detaches it and attaches the restored disk at "
+                                    "its LUN with its caching and write accelerator; the "
+                                    "original is kept, tagged with the run. A block copy beside "
+                                    "its original gives the guest two file systems with one "
+                                    "UUID.",
+                     "x-error": f"must be one of {', '.join(ATTACH_MODES)}"},
         },
         "additionalProperties": False,
+        # replace takes the source disk's LUN and caching: giving either is a mistake
+        "if": {"required": ["mode"], "properties": {"mode": {"const": "replace"}}},
+        "then": {"properties": {
+            "lun": {"type": "null", "x-error": "not with mode replace: the restored disk takes "
+                                               "the replaced disk's LUN"},
+            "caching": {"not": {}, "x-error": "not with mode replace: the restored disk takes "
+                                              "the replaced disk's caching"}}},
     },
     "SwapRequest": {
         "type": "object",

@@ -17,6 +17,7 @@ from domain.model import (
     RecoveryPoint,
     RestorePlan,
     SwapPlan,
+    Vm,
 )
 from domain.restore.properties import PropertiesReport
 from domain.restore.request import RestoreRequest
@@ -129,6 +130,34 @@ class ZoneCopyReport(Record):
 
 
 @dataclass(frozen=True)
+class VmDisks(Record):
+    """A VM's managed disks at one moment: its OS disk and its data disks by LUN."""
+
+    os_disk_id: str | None
+    data_disks: dict[str, str]  # LUN (as text: a JSON key) -> disk id
+
+    @classmethod
+    def of(cls, vm: Vm) -> VmDisks:
+        return cls(vm.os_disk_id, {str(d.lun): d.disk_id for d in vm.data_disks})
+
+
+IAC_NOTE = ("The VM's disks changed outside your infrastructure code: a Terraform or Bicep apply "
+            "that still names the old disk will try to put it back, or fail. Update the code to "
+            "the disks in `after` (or import the change) before the next apply.")
+
+
+@dataclass(frozen=True)
+class VmChange(Record):
+    """What the run changed on a VM: every disk before and after, and the note for those who
+    keep the VM in infrastructure-as-code."""
+
+    vm_id: str
+    before: VmDisks
+    after: VmDisks
+    note: str = IAC_NOTE
+
+
+@dataclass(frozen=True)
 class RestoreOutcome(Record):
     """The restore orchestration's output, as GET /api/restores/{id} shows it in `result`."""
 
@@ -154,3 +183,5 @@ class RestoreOutcome(Record):
     # Loud: things the run did that leave the estate weaker than before (a private-link disk
     # restored with public export allowed).
     warnings: list[str] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    # The VM's disks before and after the attach or swap (absent when no VM changed).
+    vm_change: VmChange | None = field(default=None, metadata=OMITTED_WHEN_NONE)

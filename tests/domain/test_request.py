@@ -132,5 +132,6 @@ def test_a_member_of_swap_or_attach_is_named_like_any_other():
     assert fields({**GOOD, "swapOsDisk": {"vmId": VM, "x": 1}}) == {"swapOsDisk.x": "unknown field"}
     assert fields({**GOOD, "attach": {"lun": 1}}) == {"attach.vmId": "is required"}
     assert fields({**GOOD, "attach": 5}) == {
-        "attach": 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."}'}
+        "attach": 'must be {"vmId": "<ARM id>", "lun": <int>, "caching": "..."} or '
+                  '{"vmId": "<ARM id>", "mode": "replace"}'}
 

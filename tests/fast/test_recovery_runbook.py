@@ -112,7 +112,7 @@ def test_a_deleted_protected_disk_comes_back_under_its_name_and_is_reattached(h,
     assert recovery.slots() == {decision.run_id: recovery.slots()[decision.run_id]}
     h.run()
     out = h.output(decision.run_id)
-    assert out["outcome"] == "Succeeded", out
+    assert out["outcome"] == "Succeeded", out.get("error")
     assert out["policy"] == "deleted-disks" and out["action"] == "restoreDeletedDisk"
     [restore] = out["restores"]
     assert restore["outcome"] == "Succeeded"
@@ -150,18 +150,33 @@ def test_an_unprotected_disks_deletion_is_ignored_with_the_reason(h, recovery):
     assert h.gateway.called("grant_role") == []
 
 
-def test_every_protected_data_disk_of_an_unhealthy_vm_is_restored_and_attached(h, recovery):
+def test_every_protected_data_disk_of_an_unhealthy_vm_is_restored_in_its_place(h, recovery):
     decision = recovery.admit(recovery.unavailable(), unhealthy_vm("restoreDataDisksAndAttach"))
     h.run()
     out = h.output(decision.run_id)
-    assert out["outcome"] == "Succeeded", out
+    assert out["outcome"] == "Succeeded", out.get("error")
     assert [r["outcome"] for r in out["restores"]] == ["Succeeded", "Succeeded"]
-    luns = {d.lun for d in h.gateway.vms[estate.VM.lower()].data_disks}
-    assert luns == {0, 1, 2, 3}
+    luns = {d.lun: d.disk_id.lower() for d in h.gateway.vms[estate.VM.lower()].data_disks}
+    assert luns == {r["attach"]["lun"]: r["restoredDiskId"].lower() for r in out["restores"]}
+    assert sorted(luns) == [0, 1]  # the originals' LUNs, no slot more
+    assert [r["attach"]["replaces"] for r in out["restores"]] == [estate.DATA0, estate.DATA1]
+    for original in (estate.DATA0, estate.DATA1):  # detached and kept
+        assert h.gateway.disks[original.lower()].managed_by is None
     # one restore after the other, each a sub-orchestration of its own
     assert [r["id"] for r in out["restores"]] == [f"restore-{decision.run_id}-0",
                                                   f"restore-{decision.run_id}-1"]
     assert recovery.slots() == {}
+
+
+def test_the_beside_action_attaches_the_copies_next_to_the_originals(h, recovery):
+    decision = recovery.admit(recovery.unavailable(),
+                              unhealthy_vm("restoreDataDisksAndAttachBeside"))
+    h.run()
+    out = h.output(decision.run_id)
+    assert out["outcome"] == "Succeeded", out.get("error")
+    luns = {d.lun for d in h.gateway.vms[estate.VM.lower()].data_disks}
+    assert luns == {0, 1, 2, 3}
+    assert all("replaces" not in r["attach"] for r in out["restores"])
 
 
 def test_one_failed_restore_of_two_is_a_partial_success(h, recovery):
@@ -186,7 +201,7 @@ def test_an_approval_gated_os_swap_waits_then_swaps_when_approved(h, recovery, r
     assert answer["appliedTo"] == [child]
     h.run()
     out = h.output(run)
-    assert out["outcome"] == "Succeeded", out
+    assert out["outcome"] == "Succeeded", out.get("error")
     [restore] = out["restores"]
     assert restore["approval"]["by"] == "bob"
     vm = h.gateway.vms[estate.VM.lower()]

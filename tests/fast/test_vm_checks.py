@@ -126,9 +126,9 @@ def test_a_generation_the_size_does_not_run_is_refused(h, restores):
 
 
 def test_another_security_type_is_refused(h, restores):
-    vm(h).security_type = "TrustedLaunch"
+    vm(h).security_type = None  # Standard; the disk is Trusted Launch
     out = restores.run(restores.request(estate.OS_DISK, swapOsDisk={"vmId": estate.VM}))
-    refused_before_anything(h, out, "security type is TrustedLaunch, the disk's Standard")
+    refused_before_anything(h, out, "security type is Standard, the disk's TrustedLaunch")
 
 
 def test_confidential_disk_types_go_with_a_confidential_vm(h, restores):

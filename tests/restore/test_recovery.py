@@ -164,10 +164,14 @@ def test_a_storm_of_50_identical_alerts_starts_one_run(recovery_env, payloads):
 
     out = r.env.host.wait_for(run, timeout=300)["output"]
     assert out["outcome"] == "Succeeded", json.dumps(out, indent=1)
-    assert len(out["restores"]) == 2  # both data disks, restored and attached as new disks
+    assert len(out["restores"]) == 2  # both data disks, each restored into its original's place
     vm_now = r.env.resource(vm)["properties"]["storageProfile"]["dataDisks"]
     restored = {o["restoredDiskId"].lower() for o in out["restores"]}
-    assert restored <= {d["managedDisk"]["id"].lower() for d in vm_now}
+    assert restored == {d["managedDisk"]["id"].lower() for d in vm_now}  # no slot more
+    for restore in out["restores"]:
+        original = r.env.resource(restore["attach"]["replaces"])
+        assert not original.get("managedBy")  # detached, kept
+        assert original["tags"]["diskrestore-replaced-by"] == restore["id"]
     assert r.env.leftover_assignments() == set()
     # the slot was given back: a later alert (after the cooldown) is judged afresh
     assert json.loads(requests.get(f"{r.base}/api/recovery/events?limit=1", timeout=30).text)[
