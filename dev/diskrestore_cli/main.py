@@ -130,8 +130,11 @@ Lun = Annotated[int | None, typer.Option("--lun", min=0, max=63, help="LUN for -
                                          "(default: the first free one)")]
 Caching = Annotated[str | None, typer.Option("--caching", help="None, ReadOnly or ReadWrite "
                                              "for --attach")]
+Replace = Annotated[str | None, typer.Option("--replace", help="ARM id of a VM whose data disk "
+                                            "(the source disk) the restored disk replaces in "
+                                            "place: same LUN and caching, the original kept")]
 Swap = Annotated[str | None, typer.Option("--swap", help="ARM id of a VM whose OS disk the "
-                                          "restored disk replaces (the VM is deallocated)")]
+                                          "restored disk replaces (the VM is stopped)")]
 RequestId = Annotated[str | None, typer.Option("--request-id", help="idempotency key: the same "
                                                "key names the same run")]
 File = Annotated[Path | None, typer.Option("--file", "-f", help="the request as JSON "
@@ -141,12 +144,13 @@ File = Annotated[Path | None, typer.Option("--file", "-f", help="the request as 
 def build_request(*, disk: str | None, backup_instance: str | None, target_rg: str | None,
                   name: str | None, point: str, before: str | None, attach: str | None,
                   lun: int | None, caching: str | None, swap: str | None,
-                  request_id: str | None, file: Path | None) -> dict[str, Any]:
+                  request_id: str | None, file: Path | None,
+                  replace: str | None = None) -> dict[str, Any]:
     """The API's request from the options (or the file); the app validates it fully."""
     if file is not None:
         given = [o for o, v in (("--disk", disk), ("--backup-instance", backup_instance),
                                 ("--target-rg", target_rg), ("--attach", attach),
-                                ("--swap", swap)) if v]
+                                ("--replace", replace), ("--swap", swap)) if v]
         return _request_from_file(file, request_id=request_id, given=given)
     missing = []
     if not (disk or backup_instance):
@@ -158,13 +162,17 @@ def build_request(*, disk: str | None, backup_instance: str | None, target_rg: s
     if missing:
         raise CliError(f"missing {', '.join(missing)}", exit_code=EXIT_INPUT,
                        hint="diskrestore plan --help shows an example")
-    if attach and swap:
-        raise CliError("--attach and --swap cannot be combined: choose one",
-                       exit_code=EXIT_INPUT, hint="attach adds a data disk; swap replaces the OS "
-                                                  "disk")
+    chosen = [o for o, v in (("--attach", attach), ("--replace", replace), ("--swap", swap))
+              if v]
+    if len(chosen) > 1:
+        raise CliError(f"{' and '.join(chosen)} cannot be combined: choose one",
+                       exit_code=EXIT_INPUT, hint="attach adds a data disk; replace puts it in "
+                                                  "the source disk's place; swap replaces the "
+                                                  "OS disk")
     if (lun is not None or caching) and not attach:
         raise CliError("--lun and --caching need --attach", exit_code=EXIT_INPUT,
-                       hint="name the VM with --attach")
+                       hint="name the VM with --attach (--replace takes the replaced disk's "
+                            "LUN and caching)")
     if before and point != "latest":
         raise CliError("--before and --point cannot be combined", exit_code=EXIT_INPUT,
                        hint="--before picks the latest point before a time")
@@ -179,6 +187,8 @@ def build_request(*, disk: str | None, backup_instance: str | None, target_rg: s
     if attach:
         body["attach"] = {"vmId": attach, **({"lun": lun} if lun is not None else {}),
                           **({"caching": caching} if caching else {})}
+    if replace:
+        body["attach"] = {"vmId": replace, "mode": "replace"}
     if swap:
         body["swapOsDisk"] = {"vmId": swap}
     return body
@@ -273,11 +283,13 @@ def finish(view: dict[str, Any], as_json: bool, show: Callable[[dict[str, Any]],
 def plan(disk: Disk = None, backup_instance: Instance = None, target_rg: TargetRg = None,
          name: Name = None, point: Point = "latest", before: Before = None,
          attach: Attach = None, lun: Lun = None, caching: Caching = None, swap: Swap = None,
-         request_id: RequestId = None, file: File = None, as_json: JsonOpt = False) -> None:
+         request_id: RequestId = None, file: File = None, as_json: JsonOpt = False,
+         replace: Replace = None) -> None:
     """Dry run: resolve the backup, recovery point, target, roles and VM; change nothing."""
     body = build_request(disk=disk, backup_instance=backup_instance, target_rg=target_rg,
                          name=name, point=point, before=before, attach=attach, lun=lun,
-                         caching=caching, swap=swap, request_id=request_id, file=file)
+                         caching=caching, swap=swap, request_id=request_id, file=file,
+                         replace=replace)
     body["dryRun"] = True
     submitted = STATE.api.submit(body)
     view = follow(submitted["id"], fetch=STATE.api.restore, as_json=True)
@@ -302,18 +314,20 @@ def restore(disk: Disk = None, backup_instance: Instance = None, target_rg: Targ
                                                help="follow the restore until it ends")] = True,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before an OS "
                                               "disk swap")] = False,
-            as_json: JsonOpt = False) -> None:
-    """Restore to a NEW disk, attach it or swap it in as the OS disk, and follow each phase."""
+            as_json: JsonOpt = False, replace: Replace = None) -> None:
+    """Restore to a NEW disk; attach it, put it in the source disk's place, or swap it in as
+    the OS disk; and follow each phase."""
     body = build_request(disk=disk, backup_instance=backup_instance, target_rg=target_rg,
                          name=name, point=point, before=before, attach=attach, lun=lun,
-                         caching=caching, swap=swap, request_id=request_id, file=file)
+                         caching=caching, swap=swap, request_id=request_id, file=file,
+                         replace=replace)
     if body.get("swapOsDisk") and not yes:
         vm = render.name(body["swapOsDisk"].get("vmId"))
         if as_json or not sys.stdin.isatty():
-            raise CliError(f"swapping the OS disk of {vm} deallocates it: pass --yes to confirm",
+            raise CliError(f"swapping the OS disk of {vm} stops it: pass --yes to confirm",
                            exit_code=EXIT_INPUT, hint="run diskrestore plan first to see what "
                                                       "it will do")
-        typer.confirm(f"This deallocates {vm} and replaces its OS disk. Continue?", abort=True)
+        typer.confirm(f"This stops {vm} and replaces its OS disk. Continue?", abort=True)
     submitted = STATE.api.submit(body)
     instance_id = submitted["id"]
     if not as_json:

@@ -134,16 +134,21 @@ def result(console: Console, view: dict[str, Any]) -> None:
     if out.get("restoredDiskId"):
         table.add_row("restored disk", out["restoredDiskId"])
     if out.get("attach"):
-        table.add_row("attached", f"{name(out['attach'].get('vmId'))} at LUN "
-                                  f"{out['attach'].get('lun')}")
+        attach = out["attach"]
+        table.add_row("replaced" if attach.get("replaces") else "attached",
+                      (f"{name(attach['replaces'])} on " if attach.get("replaces") else "")
+                      + f"{name(attach.get('vmId'))} at LUN {attach.get('lun')}")
     if out.get("swap"):
         table.add_row("OS disk swapped", name(out["swap"].get("vmId")))
+    change = out.get("vmChange") or {}
+    if change:
+        table.add_row("VM disks", _disks_changed(change))
+        table.add_row("note", change.get("note") or "")
     assignments = out.get("roleAssignments") or []
     if assignments:
-        kept = [a for a in assignments if not a.get("preExisting") and not a.get("revoked")]
-        table.add_row("role assignments", f"{len(assignments)} used, "
-                      f"{len(assignments) - len(kept)} revoked or pre-existing"
-                      + (f", {len(kept)} LEFT (the sweeper removes them)" if kept else ""))
+        table.add_row("role assignments", _assignments(assignments))
+    for warning in out.get("warnings") or []:
+        table.add_row(Text("warning", style="yellow"), warning)
     began, ended = _time(view.get("createdTime")), _time(view.get("lastUpdatedTime"))
     if began and ended:
         table.add_row("took", _seconds((ended - began).total_seconds()))
@@ -152,6 +157,38 @@ def result(console: Console, view: dict[str, Any]) -> None:
         table.add_row("approval", f"{'approved' if decision.get('approved') else 'not approved'}"
                       f" by {decision.get('by') or 'nobody'}")
     console.print(table)
+
+
+def _assignments(assignments: list[dict[str, Any]]) -> str:
+    """What became of the run's role assignments: revoked (True), kept for other runs that
+    still hold them ("kept: ..."), found in place, or left (another text: the sweeper's)."""
+    found = sum(1 for a in assignments if a.get("preExisting"))
+    ours = [a for a in assignments if not a.get("preExisting")]
+    revoked = sum(1 for a in ours if a.get("revoked") is True)
+    shared = sum(1 for a in ours if str(a.get("revoked")).startswith("kept"))
+    left = len(ours) - revoked - shared
+    parts = [f"{len(assignments)} used", f"{revoked} revoked"]
+    if found:
+        parts.append(f"{found} pre-existing")
+    if shared:
+        parts.append(f"{shared} kept for other runs")
+    if left:
+        parts.append(f"{left} LEFT (the sweeper removes them)")
+    return ", ".join(parts)
+
+
+def _disks_changed(change: dict[str, Any]) -> str:
+    """Each disk slot that changed: `OS: a -> b`, `LUN 0: a -> b` (names; ids in --json)."""
+    before, after = change.get("before") or {}, change.get("after") or {}
+    lines = []
+    if (before.get("osDiskId") or "").lower() != (after.get("osDiskId") or "").lower():
+        lines.append(f"OS: {name(before.get('osDiskId'))} -> {name(after.get('osDiskId'))}")
+    was, now = before.get("dataDisks") or {}, after.get("dataDisks") or {}
+    for lun in sorted(set(was) | set(now), key=lambda k: int(k) if k.isdigit() else 0):
+        if (was.get(lun) or "").lower() != (now.get(lun) or "").lower():
+            lines.append(f"LUN {lun}: {name(was.get(lun)) if was.get(lun) else '-'} -> "
+                         f"{name(now.get(lun)) if now.get(lun) else '-'}")
+    return "\n".join(lines) or "unchanged"
 
 
 def plan_table(console: Console, view: dict[str, Any]) -> None:
@@ -185,8 +222,13 @@ def plan_table(console: Console, view: dict[str, Any]) -> None:
         table.add_row("will grant", f"{role} on {grant.get('scope')}")
     if plan.get("attach"):
         attach = plan["attach"]
-        table.add_row("then attach", f"to {name(attach.get('vmId'))} at LUN {attach.get('lun')} "
-                      f"(caching {attach.get('caching')})")
+        if attach.get("replaces"):
+            table.add_row("then replace", f"{name(attach['replaces'])} on "
+                          f"{name(attach.get('vmId'))} at LUN {attach.get('lun')} (caching "
+                          f"{attach.get('caching')}; the original is kept)")
+        else:
+            table.add_row("then attach", f"to {name(attach.get('vmId'))} at LUN "
+                          f"{attach.get('lun')} (caching {attach.get('caching')})")
     if plan.get("swap"):
         table.add_row("then swap", f"the OS disk of {name(plan['swap'].get('vmId'))}")
     table.add_row("and finally", "revoke every role it granted")

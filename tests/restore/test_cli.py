@@ -81,7 +81,8 @@ def test_restore_follows_every_phase_to_success(restore_env, diskrestore):
         ["plan", "propagate", "track", "attach", "done"], err
     assert "validation probe" in err and "job " in err
     assert "Succeeded" in out and "vm-app01 at LUN 2" in out
-    assert "1 used, 1 revoked or pre-existing" in out
+    assert "1 used, 1 revoked" in out and "LEFT" not in out
+    assert "LUN 2: - -> vm-app01-data0-restored" in out and "infrastructure code" in out
     restored = env.disk("vm-app01-data0-restored", "rg-restore-target")
     data_disks = env.resource(env.vm())["properties"]["storageProfile"]["dataDisks"]
     assert [d["caching"] for d in data_disks if d["managedDisk"]["id"].lower() ==
@@ -94,6 +95,17 @@ def test_restore_follows_every_phase_to_success(restore_env, diskrestore):
     assert code == 0 and json.loads(out)["id"] == instance and err == ""
     assert len(env.writes("Microsoft.DataProtection/backupVaults/backupInstances/"
                           "restore/action")) == 1
+
+
+def test_replace_puts_the_restored_disk_in_the_source_disks_place(restore_env, diskrestore):
+    env = restore_env()
+    code, out, err = diskrestore(env, "restore", *_request_args(env), "--replace", env.vm())
+    assert code == 0, out + err
+    assert "replaced" in out and "vm-app01-data0 on vm-app01 at LUN 0" in out, out
+    assert "LUN 0: vm-app01-data0 -> vm-app01-data0-restored" in out
+    code, _, err = diskrestore(env, "plan", *_request_args(env), "--replace", env.vm(),
+                               "--lun", "3")
+    assert code == 2 and "--lun and --caching need --attach" in err, err
 
 
 def test_a_failed_restore_exits_1_naming_the_error_code_and_a_hint(restore_env, diskrestore):
