@@ -9,6 +9,7 @@ from typing import Any
 
 from domain import errors
 from domain.model import (
+    DataDisksChange,
     DiskAttachment,
     DiskProperties,
     DiskRef,
@@ -33,7 +34,7 @@ from .activity import Audited, activity
 def _on(value: Record, _: Operation | None) -> dict[str, Any]:
     """The VM and disk an operation acts on (and the LUN and caching of an attach)."""
     return {k: v for k, v in value.to_dict().items()
-            if k in ("vmId", "diskId", "lun", "caching", "detachDiskId", "snapshotId", "zone",
+            if k in ("vmId", "diskId", "lun", "caching", "snapshotId", "zone",
                      "networkAccessPolicy", "diskAccessId", "publicNetworkAccess")}
 
 
@@ -53,9 +54,20 @@ def get_vm_size(size: VmSizeRef, azure: ControlPlane) -> FoundVmSize:
 @activity(audited=Audited("attach", _on))
 def start_attach_data_disk(attachment: DiskAttachment, azure: ControlPlane) -> Operation:
     return azure.start_attach_data_disk(attachment.vm_id, attachment.disk_id, attachment.lun,
-                                        attachment.caching,
-                                        detach_disk_id=attachment.detach_disk_id,
-                                        write_accelerator=attachment.write_accelerator)
+                                        attachment.caching)
+
+
+def _changed(change: Record, _: Operation | None) -> dict[str, Any]:
+    """What a data-disk change does: the VM, each disk attached (at its LUN) and detached."""
+    assert isinstance(change, DataDisksChange)
+    return {"vmId": change.vm_id,
+            "attach": [{"diskId": a.disk_id, "lun": a.lun, "caching": a.caching}
+                       for a in change.attach], "detach": list(change.detach)}
+
+
+@activity(audited=Audited("attach", _changed))
+def start_change_data_disks(change: DataDisksChange, azure: ControlPlane) -> Operation:
+    return azure.start_change_data_disks(change)
 
 
 @activity(audited=Audited("swap", _on))

@@ -328,8 +328,17 @@ class DiskAttachment(Record):
     disk_id: str
     lun: int
     caching: str
-    detach_disk_id: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)  # same call
     write_accelerator: bool = False
+
+
+@dataclass(frozen=True)
+class DataDisksChange(Record):
+    """One attachDetachDataDisks call: `detach` these disks and `attach` those, together (a
+    replace in place: the VM never has both, nor neither for longer than the call)."""
+
+    vm_id: str
+    attach: list[DiskAttachment]
+    detach: list[str]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from domain.model import (
     BackupInstance,
+    DataDisksChange,
     Disk,
     DiskProperties,
     Operation,
@@ -115,12 +116,12 @@ class AzureControlPlane:
         return self._backup.get_restore_job(job_id)
 
     # ---- Compute ----------------------------------------------------------------------------
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
-                               detach_disk_id: str | None = None,
-                               write_accelerator: bool = False) -> Operation:
-        return self._compute.start_attach_data_disk(vm_id, disk_id, lun, caching,
-                                                    detach_disk_id=detach_disk_id,
-                                                    write_accelerator=write_accelerator)
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int,
+                               caching: str) -> Operation:
+        return self._compute.start_attach_data_disk(vm_id, disk_id, lun, caching)
+
+    def start_change_data_disks(self, change: DataDisksChange) -> Operation:
+        return self._compute.start_change_data_disks(change)
 
     def start_deallocate_vm(self, vm_id: str) -> Operation:
         return self._compute.start_deallocate_vm(vm_id)

@@ -28,7 +28,17 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
 
 from domain import errors
-from domain.model import DataDisk, Disk, DiskProperties, Operation, Snapshot, Vm, VmSize
+from domain.model import (
+    DataDisk,
+    DataDisksChange,
+    Disk,
+    DiskAttachment,
+    DiskProperties,
+    Operation,
+    Snapshot,
+    Vm,
+    VmSize,
+)
 from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.properties import disk_changes
 
@@ -180,20 +190,26 @@ class Compute:
                 raise
 
     # ---- changes (LROs) -------------------------------------------------------------------
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
-                               detach_disk_id: str | None = None,
-                               write_accelerator: bool = False) -> Operation:
-        vm = self._existing_vm(vm_id)
-        attached = dig(vm, "properties", "storageProfile", "dataDisks") or []
-        if any(same_id(text(d, "managedDisk", "id"), disk_id) for d in attached):
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str
+                               ) -> Operation:
+        return self.start_change_data_disks(DataDisksChange(
+            vm_id, [DiskAttachment(vm_id, disk_id, lun, caching)], []))
+
+    def start_change_data_disks(self, change: DataDisksChange) -> Operation:
+        vm = self._existing_vm(change.vm_id)
+        attached = {(text(d, "managedDisk", "id") or "").lower()
+                    for d in dig(vm, "properties", "storageProfile", "dataDisks") or []}
+        attach = [a for a in change.attach if a.disk_id.lower() not in attached]
+        detach = [d for d in change.detach if d.lower() in attached]
+        if not attach and not detach:  # a re-run after the change went through
             return finished("attach")
-        detach = [cm.DataDisksToDetach(disk_id=detach_disk_id)] if detach_disk_id and any(
-            same_id(text(d, "managedDisk", "id"), detach_disk_id) for d in attached) else None
-        body = cm.AttachDetachDataDisksRequest(data_disks_to_attach=[cm.DataDisksToAttach(
-            disk_id=disk_id, lun=lun, caching=caching,
-            write_accelerator_enabled=write_accelerator or None,
-            delete_option=cm.DiskDeleteOptionTypes.DETACH)], data_disks_to_detach=detach)
-        return self._start("attach", vm_id, "POST", "/attachDetachDataDisks", body.as_dict(),
+        body = cm.AttachDetachDataDisksRequest(
+            data_disks_to_attach=[cm.DataDisksToAttach(
+                disk_id=a.disk_id, lun=a.lun, caching=a.caching,
+                write_accelerator_enabled=a.write_accelerator or None,
+                delete_option=cm.DiskDeleteOptionTypes.DETACH) for a in attach] or None,
+            data_disks_to_detach=[cm.DataDisksToDetach(disk_id=d) for d in detach] or None)
+        return self._start("attach", change.vm_id, "POST", "/attachDetachDataDisks", body.as_dict(),
                            f"{_VM}/attachDetachDataDisks/action")
 
     def start_deallocate_vm(self, vm_id: str) -> Operation:

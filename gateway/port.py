@@ -10,6 +10,7 @@ from typing import Protocol
 
 from domain.model import (
     BackupInstance,
+    DataDisksChange,
     Disk,
     DiskProperties,
     Operation,
@@ -93,11 +94,12 @@ class ControlPlane(Protocol):
         ...
 
     # ---- Compute --------------------------------------------------------------------------------
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
-                               detach_disk_id: str | None = None,
-                               write_accelerator: bool = False) -> Operation:
-        """Attach `disk_id` at `lun`; with `detach_disk_id`, detach that one in the same call
-        (a replace in place)."""
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int,
+                               caching: str) -> Operation: ...
+
+    def start_change_data_disks(self, change: DataDisksChange) -> Operation:
+        """Detach and attach data disks in one call; what is already so is left out (nothing
+        left: the operation comes back done)."""
         ...
 
     def start_deallocate_vm(self, vm_id: str) -> Operation: ...

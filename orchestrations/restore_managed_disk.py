@@ -20,17 +20,11 @@ import azure.durable_functions as df
 from activities.compute_activities import (
     get_disk,
     get_vm,
-    get_vm_size,
     start_attach_data_disk,
     start_copy_disk_to_zone,
-    start_deallocate_vm,
     start_delete_disk,
     start_delete_snapshot,
-    start_power_off_vm,
-    start_set_os_disk,
     start_snapshot_disk,
-    start_start_vm,
-    start_tag_disk,
     start_update_disk_properties,
 )
 from activities.restore_activities import (
@@ -45,21 +39,15 @@ from domain.model import (
     DiskAttachment,
     DiskRef,
     DiskSnapshot,
-    DiskTags,
     OperationStatus,
-    OsDiskChange,
     RestoreJob,
     RestorePlan,
     RoleAssignment,
     SnapshotRef,
     SwapPlan,
-    Vm,
     VmRef,
-    VmSize,
-    VmSizeRef,
     ZoneCopy,
 )
-from domain.resource_id import ResourceId
 from domain.restore import azure_codes, compatibility, properties
 from domain.restore.planning import needs_zonal_copy, zonal_copy_id, zonal_snapshot_id
 from domain.restore.properties import PropertiesReport
@@ -72,6 +60,7 @@ from domain.restore.restore_run import (
     RestoreInput,
     RestoreOutcome,
     RunSettings,
+    SlotChange,
     VmChange,
     VmDisks,
     ZoneCopyReport,
@@ -82,16 +71,14 @@ from .outcome import outcome
 from .polls import await_propagation, track_restore_job, wait_for
 from .steps import (
     VM_BUSY,
-    VM_STALE,
     Run,
     backoff_s,
     call_activity,
     grant_roles,
     revoke_assignments,
 )
+from .vm_change import OsChange, change_disks, vm_and_size
 
-# On the disk a run took off a VM (kept, never deleted): which run, and when.
-REPLACED_BY_TAG, REPLACED_AT_TAG = "diskrestore-replaced-by", "diskrestore-replaced-at"
 
 @orchestrator()
 def restore_managed_disk(context: df.DurableOrchestrationContext,
@@ -349,214 +336,51 @@ def _copied(status: OperationStatus, step: str, hint: str) -> None:
                                     hint=hint)
 
 
-def _vm_and_size(run: Run, vm_id: str) -> Orchestration[tuple[Vm, VmSize | None]]:
-    """The VM as it is now, and what its size allows (None: the region does not list it)."""
-    vm = yield from run.call(get_vm, VmRef(vm_id))
-    if not vm.size:
-        return vm, None
-    found = yield from run.call(get_vm_size, VmSizeRef(
-        ResourceId.parse(vm.id).subscription, vm.location, vm.size))
-    return vm, found.size
-
-
 def _attach(run: Run, plan: RestorePlan, settings: RunSettings, disk_id: str,
             warnings: list[str]) -> Orchestration[VmChange]:
-    """Check the VM as it is now against the restored disk (the plan's checks, on what the
-    restore made, after a restore that may have taken hours), then attach: beside the VM's
-    disks, or in place of the source disk (detached in the same call, kept and tagged)."""
+    """In the source disk's place (orchestrations/vm_change.py), or beside the VM's disks:
+    checked against the VM as it is now and the disk the restore made (the plan's checks, after
+    a restore that may have taken hours), then attached."""
     attach = plan.attach
     assert attach is not None
-    vm, size = yield from _vm_and_size(run, attach.vm_id)
+    poll = settings.operation_poll_s
+    if attach.replaces:
+        changed = yield from change_disks(run, attach.vm_id, poll, warnings, slots=[SlotChange(
+            attach.lun, attach.replaces, disk_id, attach.caching, attach.write_accelerator)])
+        return changed.vm_change
+    vm, size = yield from vm_and_size(run, attach.vm_id)
     before = VmDisks.of(vm)
     if any(d.disk_id.lower() == disk_id.lower() for d in vm.data_disks):
         return VmChange(vm.id, before, before)  # a re-run after the attach went through
     restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
-    replacing = attach.replaces is not None
-    problems = compatibility.attach_problems(vm, size, restored, attach.caching,
-                                             replacing=replacing)
-    holder = next((d.disk_id for d in vm.data_disks if d.lun == attach.lun), None)
-    if replacing and (holder or "").lower() != (attach.replaces or "").lower():
-        problems.append(f"LUN {attach.lun} holds {holder or 'no disk'}, not {attach.replaces}: "
-                        "the VM changed since the plan")
-    elif not replacing and holder is not None:
+    problems = compatibility.attach_problems(vm, size, restored, attach.caching)
+    if any(d.lun == attach.lun for d in vm.data_disks):
         problems.append(f"LUN {attach.lun} was taken since the plan: choose another LUN")
     if problems:
-        raise compatibility.refusal(problems, vm.id, restored_disk_id=disk_id)
+        raise compatibility.refusal(problems, vm.id, kept=[disk_id])
     status = yield from run.operation(start_attach_data_disk, DiskAttachment(
-        attach.vm_id, disk_id, attach.lun, attach.caching, detach_disk_id=attach.replaces,
-        write_accelerator=bool(attach.write_accelerator)),
-        settings.operation_poll_s, interruptible=False, busy=VM_BUSY)
+        attach.vm_id, disk_id, attach.lun, attach.caching),
+        poll, interruptible=False, busy=VM_BUSY)
     # The answer to an attach that went through can be lost; azure-core then sends it again
     # and Compute refuses the disk as already attached. The VM says what happened.
     after = yield from run.call(get_vm, VmRef(attach.vm_id))
     if status.state != "succeeded" and \
             not any(d.disk_id.lower() == disk_id.lower() for d in after.data_disks):
-        raise errors.AttachFailed(
-            f"{status.error_code}: {status.error_message}",
-            hint=f"the restored disk {disk_id} exists; "
-                 + (f"replace {attach.replaces} with it by hand (LUN {attach.lun})"
-                    if replacing else "attach it by hand"))
-    if attach.replaces:
-        yield from _mark_original(run, attach.replaces, settings, warnings)
+        raise errors.AttachFailed(f"{status.error_code}: {status.error_message}",
+                                  hint=f"the restored disk {disk_id} exists; attach it by hand")
     return VmChange(vm.id, before, VmDisks.of(after))
-
-
-def _mark_original(run: Run, disk_id: str, settings: RunSettings,
-                   warnings: list[str]) -> Orchestration[None]:
-    """Tag the disk the VM had before (kept, never deleted) with the run that replaced it: what
-    an undo and a person looking at the resource group go by. A tag that did not land is a
-    warning, not a failure: the VM has its restored disk."""
-    tags = {REPLACED_BY_TAG: run.context.instance_id, REPLACED_AT_TAG: run.now.isoformat()}
-    try:
-        status = yield from run.operation(start_tag_disk, DiskTags(disk_id, tags),
-                                          settings.operation_poll_s, interruptible=False)
-        failure = None if status.state == "succeeded" else \
-            f"{status.error_code}: {status.error_message}"
-    except Exception as exc:  # noqa: BLE001 - a warning, below
-        failure = str(getattr(exc, "message", exc))
-    if failure:
-        warnings.append(f"the original disk {disk_id} was kept but could not be tagged "
-                        f"{REPLACED_BY_TAG}={run.context.instance_id} ({failure})")
-
-
-def _power(state: str | None) -> str:
-    """running | stopped (allocated) | deallocated | unknown, from the instance view's power
-    state; a VM on its way to a state counts as in it."""
-    value = (state or "").lower()
-    if value in ("running", "starting"):
-        return "running"
-    if value in ("stopped", "stopping"):
-        return "stopped"
-    return "deallocated" if value in ("deallocated", "deallocating") else "unknown"
 
 
 def _swap(run: Run, plan: RestorePlan, settings: RunSettings, disk_id: str,
           warnings: list[str]) -> Orchestration[tuple[SwapPlan, VmChange]]:
-    """Right before the VM is touched: read it again (its power state and OS disk now, not at
-    plan time, which may be hours or an approval ago) and check the restored disk against it.
-    Then stop it (power off: it keeps its hardware, so the start needs no new capacity), point
-    the OS disk at the restored disk (deallocating first if Compute wants that), and start it if
-    it was running. On failure, put the original OS disk back and the VM in its power state, and
-    say exactly where it is. Not interrupted by a cancel: a VM left half-swapped is worse than a
-    late cancel."""
+    """The restored disk in as the OS disk (orchestrations/vm_change.py: checked against the VM
+    as it is now, power off, swap, start, rolled back on failure)."""
     swap = plan.swap
     assert swap is not None
-    poll = settings.operation_poll_s
-    vm, size = yield from _vm_and_size(run, swap.vm_id)
-    before = VmDisks.of(vm)
-    current = vm.os_disk_id or ""
-    if current.lower() != swap.original_os_disk_id.lower():
-        raise errors.VmNotSuitable(
-            f"the OS disk of {vm.id} changed since the plan: it was {swap.original_os_disk_id}, "
-            f"it is {current or 'none'}",
-            hint=f"nothing was changed on the VM; the restored disk {disk_id} exists and is "
-                 "kept: swap it by hand, or restore again against the VM as it is now")
-    os_disk = (yield from run.call(get_disk, DiskRef(current))).disk
-    restored = (yield from run.call(get_disk, DiskRef(disk_id))).disk
-    problems = compatibility.swap_problems(vm, size, os_disk, restored)
-    if problems:
-        raise compatibility.refusal(problems, vm.id, restored_disk_id=disk_id)
-    power = _power(vm.power_state)
-    was_running = power == "running"
-    run.note(powerState=vm.power_state or "unknown")
-    stopped_with: list[str] = []
-    try:
-        yield from _point_os_disk(run, swap.vm_id, disk_id, power, poll, stopped_with)
-        if was_running:
-            status = yield from run.operation(start_start_vm, VmRef(swap.vm_id), poll,
-                                              interruptible=False, busy=VM_BUSY)
-            _succeeded(status, start_start_vm.name)
-    except Exception as exc:
-        said = yield from _roll_back(run, swap, was_running, poll)
-        raise errors.SwapFailed(f"{getattr(exc, 'message', exc)}; {said}") from exc
-    yield from _mark_original(run, swap.original_os_disk_id, settings, warnings)
-    after = yield from run.call(get_vm, VmRef(swap.vm_id))
-    return (replace(swap, was_running=was_running, stopped_with=", ".join(stopped_with) or None),
-            VmChange(vm.id, before, VmDisks.of(after)))
-
-
-def _point_os_disk(run: Run, vm_id: str, disk_id: str, power: str, poll: float,
-                   stopped_with: list[str]) -> Orchestration[None]:
-    """Stop the VM if it runs (power off), then set its OS disk. Whether Compute changes the OS
-    disk of a VM that is stopped but allocated is not settled (the 2018 documents say it must be
-    deallocated, the newer ones that it need not even be stopped): a refusal while stopped is
-    answered by deallocating and trying once more. An unknown power state is deallocated first,
-    as the documents have always allowed."""
-    if power in ("running", "unknown"):
-        action = start_power_off_vm if power == "running" else start_deallocate_vm
-        status = yield from run.operation(action, VmRef(vm_id), poll, interruptible=False,
-                                          busy=VM_BUSY)
-        _succeeded(status, action.name)
-        stopped_with.append("powerOff" if power == "running" else "deallocate")
-        power = "stopped" if power == "running" else "deallocated"
-    # A lost answer re-sent by azure-core meets the VM's new etag (412): the start reads the VM
-    # again and finds the OS disk already set.
-    status = yield from run.operation(start_set_os_disk, OsDiskChange(vm_id, disk_id), poll,
-                                      interruptible=False, busy=VM_STALE)
-    if status.state != "succeeded" and power == "stopped":
-        run.note(deallocating=f"{status.error_code}: {status.error_message}"[:300])
-        status = yield from run.operation(start_deallocate_vm, VmRef(vm_id), poll,
-                                          interruptible=False, busy=VM_BUSY)
-        _succeeded(status, start_deallocate_vm.name)
-        stopped_with.append("deallocate")
-        status = yield from run.operation(start_set_os_disk, OsDiskChange(vm_id, disk_id), poll,
-                                          interruptible=False, busy=VM_STALE)
-    _succeeded(status, start_set_os_disk.name)
-
-
-def _roll_back(run: Run, swap: SwapPlan, was_running: bool,
-               poll: float) -> Orchestration[str]:
-    """After a failed swap: the original OS disk back on the VM and the VM running again if it
-    was, then the VM as Azure reports it, in words: which OS disk it has, its power state, and
-    what is left to do by hand. Which step failed does not say it (a swap may fail before or
-    after its own OS-disk update), so the VM is read."""
-    original = swap.original_os_disk_id
-    set_failed: str | None = None
-    start_failed: str | None = None
-    try:
-        vm = yield from run.call(get_vm, VmRef(swap.vm_id), interruptible=False)
-        still = (vm.os_disk_id or "").lower() == original.lower()
-        if not still:
-            try:
-                yield from _point_os_disk(run, swap.vm_id, original, _power(vm.power_state),
-                                          poll, [])
-            except Exception as failed:  # noqa: BLE001 - said below
-                set_failed = str(getattr(failed, "message", failed))
-        if set_failed is None and was_running:
-            vm = yield from run.call(get_vm, VmRef(swap.vm_id), interruptible=False)
-            if _power(vm.power_state) != "running":
-                try:
-                    status = yield from run.operation(start_start_vm, VmRef(swap.vm_id), poll,
-                                                      interruptible=False, busy=VM_BUSY)
-                    _succeeded(status, start_start_vm.name)
-                except Exception as failed:  # noqa: BLE001 - said below
-                    start_failed = str(getattr(failed, "message", failed))
-        vm = yield from run.call(get_vm, VmRef(swap.vm_id), interruptible=False)
-    except Exception as unread:  # noqa: BLE001 - then say what must be checked
-        return (f"ROLLBACK FAILED: the VM could not be read "
-                f"({getattr(unread, 'message', unread)}): make sure the OS disk of "
-                f"{swap.vm_id} is {original}" + (" and that it is running" if was_running
-                                                 else ""))
-    state = vm.power_state or "in an unknown power state"
-    back = (vm.os_disk_id or "").lower() == original.lower()
-    if set_failed is not None or not back:
-        todo = [f"set its OS disk back to {original}"]
-        if was_running and _power(vm.power_state) != "running":
-            todo.append("start it")
-        return (f"ROLLBACK FAILED ({set_failed or 'the OS disk did not change back'}): the OS "
-                f"disk of {swap.vm_id} is {vm.os_disk_id} and the VM is {state}: "
-                f"{' and '.join(todo)} by hand")
-    where = "still" if still else "back"
-    if start_failed is not None:
-        return (f"the original OS disk is {where} on the VM, but the VM did not start again "
-                f"({start_failed}): it is {state}: start it by hand")
-    return f"the original OS disk is {where} on the VM, which is {state}" + \
-        ("" if was_running else ", as it was")
-
-
-def _succeeded(status: OperationStatus, step: str) -> None:
-    if status.state != "succeeded":
-        raise errors.SwapFailed(f"{step}: {status.error_code}: {status.error_message}")
+    changed = yield from change_disks(run, swap.vm_id, settings.operation_poll_s, warnings,
+                                      os=OsChange(swap.original_os_disk_id, disk_id))
+    return (replace(swap, was_running=changed.was_running, stopped_with=changed.stopped_with),
+            changed.vm_change)
 
 
 def _approval(run: Run, plan: RestorePlan, approval: ApprovalRequest,

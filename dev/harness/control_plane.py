@@ -45,7 +45,9 @@ from domain import errors
 from domain.model import (
     BackupInstance,
     DataDisk,
+    DataDisksChange,
     Disk,
+    DiskAttachment,
     DiskProperties,
     Operation,
     OperationStatus,
@@ -205,10 +207,7 @@ def _port(method: Callable[..., Any]) -> Callable[..., Any]:
     name = method.__name__
 
     @functools.wraps(method)
-    def call(self: FakeControlPlane, *args: Any, **options: Any) -> Any:
-        # keyword options (an attach's detach_disk_id...) after the positional arguments, in the
-        # order given: what a test's `when` and `called(...)[i].args` see
-        args = (*args, *options.values())
+    def call(self: FakeControlPlane, *args: Any) -> Any:
         self.calls.append(Call(name, args, self.clock()))
         self._settle()
         fault = self._take_fault(name, args)
@@ -216,7 +215,7 @@ def _port(method: Callable[..., Any]) -> Callable[..., Any]:
             raise fault.raises
         self._fault = fault if fault is not None and fault.raises is None else None
         try:
-            result = method(self, *args[:len(args) - len(options)], **options)
+            result = method(self, *args)
         finally:
             self._fault = None
         if fault is not None and fault.raises is not None:
@@ -555,38 +554,52 @@ class FakeControlPlane:
 
     # ---- the port: Compute --------------------------------------------------------------------
     @_port
-    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str, *,
-                               detach_disk_id: str | None = None,
-                               write_accelerator: bool = False) -> Operation:
+    def start_attach_data_disk(self, vm_id: str, disk_id: str, lun: int, caching: str
+                               ) -> Operation:
+        return self._change_data_disks(DataDisksChange(
+            vm_id, [DiskAttachment(vm_id, disk_id, lun, caching)], []))
+
+    @_port
+    def start_change_data_disks(self, change: DataDisksChange) -> Operation:
+        return self._change_data_disks(change)
+
+    def _change_data_disks(self, change: DataDisksChange) -> Operation:
+        """One attachDetachDataDisks call (as azsim's): detaches first, then attaches; what is
+        already so is left out; every check before anything changes."""
         fault = self._fault
-        vm = self._existing_vm(vm_id)
-        if any(_key(d.disk_id) == _key(disk_id) for d in vm.data_disks):
+        vm = self._existing_vm(change.vm_id)
+        attached = {_key(d.disk_id) for d in vm.data_disks}
+        attach = [a for a in change.attach if _key(a.disk_id) not in attached]
+        detach = [d for d in change.detach if _key(d) in attached]
+        if not attach and not detach and not change.detach:
             return finished("attach")
         refused = self._busy(vm) or self._refusal(fault)
-        disk = self.disks.get(_key(disk_id))
-        # a replace detaches first, in the same call (as azsim's attachDetachDataDisks)
-        kept = [d for d in vm.data_disks
-                if not detach_disk_id or _key(d.disk_id) != _key(detach_disk_id)]
-        if refused is None and detach_disk_id and len(kept) == len(vm.data_disks):
-            refused = ("InvalidParameter", f"Disk {detach_disk_id} is not attached to VM "
-                       f"{vm.id}.")
-        if refused is None and disk is None:
-            refused = ("NotFound", f"disk {disk_id} was not found")
-        elif refused is None and (disk.managed_by or any(d.lun == lun for d in kept)):
-            refused = ("OperationNotAllowed", f"disk {disk_id} is attached to {disk.managed_by}"
-                       if disk.managed_by else f"LUN {lun} is in use")
-        refused = refused or _zone_refusal(vm, disk) or \
-            self._attach_refusal(vm, disk, caching, len(kept))
+        gone = [d for d in change.detach if _key(d) not in attached]
+        if refused is None and gone and attach:
+            refused = ("InvalidParameter", f"Disk {gone[0]} is not attached to VM {vm.id}.")
+        kept = [d for d in vm.data_disks if _key(d.disk_id) not in {_key(x) for x in detach}]
+        for a in attach:
+            if refused is not None:
+                break
+            disk = self.disks.get(_key(a.disk_id))
+            if disk is None:
+                refused = ("NotFound", f"disk {a.disk_id} was not found")
+            elif disk.managed_by or any(d.lun == a.lun for d in kept):
+                refused = ("OperationNotAllowed", f"disk {a.disk_id} is attached to "
+                           f"{disk.managed_by}" if disk.managed_by else f"LUN {a.lun} is in use")
+            else:
+                refused = _zone_refusal(vm, disk) or \
+                    self._attach_refusal(vm, disk, a.caching, len(kept))
+            kept.append(DataDisk(a.lun, a.disk_id, a.caching, a.write_accelerator))
         if refused is not None:
             return _refused("attach", refused)
 
         def apply() -> None:
-            if detach_disk_id:
-                vm.data_disks[:] = kept
-                self._set_disk(detach_disk_id, managed_by=None, state="Unattached")
-            vm.data_disks.append(DataDisk(lun=lun, disk_id=disk.id, caching=caching,
-                                          write_accelerator=write_accelerator))
-            self._set_disk(disk.id, managed_by=vm.id, state="Attached")
+            for disk_id in detach:
+                self._set_disk(disk_id, managed_by=None, state="Unattached")
+            vm.data_disks[:] = kept
+            for a in attach:
+                self._set_disk(a.disk_id, managed_by=vm.id, state="Attached")
         return self._vm_operation(vm, "attach", "attach", fault, apply)
 
     @_port

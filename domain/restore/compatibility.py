@@ -123,11 +123,14 @@ def _storage_problems(vm: Vm, size: VmSize | None, disk: Disk) -> list[str]:
     return problems
 
 
-def refusal(problems: list[str], vm_id: str, *, restored_disk_id: str | None = None
+def refusal(problems: list[str], vm_id: str, *, kept: list[str] | None = None
             ) -> errors.VmNotSuitable:
-    """One error naming every problem; after the restore, it says the restored disk is kept."""
-    where = f"the VM {vm_id} cannot take the {'restored ' if restored_disk_id else ''}disk: "
-    hint = ("nothing was changed on the VM" + (f"; the restored disk {restored_disk_id} exists "
-                                               "and is kept" if restored_disk_id else
-                                               " and nothing was granted"))
+    """One error naming every problem; after the restore, `kept` names the restored disks that
+    exist and are kept."""
+    where = f"the VM {vm_id} cannot take the {'restored ' if kept else ''}" \
+        f"disk{'s' if kept and len(kept) > 1 else ''}: "
+    hint = "nothing was changed on the VM" + (
+        f"; the restored disk{'s' if len(kept) > 1 else ''} {', '.join(kept)} "
+        f"exist{'' if len(kept) > 1 else 's'} and {'are' if len(kept) > 1 else 'is'} kept"
+        if kept else " and nothing was granted")
     return errors.VmNotSuitable(where + "; ".join(problems), hint=hint)

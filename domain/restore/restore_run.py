@@ -141,6 +141,18 @@ class VmDisks(Record):
         return cls(vm.os_disk_id, {str(d.lun): d.disk_id for d in vm.data_disks})
 
 
+@dataclass(frozen=True)
+class SlotChange(Record):
+    """A data disk replaced in place: at `lun`, `from_disk_id` (detached, kept) becomes
+    `to_disk_id`, with the slot's caching and write accelerator."""
+
+    lun: int
+    from_disk_id: str
+    to_disk_id: str
+    caching: str
+    write_accelerator: bool | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
 IAC_NOTE = ("The VM's disks changed outside your infrastructure code: a Terraform or Bicep apply "
             "that still names the old disk will try to put it back, or fail. Update the code to "
             "the disks in `after` (or import the change) before the next apply.")

@@ -10,8 +10,8 @@ import json
 
 from harness import estate
 
-from domain.model import DataDisk, Disk, VmSize
-from orchestrations.restore_managed_disk import REPLACED_BY_TAG
+from domain.model import DataDisk, DataDisksChange, Disk, DiskAttachment, VmSize
+from orchestrations.vm_change import REPLACED_BY_TAG
 
 VM2 = estate.vm_id("vm-app02")
 
@@ -36,8 +36,10 @@ def test_a_data_disk_is_replaced_at_its_lun_with_its_caching_in_one_call(h, rest
     restored = out["restoredDiskId"]
     assert out["attach"] == {"vmId": estate.VM, "lun": 0, "caching": "ReadOnly",
                              "replaces": estate.DATA0, "writeAccelerator": True}
-    [attach] = h.gateway.called("start_attach_data_disk")
-    assert attach.args == (estate.VM, restored, 0, "ReadOnly", estate.DATA0, True)
+    [call] = h.gateway.called("start_change_data_disks")  # one call: detach and attach
+    assert call.args == (DataDisksChange(
+        estate.VM, [DiskAttachment(estate.VM, restored, 0, "ReadOnly", True)], [estate.DATA0]),)
+    assert h.gateway.called("start_attach_data_disk") == []
     disks = {d.lun: d for d in vm(h).data_disks}
     assert disks[0].disk_id.lower() == restored.lower() and disks[0].caching == "ReadOnly"
     assert disks[0].write_accelerator is True and sorted(disks) == [0, 1]
