@@ -65,11 +65,14 @@ def test_a_failed_swap_puts_the_original_os_disk_back_and_says_so(restore_env):
     original = env.disk("vm-app01-osdisk")
     env.sim.add_fault(kind="status", status=409, code="OperationNotAllowed",
                       message="simulated refusal",
-                      operation="Microsoft.Compute/virtualMachines/write", count=1)
+                      operation="Microsoft.Compute/virtualMachines/write", count=2)
     view = env.run(env.request("vm-app01-osdisk", swapOsDisk={"vmId": env.vm()}))
     _done(env, view, "Failed")
     assert view["error"]["code"] == "SwapFailed"
-    assert "original OS disk is back" in view["error"]["message"]
+    # refused on the stopped VM, then once more deallocated: the disk never changed
+    assert view["error"]["message"].endswith(
+        "simulated refusal; the original OS disk is still on the VM, which is running"), \
+        view["error"]["message"]
     vm = env.resource(env.vm())
     assert vm["properties"]["storageProfile"]["osDisk"]["managedDisk"]["id"].lower() == \
         original.lower()
