@@ -144,6 +144,11 @@ class SwapFailed(RestoreError):
     """An OS swap step failed; the message says whether the original OS disk is back."""
 
 
+class UndoRefused(RestoreError):
+    """An undo cannot put the originals back: the VM changed since, an original is gone or in
+    use, or the run took nothing off the VM. Nothing was changed."""
+
+
 class DiskInUse(RestoreError):
     """A disk to delete is attached to a VM; it is left alone."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from . import drill, polls, recover, restore_managed_disk, sweep
+from . import drill, polls, recover, restore_managed_disk, sweep, undo
 from .calls import declared, host_function
 
-ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep)
+ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep, undo)
 
 bp = df.Blueprint()
 for _orchestrator in ORCHESTRATORS:

@@ -1,5 +1,5 @@
 """HTTP entry points: POST /api/restores, GET /api/restores (the runs), GET /api/restores/{id},
-and POST /api/restores/{id}/cancel, /approve and /reject.
+and POST /api/restores/{id}/cancel, /approve, /reject and /undo.
 
 Errors are RFC 9457 problem details naming the problem (and every bad field).
 """
@@ -14,12 +14,16 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from domain.access.access_policy import Caller
+from domain.access.access_policy import Caller, RunAccess
 from domain.model import json_object
+from domain.resource_id import ResourceId
 from domain.restore.request import RestoreRequest
+from domain.restore.restore_run import ApprovalRequest, VmChange
+from domain.restore.undo import UNDO_PREFIX, UndoInput, taken_off
 from orchestrations.recover import recover
 from orchestrations.restore_managed_disk import restore_managed_disk
 from orchestrations.steps import APPROVAL_EVENT, CANCEL_EVENT
+from orchestrations.undo import undo_restore
 from settings import settings
 
 from .api_route import api, body_json
@@ -28,7 +32,7 @@ from .http_inputs import query, read, read_query, since_1970, statuses
 from .instances import list_instances
 from .problems import problem
 from .services.authorization import request_scope, run_scope
-from .services.submit import submit
+from .services.submit import restartable, run_settings, submit
 from .views import restore_view, run_summary
 
 bp = df.Blueprint()
@@ -67,7 +71,8 @@ async def post_restore(req: func.HttpRequest,
                  {"Location": url, "Retry-After": "10"})
 
 
-LISTED = (restore_managed_disk.name, recover.name)  # GET /api/restores: restores, recoveries
+# GET /api/restores: restores, recoveries, undos
+LISTED = (restore_managed_disk.name, recover.name, undo_restore.name)
 
 
 @bp.route(route="restores", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
@@ -150,6 +155,61 @@ async def cancel_restore(req: func.HttpRequest,
         why=None)
     return _json(202, {"id": instance_id, "cancelRequested": True, "appliedTo": targets},
                  {"Location": _status_url(req, instance_id)})
+
+
+@bp.route(route="restores/{id}/undo", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+@api(run="restore")
+async def undo_restore_route(req: func.HttpRequest,
+                             client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Put back the disks a restore took off its VM (replaced in place, swapped out): under the
+    same access rule and approval as a swap. Refused, naming why, for a run that is not a
+    finished, successful restore that took a disk off a VM; the undo run itself refuses a VM that
+    changed since. One undo per run (`undo-<id>`); sent again, it names that undo."""
+    instance_id = req.route_params["id"]
+    body = body_json(req, b"{}")
+    read("UndoRequest", body)
+    status = await client.get_status(instance_id, show_input=False)
+    if not is_restore(status):
+        return _no_restore(instance_id)
+    view = restore_view(status)
+    output = view["result"] or {}
+    refusal = "" if status.name == restore_managed_disk.name else (
+        "a recovery run is undone restore by restore: undo each of "
+        + ", ".join((view["progress"] or {}).get("children") or []) or "its restores")
+    refusal = refusal or ("it has not finished" if not view["done"] else
+                          f"it did not succeed ({view['outcome']})"
+                          if view["outcome"] != "Succeeded" else
+                          "it changed no VM" if not output.get("vmChange") else "")
+    change = VmChange.from_dict(output["vmChange"]) if not refusal else None
+    if change is not None and not taken_off(change):
+        refusal = ("it took no disk off the VM (a disk attached beside the others is detached "
+                   "by hand)")
+    if refusal or change is None:
+        return problem(409, "Nothing to undo", f"restore {instance_id!r} cannot be undone: "
+                       f"{refusal}")
+    reason = body.get("reason")
+    undo_id = f"{UNDO_PREFIX}{instance_id}"
+    resources: dict[str, str | None] = {
+        "vms": change.vm_id,
+        "targetResourceGroups": ResourceId.parse(change.vm_id).resource_group_id}
+    allowed = authorize(req, "swap", resources, run_id=undo_id, why=reason)
+    existing = await client.get_status(undo_id, show_input=False)
+    started = restartable(existing)
+    if started:
+        await undo_restore.start(client, undo_id, UndoInput(
+            instance_id, change, run_settings(settings()), allowed.caller,
+            RunAccess.from_dict(allowed.audit()),
+            why=reason or f"undo of restore {instance_id}",
+            approval=ApprovalRequest(allowed.approval_minutes)
+            if allowed.approval_minutes else None))
+        record_action("request", allowed, {"action": "undo", **resources}, run_id=undo_id,
+                      why=reason)
+    url = _status_url(req, undo_id)
+    return _json(202 if started else 200,
+                 {"id": undo_id, "started": started, "undoes": instance_id,
+                  "statusQueryGetUri": url, "cancelPostUri": f"{url}/cancel"},
+                 {"Location": url, "Retry-After": "10"})
 
 
 @bp.route(route="restores/{id}/approve", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)

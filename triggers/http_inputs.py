@@ -46,6 +46,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "x-error": 'the body must be a JSON object: {"approver": "<who>", "comment": "<why>"}, '
                    "both optional",
     },
+    "UndoRequest": {
+        "type": "object",
+        "description": "Why the undo (optional): kept in the audit trail.",
+        "properties": {
+            "reason": {
+                "type": ["string", "null"], "pattern": "\\S", "maxLength": 500,
+                "description": "Why (a ticket, an incident).",
+                "examples": ["INC-4711: the restored data is older than we thought"],
+                "x-error": "must be a non-empty string of at most 500 characters"},
+        },
+        "additionalProperties": False,
+        "x-unknown": 'unknown field: the body may hold only "reason"',
+        "x-error": 'the body must be a JSON object: {"reason": "<why>"}, optional',
+    },
     "DrillRequest": {
         "type": "object",
         "required": ["plan"],

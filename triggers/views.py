@@ -10,6 +10,7 @@ from azure.durable_functions.models import DurableOrchestrationStatus
 
 from domain.model import json_object
 from orchestrations.recover import recover
+from orchestrations.undo import undo_restore
 
 # The ids this app gives its runs: restore-<requestId or hash>, dryrun-..., recover-<policy>-...,
 # drill-<plan>-<time>, and their children (<run>:propagate, <drill>-lane-0).
@@ -65,7 +66,9 @@ def run_summary(status: DurableOrchestrationStatus) -> dict[str, Any]:
     subject = json_object(json_object(status.custom_status).get("subject"))
     source = json_object(subject.get("source"))
     target = json_object(subject.get("target"))
-    return {"id": view["id"], "kind": "recovery" if status.name == recover.name else "restore",
+    kind = "recovery" if status.name == recover.name else \
+        "undo" if status.name == undo_restore.name else "restore"
+    return {"id": view["id"], "kind": kind,
             "runtimeStatus": view["runtimeStatus"], "done": view["done"], "phase": view["phase"],
             "outcome": view["outcome"], "errorCode": (view["error"] or {}).get("code"),
             "createdTime": view["createdTime"], "lastUpdatedTime": view["lastUpdatedTime"],

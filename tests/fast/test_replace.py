@@ -90,7 +90,8 @@ def test_a_vm_changed_since_the_plan_is_refused_before_the_replace(h, restores):
     run = restores.start(replace(restores))
     h.run(until=lambda: h.gateway.called("start_restore"))
     other = h.gateway.add_disk(Disk(estate.disk_id("other"), estate.LOCATION, 8, "Premium_LRS"))
-    vm(h).data_disks[0] = DataDisk(0, other.id, "None")  # someone replaced it by hand
+    at = next(i for i, d in enumerate(vm(h).data_disks) if d.lun == 0)
+    vm(h).data_disks[at] = DataDisk(0, other.id, "None")  # someone replaced it by hand
     h.run()
     out = h.output(run)
     assert out["outcome"] == "Failed" and out["error"]["code"] == "VmNotSuitable"
