@@ -3,7 +3,8 @@
 SCHEMAS is that schema, and the OpenAPI document's components for it
 (dev/tools/openapi_document.py): the app validates with it (domain/validation.py), then builds the
 record. Every bad field is reported, not just the first, so a caller fixes a request in one round
-trip.
+trip. A whole VM's request (`VmRestoreRequest`, read by domain/restore/vm_request.py) is in the
+same SCHEMAS: one registry, one document.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from domain.validation import Schemas, check, ref
 SCHEMA_VERSION = 1
 CACHING = ("None", "ReadOnly", "ReadWrite")
 ATTACH_MODES = ("add", "replace")
+VM_APPLY = ("replace", "none")  # a whole-VM request: replace the VM's disks, or restore only
+DEFAULT_DISK_NAME_SUFFIX = "-restored"
+# A whole-VM request's restored disks are <source name><suffix>: the suffix keeps a disk name's
+# end (a letter, digit or "_") and leaves at least one character of the name (80 in all).
+DISK_NAME_SUFFIX = r"^(?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$"
 REQUEST_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 _REQUEST_ID = re.compile(REQUEST_ID.replace("$", r"\Z"))
 MAX_REASON = 500
@@ -137,8 +143,8 @@ def _request(doc: Any) -> RestoreRequest:
     reason = doc.get("reason")
     return RestoreRequest(
         doc.get("requestId"), _id(source.get("diskId")), _id(source.get("backupInstanceId")),
-        _recovery_point(doc.get("recoveryPoint", "latest")), _rid(target["resourceGroupId"]),
-        target["diskName"],
+        recovery_point_choice(doc.get("recoveryPoint", "latest")),
+        _rid(target["resourceGroupId"]), target["diskName"],
         Attach(_rid(attach["vmId"]), None if attach.get("lun") is None else int(attach["lun"]),
                attach.get("caching", "None"), attach.get("mode", "add"))
         if attach is not None else None,
@@ -154,7 +160,8 @@ def _rid(value: str) -> str:
     return str(ResourceId.parse(value))
 
 
-def _recovery_point(value: Any) -> RecoveryPointChoice:
+def recovery_point_choice(value: Any) -> RecoveryPointChoice:
+    """A validated `recoveryPoint` as its choice (latest, id or before, the time in UTC)."""
     if value == "latest":
         return RecoveryPointChoice("latest")
     if "id" in value:
@@ -186,6 +193,20 @@ def _time_with_zone(value: Any, schema: Any) -> str | None:
 
 _RECOVERY_POINT = ('must be "latest", {"id": "<recovery point id>"} or '
                    '{"before": "<ISO-8601 time>"}')
+
+
+def _before(message: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["before"],
+            "properties": {"before": {
+                "type": "string", "description": "An ISO 8601 time with a time zone, e.g. "
+                "`2026-11-20T10:00:00Z`.", "format": "date-time",
+                "x-check": "time-with-zone"}},
+            "additionalProperties": False, "x-error": message}
+
+
+_VM_RECOVERY_POINT = 'must be "latest" or {"before": "<ISO-8601 time>"}'
+_VM_APPLIES = ("not in a whole-VM request: apply says what happens to the VM (replace: the "
+               "data disks in place, the OS disk swapped; none: restore only)")
 _EXAMPLE = "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups"
 SCHEMAS: dict[str, dict[str, Any]] = {
     "ResourceGroupId": id_schema(
@@ -282,12 +303,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
              "properties": {"id": {"type": "string", "description": "A recovery point id of "
                                    "the backup instance (not blank).", "pattern": "\\S"}},
              "additionalProperties": False, "x-error": _RECOVERY_POINT},
-            {"type": "object", "required": ["before"],
-             "properties": {"before": {
-                 "type": "string", "description": "An ISO 8601 time with a time zone, e.g. "
-                 "`2026-11-20T10:00:00Z`.", "format": "date-time",
-                 "x-check": "time-with-zone"}},
-             "additionalProperties": False, "x-error": _RECOVERY_POINT},
+            _before(_RECOVERY_POINT),
         ],
         "x-error": _RECOVERY_POINT,
     },
@@ -349,6 +365,130 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                      "description": "The VM whose OS disk is replaced by the restored disk."},
         },
         "additionalProperties": False,
+    },
+    # ---- whole-VM restores (domain/restore/vm_request.py): the same registry, one document --
+    "VmRestoreRequest": {
+        "type": "object",
+        "description": "Restore every protected disk of a VM (or the ones `source.disks` names) "
+                       "from one point in time, then, with `apply: replace`, put the restored "
+                       "data disks in place of the VM's in one call and swap its OS disk. Each "
+                       "disk gets its own backup instance's newest recovery point (before the "
+                       "requested time, if one is given); the plan reports the skew between "
+                       "them. Validated in full at the edge, every bad field named.",
+        "required": ["source", "target"],
+        "properties": {
+            "requestId": {
+                "type": ["string", "null"],
+                "description": "Idempotency key: the run's id is `restorevm-<requestId>` (a dry "
+                               "run's `dryrunvm-<requestId>`), never a single disk's run's. "
+                               "Without it the id is a hash of the request.",
+                "pattern": REQUEST_ID, "examples": ["ticket-1234"],
+                "x-error": "must be 1-100 letters, digits, '.', '_' or '-', starting with a "
+                           "letter or digit"},
+            "source": ref("VmRestoreSource"),
+            "recoveryPoint": ref("VmRecoveryPointChoice"),
+            "target": ref("VmRestoreTarget"),
+            "apply": {
+                "enum": list(VM_APPLY), "default": "replace",
+                "description": "`replace`: once every disk is restored, one change of the VM: "
+                               "the restored data disks in place of the originals (one "
+                               "`attachDetachDataDisks` call, each at its LUN with its caching "
+                               "and write accelerator) and the restored OS disk swapped in; the "
+                               "originals are kept. `none`: restore only, the VM is not touched.",
+                "x-error": f"must be one of {', '.join(VM_APPLY)}"},
+            "dryRun": {
+                "type": "boolean", "default": False,
+                "description": "Plan only: the disks, their recovery points and the skew; "
+                               "nothing is granted, restored or changed.",
+                "x-error": "must be true or false"},
+            "schema": {
+                "description": "Accepted and ignored (the schema version of a request as the app "
+                               "stores it), so a stored request can be sent again."},
+            "reason": {
+                "type": ["string", "null"], "pattern": "\\S", "maxLength": MAX_REASON,
+                "description": "Why (a ticket, an incident): kept with the run and its disks' "
+                               "runs, and written as `why` in every audit record.",
+                "examples": ["INC-4711: the VM does not boot after a bad deploy"],
+                "x-error": f"must be a non-empty string of at most {MAX_REASON} characters"},
+            "attach": {"not": {}, "description": "Not in a whole-VM request: `apply` says what "
+                                                 "happens to the VM.",
+                       "x-error": _VM_APPLIES},
+            "swapOsDisk": {"not": {}, "description": "Not in a whole-VM request: `apply` says "
+                                                     "what happens to the VM.",
+                           "x-error": _VM_APPLIES},
+        },
+        "additionalProperties": False,
+        "x-error": "the request must be a JSON object",
+    },
+    "VmRestoreSource": {
+        "type": "object",
+        "required": ["vmId"],
+        "properties": {
+            "vmId": {**ref("VmId"), "description": "The VM whose disks are restored."},
+            "disks": {
+                "type": ["array", "null"], "items": ref("VmDiskChoice"), "minItems": 1,
+                "uniqueItems": True,
+                "description": "Which of the VM's disks: `\"os\"` and data disks by LUN. Absent "
+                               "or null: every disk a Backup vault protects (the others are "
+                               "listed as skipped). A disk named here that the VM does not "
+                               "have, or that no vault protects, is an error.",
+                "examples": [["os", 0, 2]],
+                "x-error": 'must be a non-empty list of distinct disks: "os" and LUNs'},
+        },
+        "additionalProperties": False,
+        "x-unknown": "unknown field (a whole VM's source is its vmId and, optionally, disks)",
+        "x-error": 'must be {"vmId": "<VM ARM id>", "disks": ["os", <LUN>, ...]}',
+    },
+    "VmDiskChoice": {
+        "description": 'A disk of the VM: `"os"`, or a data disk\'s LUN.',
+        "oneOf": [{"const": "os"}, {"type": "integer", "minimum": 0, "maximum": 63}],
+        "x-error": 'must be "os" or a LUN (an integer from 0 to 63)',
+    },
+    "VmRecoveryPointChoice": {
+        "description": 'Which point in time: `"latest"` (the default: each disk\'s newest '
+                       "recovery point) or `{\"before\": <time>}` (each disk's newest point "
+                       "strictly before it). A recovery point id names one disk's point, so it "
+                       "is refused for a VM.",
+        "default": "latest",
+        "oneOf": [
+            {"const": "latest"},
+            _before(_VM_RECOVERY_POINT),
+            {"type": "object", "required": ["id"],
+             "description": "Refused: a recovery point id belongs to one disk's backup instance.",
+             "properties": {"id": {
+                 "not": {}, "x-error": "a recovery point id names one disk's point: a whole-VM "
+                                       'request takes "latest" or {"before": "<ISO-8601 time>"} '
+                                       "(or restore the disk alone with source.diskId)"}}},
+        ],
+        "x-error": _VM_RECOVERY_POINT,
+    },
+    "VmRestoreTarget": {
+        "type": "object",
+        "required": ["resourceGroupId"],
+        "properties": {
+            "resourceGroupId": {**ref("ResourceGroupId"),
+                                "description": "The resource group every restored disk goes "
+                                               "into (it must exist)."},
+            "diskNameSuffix": {
+                "type": "string", "default": DEFAULT_DISK_NAME_SUFFIX,
+                "description": "Each restored disk is named `<source disk name><suffix>` (the "
+                               "name cut to fit Compute's 80 characters); the names must be "
+                               "free. Up to 79 letters, digits, `_`, `.` or `-`, ending with a "
+                               "letter, digit or `_`; empty keeps the source names (another "
+                               "resource group).",
+                "pattern": DISK_NAME_SUFFIX, "examples": ["-r1124"],
+                "x-error": "must be up to 79 letters, digits, '_', '.' or '-', ending with a "
+                           "letter, digit or '_'"},
+        },
+        "additionalProperties": False,
+        "x-unknown": "unknown field (a whole-VM restore names each disk <its name>"
+                     "<diskNameSuffix>)",
+        "x-error": 'is required: {"resourceGroupId": "<ARM id>", "diskNameSuffix": "<suffix>"}',
+    },
+    "RestoreBody": {
+        "description": "A restore request: one disk (`source.diskId` or "
+                       "`source.backupInstanceId`) or a whole VM (`source.vmId`).",
+        "oneOf": [ref("RestoreRequest"), ref("VmRestoreRequest")],
     },
 }
 REQUEST_SCHEMAS = Schemas(SCHEMAS)

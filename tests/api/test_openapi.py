@@ -374,6 +374,77 @@ def test_the_restore_request_schema_agrees_with_the_parser_on_generated_bodies(d
     _agree("/components/schemas/RestoreRequest", body, _restore_accepted(body))
 
 
+def _vm_restore_accepted(body: Any) -> bool:
+    _app()  # the app's copies of the domain modules first, so the parser shares them
+    import importlib
+    vm_request = importlib.import_module("domain.restore.vm_request")
+    try:
+        vm_request.VmRestoreRequest.from_dict(body)
+    except vm_request.InvalidRequest:
+        return False
+    return True
+
+
+GOOD_VM_RESTORE = {"source": {"vmId": VM}, "target": {"resourceGroupId": TARGET_RG}}
+
+
+def _vm_restore_pools() -> dict[str, list[Any]]:
+    pools = _restore_pools()
+    return {
+        "requestId": pools["requestId"], "recoveryPoint": pools["recoveryPoint"],
+        "source": [{"vmId": v} for v in _ids(VM)] +
+                  [{"vmId": VM, "disks": d} for d in [
+                      ["os"], ["os", 0, 63], [2.0], [64], [-1], ["os", "os"], [1, 1.0], [],
+                      None, [2.5], ["0"], [True], ["OS"], "os", [None], [[0]]]] +
+                  [{"vmId": VM, "diskId": DISK}, {"disks": [0]}, {"diskId": DISK}, *ODD],
+        "target": [{"resourceGroupId": g} for g in _ids(TARGET_RG)] +
+                  [{"resourceGroupId": TARGET_RG, "diskNameSuffix": x}
+                   for x in ["", "-r1124", "_", "-", "x.", "a" * 79, "a" * 80, "é", " x", None,
+                             5]] +
+                  [{"resourceGroupId": TARGET_RG, "diskName": "d"}, {"diskNameSuffix": "-x"},
+                   *ODD],
+        "apply": ["replace", "none", "Replace", None, 1],
+        "attach": [{"vmId": VM, "mode": "replace"}, None],
+        "swapOsDisk": [{"vmId": VM}, None],
+        "dryRun": pools["dryRun"], "schema": pools["schema"],
+        "reason": ["INC-1", "", " ", "x" * 500, "x" * 501, None, 5],
+        "colour": ["red"],
+    }
+
+
+@pytest.mark.parametrize("body", [
+    GOOD_VM_RESTORE, dict(GOOD_VM_RESTORE, recoveryPoint={"id": "rp-1"}),
+    dict(GOOD_VM_RESTORE, apply="none", dryRun=True, requestId=None, schema=1),
+    [], "x", None, {},
+])
+def test_the_vm_restore_request_schema_agrees_with_the_parser(doc, body):
+    _agree("/components/schemas/VmRestoreRequest", body, _vm_restore_accepted(body))
+
+
+def test_the_vm_restore_request_schema_agrees_with_the_parser_field_by_field():
+    bodies = _single_changes(_vm_restore_pools(), GOOD_VM_RESTORE)
+    problems = [p for body in bodies if (p := _disagreement(
+        "/components/schemas/VmRestoreRequest", body, _vm_restore_accepted(body)))]
+    assert len(bodies) > 150 and not problems, "\n".join(problems)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_the_vm_restore_request_schema_agrees_with_the_parser_on_generated_bodies(data):
+    body = data.draw(_bodies(_vm_restore_pools(), GOOD_VM_RESTORE))
+    _agree("/components/schemas/VmRestoreRequest", body, _vm_restore_accepted(body))
+
+
+@pytest.mark.parametrize("body", [GOOD_RESTORE, GOOD_VM_RESTORE,
+                                  dict(GOOD_VM_RESTORE, source={"vmId": VM, "diskId": DISK}),
+                                  dict(GOOD_RESTORE, source={"diskId": DISK, "vmId": VM}),
+                                  dict(GOOD_RESTORE, source={}), [], {}])
+def test_the_restore_body_is_one_kind_or_the_other(doc, body):
+    """RestoreBody: a body is a single disk's request or a whole VM's, never both."""
+    accepted = _restore_accepted(body) or _vm_restore_accepted(body)
+    _agree("/components/schemas/RestoreBody", body, accepted)
+
+
 def _alert_accepted(body: Any) -> bool:
     signals = _module("domain.recovery.signals")
     if not signals.is_alert(body):
