@@ -103,7 +103,7 @@ class RestoreRequest:
         mine, theirs = _flat(self.to_dict()), _flat(other.to_dict())
         return [FieldError(key, f"the run has {mine.get(key)!r}, this request "
                                 f"{theirs.get(key)!r}")
-                for key in sorted(set(mine) | set(theirs) - {"reason"})
+                for key in sorted((set(mine) | set(theirs)) - {"reason"})
                 if _same(mine.get(key)) != _same(theirs.get(key))]
 
     def instance_id(self) -> str:

@@ -137,8 +137,6 @@ def test_a_member_of_swap_or_attach_is_named_like_any_other():
 
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: differences() compares `reason` when the run "
-                                       "had one (`a | b - {'reason'}` binds as `a | (b - ...)`)")
 def test_a_request_id_sent_again_with_another_reason_is_the_same_request():
     """docs/restore.md: a requestId sent again with a different request is refused, "the
     `reason` aside". A run started with a reason, sent again with another (or none), was
