@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from domain.access.access_policy import check_resolved
@@ -18,6 +19,8 @@ from domain.model import (
 )
 from domain.restore.planning import build_plan
 from domain.restore.restore_run import PlanRequest, RestoreOutcome
+from domain.restore.vm_plan import VmRestorePlan, build_vm_plan
+from domain.restore.vm_run import VmPlanRequest
 from gateway.port import ControlPlane
 
 from .activity import Audited, activity
@@ -51,6 +54,23 @@ def plan_restore(request: PlanRequest, azure: ControlPlane) -> RestorePlan:
     check_resolved(request.access, plan.backup_instance.vault_id,
                    None if asked.source_disk_id else plan.backup_instance.datasource_id)
     return plan
+
+
+def _vm_planned(request: VmPlanRequest, plan: VmRestorePlan | None) -> dict[str, Any]:
+    asked = request.request.to_dict()
+    return {"source": asked["source"], "target": asked["target"],
+            "recoveryPoint": asked["recoveryPoint"], "dryRun": asked["dryRun"],
+            "disks": [{"diskId": d.source_disk_id, "recoveryPointId": d.recovery_point.id}
+                      for d in plan.disks] if plan else None,
+            "skewSeconds": plan.skew_seconds if plan else None}
+
+
+@activity(audited=Audited("plan", _vm_planned))
+def plan_vm_restore(request: VmPlanRequest, azure: ControlPlane) -> VmRestorePlan:
+    """Which disks of the VM, from which points (each disk's newest the request allows), under
+    which names; each disk's own run then makes every check of a single restore."""
+    return build_vm_plan(request.request, azure, instance_id=request.instance_id,
+                         now=datetime.fromisoformat(request.created))
 
 
 @activity()

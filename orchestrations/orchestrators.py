@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from . import drill, polls, recover, restore_managed_disk, sweep, undo
+from . import drill, polls, recover, restore_managed_disk, restore_vm, sweep, undo
 from .calls import declared, host_function
 
-ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep, undo)
+ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep, undo,
+                         restore_vm)
 
 bp = df.Blueprint()
 for _orchestrator in ORCHESTRATORS:

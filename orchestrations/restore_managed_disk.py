@@ -130,7 +130,7 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
         yield from wait_for(run, await_propagation, PropagationWait(
             plan, settings, run.now.isoformat()), "propagate")
         job = yield from _restore_and_track(run, plan, settings)
-        if doc.approval and (plan.attach or plan.swap):
+        if doc.approval and (plan.attach or plan.swap) and not doc.defer_vm_change:
             # The vault's roles are not needed any more: revoke them before a person's wait.
             run.enter("revoke")
             revoked = yield from revoke_assignments(run, granted, revoked)
@@ -138,11 +138,11 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
         zone_copy = yield from _into_zone(run, plan, settings)
         disk_id = zone_copy.disk_id if zone_copy else plan.target_disk_id
         copied = yield from _copy_properties(run, plan, settings, disk_id, warnings)
-        if plan.attach:
+        if plan.attach and not doc.defer_vm_change:
             run.enter("attach", vmId=plan.attach.vm_id, lun=plan.attach.lun,
                       **({"replaces": plan.attach.replaces} if plan.attach.replaces else {}))
             vm_change = yield from _attach(run, plan, settings, disk_id, warnings)
-        if plan.swap:
+        if plan.swap and not doc.defer_vm_change:
             run.enter("swap", vmId=plan.swap.vm_id)
             swapped, vm_change = yield from _swap(run, plan, settings, disk_id, warnings)
     except Exception as exc:  # noqa: BLE001 - every failure still revokes what we granted

@@ -17,11 +17,12 @@ import azure.functions as func
 from domain.access.access_policy import Caller, RunAccess
 from domain.model import json_object
 from domain.resource_id import ResourceId
-from domain.restore.request import RestoreRequest
 from domain.restore.restore_run import ApprovalRequest, VmChange
 from domain.restore.undo import UNDO_PREFIX, UndoInput, taken_off
+from domain.restore.vm_request import parse_restore_body
 from orchestrations.recover import recover
 from orchestrations.restore_managed_disk import restore_managed_disk
+from orchestrations.restore_vm import restore_vm
 from orchestrations.steps import APPROVAL_EVENT, CANCEL_EVENT
 from orchestrations.undo import undo_restore
 from settings import settings
@@ -54,7 +55,7 @@ def _status_url(req: func.HttpRequest, instance_id: str) -> str:
 @api()
 async def post_restore(req: func.HttpRequest,
                        client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    request = RestoreRequest.from_dict(body_json(req))
+    request = parse_restore_body(body_json(req))
     action, resources = request_scope(request)
     allowed = authorize(req, action, resources, run_id=request.instance_id(),
                         why=request.reason)
@@ -71,8 +72,8 @@ async def post_restore(req: func.HttpRequest,
                  {"Location": url, "Retry-After": "10"})
 
 
-# GET /api/restores: restores, recoveries, undos
-LISTED = (restore_managed_disk.name, recover.name, undo_restore.name)
+# GET /api/restores: restores, whole-VM restores, recoveries, undos
+LISTED = (restore_managed_disk.name, restore_vm.name, recover.name, undo_restore.name)
 
 
 @bp.route(route="restores", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
@@ -174,7 +175,7 @@ async def undo_restore_route(req: func.HttpRequest,
         return _no_restore(instance_id)
     view = restore_view(status)
     output = view["result"] or {}
-    refusal = "" if status.name == restore_managed_disk.name else (
+    refusal = "" if status.name in (restore_managed_disk.name, restore_vm.name) else (
         "a recovery run is undone restore by restore: undo each of "
         + ", ".join((view["progress"] or {}).get("children") or []) or "its restores")
     refusal = refusal or ("it has not finished" if not view["done"] else

@@ -66,6 +66,9 @@ class RestoreInput(Record):
     access: RunAccess | None = None  # None: no self-service caller started the run
     why: str | None = None
     approval: ApprovalRequest | None = None
+    # A disk of a whole-VM restore: restore it and make it ready for the VM (its zone, its
+    # properties), but leave the VM change to the parent run, which changes the VM once.
+    defer_vm_change: bool = False
 
 
 @dataclass(frozen=True)

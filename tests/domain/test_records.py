@@ -59,7 +59,8 @@ def test_a_restore_input_reads_back_as_the_same_record():
                        RunAccess("policy", "team", [{"name": "team", "vaults": ["*"]}]),
                        why="INC-1", approval=ApprovalRequest(60))
     wire = json.loads(json.dumps(doc.to_dict()))
-    assert set(wire) == {"request", "settings", "requestedBy", "access", "why", "approval"}
+    assert set(wire) == {"request", "settings", "requestedBy", "access", "why", "approval",
+                         "deferVmChange"}
     assert wire["settings"] == {"propagationTimeoutS": 1800, "jobTimeoutS": 14400,
                                 "probeIntervalS": 20.0, "pollIntervalS": 10.0,
                                 "operationPollS": 5.0}

@@ -96,3 +96,18 @@ def test_there_is_nothing_to_undo_for_an_attach_beside_a_restore_only_or_a_faile
     failed = restores.run(restores.request(estate.OS_DISK, swapOsDisk={"vmId": estate.VM}))
     assert "did not succeed (Failed)" in undo(h, failed["id"], 409)["detail"]
     assert h.http("POST", "/api/restores/restore-nope/undo", {}).status_code == 404
+
+
+def test_undo_puts_a_whole_vm_back_in_one_change(h, restores):
+    h.gateway.os_disk_swap_requires = "stopped"
+    run = restores.submit({"source": {"vmId": estate.VM},
+                           "target": {"resourceGroupId": estate.TARGET}})
+    h.run()
+    assert h.output(run)["outcome"] == "Succeeded"
+    started = undo(h, run)
+    h.run()
+    done = h.output(started["id"])
+    assert done["outcome"] == "Succeeded", done.get("error")
+    assert vm(h).os_disk_id == estate.OS_DISK and vm(h).power_state == "running"
+    assert {d.lun: d.disk_id for d in vm(h).data_disks} == {0: estate.DATA0, 1: estate.DATA1}
+    assert len(h.gateway.called("start_change_data_disks")) == 2  # the restore's, the undo's

@@ -24,6 +24,7 @@ from domain.access.access_policy import AccessPolicy, Caller, Decision, Rule
 from domain.document import DocumentUnavailable
 from domain.model import json_object
 from domain.restore.request import RestoreRequest
+from domain.restore.vm_request import VmRestoreRequest
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,18 @@ class Denied(Exception):
         self.status, self.title, self.detail, self.headers = status, title, detail, headers
 
 
-def request_scope(request: RestoreRequest) -> tuple[str, dict[str, str | None]]:
+def request_scope(request: RestoreRequest | VmRestoreRequest
+                  ) -> tuple[str, dict[str, str | None]]:
     """The action a restore request takes and the resources it names. The vault is known here
     only for a backup-instance source; for a disk source it is checked once the restore is
-    planned (domain.access.check_resolved)."""
+    planned (domain.access.check_resolved), as for each disk of a whole-VM restore, whose VM
+    change is judged as a swap (it may stop the VM and change its OS disk)."""
+    if isinstance(request, VmRestoreRequest):
+        action = "plan" if request.dry_run else "swap" if request.apply == "replace" \
+            else "restore"
+        return action, {"sourceDisks": None, "vaults": None,
+                        "targetResourceGroups": request.target_resource_group_id,
+                        "vms": request.vm_id}
     action = "plan" if request.dry_run else "swap" if request.swap_vm_id else "restore"
     vault = None
     if request.source_backup_instance_id:

@@ -18,7 +18,10 @@ from domain.access.access_policy import Caller, RunAccess
 from domain.errors import RequestIdReused
 from domain.restore.request import RestoreRequest
 from domain.restore.restore_run import ApprovalRequest, RestoreInput, RunSettings
+from domain.restore.vm_request import VmRestoreRequest, parse_restore_body
+from domain.restore.vm_run import VmRestoreInput
 from orchestrations.restore_managed_disk import restore_managed_disk
+from orchestrations.restore_vm import restore_vm
 from settings import Settings
 
 _RESTARTABLE = {OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated,
@@ -44,7 +47,8 @@ def restartable(status: Any) -> bool:
         output.get("outcome") in _UNSUCCESSFUL
 
 
-def same_request(status: Any, request: RestoreRequest, instance_id: str) -> None:
+def same_request(status: Any, request: RestoreRequest | VmRestoreRequest,
+                 instance_id: str) -> None:
     """Raise RequestIdReused when the run `status` shows was started by the same requestId for a
     different request (an id derived from the request's hash needs no check: same hash, same
     request). Whatever that run's state: a requestId names one request for good."""
@@ -54,10 +58,10 @@ def same_request(status: Any, request: RestoreRequest, instance_id: str) -> None
     try:
         if isinstance(doc, str):
             doc = json.loads(doc)
-        earlier = RestoreRequest.from_dict(doc["request"])
+        earlier = type(request).from_dict(doc["request"])
     except Exception:  # noqa: BLE001 - an input this version cannot read is not judged
         return
-    differences = earlier.differences(request)
+    differences = earlier.differences(request)  # type: ignore[arg-type]
     if differences:
         raise RequestIdReused(errors=differences, run_id=instance_id)
 
@@ -79,20 +83,25 @@ async def submit(client: DurableOrchestrationClient, body: Any, settings: Settin
     audit trail and the approval check), with `access` (the rules that allowed it, checked again
     once the vault is known). A requestId whose run was started for a different request raises
     domain.errors.RequestIdReused naming what differs."""
-    request = body if isinstance(body, RestoreRequest) else RestoreRequest.from_dict(body)
+    request = body if isinstance(body, RestoreRequest | VmRestoreRequest) else \
+        parse_restore_body(body)
     instance_id = request.instance_id()
     status = await client.get_status(instance_id, show_input=True)
     same_request(status, request, instance_id)
     if not restartable(status):
         return Submitted(instance_id, started=False)
-    doc = RestoreInput(
-        request, run_settings(settings), Caller.from_dict(requested_by),
-        RunAccess.from_dict(access) if access else None,
-        why=request.reason or why or f"restore request {instance_id}",
-        # the access rule asks a second person before a VM is touched
-        approval=ApprovalRequest(approval_minutes) if approval_minutes else None)
+    caller = Caller.from_dict(requested_by)
+    rules = RunAccess.from_dict(access) if access else None
+    why = request.reason or why or f"restore request {instance_id}"
+    # the access rule asks a second person before a VM is touched
+    approval = ApprovalRequest(approval_minutes) if approval_minutes else None
     try:
-        await restore_managed_disk.start(client, instance_id, doc)
+        if isinstance(request, VmRestoreRequest):
+            await restore_vm.start(client, instance_id, VmRestoreInput(
+                request, run_settings(settings), caller, rules, why=why, approval=approval))
+        else:
+            await restore_managed_disk.start(client, instance_id, RestoreInput(
+                request, run_settings(settings), caller, rules, why=why, approval=approval))
     except Exception:
         # The same request sent twice at once: both saw no run, and the host (host.json
         # overridableExistingInstanceStates=NonRunningStates) refused the second start over the
