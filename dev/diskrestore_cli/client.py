@@ -57,6 +57,10 @@ class Api:
     def cancel(self, instance_id: str) -> dict[str, Any]:
         return self.call("POST", f"/api/restores/{_quote(instance_id)}/cancel", what="restore")
 
+    def undo(self, instance_id: str, reason: str | None) -> dict[str, Any]:
+        return self.call("POST", f"/api/restores/{_quote(instance_id)}/undo",
+                         json={"reason": reason} if reason else {}, what="restore")
+
     def decide(self, instance_id: str, *, approve: bool, approver: str | None,
                comment: str | None) -> dict[str, Any]:
         body = {k: v for k, v in (("approver", approver), ("comment", comment)) if v}

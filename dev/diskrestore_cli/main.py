@@ -133,6 +133,9 @@ Caching = Annotated[str | None, typer.Option("--caching", help="None, ReadOnly o
 Replace = Annotated[str | None, typer.Option("--replace", help="ARM id of a VM whose data disk "
                                             "(the source disk) the restored disk replaces in "
                                             "place: same LUN and caching, the original kept")]
+Vm = Annotated[str | None, typer.Option("--vm", help="ARM id of a VM: restore every protected "
+                                        "disk of it from one point in time (with --target-rg, "
+                                        "--before), then replace them on the VM in one go")]
 Swap = Annotated[str | None, typer.Option("--swap", help="ARM id of a VM whose OS disk the "
                                           "restored disk replaces (the VM is stopped)")]
 RequestId = Annotated[str | None, typer.Option("--request-id", help="idempotency key: the same "
@@ -145,13 +148,20 @@ def build_request(*, disk: str | None, backup_instance: str | None, target_rg: s
                   name: str | None, point: str, before: str | None, attach: str | None,
                   lun: int | None, caching: str | None, swap: str | None,
                   request_id: str | None, file: Path | None,
-                  replace: str | None = None) -> dict[str, Any]:
+                  replace: str | None = None, vm: str | None = None) -> dict[str, Any]:
     """The API's request from the options (or the file); the app validates it fully."""
     if file is not None:
         given = [o for o, v in (("--disk", disk), ("--backup-instance", backup_instance),
                                 ("--target-rg", target_rg), ("--attach", attach),
-                                ("--replace", replace), ("--swap", swap)) if v]
+                                ("--replace", replace), ("--swap", swap), ("--vm", vm)) if v]
         return _request_from_file(file, request_id=request_id, given=given)
+    if vm:
+        return _vm_request(vm=vm, disk=disk, backup_instance=backup_instance, target_rg=target_rg,
+                           name=name, point=point, before=before,
+                           vm_change=[o for o, v in (("--attach", attach), ("--replace", replace),
+                                                     ("--swap", swap), ("--lun", lun),
+                                                     ("--caching", caching)) if v is not None],
+                           request_id=request_id)
     missing = []
     if not (disk or backup_instance):
         missing.append("--disk (or --backup-instance)")
@@ -191,6 +201,30 @@ def build_request(*, disk: str | None, backup_instance: str | None, target_rg: s
         body["attach"] = {"vmId": replace, "mode": "replace"}
     if swap:
         body["swapOsDisk"] = {"vmId": swap}
+    return body
+
+
+def _vm_request(*, vm: str, disk: str | None, backup_instance: str | None, target_rg: str | None,
+                name: str | None, point: str, before: str | None, vm_change: list[str],
+                request_id: str | None) -> dict[str, Any]:
+    """A whole-VM request: every protected disk of `vm`, replaced on it in one go."""
+    clash = [o for o, v in (("--disk", disk), ("--backup-instance", backup_instance),
+                            ("--name", name)) if v] + vm_change
+    if clash:
+        raise CliError(f"--vm cannot be combined with {', '.join(clash)}", exit_code=EXIT_INPUT,
+                       hint="--vm restores every protected disk of the VM and replaces them on "
+                            "it; restore one disk with --disk")
+    if not target_rg:
+        raise CliError("missing --target-rg", exit_code=EXIT_INPUT,
+                       hint="diskrestore restore --help shows an example")
+    if point != "latest":
+        raise CliError("--point names one disk's recovery point: with --vm use --before",
+                       exit_code=EXIT_INPUT, hint="each disk gets its newest point before it")
+    body: dict[str, Any] = {"source": {"vmId": vm},
+                            "recoveryPoint": {"before": before} if before else "latest",
+                            "target": {"resourceGroupId": target_rg}, "apply": "replace"}
+    if request_id:
+        body["requestId"] = request_id
     return body
 
 
@@ -284,12 +318,12 @@ def plan(disk: Disk = None, backup_instance: Instance = None, target_rg: TargetR
          name: Name = None, point: Point = "latest", before: Before = None,
          attach: Attach = None, lun: Lun = None, caching: Caching = None, swap: Swap = None,
          request_id: RequestId = None, file: File = None, as_json: JsonOpt = False,
-         replace: Replace = None) -> None:
+         replace: Replace = None, vm: Vm = None) -> None:
     """Dry run: resolve the backup, recovery point, target, roles and VM; change nothing."""
     body = build_request(disk=disk, backup_instance=backup_instance, target_rg=target_rg,
                          name=name, point=point, before=before, attach=attach, lun=lun,
                          caching=caching, swap=swap, request_id=request_id, file=file,
-                         replace=replace)
+                         replace=replace, vm=vm)
     body["dryRun"] = True
     submitted = STATE.api.submit(body)
     view = follow(submitted["id"], fetch=STATE.api.restore, as_json=True)
@@ -314,15 +348,18 @@ def restore(disk: Disk = None, backup_instance: Instance = None, target_rg: Targ
                                                help="follow the restore until it ends")] = True,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before an OS "
                                               "disk swap")] = False,
-            as_json: JsonOpt = False, replace: Replace = None) -> None:
+            as_json: JsonOpt = False, replace: Replace = None, vm: Vm = None) -> None:
     """Restore to a NEW disk; attach it, put it in the source disk's place, or swap it in as
     the OS disk; and follow each phase."""
     body = build_request(disk=disk, backup_instance=backup_instance, target_rg=target_rg,
                          name=name, point=point, before=before, attach=attach, lun=lun,
                          caching=caching, swap=swap, request_id=request_id, file=file,
-                         replace=replace)
-    if body.get("swapOsDisk") and not yes:
-        vm = render.name(body["swapOsDisk"].get("vmId"))
+                         replace=replace, vm=vm)
+    changed = (body.get("swapOsDisk") or {}).get("vmId") or (
+        (body.get("source") or {}).get("vmId") if body.get("apply", "replace") == "replace"
+        else None)
+    if changed and not yes:
+        vm = render.name(changed)
         if as_json or not sys.stdin.isatty():
             raise CliError(f"swapping the OS disk of {vm} stops it: pass --yes to confirm",
                            exit_code=EXIT_INPUT, hint="run diskrestore plan first to see what "
@@ -331,11 +368,12 @@ def restore(disk: Disk = None, backup_instance: Instance = None, target_rg: Targ
     submitted = STATE.api.submit(body)
     instance_id = submitted["id"]
     if not as_json:
-        what = f"{render.name((body.get('source') or {}).get('diskId') or 'the backup instance')}"
+        source = body.get("source") or {}
+        what = render.name(source.get("diskId") or source.get("vmId") or "the backup instance")
         again = "" if submitted.get("started") else " (already submitted: following that run)"
         err.print(f"restore [bold]{instance_id}[/]: {what} -> "
                   f"{render.name((body.get('target') or {}).get('resourceGroupId'))}/"
-                  f"{(body.get('target') or {}).get('diskName')}{again}")
+                  f"{(body.get('target') or {}).get('diskName') or '*'}{again}")
     if not wait:
         if as_json:
             out.print_json(json.dumps(submitted))
@@ -437,6 +475,26 @@ def _decide(instance_id: str, approved: bool, approver: str | None, comment: str
     out.print(f"{answer['decision']} by {answer['by']}"
               f"{'' if answer.get('authenticated') else ' (unauthenticated)'}: "
               f"{', '.join(answer.get('appliedTo') or [])}")
+
+
+@app.command(epilog="[bold]Examples[/]\n\n  diskrestore undo restore-ticket-42\n\n"
+             "  diskrestore undo restorevm-inc-4711 --reason 'the restored data is too old'")
+@command
+def undo(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+         reason: Annotated[str | None, typer.Option("--reason", help="why (kept in the audit "
+                                                    "trail)")] = None,
+         wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
+         as_json: JsonOpt = False) -> None:
+    """Put back on the VM the disks a restore took off it (replaced in place, swapped out)."""
+    submitted = STATE.api.undo(instance_id, reason)
+    undo_id = submitted["id"]
+    if not wait:
+        out.print_json(json.dumps(submitted)) if as_json else out.print(undo_id)
+        return
+    if not as_json:
+        err.print(f"undo [bold]{undo_id}[/] of {instance_id}")
+    view = follow(undo_id, fetch=STATE.api.restore, as_json=as_json)
+    finish(view, as_json, lambda v: render.result(out, v))
 
 
 @app.command(epilog="[bold]Examples[/]\n\n  diskrestore cancel restore-ticket-42")

@@ -133,6 +133,16 @@ def result(console: Console, view: dict[str, Any]) -> None:
         table.add_row("recovery point", f"{point.get('time')}  ({point.get('id')})")
     if out.get("restoredDiskId"):
         table.add_row("restored disk", out["restoredDiskId"])
+    for disk in out.get("disks") or []:  # a whole-VM restore: each disk's run
+        attach = disk.get("attach") or {}
+        where = "OS disk" if disk.get("swap") else f"LUN {attach.get('lun')}" if attach else ""
+        made = name(disk.get("restoredDiskId")) or (disk.get("error") or {}).get("code")
+        table.add_row(f"disk {where}".strip(), f"{disk.get('outcome')}: {made}")
+    if out.get("skewSeconds") is not None:
+        table.add_row("points", f"{out.get('oldestPoint')} .. {out.get('newestPoint')} "
+                      f"(skew {_seconds(out['skewSeconds'])})")
+    if out.get("undoes"):
+        table.add_row("undoes", out["undoes"])
     if out.get("attach"):
         attach = out["attach"]
         table.add_row("replaced" if attach.get("replaces") else "attached",

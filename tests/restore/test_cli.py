@@ -108,6 +108,24 @@ def test_replace_puts_the_restored_disk_in_the_source_disks_place(restore_env, d
     assert code == 2 and "--lun and --caching need --attach" in err, err
 
 
+def test_a_whole_vm_restore_and_its_undo(restore_env, diskrestore):
+    env = restore_env(lambda s: s.update(osDiskSwapRequires="stopped"))
+    target = env.rg("rg-restore-target")
+    code, out, err = diskrestore(env, "restore", "--vm", env.vm(), "--target-rg", target,
+                                 "--yes")
+    assert code == 0, out + err
+    assert "disk OS disk" in out and "disk LUN 0" in out and "disk LUN 1" in out, out
+    assert "skew 0" in out and "LUN 0: vm-app01-data0 -> vm-app01-data0-restored" in out
+    run = err.splitlines()[0].split()[1].rstrip(":")
+    assert run.startswith("restorevm-"), err
+    code, out, err = diskrestore(env, "undo", run)
+    assert code == 0, out + err
+    assert "undoes" in out and "LUN 0: vm-app01-data0-restored -> vm-app01-data0" in out, out
+    code, _, err = diskrestore(env, "plan", "--vm", env.vm(), "--target-rg", target,
+                               "--disk", env.disk("vm-app01-data0"))
+    assert code == 2 and "--vm cannot be combined with --disk" in err, err
+
+
 def test_a_failed_restore_exits_1_naming_the_error_code_and_a_hint(restore_env, diskrestore):
     env = restore_env()
     code, out, err = diskrestore(env, "restore", "--disk", env.disk("vm-app01-data0"),
@@ -324,7 +342,7 @@ def test_an_unreachable_app_is_one_line_and_a_hint(diskrestore):
 
 def test_help_shows_examples_for_every_command():
     commands = [[], ["plan"], ["restore"], ["status"], ["list"], ["approve"], ["reject"],
-                ["cancel"], ["drill", "start"], ["drill", "status"], ["drill", "report"]]
+                ["cancel"], ["undo"], ["drill", "start"], ["drill", "status"], ["drill", "report"]]
     for words in commands:
         done = _console_script(None, *words, "--help", extra_env={"COLUMNS": "120"})
         assert done.returncode == 0, done.stderr
