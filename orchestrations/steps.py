@@ -19,6 +19,7 @@ restore trigger whose duplicate finds the first job.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -284,8 +285,12 @@ class Run:
     def operation(self, activity: Activity[In, Operation], value: In, poll_s: float,
                   deadline_s: float = 3600, *, interruptible: bool = True,
                   busy: frozenset[str] = frozenset(),
-                  busy_for_s: float = BUSY_FOR_S) -> Orchestration[OperationStatus]:
+                  busy_for_s: float = BUSY_FOR_S,
+                  meanwhile: Callable[[], Orchestration[None]] | None = None
+                  ) -> Orchestration[OperationStatus]:
         """Start an ARM long-running operation and poll it on durable timers until it ends.
+        `meanwhile`: other work done once, while the operation runs, before its first poll (a
+        VM's start takes a minute or two: time to tag disks).
 
         A start refused with one of the `busy` codes (Compute's 409 `Conflict`: another operation
         is in flight on the VM, often our own whose answer was lost and which azure-core sent
@@ -294,6 +299,9 @@ class Run:
         first, pause = self.now, poll_s
         while True:
             operation = yield from self.call(activity, value, interruptible=interruptible)
+            if meanwhile is not None:
+                yield from meanwhile()
+                meanwhile = None
             started = self.now
             while True:
                 status = yield from self.call(get_operation, operation,

@@ -102,6 +102,8 @@ def change_disks(run: Run, vm_id: str, poll: float, warnings: list[str], *,
     power = _power(vm.power_state)
     was_running = os is not None and power == "running"
     stopped_with: list[str] = []
+    originals = [s.from_disk_id for s in slots] + ([os.from_disk_id] if os else [])
+    tagged = False
     if os is not None:
         run.note(powerState=vm.power_state or "unknown")
     try:
@@ -114,13 +116,21 @@ def change_disks(run: Run, vm_id: str, poll: float, warnings: list[str], *,
         if os is not None:
             yield from _set_os_disk(run, vm_id, os.to_disk_id, power, poll, stopped_with)
         if was_running:
-            yield from _operation(run, start_start_vm, VmRef(vm_id), poll, VM_BUSY)
+            # The originals are tagged while the VM starts (a minute or two): off the run's end.
+            status = yield from run.operation(
+                start_start_vm, VmRef(vm_id), poll, interruptible=False, busy=VM_BUSY,
+                meanwhile=lambda: _mark_originals(run, originals, poll, warnings))
+            tagged = True
+            _succeeded(status, start_start_vm.name)
     except Exception as exc:
         said = yield from _roll_back(run, vm_id, slots, os, was_running, poll)
+        if tagged:
+            warnings.append(f"the original disks {', '.join(originals)} are back on the VM but "
+                            f"still tagged {REPLACED_BY_TAG}={run.context.instance_id}")
         failed = errors.SwapFailed if os is not None else errors.AttachFailed
         raise failed(f"{getattr(exc, 'message', exc)}; {said}") from exc
-    for original in [s.from_disk_id for s in slots] + ([os.from_disk_id] if os else []):
-        yield from _mark_original(run, original, poll, warnings)
+    if not tagged:
+        yield from _mark_originals(run, originals, poll, warnings)
     after = yield from run.call(get_vm, VmRef(vm_id))
     return Changed(VmChange(vm.id, before, VmDisks.of(after)), was_running,
                    ", ".join(stopped_with) or None)
@@ -286,6 +296,12 @@ def _where(vm: Vm, slots: list[SlotChange], os: OsChange | None, was_running: bo
         return f"{what} {verb} {where} on the VM"
     return f"{what} {verb} {where} on the VM, which is {state}" + \
         ("" if was_running else ", as it was")
+
+
+def _mark_originals(run: Run, disk_ids: list[str], poll: float,
+                    warnings: list[str]) -> Orchestration[None]:
+    for disk_id in disk_ids:
+        yield from _mark_original(run, disk_id, poll, warnings)
 
 
 def _mark_original(run: Run, disk_id: str, poll: float,

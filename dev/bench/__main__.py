@@ -8,10 +8,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import devhost_episode, drill_scale, restore_time
+from . import devhost_episode, drill_scale, restore_time, vm_recovery
 
 RESULTS = Path(__file__).parent / "results"
-BENCHES = {"restore": restore_time, "devhost": devhost_episode, "drills": drill_scale}
+BENCHES = {"restore": restore_time, "devhost": devhost_episode, "drills": drill_scale,
+           "vm": vm_recovery}
 
 
 def main(names: list[str]) -> int:
