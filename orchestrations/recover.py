@@ -21,9 +21,12 @@ from domain.recovery.recovery_run import (
     SlotRelease,
 )
 from domain.restore.restore_run import ApprovalRequest, RestoreInput, RestoreOutcome
+from domain.restore.vm_request import VmRestoreRequest
+from domain.restore.vm_run import VmRestoreInput, VmRestoreOutcome
 
 from .calls import Orchestration, orchestrator
 from .restore_managed_disk import restore_managed_disk
+from .restore_vm import restore_vm
 from .steps import Run
 
 
@@ -35,13 +38,16 @@ def recover(context: df.DurableOrchestrationContext,
     run.subject = {"source": {"resourceId": signal.resource_id}, "policy": policy.name,
                    "signal": signal.event_type}
     restores: list[RestoreOutcome] = []
+    vm_outcome: VmRestoreOutcome | None = None
     resolution = Resolution()
     error: dict[str, Any] | None = None
     try:
         run.enter("resolve", policy=policy.name, signal=signal.summary)
         resolution = yield from run.call(resolve_recovery,
                                          ResolutionRequest(policy, signal, doc.run_id))
-        if not resolution.ignored:
+        if resolution.vm_request is not None:
+            restores, vm_outcome = yield from _restore_vm(run, doc, resolution.vm_request)
+        elif not resolution.ignored:
             children = [f"restore-{r.request_id}" for r in resolution.requests]
             run.enter("restore", policy=policy.name, signal=signal.summary, children=children)
             approval = ApprovalRequest(policy.approval.timeout_minutes) \
@@ -65,16 +71,34 @@ def recover(context: df.DurableOrchestrationContext,
     return RecoveryOutcome(
         schema=OUTCOME_SCHEMA, id=context.instance_id, policy=policy.name,
         action=policy.action.type, signal=signal,
-        outcome=_outcome(resolution, restores, error), ignored=resolution.ignored,
-        skipped=resolution.skipped, restores=restores, phases=run.durations(), error=error)
+        outcome=_outcome(resolution, restores, error, vm_outcome), ignored=resolution.ignored,
+        skipped=resolution.skipped, restores=restores, phases=run.durations(), error=error,
+        vm_restore=vm_outcome)
+
+
+def _restore_vm(run: Run, doc: RecoveryInput, request: VmRestoreRequest
+                ) -> Orchestration[tuple[list[RestoreOutcome], VmRestoreOutcome]]:
+    """The VM's disks restored together, one approval, one VM change: a whole-VM restore run
+    (orchestrations/restore_vm.py) below this one."""
+    policy, signal = doc.policy, doc.signal
+    child_id = request.instance_id()
+    run.enter("restore", policy=policy.name, signal=signal.summary, children=[child_id])
+    approval = ApprovalRequest(policy.approval.timeout_minutes) \
+        if policy.approval.required else None
+    outcome, _ = yield from run.child(restore_vm, VmRestoreInput(
+        request, doc.settings, Caller("policy", None, policy.name),
+        why=f"{signal.event_type}: {signal.summary}", approval=approval), child_id)
+    return list(outcome.disks), outcome
 
 
 def _outcome(resolution: Resolution, restores: list[RestoreOutcome],
-             error: dict[str, Any] | None) -> str:
+             error: dict[str, Any] | None, vm_outcome: VmRestoreOutcome | None = None) -> str:
     if error is not None:
         return "Failed"
     if resolution.ignored:
         return "Ignored"
+    if vm_outcome is not None:  # the VM changes whole or not at all
+        return vm_outcome.outcome
     results = {r.outcome for r in restores}
     if results == {"Succeeded"}:
         return "Succeeded"

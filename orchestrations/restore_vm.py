@@ -68,7 +68,10 @@ def restore_vm(context: df.DurableOrchestrationContext,
         plan = yield from run.call(plan_vm_restore, VmPlanRequest(
             request, run.context.instance_id, run.now.isoformat()))
         if not plan.dry_run:
-            disks = yield from _restore_disks(run, doc, plan)
+            disks, cancelled = yield from _restore_disks(run, doc, plan)
+            if cancelled:
+                raise errors.Cancelled("the whole-VM restore was cancelled; the disks restored "
+                                       "so far are kept, the VM is unchanged")
             failed = [d for d in disks if d.outcome != "Succeeded"]
             if failed:
                 raise _first_failure(failed, len(disks))
@@ -95,10 +98,11 @@ def restore_vm(context: df.DurableOrchestrationContext,
 
 
 def _restore_disks(run: Run, doc: VmRestoreInput,
-                   plan: VmRestorePlan) -> Orchestration[list[RestoreOutcome]]:
+                   plan: VmRestorePlan) -> Orchestration[tuple[list[RestoreOutcome], bool]]:
     """Every disk's restore run at once, each a sub-orchestration that stops before the VM
     change. Their ids are published first: a cancel reaches each (triggers/http.py sends it to
-    every unfinished run below). A cancel of this run waits for them to stop on their terms."""
+    every unfinished run below). A cancel of this run waits for them to stop on their terms; then
+    True."""
     ids = [f"restore-{d.request.request_id}" for d in plan.disks]
     run.enter("restore", children=ids, skewSeconds=plan.skew_seconds)
     tasks = [restore_managed_disk.schedule(run.context, RestoreInput(
@@ -112,11 +116,7 @@ def _restore_disks(run: Run, doc: VmRestoreInput,
         winner = yield run.context.task_any([together, run.cancel])
         cancelled = winner == run.cancel
     answers = yield together
-    outcomes = [restore_managed_disk.result(a) for a in answers]
-    if cancelled:
-        raise errors.Cancelled("the whole-VM restore was cancelled; the disks restored so far "
-                               "are kept, the VM is unchanged")
-    return outcomes
+    return [restore_managed_disk.result(a) for a in answers], cancelled
 
 
 def _first_failure(failed: list[RestoreOutcome], count: int) -> errors.RestoreError:

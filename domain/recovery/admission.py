@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from domain import errors
-from domain.model import BackupInstance, Disk, Record, Vm
+from domain.model import OMITTED_WHEN_NONE, BackupInstance, Disk, Record, Vm
 from domain.recovery.policy import Policy
 from domain.recovery.signals import Signal
 from domain.resource_id import ResourceId
 from domain.restore.request import RestoreRequest
+from domain.restore.vm_request import VmRestoreRequest
 
 STARTED, DEDUPLICATED, REJECTED, MALFORMED = "started", "deduplicated", "rejected", "malformed"
 IGNORED = "ignored"  # caused by the app's own identity: recording it is all there is to do
@@ -96,6 +97,9 @@ class Resolution(Record):
     requests: list[RestoreRequest] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # disks left alone, with the reason
     ignored: str | None = None
+    # Instead of `requests`: the VM's disks restored together, then one VM change (a whole-VM
+    # restore: restoreDataDisksAndAttach, which replaces every protected data disk in place).
+    vm_request: VmRestoreRequest | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> Resolution:
@@ -120,24 +124,30 @@ def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> 
             "swapOsDisk": {"vmId": vm.id}})])
     requests: list[RestoreRequest] = []
     skipped: list[str] = []
+    luns: list[int] = []
     for disk in vm.data_disks:
         if not _protected(azure, disk.disk_id):
             skipped.append(f"{disk.disk_id}: not protected by a Backup vault")
             continue
+        luns.append(disk.lun)
         requests.append(RestoreRequest.from_dict({
             "requestId": f"{run}-{len(requests)}", "source": {"diskId": disk.disk_id},
             "recoveryPoint": before,
             "target": {"resourceGroupId": rg, "diskName": _copy_name(disk.disk_id, signal)},
-            # in the original's place by default: a block copy beside it gives the guest two
-            # file systems with one UUID (XFS refuses it; Linux may mount the wrong one)
-            "attach": {"vmId": vm.id, "mode": "add"}
-            if action == "restoreDataDisksAndAttachBeside" else
-            {"vmId": vm.id, "mode": "replace"}}))
+            "attach": {"vmId": vm.id, "mode": "add"}}))
     if not requests:
         return Resolution(skipped=skipped, ignored=f"no data disk of {vm.id} is protected by a "
                                                    "Backup vault" if vm.data_disks else
                                                    f"{vm.id} has no data disks")
-    return Resolution(requests=requests, skipped=skipped)
+    if action == "restoreDataDisksAndAttachBeside":
+        return Resolution(requests=requests, skipped=skipped)
+    # In each original's place, all at once from one moment, then one VM change: a block copy
+    # beside its original gives the guest two file systems with one UUID (XFS refuses it; Linux
+    # may mount the wrong one), and one disk after the other takes as long as all of them.
+    return Resolution(skipped=skipped, vm_request=VmRestoreRequest.from_dict({
+        "requestId": run, "source": {"vmId": vm.id, "disks": luns}, "recoveryPoint": before,
+        "target": {"resourceGroupId": rg, "diskNameSuffix": _copy_suffix(signal)},
+        "apply": "replace"}))
 
 
 def _deleted_disk(policy: Policy, signal: Signal, run: str,
@@ -167,5 +177,9 @@ def _protected(azure: RecoveryReader, disk_id: str) -> bool:
 
 def _copy_name(disk_id: str, signal: Signal) -> str:
     """<disk>-r<signal time>, within the 80 characters a disk name allows."""
+    return f"{ResourceId.parse(disk_id).name[:69]}{_copy_suffix(signal)}"
+
+
+def _copy_suffix(signal: Signal) -> str:
     stamp = datetime.fromisoformat(signal.occurred.replace("Z", "+00:00")).strftime("%m%d%H%M")
-    return f"{ResourceId.parse(disk_id).name[:69]}-r{stamp}"
+    return f"-r{stamp}"

@@ -4,13 +4,14 @@ inputs and outputs of its activities. JSON as domain/model.py's Record writes it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from domain.model import Record
+from domain.model import OMITTED_WHEN_NONE, Record
 from domain.recovery.policy import Policy
 from domain.recovery.signals import Signal
 from domain.restore.restore_run import RestoreOutcome, RunSettings
+from domain.restore.vm_run import VmRestoreOutcome
 
 OUTCOME_SCHEMA = 1
 
@@ -57,3 +58,5 @@ class RecoveryOutcome(Record):
     restores: list[RestoreOutcome]
     phases: dict[str, float]
     error: dict[str, Any] | None
+    # A VM action's whole-VM restore run (its disks are `restores`): the skew, the VM change.
+    vm_restore: VmRestoreOutcome | None = field(default=None, metadata=OMITTED_WHEN_NONE)

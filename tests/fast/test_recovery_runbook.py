@@ -162,9 +162,12 @@ def test_every_protected_data_disk_of_an_unhealthy_vm_is_restored_in_its_place(h
     assert [r["attach"]["replaces"] for r in out["restores"]] == [estate.DATA0, estate.DATA1]
     for original in (estate.DATA0, estate.DATA1):  # detached and kept
         assert h.gateway.disks[original.lower()].managed_by is None
-    # one restore after the other, each a sub-orchestration of its own
-    assert [r["id"] for r in out["restores"]] == [f"restore-{decision.run_id}-0",
-                                                  f"restore-{decision.run_id}-1"]
+    # both at once, under one whole-VM run, then one VM change for both
+    vm_run = f"restorevm-{decision.run_id}"
+    assert [r["id"] for r in out["restores"]] == [f"restore-{vm_run}-lun0",
+                                                  f"restore-{vm_run}-lun1"]
+    assert out["vmRestore"]["id"] == vm_run and out["vmRestore"]["skewSeconds"] == 0
+    assert len(h.gateway.called("start_change_data_disks")) == 1
     assert recovery.slots() == {}
 
 
@@ -179,9 +182,21 @@ def test_the_beside_action_attaches_the_copies_next_to_the_originals(h, recovery
     assert all("replaces" not in r["attach"] for r in out["restores"])
 
 
-def test_one_failed_restore_of_two_is_a_partial_success(h, recovery):
+def test_one_failed_restore_of_two_leaves_the_vm_unchanged(h, recovery):
     h.gateway.fail_job("UserErrorDiskCreationFailed")
     decision = recovery.admit(recovery.unavailable(), unhealthy_vm("restoreDataDisksAndAttach"))
+    h.run()
+    out = h.output(decision.run_id)
+    assert out["outcome"] == "Failed"  # a VM of disks from different moments is no restore
+    assert sorted(r["outcome"] for r in out["restores"]) == ["Failed", "Succeeded"]
+    assert "the VM is unchanged" in out["vmRestore"]["error"]["message"]
+    assert h.gateway.called("start_change_data_disks") == []
+
+
+def test_one_failed_restore_of_two_beside_is_a_partial_success(h, recovery):
+    h.gateway.fail_job("UserErrorDiskCreationFailed")
+    decision = recovery.admit(recovery.unavailable(),
+                              unhealthy_vm("restoreDataDisksAndAttachBeside"))
     h.run()
     out = h.output(decision.run_id)
     assert out["outcome"] == "PartiallySucceeded"
@@ -221,6 +236,21 @@ def test_a_rejected_os_swap_is_not_approved_and_leaves_the_vm(h, recovery, resto
     assert recovery.slots() == {}
 
 
+def test_a_cancelled_whole_vm_recovery_stops_every_disk_and_leaves_the_vm(h, recovery,
+                                                                          restores):
+    decision = recovery.admit(recovery.unavailable(), unhealthy_vm("restoreDataDisksAndAttach"))
+    run = decision.run_id
+    restores.until_waiting(f"restore-restorevm-{run}-lun0:propagate", "timer")
+    restores.cancel(run)
+    h.run()
+    out = h.output(run)
+    assert out["outcome"] == "Cancelled"
+    assert [r["outcome"] for r in out["restores"]] == ["Cancelled", "Cancelled"]
+    assert len(h.gateway.called("start_restore")) == 0
+    assert h.gateway.called("start_change_data_disks") == []
+    assert recovery.slots() == {}
+
+
 def test_a_recovery_whose_resolution_fails_reports_it_and_gives_the_slot_back(h, recovery):
     h.gateway.fail("get_vm", errors.AzureUnavailable("503 from ARM"), times=None)
     decision = recovery.admit(recovery.unavailable(), unhealthy_vm("restoreDataDisksAndAttach"))
@@ -232,7 +262,8 @@ def test_a_recovery_whose_resolution_fails_reports_it_and_gives_the_slot_back(h,
 
 
 def test_a_cancelled_recovery_starts_no_further_restore(h, recovery, restores):
-    decision = recovery.admit(recovery.unavailable(), unhealthy_vm("restoreDataDisksAndAttach"))
+    decision = recovery.admit(recovery.unavailable(),
+                              unhealthy_vm("restoreDataDisksAndAttachBeside"))
     run = decision.run_id
     restores.until_waiting(f"restore-{run}-0:propagate", "timer")
     restores.cancel(run)
