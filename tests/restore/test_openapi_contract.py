@@ -322,7 +322,8 @@ def approval_policies(p: Any) -> dict[str, Any]:
         "match": {"eventTypes": ["azureMonitorCommonAlertSchema"],
                   "resourceTypes": ["Microsoft.Compute/virtualMachines"],
                   "alertRules": ["vm-data-corruption"]},
-        "action": {"type": "restoreDataDisksAndAttach"},
+        # disk after disk, each with its own approval: the routes' every answer in one run
+        "action": {"type": "restoreDataDisksAndAttachBeside"},
         "approval": {"required": True, "timeoutMinutes": 30}}]}
 
 
@@ -359,6 +360,11 @@ def test_recovery_routes_answer_as_documented(recovery_env, payloads):
                       expect=202).json()
     cancel = api.call("POST", manual["cancelPostUri"], expect=202).json()
     assert cancel["appliedTo"] == [manual["id"]]
+    # Nothing to undo: it has not finished (or, once it has, it did not succeed).
+    undo = api.call("POST", f"/api/restores/{manual['id']}/undo", expect=409,
+                    json={"reason": "the contract"}).json()
+    assert "cannot be undone" in undo["detail"]
+    api.call("POST", "/api/restores/restore-none/undo", expect=404)
 
     # The run's two restores wait for approval in turn: approve the first, reject the second.
     first, second = f"restore-{run}-0", f"restore-{run}-1"
