@@ -17,6 +17,19 @@ from domain.restore.restore_run import (
 from .steps import Run
 
 
+def result_of(error: BaseException | None) -> str:
+    """A run's outcome from how it ended: Succeeded, Cancelled, NotApproved (rejected, or nobody
+    decided in time) or Failed."""
+    if error is None:
+        return "Succeeded"
+    if isinstance(error, errors.Cancelled):
+        return "Cancelled"
+    if isinstance(error, errors.ApprovalRejected | errors.ApprovalTimedOut) or \
+            errors.code_of(str(error)) in ("ApprovalRejected", "ApprovalTimedOut"):
+        return "NotApproved"
+    return "Failed"
+
+
 def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None,
             granted: list[RoleAssignment] | None = None,
             revoked: dict[str, bool | str] | None = None, error: BaseException | None = None,
@@ -29,17 +42,7 @@ def outcome(run: Run, plan: RestorePlan | None, *, job: RestoreJob | None = None
     """`swap`: the swap as it was done (the power state read right before it, how the VM was
     stopped); else the plan's."""
     revoked = revoked or {}
-    if dry_run:
-        result = "DryRun"
-    elif error is None:
-        result = "Succeeded"
-    elif isinstance(error, errors.Cancelled):
-        result = "Cancelled"
-    elif isinstance(error, errors.ApprovalRejected | errors.ApprovalTimedOut) or \
-            errors.code_of(str(error)) in ("ApprovalRejected", "ApprovalTimedOut"):
-        result = "NotApproved"
-    else:
-        result = "Failed"
+    result = "DryRun" if dry_run else result_of(error)
     restored = job.restored_disk_id or (plan.target_disk_id if plan else None) \
         if job and job.succeeded else None
     if zone_copy is not None:  # the VM got the copy in its zone; the restored disk was a step

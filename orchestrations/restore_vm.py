@@ -39,6 +39,7 @@ from domain.restore.vm_run import (
 )
 
 from .calls import Orchestration, orchestrator
+from .outcome import result_of
 from .restore_managed_disk import restore_managed_disk
 from .steps import Run
 from .vm_change import OsChange, change_disks
@@ -87,7 +88,7 @@ def restore_vm(context: df.DurableOrchestrationContext,
     return VmRestoreOutcome(
         schema=VM_OUTCOME_SCHEMA, id=run.context.instance_id,
         outcome="DryRun" if plan is not None and plan.dry_run and error is None
-        else _outcome(error), vm_id=request.vm_id, phases=run.durations(),
+        else result_of(error), vm_id=request.vm_id, phases=run.durations(),
         error=errors.as_dict(error) if error is not None else None, disks=disks,
         skipped=list(plan.skipped) if plan else [],
         skew_seconds=plan.skew_seconds if plan else None,
@@ -162,12 +163,3 @@ def _change_vm(run: Run, doc: VmRestoreInput, plan: VmRestorePlan, disks: list[R
                                       slots=slots, os=os)
     return changed.vm_change, changed.stopped_with
 
-
-def _outcome(error: Exception | None) -> str:
-    if error is None:
-        return "Succeeded"
-    if isinstance(error, errors.Cancelled):
-        return "Cancelled"
-    if isinstance(error, errors.ApprovalRejected | errors.ApprovalTimedOut):
-        return "NotApproved"
-    return "Failed"

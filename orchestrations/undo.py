@@ -20,6 +20,7 @@ from domain.restore.restore_run import ApprovalDecision, ApprovalRequest, VmChan
 from domain.restore.undo import UndoInput, UndoOutcome, reversal
 
 from .calls import Orchestration, orchestrator
+from .outcome import result_of
 from .steps import Run
 from .vm_change import OsChange, change_disks
 
@@ -62,7 +63,7 @@ def undo_restore(context: df.DurableOrchestrationContext,
     except Exception as exc:  # noqa: BLE001 - reported in the outcome
         error = exc
     run.finish()
-    return UndoOutcome(id=run.context.instance_id, outcome=_outcome(error), undoes=doc.run_id,
+    return UndoOutcome(id=run.context.instance_id, outcome=result_of(error), undoes=doc.run_id,
                        phases=run.durations(),
                        error=errors.as_dict(error) if error is not None else None,
                        vm_change=done, approval=decision, warnings=warnings or None)
@@ -80,12 +81,3 @@ def _approval(run: Run, vm_id: str,
                                       + (f": {decision.comment}" if decision.comment else ""))
     return decision
 
-
-def _outcome(error: Exception | None) -> str:
-    if error is None:
-        return "Succeeded"
-    if isinstance(error, errors.Cancelled):
-        return "Cancelled"
-    if isinstance(error, errors.ApprovalRejected | errors.ApprovalTimedOut):
-        return "NotApproved"
-    return "Failed"

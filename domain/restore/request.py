@@ -98,13 +98,8 @@ class RestoreRequest:
         return _request(doc)
 
     def differences(self, other: RestoreRequest) -> list[FieldError]:
-        """Where `other` asks for something else, field by field (the reason aside: the same
-        restore, whatever the why); resource ids compare as ARM does, ignoring case."""
-        mine, theirs = _flat(self.to_dict()), _flat(other.to_dict())
-        return [FieldError(key, f"the run has {mine.get(key)!r}, this request "
-                                f"{theirs.get(key)!r}")
-                for key in sorted((set(mine) | set(theirs)) - {"reason"})
-                if _same(mine.get(key)) != _same(theirs.get(key))]
+        """Where `other` asks for something else, field by field."""
+        return differences(self.to_dict(), other.to_dict())
 
     def instance_id(self) -> str:
         """The orchestration instance id: from requestId, else a hash of the request, so the
@@ -117,6 +112,16 @@ class RestoreRequest:
         body.pop("reason", None)  # the same restore, whatever reason is given
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
         return f"{prefix}-{digest}"
+
+
+def differences(mine_doc: dict[str, Any], theirs_doc: dict[str, Any]) -> list[FieldError]:
+    """Where a request's JSON `theirs_doc` asks for something else than `mine_doc`, field by
+    field (the reason aside: the same restore, whatever the why); resource ids compare as ARM
+    does, ignoring case."""
+    mine, theirs = _flat(mine_doc), _flat(theirs_doc)
+    return [FieldError(key, f"the run has {mine.get(key)!r}, this request {theirs.get(key)!r}")
+            for key in sorted((set(mine) | set(theirs)) - {"reason"})
+            if _same(mine.get(key)) != _same(theirs.get(key))]
 
 
 def _flat(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -20,6 +20,7 @@ from domain.restore.request import (
     REQUEST_SCHEMAS,
     RecoveryPointChoice,
     RestoreRequest,
+    differences,
     recovery_point_choice,
 )
 
@@ -77,13 +78,8 @@ class VmRestoreRequest:
             reason.strip() if reason else None)
 
     def differences(self, other: VmRestoreRequest) -> list[FieldError]:
-        """Where `other` asks for something else, field by field (the reason aside: the same
-        restore, whatever the why); resource ids compare as ARM does, ignoring case."""
-        mine, theirs = _flat(self.to_dict()), _flat(other.to_dict())
-        return [FieldError(key, f"the run has {mine.get(key)!r}, this request "
-                                f"{theirs.get(key)!r}")
-                for key in sorted((set(mine) | set(theirs)) - {"reason"})
-                if _same(mine.get(key)) != _same(theirs.get(key))]
+        """Where `other` asks for something else, field by field (as a single disk's)."""
+        return differences(self.to_dict(), other.to_dict())
 
     def instance_id(self) -> str:
         """The orchestration instance id: restorevm-<requestId>, else a hash of the request (the
@@ -124,16 +120,3 @@ def _ordered(disks: list[Any]) -> tuple[DiskChoice, ...]:
     return (OS, *luns) if OS in disks else tuple(luns)
 
 
-def _flat(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in doc.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        elif value is not None:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _same(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) and value.startswith("/subscriptions/") \
-        else value
