@@ -41,14 +41,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _human(s: dict) -> None:
+    rate = s["successRate"]
+    shown = f"{rate['rate']:.2%}" if rate["rate"] is not None else "n/a"
     lines = [
         (f"chaos: {s['runs']} runs (seed {s['seed']}) in {s['wallSeconds']} s, "
-         f"{len(s['violations'])} violation(s)"),
+         f"{len(s['violations'])} violation(s), "
+         f"{rate['succeeded']}/{rate['nonCancelled']} non-cancelled runs Succeeded ({shown})"),
         f"  outcomes {s['outcomes']}",
         f"  faults fired {s['faultsFired']['total']} {s['faultsFired']['byKind']}",
         f"  kills {s['kills']}",
         f"  results {s['results']}",
     ]
+    for f in s.get("failures", []):
+        runs = ", ".join(str(r["id"]) for r in f["runs"][:5])
+        runs += " ..." if len(f["runs"]) > 5 else ""
+        lines.append(f"  FAILED x{f['count']} {f['code']} {f['kinds']} ({runs}): "
+                     f"{f['message'][:200]}")
     for v in s["violations"][:20]:
         lines.append(f"  VIOLATION {v['invariant']} run {v['run']} ({v.get('kind')}): "
                      f"{json.dumps(v['evidence'])[:300]}")
