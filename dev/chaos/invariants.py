@@ -19,8 +19,9 @@ meant, only what azsim's state and the status API show.
 5. `swap-complete-or-rolled-back`: after an OS swap the VM's OS disk is the restored disk (or
    its zonal copy) or the original one, the outcome agrees (Succeeded means swapped to the disk
    it reports), and a VM that was running runs again.
-6. `nothing-leaked`: no zonal copy's snapshot, no restored disk beside its zonal copy, no
-   snapshot in the target group, and no lease still held or owing a revoke in the ledger.
+6. `nothing-leaked`: no restored disk its run's outcome does not report, no zonal copy's
+   snapshot, no restored disk beside its zonal copy, no snapshot in the target group, and no
+   lease still held or owing a revoke in the ledger.
 """
 
 from __future__ import annotations
@@ -329,7 +330,8 @@ def check_grants_kept(runs: list[dict[str, Any]], snapshot: dict[str, Any],
                       ) -> list[dict[str, Any]]:
     """Never revoked while a holder is live: from the moment a run's restore is triggered (its
     first restore job starts; Backup checks the vault's roles then) until its last restore job
-    ended, the vault's identity holds each role the run needs (Disk Restore Operator on the
+    ended, or the run let go of its leases (its revoke step began) if that came first, the
+    vault's identity holds each role the run needs (Disk Restore Operator on the
     shared target group; Reader on the shared DES for a CMK data disk) through ONE assignment
     that exists all along. Azure keeps one assignment per scope, role and principal, so another
     holder's revocation shows as that assignment deleted inside the window. (azsim checks the
@@ -349,8 +351,12 @@ def check_grants_kept(runs: list[dict[str, Any]], snapshot: dict[str, Any],
         ends = [_epoch(p["endTime"]) if p.get("endTime") else end_of_time
                 for j in mine if (p := j.get("properties") or {})]
         start, end = min(starts), max(ends)
-        if (run.get("view") or {}).get("outcome") == "Cancelled" and run.get("doneAt"):
-            end = min(end, run["doneAt"])  # a cancelled run lets go of its job: no holder then
+        # The run holds its leases until it lets go of them itself (its revoke step): a run
+        # cancelled while its job runs lets go then, and its own revoke is no other holder's.
+        # (That the job goes on without the run is check_leaks' business: its disk.)
+        released = ((run.get("view") or {}).get("phases") or {}).get("revoke") or {}
+        if released.get("start"):
+            end = min(end, _epoch(released["start"]))
         for grant in run.get("grants", []):
             scope, role = _low(grant["scope"]), _low(grant["role"])
             same = [a for a in _assignments(snapshot)
@@ -398,16 +404,32 @@ def _alive(assignment: dict[str, Any], at: float) -> bool:
 # ---- what the runs made on the way --------------------------------------------------------------
 def check_leaks(runs: list[dict[str, Any]], snapshot: dict[str, Any],
                 leases: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Nothing an ended run made on the way is left: the snapshot of a zonal copy, the restored
-    disk a zonal copy replaced (deleted once the copy exists), any snapshot in the target group;
-    and no lease in the ledger is still held or owes a revoke once every run has ended. A
-    leftover the run's outcome reports ("not deleted, delete by hand") is still one."""
+    """Nothing an ended run made on the way is left: a restored disk its outcome does not
+    report, the snapshot of a zonal copy, the restored disk a zonal copy replaced (deleted once
+    the copy exists), any snapshot in the target group; and no lease in the ledger is still held
+    or owes a revoke once every run has ended. A leftover the run's outcome reports ("not
+    deleted, delete by hand") is still one."""
     resources = {_low(r.get("id")): r for r in snapshot.get("resources", [])}
     found = []
     targets = {_low(r["targetDiskId"]).rsplit("/providers/", 1)[0] for r in runs}
     claimed: set[str] = set()
     for run in runs:
-        if not run.get("accepted") or not run.get("vmZone"):
+        if not run.get("accepted") or not run.get("done"):
+            continue
+        # A disk the run's restore made must be one its outcome names (the restored disk, its
+        # zonal copy, the intermediate): a job the run stopped following (a cancel during the
+        # job wait) may still make its disk, which nobody is then told about.
+        result = _result(run)
+        told = {_low(result.get("restoredDiskId")), _low(result.get("intermediateDiskId"))}
+        for disk_id in sorted(restored_disk_ids(run)):
+            if disk_id in resources and disk_id not in told:
+                found.append(violation(run, LEAKED, resourceId=resources[disk_id].get("id"),
+                                       outcome=(run.get("view") or {}).get("outcome"),
+                                       phases=list((run.get("view") or {}).get("phases")
+                                                    or {}),
+                                       problem="a restored disk the run's outcome does not "
+                                               "report"))
+        if not run.get("vmZone"):
             continue
         target, zone = run["targetDiskId"], run["vmZone"]
         snap, copy = zonal_snapshot_id(target, zone), zonal_copy_id(target, zone)

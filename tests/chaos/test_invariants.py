@@ -173,9 +173,13 @@ def test_2_a_shared_assignment_revoked_while_a_run_still_needed_it(sim, slot):
         "the assignment was revoked while the run's restore job ran"
     assert found["evidence"]["assignmentId"].lower() == assignment_id.lower()
     assert found["evidence"]["deletedBy"][0]["caller"] == sim.app_principal_id
-    # A cancelled run lets go of its job when it ends: a revoke after that is no violation.
-    deleted = found["evidence"]["deletedOn"]
-    run.update(view={"outcome": "Cancelled"}, doneAt=inv._epoch(deleted) - 0.001)
+    # The run's own release (its revoke step began: a cancel during the job wait) ends what it
+    # holds: a revoke after that is no other holder's.
+    deleted = inv._epoch(found["evidence"]["deletedOn"])
+    after = {"revoke": {"start": inv._iso(deleted + 0.001)}}
+    run.update(view={"outcome": "Cancelled", "phases": after})
+    assert len(check(job)) == 1
+    run["view"]["phases"] = {"revoke": {"start": inv._iso(deleted - 0.001)}}
     assert check(job) == []
 
 
@@ -315,12 +319,14 @@ def test_5_a_half_swapped_vm(sim, slot):
 
 
 def test_6_what_a_zonal_copy_left_and_a_lease_still_held(sim, slot):
-    run = _run(slot, view={"outcome": "Succeeded", "result": {"zoneCopy": {"cleaned": True}}})
+    snap, copy_id = (zonal_snapshot_id(_run(slot)["targetDiskId"], slot.zone),
+                     zonal_copy_id(_run(slot)["targetDiskId"], slot.zone))
+    run = _run(slot, view={"outcome": "Succeeded", "result": {
+        "zoneCopy": {"cleaned": True}, "restoredDiskId": copy_id,
+        "intermediateDiskId": _run(slot)["targetDiskId"]}})
     snapshot = copy.deepcopy(sim.snapshot())
     assert inv.check_leaks([run], snapshot, []) == []
     disk = next(r for r in snapshot["resources"] if r["id"].lower() == slot.data_disk_id.lower())
-    snap, copy_id = (zonal_snapshot_id(run["targetDiskId"], slot.zone),
-                     zonal_copy_id(run["targetDiskId"], slot.zone))
     left = [{**copy.deepcopy(disk), "id": snap, "type": "Microsoft.Compute/snapshots"},
             {**copy.deepcopy(disk), "id": copy_id}, {**copy.deepcopy(disk),
                                                      "id": run["targetDiskId"]}]
@@ -334,3 +340,20 @@ def test_6_what_a_zonal_copy_left_and_a_lease_still_held(sim, slot):
     assert found["run"] == 1 and found["evidence"]["lease"]["generation"] == 2
     [found] = inv.check_leaks([run], snapshot, [GrantLease(key, 3, retired=[2]).to_dict()])
     assert found["evidence"]["lease"]["retired"] == [2]
+
+
+def test_6_a_restored_disk_the_outcome_does_not_report(sim, slot):
+    """Cancelled while its restore job ran: the job still made the disk, and the outcome names
+    none."""
+    run = _run(slot, "restore", vmId=None, vmZone=None,
+               view={"outcome": "Cancelled", "result": {"restoredDiskId": None}})
+    snapshot = copy.deepcopy(sim.snapshot())
+    disk = next(r for r in snapshot["resources"] if r["id"].lower() == slot.data_disk_id.lower())
+    made = {**copy.deepcopy(disk), "id": run["targetDiskId"]}
+    assert inv.check_leaks([run], snapshot, []) == []
+    [found] = inv.check_leaks([run], {**snapshot, "resources": snapshot["resources"] + [made]}, [])
+    assert found["invariant"] == inv.LEAKED and found["run"] == 1
+    assert found["evidence"]["problem"] == "a restored disk the run's outcome does not report"
+    run["view"] = {"outcome": "Failed", "result": {"restoredDiskId": run["targetDiskId"]}}
+    assert inv.check_leaks([run], {**snapshot, "resources": snapshot["resources"] + [made]},
+                           []) == []
