@@ -68,7 +68,8 @@ def snapshot(state: SimState) -> dict[str, Any]:
             "resources": [_render(state, body) for body in state.resources.values()],
             "roleAssignments": [
                 {**ra.body(), "effectiveFrom": _time(ra.effective_from),
-                 "effectiveUntil": _time(ra.effective_until), "deleted": ra.deleted}
+                 "effectiveUntil": _time(ra.effective_until), "deleted": ra.deleted,
+                 "deletedOn": _time(ra.deleted_at) if ra.deleted_at is not None else None}
                 for ra in state.role_assignments],
             "operations": [
                 {"id": op.id, "action": op.action, "scope": op.scope, "status": op.status,

@@ -43,6 +43,7 @@ class RoleAssignment:
     condition_version: str | None = None
     deleted: bool = False
     effective_until: float = math.inf  # a deleted grant lingers for the propagation delay
+    deleted_at: float | None = None  # when the DELETE took it off the list (the snapshot's)
 
     @property
     def role_guid(self) -> str:

@@ -145,7 +145,7 @@ def delete_assignment(ctx: Ctx) -> Response:
     found = _find(ctx)
     if found is None:
         return Response(204)  # "Role assignment already deleted or does not exist."
-    found.deleted = True
+    found.deleted, found.deleted_at = True, ctx.state.now()
     found.effective_until = ctx.state.now() + ctx.state.duration("rolePropagation")
     return Response(200, found.body())
 

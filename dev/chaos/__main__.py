@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from .driver import Options, run
+from .driver import Options, recheck, run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="mean seconds between SIGKILLs (default: drawn per environment)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / ".chaos")
     p.add_argument("--quiet", action="store_true", help="no per-run lines on stderr")
+    p.add_argument("--recheck", type=Path, metavar="RESULTS_DIR",
+                   help="run nothing: check the invariants again over a finished run's saved "
+                        "results (.chaos/<time>-seed<S>/)")
     a = p.parse_args(argv)
+    if a.recheck is not None:
+        summary = recheck(a.recheck)
+        print(json.dumps(summary))
+        _human(summary)
+        return 0 if not summary["violations"] else 1
     options = Options(runs=a.runs, seed=a.seed, concurrency=a.concurrency,
                       runs_per_env=a.runs_per_env, time_scale=a.time_scale,
                       poll_scale=a.poll_scale or a.time_scale, deadline=a.deadline,
@@ -41,14 +49,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _human(s: dict) -> None:
+    rate = s["successRate"]
+    shown = f"{rate['rate']:.2%}" if rate["rate"] is not None else "n/a"
     lines = [
         (f"chaos: {s['runs']} runs (seed {s['seed']}) in {s['wallSeconds']} s, "
-         f"{len(s['violations'])} violation(s)"),
+         f"{len(s['violations'])} violation(s), "
+         f"{rate['succeeded']}/{rate['nonCancelled']} non-cancelled runs Succeeded ({shown})"),
         f"  outcomes {s['outcomes']}",
         f"  faults fired {s['faultsFired']['total']} {s['faultsFired']['byKind']}",
         f"  kills {s['kills']}",
         f"  results {s['results']}",
     ]
+    for f in s.get("failures", []):
+        runs = ", ".join(str(r["id"]) for r in f["runs"][:5])
+        runs += " ..." if len(f["runs"]) > 5 else ""
+        lines.append(f"  FAILED x{f['count']} {f['code']} {f['kinds']} ({runs}): "
+                     f"{f['message'][:200]}")
     for v in s["violations"][:20]:
         lines.append(f"  VIOLATION {v['invariant']} run {v['run']} ({v.get('kind')}): "
                      f"{json.dumps(v['evidence'])[:300]}")

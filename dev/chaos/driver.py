@@ -1,12 +1,13 @@
 """The chaos driver: plans every run and environment from one seed, then runs the batches.
 
-Per environment (one azsim + Azurite + devhost): `concurrency` workers each take the next run,
-pick a free slot (its own VM and target resource group, see scenario.py), send the request
-(sometimes twice, at once or later), follow GET /api/restores/{id} until it is done or its
-deadline passes, and record what it saw. Meanwhile azsim injects the environment's fault mix on
-every operation, and a killer SIGKILLs devhost at random moments (sometimes arming the next
+Per environment (one azsim + Azurite + devhost): workers (all `concurrency` of them, or a few)
+each take the next run, pick a free slot (its own VM; every slot restores into the one shared
+target group, see scenario.py), send the request (sometimes twice, at once or later), follow
+GET /api/restores/{id} until it is done or its deadline passes, and record what it saw.
+Meanwhile azsim injects the environment's fault mix on every operation (ARM's and Azure Backup's
+transient answers), and a killer SIGKILLs devhost at random moments (sometimes arming the next
 start to kill itself at a random commit point). When every run of the batch has ended, the
-invariants (invariants.py) are checked against azsim's audit log and state.
+invariants (invariants.py) are checked against azsim's audit log and state and the app's ledger.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import requests
 
-from domain.restore.planning import DISK_RESTORE_OPERATOR, READER, assignment_name
+from domain.restore.planning import DISK_RESTORE_OPERATOR, READER
 
 from . import invariants
 from .environment import Environment
@@ -36,7 +37,8 @@ KILL_POINTS = ("episode", "activity", "activity-before-commit")
 HOT_OPERATIONS = ("Microsoft.Authorization/roleAssignments/*",
                   "Microsoft.Compute/virtualMachines/*",
                   "Microsoft.DataProtection/backupVaults/backupInstances/*",
-                  "Microsoft.Compute/disks/*", "Microsoft.DataProtection/*/read")
+                  "Microsoft.Compute/disks/*", "Microsoft.Compute/snapshots/*",
+                  "Microsoft.DataProtection/*/read")
 
 
 @dataclass
@@ -47,7 +49,11 @@ class Options:
     runs_per_env: int = 50
     time_scale: float = 200.0
     poll_scale: float = 200.0
-    deadline: float = 300.0  # seconds from submission to done, per run
+    # Seconds from submission to done, per run. The app's durable backoffs are real time (30 s
+    # doubling, not scaled like Azure's durations): three transient answers in a row cost a run
+    # 210 s, and the budgets set in environment.py allow a propagation wait of 3 min and a job
+    # wait of 5 min. Far above the slowest run seen (244 s in 300), far below a stuck run.
+    deadline: float = 600.0
     kill_mean: float | None = None  # mean seconds between SIGKILLs; None: drawn per env
     kill_at_chance: float | None = None  # chance a restart dies at a commit point; None: drawn
     out: Path = Path(".chaos")
@@ -55,8 +61,32 @@ class Options:
 
 
 # ---- the plan ---------------------------------------------------------------------------------
-def plan_env(rng: random.Random) -> dict[str, Any]:
-    """An environment's fault mix and kill schedule."""
+BI_ACTIONS = "Microsoft.DataProtection/backupVaults/backupInstances/*"  # validateRestore, restore
+JOB_END = "Microsoft.DataProtection/backupVaults/backupJobs/restore"  # azsim's jobFailure hook
+# The transient answers of Azure Backup a restore must ride out (issue 20 part 4), each injected
+# where a validation or a restore trigger ends (lroFailure) and where a restore job ends
+# (jobFailure): (code, message, isRetryable).
+BACKUP_TRANSIENTS: tuple[tuple[str, str, bool | None], ...] = (
+    # azure-cli-extensions #3795: on validate-for-restore, for an AzureDisk restore
+    ("CloudServiceRetryableError",
+     "A transient error occurred. Please retry the operation after some time.", None),
+    # documented (Azure Disk Backup troubleshooting)
+    ("UserErrorMaxConcurrentOperationLimitReached",
+     "Unable to start the operation as maximum number of allowed concurrent backups has "
+     "reached.", None),
+    # any code the service marks isRetryable (UserFacingError.isRetryable)
+    ("CloudInternalError", "The service encountered an internal error.", True),
+    # Data Protection throttling; its code is not documented: one of the names the app knows
+    ("TooManyRequests", "The request was throttled by Data Protection. Please retry after "
+     "some time.", None),
+)
+RESTORED_DISK_ZONES = ("regional", "source")
+FEW_WORKERS = 2  # runs at a time in a "few" environment
+
+
+def plan_env(rng: random.Random, index: int = 0) -> dict[str, Any]:
+    """An environment's fault mix, kill schedule, azsim's restored-disk zone mode (the
+    environments take turns: regional, source, regional, ...) and how many runs at a time."""
     error_rate = rng.choice([0.02, 0.05, 0.08, 0.12, 0.2, 0.3])
     kinds = rng.sample(["429", "500", "503", "reset", "lostAnswer"], k=rng.randint(2, 5))
     faults: list[dict[str, Any]] = []
@@ -80,10 +110,42 @@ def plan_env(rng: random.Random) -> dict[str, Any]:
             if hot["status"] == 429:
                 hot["retryAfter"] = rng.choice([0, 0.5])
         faults.insert(0, hot)
+    faults[:0] = plan_backup_faults(rng)
     faults.append({"kind": "latency", "seconds": rng.choice([0.05, 0.2, 0.5]),
                    "rate": rng.choice([0.02, 0.05, 0.1])})
     return {"faults": faults, "killMean": rng.choice([6.0, 10.0, 20.0]),
-            "killAtChance": rng.choice([0.0, 0.3, 0.6]), "seed": rng.randrange(1 << 30)}
+            "killAtChance": rng.choice([0.0, 0.3, 0.6]), "seed": rng.randrange(1 << 30),
+            "restoredDiskZone": RESTORED_DISK_ZONES[index % len(RESTORED_DISK_ZONES)],
+            # Of the `concurrency` slots, how many runs at a time: all of them keep the shared
+            # leases held for the whole environment; a few (every third environment, so both
+            # zone modes get one in six) let the holders fall to none between runs, so
+            # generations turn over while others take the lease (the revoke race).
+            "busy": "few" if index % 3 == 2 else "all"}
+
+
+def plan_backup_faults(rng: random.Random) -> list[dict[str, Any]]:
+    """Every transient Backup error of BACKUP_TRANSIENTS where a validation or a restore trigger
+    ends and where a restore job ends, and Data Protection's own 429 on its POSTs (validate,
+    restore) and on the reads that follow them (operation status, jobs): with a Retry-After the
+    SDK sleeps through, or one it does not (gateway/factory.py ActivityRetry: over 20 s the
+    activity fails at once and the orchestration backs off)."""
+    at_end = rng.choice([0.05, 0.1, 0.15])  # of validations and triggers
+    job_end = rng.choice([0.08, 0.12, 0.2])  # of restore jobs
+    faults: list[dict[str, Any]] = []
+    for code, message, retryable in BACKUP_TRANSIENTS:
+        extra = {} if retryable is None else {"isRetryable": retryable}
+        faults.append({"kind": "lroFailure", "operation": BI_ACTIONS, "code": code,
+                       "message": message, "rate": round(at_end / len(BACKUP_TRANSIENTS), 4),
+                       **extra})
+        faults.append({"kind": "jobFailure", "operation": JOB_END, "code": code,
+                       "message": message, "rate": round(job_end / len(BACKUP_TRANSIENTS), 4),
+                       **extra})
+    throttled = rng.choice([0.02, 0.05, 0.1])
+    for operation in (BI_ACTIONS, "Microsoft.DataProtection/*/read"):
+        faults.append({"kind": "status", "status": 429, "operation": operation,
+                       "code": rng.choice(["SubscriptionRequestsThrottled", "TooManyRequests"]),
+                       "retryAfter": rng.choice([1, 30]), "rate": throttled})
+    return faults
 
 
 def plan_run(rng: random.Random, index: int) -> dict[str, Any]:
@@ -91,7 +153,8 @@ def plan_run(rng: random.Random, index: int) -> dict[str, Any]:
     dup = rng.choices(["none", "concurrent", "later"], weights=[0.7, 0.15, 0.15])[0]
     return {"run": index, "kind": kind, "dup": dup, "dupDelay": round(rng.uniform(0.2, 8), 2),
             "cancel": rng.random() < 0.05, "cancelDelay": round(rng.uniform(0.5, 8), 2),
-            "caching": rng.choice(["None", "ReadOnly"])}
+            "caching": rng.choice(["None", "ReadOnly"]),
+            "pause": round(rng.uniform(0, 3), 2)}  # before it starts, in a "few" environment
 
 
 def kill_point(rng: random.Random) -> str:
@@ -149,12 +212,15 @@ class EnvRunner:
         self._todo: queue.Queue[dict[str, Any]] = queue.Queue()
         self._done = threading.Event()
         self._lock = threading.Lock()
+        few = min(FEW_WORKERS, options.concurrency)
+        self.workers = few if batch.profile.get("busy") == "few" else options.concurrency
 
     def run(self) -> Batch:
         batch, o = self.batch, self.o
         started = time.monotonic()
         with Environment(batch.index, batch.profile["seed"], o.concurrency, o.time_scale,
-                         o.poll_scale, self.workdir) as env:
+                         o.poll_scale, self.workdir,
+                         batch.profile.get("restoredDiskZone", "regional")) as env:
             self.env, self.api = env, Api(env.host.base)
             for fault in batch.profile["faults"]:
                 env.sim.add_fault(**fault)
@@ -165,7 +231,7 @@ class EnvRunner:
             killer = threading.Thread(target=self._killer, daemon=True, name="chaos-killer")
             killer.start()
             workers = [threading.Thread(target=self._worker, daemon=True, name=f"chaos-{i}")
-                       for i in range(o.concurrency)]
+                       for i in range(self.workers)]
             for w in workers:
                 w.start()
             for w in workers:
@@ -175,10 +241,18 @@ class EnvRunner:
             env.sim.clear_faults()
             snapshot, audit = env.sim.snapshot(), env.sim.audit()
             fired = env.sim.fired_faults()
+            try:
+                leases: list[dict[str, Any]] | None = env.leases()
+            except Exception as exc:  # noqa: BLE001 - evidence only: the checks go on without
+                self.log(f"env {batch.index}: could not read the ledger's leases: {exc!r}")
+                leases = None
             with gzip.open(self.workdir / "azsim.json.gz", "wt", encoding="utf-8") as f:
-                json.dump({"snapshot": snapshot, "audit": audit, "fired": fired}, f)
+                json.dump({"snapshot": snapshot, "audit": audit, "fired": fired,
+                           "leases": leases}, f)
             batch.violations = invariants.check_all(batch.records, snapshot, audit,
-                                                    env.sim.app_principal_id)
+                                                    env.sim.app_principal_id,
+                                                    vault_principal_id=env.vault_principal_id,
+                                                    leases=leases)
             host = env.host
             batch.stats = {
                 "kills": host.kills, "commitPointKills": host.self_kills,
@@ -186,6 +260,11 @@ class EnvRunner:
                 "killPointsArmed": host.kill_points,
                 "faultsFired": dict(Counter(_fault_name(f, batch.profile["faults"])
                                             for f in fired)),
+                "restoredDiskZone": batch.profile.get("restoredDiskZone", "regional"),
+                "workers": self.workers,
+                "assignmentsMade": invariants.assignments_made(snapshot,
+                                                               env.sim.app_principal_id),
+                "restoreJobsPerBackupInstance": invariants.restore_jobs_per_instance(snapshot),
                 "armRequests": len(audit), "seconds": round(time.monotonic() - started, 1)}
         return batch
 
@@ -208,6 +287,8 @@ class EnvRunner:
             except queue.Empty:
                 return
             slot = self._free.get()
+            if self.workers < self.o.concurrency:  # let the shared leases' holders fall to none
+                time.sleep(spec.get("pause", 0))
             try:
                 record = self._one(spec, slot)
             except Exception as exc:  # noqa: BLE001 - a driver bug must not hide the others
@@ -228,14 +309,19 @@ class EnvRunner:
         name = f"r{spec['run']}-{spec['kind']}"
         source = slot.os_disk_id if spec["kind"] == "swap" else slot.data_disk_id
         instance = f"restore-{request_id}"
-        names = [assignment_name(instance, slot.target_rg, DISK_RESTORE_OPERATOR)]
+        # The shared assignments the run needs for the vault's identity while its restore runs
+        # (scope, role): every run leases the one Disk Restore Operator on the shared target
+        # group; a CMK data disk's restore also the one Reader on the shared DES.
+        grants = [{"scope": slot.target_rg, "role": DISK_RESTORE_OPERATOR}]
         if spec["kind"] != "swap" and slot.des_id:
-            names.append(assignment_name(instance, slot.des_id, READER))
+            grants.append({"scope": slot.des_id, "role": READER})
         return {**spec, "env": self.batch.index, "slot": slot.index, "requestId": request_id,
                 "id": instance, "sourceDiskId": source,
                 "targetDiskId": slot.target_disk_id(name),
                 "vmId": slot.vm_id if spec["kind"] != "restore" else None,
-                "assignmentNames": names, "deadline": self.o.deadline,
+                "vmZone": slot.zone if spec["kind"] != "restore" else None,
+                "restoredDiskZone": self.batch.profile.get("restoredDiskZone", "regional"),
+                "grants": grants, "deadline": self.o.deadline,
                 "accepted": False, "done": False, "answers": []}
 
     def _one(self, spec: dict[str, Any], slot: Slot) -> dict[str, Any]:
@@ -312,19 +398,26 @@ class EnvRunner:
 
 
 def _fault_name(fired: dict[str, Any], profile: list[dict[str, Any]]) -> str:
+    """`status:429`, `lostAnswer:500`, `lroFailure:CloudServiceRetryableError`, `reset`, ...;
+    a Data Protection fault says so (`dp:`)."""
     kind = fired.get("kind")
+    index = int(str(fired.get("faultId", "fault-0")).rsplit("-", 1)[-1]) - 1
+    fault = profile[index] if 0 <= index < len(profile) else {}
+    where = "dp:" if str(fault.get("operation", "")).startswith("Microsoft.DataProtection") \
+        else ""
+    if kind in ("lroFailure", "jobFailure"):
+        return f"{where}{kind}:{fault.get('code')}"
     if kind in ("status", "lostAnswer"):
-        index = int(str(fired.get("faultId", "fault-0")).rsplit("-", 1)[-1]) - 1
-        status = profile[index].get("status") if 0 <= index < len(profile) else None
-        return f"{kind}:{status}" if status else str(kind)
-    return str(kind)
+        status = fault.get("status")
+        return f"{where}{kind}:{status}" if status else f"{where}{kind}"
+    return f"{where}{kind}"
 
 
 # ---- all of it ----------------------------------------------------------------------------------
 def run(o: Options) -> dict[str, Any]:
     rng = random.Random(o.seed)
     specs = [plan_run(rng, i) for i in range(o.runs)]
-    batches = [Batch(i, plan_env(rng), specs[start:start + o.runs_per_env])
+    batches = [Batch(i, plan_env(rng, i), specs[start:start + o.runs_per_env])
                for i, start in enumerate(range(0, o.runs, o.runs_per_env))]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     outdir = o.out / f"{stamp}-seed{o.seed}"
@@ -360,6 +453,34 @@ def run(o: Options) -> dict[str, Any]:
     return summary
 
 
+def recheck(outdir: Path) -> dict[str, Any]:
+    """The summary of a finished chaos run (`.chaos/<time>-seed<S>/`) with its invariants checked
+    again, from what it saved (every run's record in results.json; each environment's azsim state,
+    audit log and lease rows in azsim.json.gz): the checkers are pure functions of those, so a
+    fixed or new checker can judge a run without running it again. Writes rechecked.json."""
+    import azsim
+
+    saved = json.loads((outdir / "results.json").read_text())
+    principals = azsim.load_scenario("demo")["principals"]
+    batches = []
+    for env in saved["environments"]:
+        with gzip.open(outdir / f"env-{env['index']}" / "azsim.json.gz", "rt",
+                       encoding="utf-8") as f:
+            state = json.load(f)
+        batch = Batch(env["index"], env["profile"], [], records=env["runs"], stats=env["stats"])
+        batch.violations = invariants.check_all(
+            batch.records, state["snapshot"], state["audit"], principals["app"]["id"],
+            vault_principal_id=principals["vault"]["id"], leases=state.get("leases"))
+        batches.append(batch)
+    first = saved["summary"]
+    options = Options(runs=first["requested"], seed=first["seed"],
+                      concurrency=first["concurrency"], time_scale=first["timeScale"],
+                      poll_scale=first["pollScale"])
+    summary = summarize(options, batches, first["wallSeconds"], outdir)
+    (outdir / "rechecked.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def summarize(o: Options, batches: list[Batch], wall: float, outdir: Path) -> dict[str, Any]:
     records = [r for b in batches for r in b.records]
     accepted = [r for r in records if r.get("accepted")]
@@ -389,6 +510,7 @@ def summarize(o: Options, batches: list[Batch], wall: float, outdir: Path) -> di
         "wallSeconds": round(wall, 1),
         "violations": violations,
         "successRate": success_rate(accepted),
+        "failures": failure_reasons(accepted),
         "outcomes": dict(outcomes), "errorCodes": dict(errors),
         "kinds": dict(Counter(r["kind"] for r in accepted)),
         "faultsFired": {"total": sum(fired.values()), "byKind": dict(fired)},
@@ -399,7 +521,19 @@ def summarize(o: Options, batches: list[Batch], wall: float, outdir: Path) -> di
         "submissions": dict(answers),
         "duplicates": dict(Counter(r["dup"] for r in records)),
         "cancelsSent": sum(1 for r in records if "cancelAnswer" in r),
+        "zones": {
+            "restoredDiskZone": {b.index: b.profile.get("restoredDiskZone") for b in batches},
+            "zonalRuns": sum(1 for r in accepted if r.get("vmZone")),
+            "zoneCopies": sum(1 for r in accepted
+                              if ((r.get("view") or {}).get("result") or {}).get("zoneCopy"))},
+        "restoreJobsPerBackupInstance": {
+            "max": max((b.stats.get("restoreJobsPerBackupInstance", {}).get("max", 0)
+                        for b in batches), default=0),
+            "over10": sum(b.stats.get("restoreJobsPerBackupInstance", {}).get("over10", 0)
+                          for b in batches)},
+        "sharedAssignmentsMade": sum(b.stats.get("assignmentsMade", 0) for b in batches),
         "environments": len(batches), "concurrency": o.concurrency,
+        "workers": {b.index: b.stats.get("workers") for b in batches},
         "timeScale": o.time_scale, "pollScale": o.poll_scale,
         "runSeconds": _quantiles([r["seconds"] for r in accepted if r.get("seconds")]),
         "results": str(outdir),
@@ -415,6 +549,31 @@ def success_rate(accepted: list[dict[str, Any]]) -> dict[str, Any]:
     succeeded = sum(1 for o in considered if o == "Succeeded")
     return {"nonCancelled": len(considered), "succeeded": succeeded,
             "rate": round(succeeded / len(considered), 4) if considered else None}
+
+
+def failure_reasons(accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs that did not succeed (and were not cancelled), grouped by their error code, most
+    frequent first: how many, of which kinds, which runs (instance ids, for results.json and
+    devhost.log), and the first message of each group."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in accepted:
+        view = r.get("view") or {}
+        outcome = view.get("outcome") or ("NotDone" if not r.get("done") else None)
+        if outcome in ("Succeeded", "Cancelled"):
+            continue
+        error = view.get("error") or {}
+        code = error.get("code") or outcome or "-"
+        group = groups.setdefault(code, {"code": code, "count": 0, "outcomes": Counter(),
+                                         "kinds": Counter(), "runs": [],
+                                         "message": str(error.get("message") or "")[:400],
+                                         "hint": error.get("hint")})
+        group["count"] += 1
+        group["outcomes"][str(outcome)] += 1
+        group["kinds"][r["kind"]] += 1
+        group["runs"].append({"run": r.get("run"), "env": r.get("env"), "id": r.get("id"),
+                              "phase": view.get("phase")})
+    return [{**g, "outcomes": dict(g["outcomes"]), "kinds": dict(g["kinds"])}
+            for g in sorted(groups.values(), key=lambda g: -g["count"])]
 
 
 def _quantiles(values: list[float]) -> dict[str, float]:

@@ -4,6 +4,7 @@ app under a devhost subprocess that can be SIGKILLed and restarted on the same s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from devhost.azurite import Azurite
 from . import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
+LEDGER_TABLE = "recoveryledger"  # settings.py's default; app_env does not set another
 
 
 def app_env(sim: Any, azurite: Azurite, time_scale: float, poll_scale: float
@@ -46,7 +48,7 @@ def app_env(sim: Any, azurite: Azurite, time_scale: float, poll_scale: float
            "RESTORE_POLL_INTERVAL_SECONDS": str(30 / poll_scale),
            "ARM_OPERATION_POLL_SECONDS": str(10 / poll_scale)}
     for key in ("DEVHOST_KILL_AT", "DRILL_PLANS_PATH", "RECOVERY_POLICIES_PATH",
-                "DEVHOST_FUNCTION_KEY"):
+                "DEVHOST_FUNCTION_KEY", "RECOVERY_LEDGER_TABLE"):
         env.pop(key, None)
     return env
 
@@ -186,13 +188,15 @@ class Environment:
     """azsim + Azurite + supervised devhost, for one batch of runs."""
 
     def __init__(self, index: int, seed: int, slots: int, time_scale: float, poll_scale: float,
-                 workdir: Path) -> None:
+                 workdir: Path, restored_disk_zone: str = "regional") -> None:
         self.index, self.seed, self.slot_count = index, seed, slots
         self.time_scale, self.poll_scale, self.workdir = time_scale, poll_scale, workdir
+        self.restored_disk_zone = restored_disk_zone
 
     def __enter__(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.sim = azsim.start(scenario=scenario.build(self.slot_count, self.seed),
+        self.sim = azsim.start(scenario=scenario.build(self.slot_count, self.seed,
+                                                       self.restored_disk_zone),
                                time_scale=self.time_scale)
         try:
             self.azurite = Azurite(oauth=True)
@@ -204,6 +208,7 @@ class Environment:
             self.__exit__()
             raise
         self.slots = scenario.slots_of(self.sim.subscription_id, self.slot_count)
+        self.vault_principal_id = self.sim.principal_id("vault")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -214,6 +219,23 @@ class Environment:
                     thing.stop()
                 except Exception:  # noqa: BLE001, S110 - tear down the rest regardless
                     pass
+
+    def leases(self) -> list[dict[str, Any]]:
+        """The lease rows of the app's ledger (gateway/ledger.py `lease` partition), as stored:
+        who still holds each shared role assignment, its generation, the retired generations
+        still to revoke. Evidence for the invariants; [] before the app made its table."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.data.tables import TableClient
+
+        table = TableClient.from_connection_string(
+            self.azurite.connection_string, LEDGER_TABLE,
+            connection_verify=self.azurite.ca_bundle)
+        with table:
+            try:
+                return [json.loads(e["doc"])
+                        for e in table.query_entities("PartitionKey eq 'lease'")]
+            except ResourceNotFoundError:
+                return []
 
     def resource(self, resource_id: str) -> dict[str, Any] | None:
         """One resource as azsim's state renders it (VMs with their instance view)."""
