@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import azure.durable_functions as df
 
@@ -29,6 +29,7 @@ from activities.compute_activities import (
 )
 from activities.restore_activities import (
     find_restore_job,
+    get_restore_job,
     plan_restore,
     record_outcome,
     start_restore,
@@ -39,6 +40,7 @@ from domain.model import (
     DiskAttachment,
     DiskRef,
     DiskSnapshot,
+    JobRef,
     OperationStatus,
     RestoreJob,
     RestorePlan,
@@ -173,6 +175,8 @@ def _restore_and_track(run: Run, plan: RestorePlan,
                 job_id, settings, run.now.isoformat(), plan.job_timeout_s),
                 "track" if attempt == 0 else f"track-{attempt + 1}")
             return job
+        except errors.Cancelled as exc:
+            raise (yield from _after_cancel(run, plan, settings, job_id, started)) from exc
         except errors.RestoreJobFailed as exc:
             adopted = yield from _first_job(run, plan, exc, job_id)
             if adopted is None:
@@ -185,6 +189,39 @@ def _restore_and_track(run: Run, plan: RestorePlan,
                 raise
             yield from run.retrying(start_restore.name, attempt, exc,
                                     min(backoff_s(attempt), left))
+
+
+def _after_cancel(run: Run, plan: RestorePlan, settings: RunSettings, job_id: str,
+                  started: datetime) -> Orchestration[errors.Cancelled]:
+    """A cancel cannot stop an Azure Backup restore job: the job goes on and makes its disk.
+    So the run follows it to its end, not interruptible, holding the vault's roles it may need
+    until then, and deletes the disk it made (restored only for this cancelled run); then the
+    caller revokes. What became of the disk is in the error."""
+    run.enter("cancel", jobId=job_id)
+    said = f"the restore was cancelled; its restore job {job_id} cannot be stopped"
+    try:
+        job = yield from run.call(get_restore_job, JobRef(job_id), interruptible=False)
+        while not job.finished and \
+                (run.now - started).total_seconds() < plan.job_timeout_s:
+            yield from run.wait(settings.poll_interval_s, interruptible=False)
+            job = yield from run.call(get_restore_job, JobRef(job_id), interruptible=False)
+    except Exception as exc:  # noqa: BLE001 - then say what to check by hand
+        return errors.Cancelled(f"{said} and could not be followed "
+                                f"({getattr(exc, 'message', exc)}): when it ends, delete the "
+                                f"disk {plan.target_disk_id} if it made one")
+    if not job.finished:
+        return errors.Cancelled(f"{said} and was still {job.status} after "
+                                f"{plan.job_timeout_s} s: when it ends, delete the disk "
+                                f"{plan.target_disk_id} if it made one")
+    if not job.succeeded:
+        return errors.Cancelled(f"{said}; it ended {job.status} and restored nothing")
+    disk_id = job.restored_disk_id or plan.target_disk_id
+    status = yield from run.operation(start_delete_disk, DiskRef(disk_id),
+                                      settings.operation_poll_s, interruptible=False)
+    if status.state != "succeeded":
+        return errors.Cancelled(f"{said}; it made the disk {disk_id}, which could not be "
+                                f"deleted ({status.error_code}): delete it by hand")
+    return errors.Cancelled(f"{said}; it made the disk {disk_id}, which was deleted")
 
 
 def _first_job(run: Run, plan: RestorePlan, failed: errors.RestoreJobFailed,
@@ -211,7 +248,10 @@ def _trigger_once(run: Run, plan: RestorePlan, settings: RunSettings) -> Orchest
     the same-name answer already covers every duplicate."""
     started, busy = run.now, 0
     while True:
-        status = yield from run.operation(start_restore, plan, settings.operation_poll_s)
+        # Not interruptible: a trigger that went through started a job, which a cancel must
+        # then follow to its end (_after_cancel), and only the answer says which job.
+        status = yield from run.operation(start_restore, plan, settings.operation_poll_s,
+                                          interruptible=False)
         if status.state == "succeeded" and status.job_id:
             return status.job_id
         if status.error_code == azure_codes.SAME_NAME:
