@@ -88,6 +88,23 @@ def test_a_vm_that_cannot_take_the_disk_is_refused_with_no_write(restore_env, pa
     refused_before_anything(env, env.run(request_for(env)), *words)
 
 
+@pytest.mark.parametrize(("sku", "caching", "words"), [
+    ("UltraSSD_LRS", "None", ["a UltraSSD_LRS disk attaches only to a VM in an availability zone",
+                              "Ultra Disk compatibility"]),
+    ("PremiumV2_LRS", "ReadOnly", ["a PremiumV2_LRS disk takes only caching None, not ReadOnly",
+                                   "attaches only to a VM in an availability zone"]),
+])
+def test_an_ultra_or_premium_v2_disk_the_vm_cannot_take_is_refused_with_no_write(
+        restore_env, sku, caching, words):
+    def other_sku(scenario: dict[str, Any]) -> None:
+        protect_extra_disk(scenario)
+        scenario["disks"][-1]["sku"] = sku
+    env = restore_env(other_sku)
+    view = env.run(env.request("vm-app01-data2",
+                               attach={"vmId": env.vm(), "caching": caching}))
+    refused_before_anything(env, view, *words)
+
+
 def test_caching_a_disk_of_4_tib_is_refused_with_no_write(restore_env):
     def big_disk(scenario: dict[str, Any]) -> None:
         protect_extra_disk(scenario)
