@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from . import drill, polls, recover, restore_managed_disk, restore_vm, sweep, undo
+from . import drill, polls, recover, restore_managed_disk, restore_vm, sweep, undo_restore
 from .calls import declared, host_function
 
-ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep, undo,
+ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep, undo_restore,
                          restore_vm)
 
 bp = df.Blueprint()

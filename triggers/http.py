@@ -24,7 +24,7 @@ from orchestrations.recover import recover
 from orchestrations.restore_managed_disk import restore_managed_disk
 from orchestrations.restore_vm import restore_vm
 from orchestrations.steps import APPROVAL_EVENT, CANCEL_EVENT
-from orchestrations.undo import undo_restore
+from orchestrations.undo_restore import undo_restore
 from settings import settings
 
 from .api_route import api, body_json

@@ -10,7 +10,7 @@ from azure.durable_functions.models import DurableOrchestrationStatus
 
 from domain.model import json_object
 from orchestrations.recover import recover
-from orchestrations.undo import undo_restore
+from orchestrations.undo_restore import undo_restore
 
 # The ids this app gives its runs: restore-<requestId or hash>, dryrun-..., recover-<policy>-...,
 # drill-<plan>-<time>, and their children (<run>:propagate, <drill>-lane-0).
