@@ -89,3 +89,35 @@ def test_restore_only_leaves_the_vm_alone(h, restores):
     assert out["outcome"] == "Succeeded", out.get("error")
     assert len(out["disks"]) == 1 and "vmChange" not in out
     assert h.gateway.called("start_change_data_disks") == []
+
+
+def test_a_failed_vm_change_puts_every_original_back_and_says_where_the_vm_is(h, restores):
+    # the restored OS disk does not boot: the data disks were replaced and the OS disk swapped
+    # in one change, so all of it goes back, and the VM runs again on its originals
+    h.gateway.os_disk_swap_requires = "stopped"
+    h.gateway.fail_operation("start_start_vm", "VMAgentStatusCommunicationError", "no boot",
+                             times=1)
+    run = restores.submit(whole_vm())
+    h.run()
+    out = h.output(run)
+    assert out["outcome"] == "Failed" and out["error"]["code"] == "SwapFailed"
+    assert out["error"]["message"].endswith(
+        "the original disks are back on the VM, which is running"), out["error"]["message"]
+    assert vm(h).os_disk_id == estate.OS_DISK and vm(h).power_state == "running"
+    assert {d.lun: d.disk_id for d in vm(h).data_disks} == {0: estate.DATA0, 1: estate.DATA1}
+    assert len(h.gateway.called("start_change_data_disks")) == 2  # the change, and back
+    for disk in out["disks"]:  # the restored disks are kept, off the VM
+        assert h.gateway.disks[disk["restoredDiskId"].lower()].managed_by is None
+
+
+def test_a_refused_data_disk_call_changes_nothing_and_starts_the_vm_again(h, restores):
+    h.gateway.os_disk_swap_requires = "stopped"
+    h.gateway.fail_operation("start_change_data_disks", "OperationNotAllowed", "locked")
+    run = restores.submit(whole_vm())
+    h.run()
+    out = h.output(run)
+    assert out["outcome"] == "Failed"
+    assert out["error"]["message"].endswith(
+        "the original disks are still on the VM, which is running"), out["error"]["message"]
+    assert vm(h).os_disk_id == estate.OS_DISK and vm(h).power_state == "running"
+    assert {d.lun: d.disk_id for d in vm(h).data_disks} == {0: estate.DATA0, 1: estate.DATA1}
