@@ -1,0 +1,1 @@
+"""Readiness: what would make a restore fail, found before an incident needs one."""
