@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .client import EXIT_APP, CliError
 
@@ -17,7 +18,8 @@ def token_provider(scope: str) -> Callable[[], str]:
     from azure.identity import DefaultAzureCredential
 
     credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-    lock, cached = threading.Lock(), {"token": "", "expires": 0.0}
+    lock = threading.Lock()
+    cached: dict[str, Any] = {"token": "", "expires": 0.0}
 
     def token() -> str:
         with lock:

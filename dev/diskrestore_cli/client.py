@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -79,6 +80,29 @@ class Api:
         return self.call("GET", f"/api/drills/{_quote(drill_id)}/report",
                          params={"format": fmt}, what="drill", raw=fmt != "json")
 
+    # ---- the catalog ---------------------------------------------------------------------------
+    def disks(self, *, resource_group: str | None = None, vm: str | None = None,
+              tags: list[str] | None = None, top: int | None = None) -> dict[str, Any]:
+        """One page of GET /api/disks: {"value": [...], "nextLink": url | None}."""
+        params: dict[str, Any] = {"resourceGroup": resource_group, "vm": vm,
+                                  "tag": tags or None, "top": top}
+        return self.call("GET", "/api/disks",
+                         params={k: v for k, v in params.items() if v is not None})
+
+    def next_page(self, next_link: str) -> dict[str, Any]:
+        """The page a nextLink names, asked of --url: the link's path and query only (the app
+        may name itself by a host this machine does not reach, e.g. behind a proxy)."""
+        link = urlsplit(next_link)
+        if not link.path.startswith("/api/"):
+            raise CliError(f"the app's nextLink {next_link[:120]!r} is not a page of /api/disks",
+                           hint="report it: the catalog's paging is broken")
+        return self.call("GET", link.path + (f"?{link.query}" if link.query else ""))
+
+    def recovery_points(self, subscription_id: str, resource_group: str,
+                        disk_name: str) -> dict[str, Any]:
+        return self.call("GET", f"/api/disks/{_quote(subscription_id)}/{_quote(resource_group)}/"
+                                f"{_quote(disk_name)}/recovery-points", what="disk")
+
     # ---- the wire ------------------------------------------------------------------------------
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "diskrestore-cli/0.1"}
@@ -135,7 +159,8 @@ def _refusal(answer: requests.Response, method: str, path: str, what: str | None
     problem = problem if isinstance(problem, dict) else {}
     status = answer.status_code
     detail = problem.get("detail") or answer.text[:200] or answer.reason
-    fields = problem.get("errors") if isinstance(problem.get("errors"), list) else []
+    fields: list[dict[str, Any]] = problem["errors"] if isinstance(problem.get("errors"), list) \
+        else []
     if status == 400:
         return CliError(f"the app refused the request: {detail}", code="InvalidRequest",
                         hint="fix the named fields (diskrestore COMMAND --help shows examples)",
@@ -147,7 +172,8 @@ def _refusal(answer: requests.Response, method: str, path: str, what: str | None
                         exit_code=EXIT_APP, code="Unauthorized" if status == 401 else "Forbidden")
     if status == 404:
         hint = {"restore": "list runs with: diskrestore list",
-                "drill": "start one with: diskrestore drill start PLAN"}.get(what or "",
+                "drill": "start one with: diskrestore drill start PLAN",
+                "disk": "list the protected disks with: diskrestore disks"}.get(what or "",
                                                                             "check --url")
         return CliError(detail if problem else f"{method} {path}: not found (is --url the "
                         f"diskrestore app?)", hint=hint, exit_code=EXIT_STATE, code="NotFound")

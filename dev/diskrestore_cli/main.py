@@ -26,6 +26,7 @@ from .client import (
     EXIT_FAILED,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
+    EXIT_STATE,
     Api,
     CliError,
 )
@@ -58,6 +59,7 @@ app.add_typer(drill_app, name="drill")
 class State:
     api: Api = Api()
     interval: float = 2.0
+    width: int | None = None  # --width; None: the terminal's (COLUMNS, else 80 off a terminal)
 
 
 STATE = State()
@@ -76,6 +78,9 @@ def main(
              "(api://<app client id>/.default), from az login or the environment")] = None,
     poll_interval: Annotated[float, typer.Option(
         min=0.05, help="seconds between status reads while following")] = 2.0,
+    width: Annotated[int | None, typer.Option(
+        min=20, max=1000, help="fit tables to this many columns (default: the terminal's, or "
+                              "COLUMNS, or 80 when not a terminal)")] = None,
 ) -> None:
     token = None
     if entra_scope:
@@ -83,6 +88,7 @@ def main(
         token = token_provider(entra_scope)
     STATE.api = Api(base_url=url, function_key=function_key, token=token)
     STATE.interval = poll_interval
+    STATE.width = width
 
 
 def command(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -401,7 +407,10 @@ def status(instance_id: Annotated[str, typer.Argument(metavar="ID", help="the ru
         else:
             out.print(render.progress(view))
         return
-    finish(view, as_json, lambda v: (out.print(render.progress(v)), render.result(out, v)))
+    def show(done: dict[str, Any]) -> None:
+        out.print(render.progress(done))
+        render.result(out, done)
+    finish(view, as_json, show)
 
 
 @app.command(name="list", epilog="[bold]Examples[/]\n\n  diskrestore list\n\n"
@@ -421,7 +430,7 @@ def list_runs(status: Annotated[str | None, typer.Option(
     if as_json:
         out.print_json(json.dumps(listing))
     else:
-        render.runs_table(out, listing)
+        render.runs_table(out, listing, STATE.width)
 
 
 def _since(text: str) -> str:
@@ -437,6 +446,109 @@ def _since(text: str) -> str:
         raise CliError(f"--since {text!r} is neither a span (30m, 24h, 7d) nor an ISO 8601 time",
                        exit_code=EXIT_INPUT, hint="e.g. --since 24h")
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+# ---- the catalog ---------------------------------------------------------------------------------
+@app.command(epilog="[bold]Examples[/]\n\n  diskrestore disks\n\n"
+             "  diskrestore disks --resource-group rg-app --tag env=prod --all\n\n"
+             "  diskrestore disks --vm vm-app01 --json | jq '.value[].diskId'")
+@command
+def disks(resource_group: Annotated[str | None, typer.Option(
+              "--resource-group", "-g", help="only this resource group (a name or an ARM id)")]
+          = None,
+          vm: Annotated[str | None, typer.Option(
+              "--vm", help="only the disks of this VM (a name or an ARM id)")] = None,
+          tag: Annotated[list[str] | None, typer.Option(
+              "--tag", help="only disks with this tag, NAME=VALUE (repeat: all must match)")]
+          = None,
+          all_pages: Annotated[bool, typer.Option(
+              "--all", help="every page, not only the first")] = False,
+          top: Annotated[int | None, typer.Option(
+              min=1, max=100, help="disks per page (the app's default: 50)")] = None,
+          as_json: JsonOpt = False) -> None:
+    """The protected disks you may restore: newest recovery point, restores left today, the
+    last drill's verdict and readiness."""
+    for given in tag or []:
+        if "=" not in given or not given.split("=", 1)[0].strip():
+            raise CliError(f"--tag {given!r} is not NAME=VALUE", exit_code=EXIT_INPUT,
+                           hint="e.g. --tag env=prod")
+    page = STATE.api.disks(resource_group=resource_group, vm=vm, tags=tag, top=top)
+    found = list(page.get("value") or [])
+    while all_pages and page.get("nextLink"):
+        page = STATE.api.next_page(str(page["nextLink"]))
+        found += page.get("value") or []
+    more = page.get("nextLink") if not all_pages else None
+    if as_json:
+        out.print_json(json.dumps({"value": found, "nextLink": more}))
+        return
+    if not found:
+        out.print("no protected disks" + (" match" if resource_group or vm or tag else "") +
+                  " (the app lists those its access policy lets you restore)")
+        return
+    render.disks_table(out, found, STATE.width)
+    if more:
+        out.print(f"({len(found)} shown; more on the next pages: use --all)", style="dim")
+
+
+@app.command(epilog="[bold]Examples[/]\n\n  diskrestore points vm-app01-data0\n\n"
+             "  diskrestore points rg-app/vm-app01-data0\n\n"
+             "  diskrestore points /subscriptions/S/resourceGroups/rg-app/providers/"
+             "Microsoft.Compute/disks/vm-app01-data0 --json\n\n"
+             "Restore one with: diskrestore restore --disk DISK_ID --point ID ...")
+@command
+def points(disk: Annotated[str, typer.Argument(
+               metavar="DISK", help="a disk's ARM id, RG/NAME, or its name alone")],
+           as_json: JsonOpt = False) -> None:
+    """A protected disk's recovery points, newest first: time, tier, and whether each can be
+    restored now (and if not, why)."""
+    subscription, group, disk_name = resolve_disk(disk)
+    answer = STATE.api.recovery_points(subscription, group, disk_name)
+    if as_json:
+        out.print_json(json.dumps(answer))
+    else:
+        render.points_table(out, answer, STATE.width)
+
+
+DISK_ID = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
+                     r"Microsoft\.Compute/disks/([^/]+)/?", re.IGNORECASE)
+
+
+def resolve_disk(given: str) -> tuple[str, str, str]:
+    """(subscription id, resource group, disk name) of DISK: an ARM id as it is; RG/NAME or a
+    name looked up in the catalog (GET /api/disks), which must name exactly one disk."""
+    text = given.strip()
+    if text.startswith("/"):
+        match = DISK_ID.fullmatch(text)
+        if not match:
+            raise CliError(f"{given!r} is not a managed disk's ARM id (/subscriptions/S/"
+                           "resourceGroups/RG/providers/Microsoft.Compute/disks/NAME)",
+                           exit_code=EXIT_INPUT, hint="or give RG/NAME, or the disk's name")
+        return match.group(1), match.group(2), match.group(3)
+    parts = text.split("/")
+    if len(parts) > 2 or not all(parts):
+        raise CliError(f"{given!r} is neither a disk's ARM id, RG/NAME, nor a name",
+                       exit_code=EXIT_INPUT, hint="diskrestore disks lists the protected disks")
+    group, disk_name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+    page = STATE.api.disks(resource_group=group, top=100)
+    found = list(page.get("value") or [])
+    while page.get("nextLink"):
+        page = STATE.api.next_page(str(page["nextLink"]))
+        found += page.get("value") or []
+    # Azure's names are case-insensitive: data0 and DATA0 are the same disk
+    matches = [d for d in found if str(d.get("name", "")).lower() == disk_name.lower()
+               and (group is None or str(d.get("resourceGroup", "")).lower() == group.lower())]
+    if not matches:
+        raise CliError(f"no protected disk {given!r} that you may restore", exit_code=EXIT_STATE,
+                       hint="diskrestore disks lists them")
+    if len(matches) > 1:
+        where = ", ".join(sorted(f"{d.get('resourceGroup')}/{d.get('name')}"
+                                 + (f" (subscription {d.get('subscriptionId')})"
+                                    if len({m.get('subscriptionId') for m in matches}) > 1
+                                    else "") for d in matches))
+        raise CliError(f"{given!r} names {len(matches)} protected disks: {where}",
+                       exit_code=EXIT_INPUT, hint="give RG/NAME or the disk's ARM id")
+    chosen = matches[0]
+    return str(chosen["subscriptionId"]), str(chosen["resourceGroup"]), str(chosen["name"])
 
 
 Approver = Annotated[str | None, typer.Option(
@@ -580,7 +692,7 @@ def drill_report(drill_id: Annotated[str, typer.Argument(metavar="ID")],
     if as_json:
         out.print_json(json.dumps(report))
     else:
-        render.drill_report(out, report)
+        render.drill_report(out, report, STATE.width)
     if open_:
         import tempfile
         page = STATE.api.drill_report(drill_id, "html")

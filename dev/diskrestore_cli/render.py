@@ -11,6 +11,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from . import table
+from .table import Column
+
 RESTORE_PHASES = ["plan", "grant", "propagate", "restore", "track", "revoke"]
 DRILL_PHASES = ["select", "grant", "restore", "revoke", "report"]
 LABELS = {
@@ -245,61 +248,139 @@ def plan_table(console: Console, view: dict[str, Any]) -> None:
     console.print(table)
 
 
-def runs_table(console: Console, listing: dict[str, Any]) -> None:
+# Tables (table.py fits them to the terminal: whole columns go, least important first; ids are
+# names here, full in --json).
+def runs_table(console: Console, listing: dict[str, Any], width: int | None = None,
+               now: datetime | None = None) -> None:
     runs = listing.get("restores") or []
     if not runs:
         console.print(f"no restores since {listing.get('since')}")
         return
-    table = Table(show_lines=False)
-    table.add_column("id", no_wrap=True)
-    for column in ("status", "phase", "outcome", "created", "source", "target"):
-        table.add_column(column, overflow="fold")
+    columns = [Column("ID", 0), Column("STATE", 1, flex=True, min_width=9, ideal_width=20),
+               Column("CREATED", 2, justify="right"), Column("SOURCE", 3), Column("TARGET", 4),
+               Column("STATUS", 5)]
+    rows = []
     for run in runs:
-        outcome = run.get("outcome") or ""
-        if run.get("errorCode") and run["errorCode"] not in outcome:
-            outcome = f"{outcome} ({run['errorCode']})"
+        if run.get("done"):
+            state = run.get("outcome") or run.get("runtimeStatus") or ""
+            if run.get("errorCode") and run["errorCode"] not in state:
+                state = f"{state}: {run['errorCode']}"
+            style = "green" if run.get("outcome") in GOOD else "red"
+        else:  # where it is: the runtime status alone says only "Running"
+            phase = run.get("phase")
+            state = f"{run.get('runtimeStatus') or 'Pending'}" + (
+                f": {LABELS.get(phase, phase)}" if phase else "")
+            style = "yellow"
         target = run.get("target") or {}
-        table.add_row(run["id"], run.get("runtimeStatus") or "", run.get("phase") or "",
-                      Text(outcome, style="green" if run.get("outcome") in GOOD else "red"
-                           if run.get("done") else ""),
-                      (run.get("createdTime") or "")[:19].replace("T", " "),
-                      name(run.get("source")) or ("(recovery)" if run.get("kind") == "recovery"
-                                                  else ""),
-                      "/".join(filter(None, [name(target.get("resourceGroupId")),
-                                             target.get("diskName")])))
-    console.print(table)
+        rows.append([
+            run["id"], Text(state + (" (dry run)" if run.get("dryRun") and "DryRun" not in state
+                                     else ""), style=style),
+            table.age(run.get("createdTime"), now),
+            name(run.get("source")) or ("(recovery)" if run.get("kind") == "recovery" else ""),
+            "/".join(filter(None, [name(target.get("resourceGroupId")),
+                                   target.get("diskName")])),
+            run.get("runtimeStatus") or ""])
+    table.show(console, columns, rows, width)
     if listing.get("truncated"):
         console.print(f"(the {listing.get('count')} newest; --top shows more)", style="dim")
 
 
-def drill_report(console: Console, report: dict[str, Any]) -> None:
+READY_STYLE = {"ready": "green", "atRisk": "yellow", "notReady": "red"}
+VERDICT_STYLE = {"passed": "green", "failed": "red", "met": "green", "missed": "red"}
+
+
+def disks_table(console: Console, disks: list[dict[str, Any]], width: int | None = None,
+                now: datetime | None = None) -> None:
+    """GET /api/disks: one row per protected disk (docs/cli.md)."""
+    columns = [Column("NAME", 0), Column("RG", 3), Column("VM", 4),
+               Column("NEWEST POINT", 1, justify="right"), Column("POINTS", 6, justify="right"),
+               Column("LEFT", 2, justify="right"), Column("DRILL", 5),
+               Column("READY", 1, flex=True, min_width=8, ideal_width=16), Column("VAULT", 7)]
+    rows = []
+    for disk in disks:
+        newest = disk.get("newestRecoveryPoint") or {}
+        drill = disk.get("lastDrill") or {}
+        readiness = disk.get("readiness") or {}
+        status = readiness.get("status") or ""
+        findings = [str(f) for f in readiness.get("findings") or []]
+        left = disk.get("restoresLeftToday")
+        rows.append([
+            disk.get("name") or name(disk.get("diskId")),
+            disk.get("resourceGroup") or table.resource_group(disk.get("diskId")),
+            name(disk.get("vmId")) or "-",
+            table.age(newest.get("time"), now) or Text("none", style="red"),
+            str(disk.get("recoveryPointCount", "")),
+            Text(str(left if left is not None else ""), style="red" if left == 0 else ""),
+            Text(drill.get("verdict") or "-",
+                 style=VERDICT_STYLE.get(str(drill.get("verdict")), "")),
+            Text(status + (f": {', '.join(findings)}" if findings else "") if status else "-",
+                 style=READY_STYLE.get(status, "")),
+            name(disk.get("vaultId"))])
+    table.show(console, columns, rows, width)
+
+
+def points_table(console: Console, points: dict[str, Any], width: int | None = None,
+                 now: datetime | None = None) -> None:
+    """GET /api/disks/{sub}/{rg}/{disk}/recovery-points: newest first (docs/cli.md)."""
+    width = width or console.width
+    value = points.get("value") or []
+    left = points.get("restoresLeftToday")
+    disk = points.get("diskId")
+    head = Text.assemble((name(disk), "bold"), f" ({table.resource_group(disk)})  "
+                         f"{len(value)} recovery point{'' if len(value) == 1 else 's'}")
+    if left is not None:
+        head.append(f", {left} restore{'' if left == 1 else 's'} left today",
+                    style="red" if left == 0 else "")
+    console.print(table.crop(head, width), soft_wrap=True)
+    if not value:
+        return
+    columns = [Column("TIME", 0), Column("AGE", 2, justify="right"), Column("TIER", 3),
+               Column("RESTORABLE", 1, flex=True, min_width=10,
+                                                 ideal_width=28), Column("ID", 0)]
+    rows = []
+    for point in value:
+        restorable = point.get("restorable")
+        reason = point.get("reason")
+        said = ("yes" if restorable else "no") + (f": {reason}" if reason else "")
+        rows.append([table.clock(point.get("time")), table.age(point.get("time"), now),
+                     point.get("tier") or "",
+                     Text(said, style="green" if restorable else "red"),
+                     name(point.get("id"))])
+    table.show(console, columns, rows, width)
+
+
+def drill_report(console: Console, report: dict[str, Any], width: int | None = None) -> None:
     summary = report.get("summary") or {}
     rate = summary.get("successRate")
-    console.print(Text.assemble(("drill ", ""), (report.get("drillId", ""), "bold"),
-                                f"  plan {report.get('plan')}  ",
-                                (f"{summary.get('passed', 0)} passed", "green"), ", ",
-                                (f"{summary.get('failed', 0)} failed",
-                                 "red" if summary.get("failed") else ""),
-                                f", {summary.get('skipped', 0)} skipped",
-                                f"  ({rate:.0%} success)" if rate is not None else ""))
-    console.print(f"recovery time p50 {_opt(summary.get('recoveryP50'))}, p95 "
-                  f"{_opt(summary.get('recoveryP95'))}, max {_opt(summary.get('recoveryMax'))}; "
-                  f"took {_opt(report.get('durationSeconds'))} with at most "
-                  f"{report.get('observedParallel')} at once (cap {report.get('maxParallel')})")
-    table = Table()
-    for column in ("disk", "verdict", "recovery", "reason"):
-        table.add_column(column, overflow="fold")
+    width = width or console.width
+    lines = [
+        Text.assemble("drill ", (report.get("drillId", ""), "bold"),
+                      f", plan {report.get('plan')}"),
+        Text.assemble((f"{summary.get('passed', 0)} passed", "green"), ", ",
+                      (f"{summary.get('failed', 0)} failed",
+                       "red" if summary.get("failed") else ""),
+                      f", {summary.get('skipped', 0)} skipped",
+                      f" ({rate:.0%} success)" if rate is not None else ""),
+        Text(f"recovery time p50 {_opt(summary.get('recoveryP50'))}, p95 "
+             f"{_opt(summary.get('recoveryP95'))}, max {_opt(summary.get('recoveryMax'))}"),
+        Text(f"took {_opt(report.get('durationSeconds'))}, at most "
+             f"{report.get('observedParallel')} at once (cap {report.get('maxParallel')})")]
+    for line in lines:
+        console.print(table.crop(line, width), soft_wrap=True)
+    columns = [Column("DISK", 0), Column("RG", 3), Column("VERDICT", 0),
+               Column("RECOVERY", 1, justify="right"), Column("REASON", 2, flex=True,
+                                                             min_width=12, ideal_width=30)]
+    rows = []
     for disk in report.get("disks") or []:
         verdict = disk.get("verdict", "")
-        table.add_row(name(disk.get("diskId")),
-                      Text(verdict, style={"passed": "green", "failed": "red"}.get(verdict, "")),
-                      _opt(disk.get("recoverySeconds")), disk.get("reason") or "")
-    console.print(table)
+        rows.append([name(disk.get("diskId")), table.resource_group(disk.get("diskId")),
+                     Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
+                     _opt(disk.get("recoverySeconds")), disk.get("reason") or ""])
+    table.show(console, columns, rows, width)
 
 
 def _opt(seconds: Any) -> str:
     return "—" if seconds is None else _seconds(float(seconds))
 
 
-def name(resource_id: Any) -> str:
-    return str(resource_id).rstrip("/").rsplit("/", 1)[-1] if resource_id else ""
+name = table.name
