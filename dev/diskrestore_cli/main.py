@@ -64,6 +64,9 @@ class State:
 
 STATE = State()
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only (for scripts)")]
+WidthOpt = Annotated[int | None, typer.Option(
+    "--width", min=20, max=1000, help="fit the table to this many columns (default: the "
+    "terminal's, or COLUMNS, or 80 when not a terminal)")]
 
 
 @app.callback()
@@ -78,9 +81,7 @@ def main(
              "(api://<app client id>/.default), from az login or the environment")] = None,
     poll_interval: Annotated[float, typer.Option(
         min=0.05, help="seconds between status reads while following")] = 2.0,
-    width: Annotated[int | None, typer.Option(
-        min=20, max=1000, help="fit tables to this many columns (default: the terminal's, or "
-                              "COLUMNS, or 80 when not a terminal)")] = None,
+    width: WidthOpt = None,
 ) -> None:
     token = None
     if entra_scope:
@@ -424,13 +425,13 @@ def list_runs(status: Annotated[str | None, typer.Option(
                                                  "8601 time")] = "7d",
               top: Annotated[int, typer.Option(min=1, max=500, help="at most this many, "
                                                "newest first")] = 50,
-              as_json: JsonOpt = False) -> None:
+              as_json: JsonOpt = False, width: WidthOpt = None) -> None:
     """List restore and recovery runs, newest first."""
     listing = STATE.api.restores(status=status, since=_since(since), top=top)
     if as_json:
         out.print_json(json.dumps(listing))
     else:
-        render.runs_table(out, listing, STATE.width)
+        render.runs_table(out, listing, width or STATE.width)
 
 
 def _since(text: str) -> str:
@@ -465,7 +466,7 @@ def disks(resource_group: Annotated[str | None, typer.Option(
               "--all", help="every page, not only the first")] = False,
           top: Annotated[int | None, typer.Option(
               min=1, max=100, help="disks per page (the app's default: 50)")] = None,
-          as_json: JsonOpt = False) -> None:
+          as_json: JsonOpt = False, width: WidthOpt = None) -> None:
     """The protected disks you may restore: newest recovery point, restores left today, the
     last drill's verdict and readiness."""
     for given in tag or []:
@@ -485,7 +486,7 @@ def disks(resource_group: Annotated[str | None, typer.Option(
         out.print("no protected disks" + (" match" if resource_group or vm or tag else "") +
                   " (the app lists those its access policy lets you restore)")
         return
-    render.disks_table(out, found, STATE.width)
+    render.disks_table(out, found, width or STATE.width)
     if more:
         out.print(f"({len(found)} shown; more on the next pages: use --all)", style="dim")
 
@@ -498,7 +499,7 @@ def disks(resource_group: Annotated[str | None, typer.Option(
 @command
 def points(disk: Annotated[str, typer.Argument(
                metavar="DISK", help="a disk's ARM id, RG/NAME, or its name alone")],
-           as_json: JsonOpt = False) -> None:
+           as_json: JsonOpt = False, width: WidthOpt = None) -> None:
     """A protected disk's recovery points, newest first: time, tier, and whether each can be
     restored now (and if not, why)."""
     subscription, group, disk_name = resolve_disk(disk)
@@ -506,7 +507,7 @@ def points(disk: Annotated[str, typer.Argument(
     if as_json:
         out.print_json(json.dumps(answer))
     else:
-        render.points_table(out, answer, STATE.width)
+        render.points_table(out, answer, width or STATE.width)
 
 
 DISK_ID = re.compile(r"/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
@@ -686,13 +687,13 @@ def drill_report(drill_id: Annotated[str, typer.Argument(metavar="ID")],
                  output: Annotated[Path | None, typer.Option(
                      "--output", "-o", help="where to save the HTML report (with --open; "
                      "default: a file in the temp directory)")] = None,
-                 as_json: JsonOpt = False) -> None:
+                 as_json: JsonOpt = False, width: WidthOpt = None) -> None:
     """A finished drill's report: every disk's verdict and recovery time."""
     report = STATE.api.drill_report(drill_id, "json")
     if as_json:
         out.print_json(json.dumps(report))
     else:
-        render.drill_report(out, report, STATE.width)
+        render.drill_report(out, report, width or STATE.width)
     if open_:
         import tempfile
         page = STATE.api.drill_report(drill_id, "html")

@@ -342,7 +342,8 @@ def test_an_unreachable_app_is_one_line_and_a_hint(diskrestore):
 
 def test_help_shows_examples_for_every_command():
     commands = [[], ["plan"], ["restore"], ["status"], ["list"], ["approve"], ["reject"],
-                ["cancel"], ["undo"], ["drill", "start"], ["drill", "status"], ["drill", "report"]]
+                ["cancel"], ["undo"], ["drill", "start"], ["drill", "status"], ["drill", "report"],
+                ["disks"], ["points"]]
     for words in commands:
         done = _console_script(None, *words, "--help", extra_env={"COLUMNS": "120"})
         assert done.returncode == 0, done.stderr
