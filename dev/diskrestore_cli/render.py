@@ -135,7 +135,9 @@ def result(console: Console, view: dict[str, Any]) -> None:
     if point:
         table.add_row("recovery point", f"{point.get('time')}  ({point.get('id')})")
     if out.get("restoredDiskId"):
-        table.add_row("restored disk", out["restoredDiskId"])
+        # its name and group: the full id folds over three lines of 80 columns (--json has it)
+        table.add_row("restored disk", f"{name(out['restoredDiskId'])} in "
+                                       f"{resource_group(out['restoredDiskId'])}")
     for disk in out.get("disks") or []:  # a whole-VM restore: each disk's run
         attach = disk.get("attach") or {}
         where = "OS disk" if disk.get("swap") else f"LUN {attach.get('lun')}" if attach else ""
@@ -256,8 +258,9 @@ def runs_table(console: Console, listing: dict[str, Any], width: int | None = No
     if not runs:
         console.print(f"no restores since {listing.get('since')}")
         return
-    columns = [Column("ID", 0), Column("STATE", 1, flex=True, min_width=9, ideal_width=20),
-               Column("CREATED", 2, justify="right"), Column("SOURCE", 3), Column("TARGET", 4),
+    # newest first, so which disk matters more than how long ago (CREATED goes before SOURCE)
+    columns = [Column("ID", 0), Column("STATE", 1, flex=True, min_width=9, ideal_width=24),
+               Column("CREATED", 3, justify="right"), Column("SOURCE", 2), Column("TARGET", 4),
                Column("STATUS", 5)]
     rows = []
     for run in runs:
@@ -384,3 +387,4 @@ def _opt(seconds: Any) -> str:
 
 
 name = table.name
+resource_group = table.resource_group

@@ -183,11 +183,13 @@ def test_width_comes_from_columns_and_is_80_off_a_terminal(stand_in: StandIn):
     assert widest(script("--width", "60", "disks", COLUMNS="120")) <= 60
 
 
-def test_list_at_80_columns_shows_ids_state_and_age(diskrestore):
+def test_list_at_80_columns_shows_ids_whole_states_and_sources(diskrestore):
     code, out, _ = diskrestore("list")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["ID", "STATE", "CREATED", "SOURCE"]
+    assert code == 0 and lines[0].split() == ["ID", "STATE", "SOURCE"]
+    assert "Failed: TargetDiskExists  vm-app01-data1" in out  # the error code whole
     assert [line.split()[0] for line in lines[1:5]] == [r["id"] for r in runs()["restores"]]
-    assert lines[-1] == "(hidden at 80 columns: TARGET, STATUS; --width N or --json shows them)"
+    assert lines[-1] == "(hidden at 80 columns: CREATED, TARGET, STATUS; --width N or --json " \
+                        "shows them)"
     code, out, _ = diskrestore("list", "--json")
     assert json.loads(out) == runs()
