@@ -181,14 +181,16 @@ def _objective_rows(disks: list[dict[str, Any]]) -> str:
         rto, rpo = d["rto"], d["rpo"]
         newest = d.get("newestRecoveryPoint") or {}
         note = d.get("objectivesProblem")
+        age = _hours_text(d.get("newestPointAgeHours")) if newest else \
+            "none" if rpo.get("verdict") == "missed" else "\u2014"  # missed: there was no point
         rows.append(
             f'<tr class="v-{_e(d["objectiveVerdict"])}"><td title="{_e(d["diskId"])}">'
             f'{_e(disk_name(d["diskId"]))}</td><td>{_e(d["objectiveVerdict"])}</td>'
             f'<td>{_e(_target(rto.get("target"), "min"))}</td>'
             f'<td>{_e(human_duration(d.get("recoverySeconds")))}</td>{_verdict(rto)}'
             f'<td>{_e(_target(rpo.get("target"), "h"))}</td>'
-            f'<td title="{_e(newest.get("time"))}">{_hours_text(d.get("newestPointAgeHours"))}'
-            f'</td><td>{_hours_text(d.get("recoveryPointAgeHours"))}</td>{_verdict(rpo)}'
+            f'<td title="{_e(newest.get("time"))}">{_e(age)}</td>'
+            f'<td>{_hours_text(d.get("recoveryPointAgeHours"))}</td>{_verdict(rpo)}'
             f'<td>{_e(_trend_text(d.get("recoveryTrend")))}</td>'
             f'<td>{_e(note)}</td></tr>')
     if not rows:

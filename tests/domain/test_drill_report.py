@@ -399,6 +399,8 @@ def test_the_page_shows_each_disks_verdicts_totals_and_history():
     assert cells[:8] == ["missed", "\u2264 2 min", "3 min 20 s", "missed", "\u2264 6 h",
                          "7.0 h", "6.0 h", "missed"]
     assert "its recovery points could not be read: 429" in text
+    row = re.search(r'<tr class="v-missed"><td title="[^"]+/disks/d">d</td>(.*?)</tr>', text)
+    assert row is not None and re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))[5] == "none"
     # five judged disks, two drills each: ten squares, the missed ones red
     squares = re.findall(r'<rect class="verdict" data-verdict="(\w+)"[^>]*fill="([^"]+)"', text)
     assert len(squares) == 10
