@@ -1,6 +1,7 @@
 """The restore drill's activities: choosing the disks, verifying a restored disk (against its
-source, and the plan's webhook), the report (blob storage, the ledger of drilled points, a
-failure notice on a Storage queue or webhook), and finding drill disks past their expiry."""
+source, and the plan's webhook), the report (blob storage, verdicts against the plan's
+objectives, the ledger of drilled points and of each disk's last drill, a failure notice on a
+Storage queue or webhook), and finding drill disks past their expiry."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from domain import errors
 from domain.drills import drill_report
 from domain.drills.drill_plan import DrillPlan
+from domain.drills.drill_report import Measured, newest_at
 from domain.drills.drill_run import (
     FAILED,
     SKIPPED,
@@ -18,6 +21,7 @@ from domain.drills.drill_run import (
     DiskSelectionRequest,
     DiskSweep,
     DiskVerification,
+    DrillDiskResult,
     ExpiredDisks,
     ReportRequest,
     ReportWritten,
@@ -63,16 +67,18 @@ def verify_with_webhook(check: WebhookCheck, _: ControlPlane) -> WebhookVerdict:
 
 
 @activity(errors_as_data=False)
-def write_drill_report(request: ReportRequest, _: ControlPlane) -> ReportWritten:
-    """Report (JSON and HTML) to blob storage, the summary to the log, the drilled points to
-    the ledger, and a notice when a disk failed. Idempotent: a re-run overwrites the blobs."""
+def write_drill_report(request: ReportRequest, azure: ControlPlane) -> ReportWritten:
+    """Report (JSON and HTML) to blob storage, the summary to the log, the drilled points and
+    each drilled disk's last drill to the ledger, and a notice when a disk failed. Idempotent: a
+    re-run overwrites the blobs and the ledger rows."""
     plan = request.plan
     store = report_store()
     report = drill_report.build_report(
         drill_id=request.drill_id, plan=plan.name, started=request.started,
         finished=request.finished, results=[r.to_dict() for r in request.results],
         previous=store.previous_summaries(plan.name), max_parallel=plan.max_parallel,
-        observed_parallel=request.observed_parallel)
+        observed_parallel=request.observed_parallel, objectives=plan.objectives,
+        measured=_measure(plan, request, azure))
     if request.error:
         report["error"] = request.error
     urls = store.write(plan.name, request.drill_id, report, render_html(report))
@@ -81,7 +87,12 @@ def write_drill_report(request: ReportRequest, _: ControlPlane) -> ReportWritten
     for result in request.results:
         if result.verdict != SKIPPED and result.recovery_point_id:
             drills.record_drilled(result.backup_instance_id or "", result.recovery_point_id)
-    summary = report["summary"]
+    for disk in report["disks"]:  # the catalog's "lastDrill" of each disk the drill restored
+        if disk["verdict"] != SKIPPED:
+            drills.record_last_drill(disk["diskId"], {
+                "drillId": request.drill_id, "at": request.started, "verdict": disk["verdict"],
+                "rto": disk["rto"], "rpo": disk["rpo"]})
+    summary = drill_report.outcome_summary(report["summary"])
     notified = None
     if summary["failed"] or request.error:
         notified = _notify(plan, {"event": "RestoreDrillFailed", "drillId": request.drill_id,
@@ -91,6 +102,38 @@ def write_drill_report(request: ReportRequest, _: ControlPlane) -> ReportWritten
                                              if d["verdict"] == FAILED],
                                   "error": request.error})
     return ReportWritten(summary, urls, notified)
+
+
+def _measure(plan: DrillPlan, request: ReportRequest,
+             azure: ControlPlane) -> dict[str, Measured]:
+    """For a plan with objectives, each of its disks' newest recovery point when the drill
+    started (and its tags, when the objectives differ by tag), read now: by lower-cased disk id.
+
+    Read here rather than carried from the selection: a disk skipped before its points were
+    listed gets its RPO too. Two reads per disk at most, and none for a plan without
+    objectives. A read that fails leaves that disk's RPO unknown, saying why: the report is
+    still written."""
+    if plan.objectives.empty:
+        return {}
+    started = datetime.fromisoformat(request.started)
+    found: dict[str, Measured] = {}
+    for result in (r for r in request.results if _judged(r)):
+        try:
+            tags: dict[str, str] = {}
+            if plan.objectives.by_tag:
+                source = azure.get_disk(result.disk_id)
+                tags = dict(source.tags) if source is not None else {}  # gone: the defaults
+            points = azure.list_recovery_points(result.backup_instance_id or "")
+            found[result.disk_id.lower()] = Measured(tags, newest_at(points, started))
+        except Exception as exc:  # noqa: BLE001 - one disk's unknown verdict, not a lost report
+            found[result.disk_id.lower()] = Measured(problem="its recovery points could not be "
+                                                     f"read: {errors.as_dict(exc)['message']}")
+    return found
+
+
+def _judged(result: DrillDiskResult) -> bool:
+    return drill_report.judged({"verdict": result.verdict,
+                                "backupInstanceId": result.backup_instance_id})
 
 
 @activity()

@@ -12,6 +12,7 @@ from typing import Any
 from domain.drills.drill_report import disk_name
 
 _FAILED_FILL, _PASSED_FILL = "#c62828", "#2e7d32"
+_VERDICT_FILL = {"met": _PASSED_FILL, "missed": _FAILED_FILL, "unknown": "#9e9e9e"}
 
 
 def _e(value: Any) -> str:
@@ -119,6 +120,87 @@ def _trend_chart(trend: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _overall(rto: Any, rpo: Any) -> str:
+    words = {rto, rpo}
+    return "missed" if "missed" in words else "met" if words == {"met"} else "unknown"
+
+
+def _history_chart(disks: list[dict[str, Any]]) -> str:
+    """One row per judged disk, one square per drill of its last ones (this drill rightmost):
+    green both objectives met, red one missed, grey unknown."""
+    judged = [d for d in disks if d.get("history")]
+    if not judged:
+        return "<p>No disk of the plan was judged against objectives.</p>"
+    columns = max(len(d["history"]) for d in judged)
+    label_w, cell, gap = 200, 14, 4
+    width = label_w + columns * (cell + gap) + 10
+    height = len(judged) * (cell + gap) + 24
+    parts = [f'<svg class="chart" width="{width}" height="{height}" role="img" '
+             f'aria-label="Objective verdicts per disk over its last drills">']
+    for row, d in enumerate(judged):
+        y = 4 + row * (cell + gap)
+        parts.append(f'<text x="{label_w - 6}" y="{y + cell - 2}" text-anchor="end">'
+                     f'{_e(disk_name(d["diskId"]))}</text>')
+        offset = columns - len(d["history"])  # right-aligned: the newest drills line up
+        for i, entry in enumerate(d["history"]):
+            word = _overall(entry.get("rto"), entry.get("rpo"))
+            x = label_w + (offset + i) * (cell + gap)
+            parts.append(
+                f'<rect class="verdict" data-verdict="{word}" x="{x}" y="{y}" width="{cell}" '
+                f'height="{cell}" fill="{_VERDICT_FILL[word]}"><title>{_e(entry.get("drillId"))}'
+                f': drill {_e(entry.get("verdict"))}, RTO {_e(entry.get("rto"))}, RPO '
+                f'{_e(entry.get("rpo"))}</title></rect>')
+    legend_y = height - 6
+    parts.append(f'<text x="{label_w}" y="{legend_y}"><tspan fill="{_PASSED_FILL}">\u25a0 met'
+                 f'</tspan> <tspan fill="{_FAILED_FILL}">\u25a0 missed</tspan> '
+                 f'<tspan fill="#9e9e9e">\u25a0 unknown</tspan> (oldest left, this drill '
+                 f'right)</text></svg>')
+    return "".join(parts)
+
+
+def _target(value: Any, unit: str) -> str:
+    return "no objective" if value is None else f"\u2264 {value:g} {unit}"
+
+
+def _verdict(v: dict[str, Any]) -> str:
+    word = v.get("verdict", "unknown")
+    return f'<td class="v-{_e(word)}">{_e(word)}</td>'
+
+
+def _trend_text(trend: dict[str, Any] | None) -> str:
+    if not trend or trend.get("direction") in (None, "unknown"):
+        return "\u2014"
+    change = trend.get("change") or 0.0
+    return (f"{trend['direction']} ({change * 100:+.0f} % against the median of earlier "
+            f"drills, {human_duration(trend.get('baseline'))})")
+
+
+def _objective_rows(disks: list[dict[str, Any]]) -> str:
+    rows = []
+    for d in (d for d in disks if "rto" in d):
+        rto, rpo = d["rto"], d["rpo"]
+        newest = d.get("newestRecoveryPoint") or {}
+        note = d.get("objectivesProblem")
+        age = _hours_text(d.get("newestPointAgeHours")) if newest else \
+            "none" if rpo.get("verdict") == "missed" else "\u2014"  # missed: there was no point
+        rows.append(
+            f'<tr class="v-{_e(d["objectiveVerdict"])}"><td title="{_e(d["diskId"])}">'
+            f'{_e(disk_name(d["diskId"]))}</td><td>{_e(d["objectiveVerdict"])}</td>'
+            f'<td>{_e(_target(rto.get("target"), "min"))}</td>'
+            f'<td>{_e(human_duration(d.get("recoverySeconds")))}</td>{_verdict(rto)}'
+            f'<td>{_e(_target(rpo.get("target"), "h"))}</td>'
+            f'<td title="{_e(newest.get("time"))}">{_e(age)}</td>'
+            f'<td>{_hours_text(d.get("recoveryPointAgeHours"))}</td>{_verdict(rpo)}'
+            f'<td>{_e(_trend_text(d.get("recoveryTrend")))}</td>'
+            f'<td>{_e(note)}</td></tr>')
+    if not rows:
+        return "<p>No disk of the plan was judged against objectives.</p>"
+    return ("<table><tr><th>Disk</th><th>Objectives</th><th>RTO</th><th>Recovery time</th>"
+            "<th>RTO verdict</th><th>RPO</th><th>Newest point age</th>"
+            "<th>Restored point age</th><th>RPO verdict</th><th>Recovery time trend</th>"
+            "<th>Note</th></tr>" + "".join(rows) + "</table>")
+
+
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 dl.summary{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em}
@@ -126,6 +208,7 @@ dt{font-weight:600}dd{margin:0}table{border-collapse:collapse;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}tr.failed td{background:#fdecea}tr.skipped td{color:#777}
 td.bad{color:#c62828;font-weight:600}svg.chart{font-size:11px;display:block}
+td.v-missed{color:#c62828;font-weight:600}td.v-met{color:#2e7d32}td.v-unknown{color:#777}
 .axis{stroke:#888;stroke-width:1}"""
 
 
@@ -145,6 +228,15 @@ def render_html(report: dict[str, Any]) -> str:
              ("Started", report["started"]), ("Finished", report["finished"]),
              ("Parallel (max / observed)", f"{report['maxParallel']} / "
               + ("\u2014" if observed is None else str(observed)))]
+    totals = s.get("objectives")
+    if totals:
+        facts[5:5] = [
+            ("Objectives met / missed / unknown (disks)",
+             f"{totals['met']} / {totals['missed']} / {totals['unknown']}"),
+            *((f"{kind.upper()} met / missed / unknown",
+               f"{totals[kind]['met']} / {totals[kind]['missed']} / {totals[kind]['unknown']}")
+              for kind in ("rto", "rpo")),
+            ("Recovery p95 trend", _trend_text(report.get("recoveryP95Trend")))]
     rows = []
     for d in disks:
         rows.append(
@@ -175,6 +267,12 @@ def render_html(report: dict[str, Any]) -> str:
                                          for k, v in facts) + "</dl>",
         "<h2>Recovery time per disk</h2>", _bar_chart(disks),
         "<h2>Trend</h2>", _trend_chart(report["trend"]),
+        "<h2>Objectives</h2>",
+        "<p>RTO: the recovery time (restore requested to restored disk verified) against the "
+        "plan's rtoMinutes; a failed disk missed it. RPO: the age of the newest recovery point "
+        "when the drill started (what an incident would restore from) against rpoHours; the "
+        "restored point's age is beside it.</p>",
+        _objective_rows(disks), _history_chart(disks),
         "<h2>Disks</h2>",
         "<table><tr><th>Disk</th><th>Verdict</th><th>Reason</th><th>Recovery point</th>"
         "<th>Point age</th><th>Recovery time</th><th>Restored disk</th><th>Kept</th></tr>"

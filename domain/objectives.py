@@ -92,6 +92,19 @@ class Verdict(Record):
     actual: float | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
+def overall(*verdicts: Verdict) -> str:
+    """One word for several verdicts: missed if any missed, met if all met, else unknown."""
+    words = {v.verdict for v in verdicts}
+    if MISSED in words:
+        return MISSED
+    return MET if words == {MET} else UNKNOWN
+
+
+def tally(words: list[str]) -> dict[str, int]:
+    """{"met": n, "missed": n, "unknown": n} of verdict words."""
+    return {w: sum(1 for x in words if x == w) for w in (MET, MISSED, UNKNOWN)}
+
+
 def strictest(found: list[Objectives]) -> Objectives:
     rtos = [o.rto_minutes for o in found if o.rto_minutes is not None]
     rpos = [o.rpo_hours for o in found if o.rpo_hours is not None]
@@ -126,6 +139,7 @@ def parse_objectives(checks: Checks, at: str, value: Any) -> ObjectiveRules:
     default = _pair(checks, at, doc)
     overrides: list[TagObjectives] = []
     rules = doc.get("byTag", [])
+    seen: dict[tuple[str, str], int] = {}
     if not isinstance(rules, list):
         checks.bad(f"{at}.byTag", "must be a list of {\"tag\", \"value\", \"rtoMinutes\", "
                                   "\"rpoHours\"} objects")
@@ -143,8 +157,14 @@ def parse_objectives(checks: Checks, at: str, value: Any) -> ObjectiveRules:
         pair = _pair(checks, where, entry)
         if pair.empty:
             checks.bad(where, "sets neither rtoMinutes nor rpoHours")
-        if isinstance(tag, str) and tag.strip() and isinstance(wanted, str) and not pair.empty:
-            overrides.append(TagObjectives(tag, wanted, pair))
+        if isinstance(tag, str) and tag.strip() and isinstance(wanted, str):
+            key = (tag.lower(), wanted)
+            if key in seen:  # the first would always win: the repeat is a mistake, not a rule
+                checks.bad(where, f"repeats byTag[{seen[key]}] ({tag}={wanted}): the first "
+                                  "matching entry wins")
+            seen.setdefault(key, i)
+            if not pair.empty:
+                overrides.append(TagObjectives(tag, wanted, pair))
     return ObjectiveRules(default, overrides)
 
 

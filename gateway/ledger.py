@@ -8,6 +8,8 @@ Three kinds of rows, each a JSON document in `doc`:
   same resource start one run;
 * `limits/concurrency`: the recovery runs holding one of the overall slots, also ETag-guarded;
 * `drilled/<hash of a backup instance>`: the recovery points restore drills have restored;
+* `lastdrill/<hash of a disk id>`: the disk's last drill and its verdicts (the catalog shows it),
+  replaced only by a drill that started no earlier (ETag-guarded);
 * `lease/<hash of scope, role and principal>`: the runs holding a shared role assignment and its
   generation (domain/access/grant_lease.py), ETag-guarded.
 Table keys may not contain '/', so rows are keyed by a hash and keep the readable key inside.
@@ -34,7 +36,7 @@ from settings import Settings
 from .storage import table_client, translated
 
 EVENT, GUARD, LIMITS, CONCURRENCY = "event", "guard", "limits", "concurrency"
-DRILLED, LEASE = "drilled", "lease"
+DRILLED, LEASE, LAST_DRILL = "drilled", "lease", "lastdrill"
 
 
 def _key(text: str) -> str:
@@ -131,6 +133,28 @@ class Ledger:
                           "points": [*points, point_id][-500:]}, etag):
                 return
 
+    # ---- drills: each disk's last drill ------------------------------------------------------
+    def record_last_drill(self, disk_id: str, doc: dict[str, Any]) -> None:
+        """Upsert the disk's row: {"drillId", "at" (the drill's start, ISO-8601), "verdict":
+        "passed"|"failed", "rto": Verdict, "rpo": Verdict}. A row from a drill that started
+        later stays (a report activity re-run after a newer drill must not put the older one
+        back); the same drill's row is replaced (a re-run writes the same)."""
+        row = _key(disk_id)
+        while True:
+            existing, etag = self._get(LAST_DRILL, row)
+            if existing is not None and _later(existing.get("at"), doc.get("at")):
+                return
+            if self._put(LAST_DRILL, row, {**doc, "diskId": disk_id}, etag):
+                return
+
+    def last_drills(self) -> dict[str, dict[str, Any]]:
+        """Every disk's last drill, by lower-cased disk id, as record_last_drill took it."""
+        found = {}
+        for entity in self._table.query_entities(f"PartitionKey eq '{LAST_DRILL}'"):
+            doc = json.loads(entity["doc"])
+            found[str(doc.pop("diskId")).lower()] = doc
+        return found
+
     # ---- leases on shared role assignments -------------------------------------------------
     def lease(self, key: LeaseKey) -> tuple[GrantLease, str | None]:
         doc, etag = self._get(LEASE, _key(key.text))
@@ -178,6 +202,15 @@ class Ledger:
         except (ResourceExistsError, ResourceModifiedError):
             return None
         return str(answer["etag"])
+
+
+def _later(kept: Any, new: Any) -> bool:
+    """Whether the time `kept` is after `new` (ISO-8601 texts, compared as times: offsets may
+    differ); unreadable times never block a write."""
+    try:
+        return bool(datetime.fromisoformat(str(kept)) > datetime.fromisoformat(str(new)))
+    except (TypeError, ValueError):
+        return False
 
 
 def _reachable(method: Any) -> Any:

@@ -19,6 +19,7 @@ from domain.recovery.recovery_run import (
     RecoveryOutcome,
     ResolutionRequest,
     SlotRelease,
+    judge,
 )
 from domain.restore.restore_run import ApprovalRequest, RestoreInput, RestoreOutcome
 from domain.restore.vm_request import VmRestoreRequest
@@ -68,12 +69,14 @@ def recover(context: df.DurableOrchestrationContext,
     except Exception as exc:  # noqa: BLE001 - reported; admission also frees slots of ended runs
         error = error or errors.as_dict(exc)
     run.finish()
+    outcome = _outcome(resolution, restores, error, vm_outcome)
     return RecoveryOutcome(
         schema=OUTCOME_SCHEMA, id=context.instance_id, policy=policy.name,
-        action=policy.action.type, signal=signal,
-        outcome=_outcome(resolution, restores, error, vm_outcome), ignored=resolution.ignored,
+        action=policy.action.type, signal=signal, outcome=outcome, ignored=resolution.ignored,
         skipped=resolution.skipped, restores=restores, phases=run.durations(), error=error,
-        vm_restore=vm_outcome)
+        vm_restore=vm_outcome,
+        objectives=judge(policy.objectives.for_tags(resolution.tags), outcome, signal, run.now,
+                         restores))
 
 
 def _restore_vm(run: Run, doc: RecoveryInput, request: VmRestoreRequest

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from domain.document import Checks, InvalidDocument, load
 from domain.errors import FieldError
 from domain.model import Record, RecoveryPoint
+from domain.objectives import ObjectiveRules, parse_objectives
 from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.request import DISK
 
@@ -46,7 +47,8 @@ _CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("month", 1, 12, _MONTHS), ("day-of-week", 0, 6, _DAYS))
 _TOP = {"version", "plans"}
 _PLAN = {"name", "description", "schedule", "selection", "recoveryPoint", "sandboxResourceGroupId",
-         "maxParallel", "timeBudgetMinutes", "keepFailed", "expiryHours", "verification", "notify"}
+         "maxParallel", "timeBudgetMinutes", "keepFailed", "expiryHours", "verification", "notify",
+         "objectives"}
 _SELECTION = {"vaults", "resourceGroups", "tags", "include", "exclude"}
 _POINT_FORMS = '"latest", "oldestNotDrilled" or {"randomWithinDays": <1-365>}'
 
@@ -111,6 +113,8 @@ class DrillPlan:
     expiry_hours: int = 24
     verification: Verification = Verification()
     notify: Notify = Notify()
+    # RTO/RPO the drill report judges each disk against (domain/objectives.py); empty: none
+    objectives: ObjectiveRules = field(default_factory=ObjectiveRules)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as a file entry (camelCase); from_dict reads it back to an equal plan."""
@@ -119,13 +123,16 @@ class DrillPlan:
             verification = {"webhook": self.verification.webhook, **verification}
         notify = {k: v for k, v in (("queue", self.notify.queue),
                                     ("webhook", self.notify.webhook)) if v is not None}
-        return {"name": self.name, "description": self.description, "schedule": self.schedule,
-                "selection": self.selection.to_dict(),
-                "recoveryPoint": self.recovery_point.to_json(),
-                "sandboxResourceGroupId": self.sandbox_resource_group_id,
-                "maxParallel": self.max_parallel, "timeBudgetMinutes": self.time_budget_minutes,
-                "keepFailed": self.keep_failed, "expiryHours": self.expiry_hours,
-                "verification": verification, "notify": notify}
+        doc: dict[str, Any] = {
+            "name": self.name, "description": self.description, "schedule": self.schedule,
+            "selection": self.selection.to_dict(), "recoveryPoint": self.recovery_point.to_json(),
+            "sandboxResourceGroupId": self.sandbox_resource_group_id,
+            "maxParallel": self.max_parallel, "timeBudgetMinutes": self.time_budget_minutes,
+            "keepFailed": self.keep_failed, "expiryHours": self.expiry_hours,
+            "verification": verification, "notify": notify}
+        if not self.objectives.empty:
+            doc["objectives"] = self.objectives.to_document()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Any) -> DrillPlan:
@@ -445,11 +452,12 @@ class _Parser(Checks):
             self.integer(f"{at}.verification.timeoutSeconds", check.get("timeoutSeconds"), 300,
                          10, 3600))
         notify = self.notify(f"{at}.notify", doc.get("notify"))
+        objectives = parse_objectives(self, f"{at}.objectives", doc.get("objectives"))
         if not isinstance(name, str) or not isinstance(description, str) or schedule is None \
                 or selection is None or point is None or sandbox is None:
             return None
         return DrillPlan(name, schedule, selection, sandbox, description, point, max_parallel,
-                         budget, keep_failed is True, expiry, verification, notify)
+                         budget, keep_failed is True, expiry, verification, notify, objectives)
 
     def selection(self, at: str, value: Any) -> Selection | None:
         doc = self.obj(at, value, _SELECTION, required=True)

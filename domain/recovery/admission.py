@@ -13,7 +13,7 @@ disks for attaching. Nothing protected: the run is ignored, with the reason.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -100,6 +100,8 @@ class Resolution(Record):
     # Instead of `requests`: the VM's disks restored together, then one VM change (a whole-VM
     # restore: restoreDataDisksAndAttach, which replaces every protected data disk in place).
     vm_request: VmRestoreRequest | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    # The VM's tags, for the policy's per-tag objectives (a deleted disk has none to read)
+    tags: dict[str, str] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> Resolution:
@@ -109,6 +111,11 @@ def resolve(policy: Policy, signal: Signal, run: str, azure: RecoveryReader) -> 
     vm = azure.get_vm(signal.resource_id)
     if vm is None:
         return Resolution(ignored=f"virtual machine {signal.resource_id} does not exist")
+    return replace(_vm_action(action, signal, run, vm, azure), tags=dict(vm.tags))
+
+
+def _vm_action(action: str, signal: Signal, run: str, vm: Vm,
+               azure: RecoveryReader) -> Resolution:
     before = {"before": signal.occurred}  # the newest point before things went wrong
     rg = ResourceId.parse(vm.id).resource_group_id
     if action == "restoreOsDiskAndSwap":

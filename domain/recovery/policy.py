@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol
 
 from domain.document import Checks, InvalidDocument, load
 from domain.errors import FieldError
+from domain.objectives import ObjectiveRules, parse_objectives
 from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.request import CACHING, DISK, VM
 from domain.restore.request import Attach as AttachTo  # the same three fields as a request's attach
@@ -41,7 +42,7 @@ _CONDITIONAL = (("alertRules", (), ALERT_EVENT), ("severities", SEVERITIES, ALER
                 ("monitorConditions", MONITOR_CONDITIONS, ALERT_EVENT),
                 ("availabilityStates", AVAILABILITY_STATES, HEALTH_EVENT))
 _TOP = {"version", "maxConcurrentRecoveries", "policies"}
-_POLICY = {"name", "description", "match", "action", "approval", "limits"}
+_POLICY = {"name", "description", "match", "action", "approval", "limits", "objectives"}
 _MATCH = {"eventTypes", "resourceTypes", "resourceGroups", "tags", "alertRules", "severities",
           "monitorConditions", "availabilityStates"}
 
@@ -106,6 +107,8 @@ class Policy:
     action: Action
     approval: Approval = Approval()
     limits: Limits = Limits()
+    # RTO/RPO a run's outcome is judged against (domain/objectives.py); empty: none
+    objectives: ObjectiveRules = field(default_factory=ObjectiveRules)
 
     def to_dict(self) -> dict[str, Any]:
         m = self.match
@@ -120,12 +123,16 @@ class Policy:
         action: dict[str, Any] = {"type": self.action.type}
         if (a := self.action.attach_to) is not None:
             action["attachTo"] = {"vmId": a.vm_id, "lun": a.lun, "caching": a.caching}
-        return {"name": self.name, "description": self.description, "match": match,
-                "action": action,
-                "approval": {"required": self.approval.required,
-                             "timeoutMinutes": self.approval.timeout_minutes},
-                "limits": {"runsPerResourcePerHour": self.limits.runs_per_resource_per_hour,
-                           "cooldownMinutes": self.limits.cooldown_minutes}}
+        doc: dict[str, Any] = {
+            "name": self.name, "description": self.description, "match": match,
+            "action": action,
+            "approval": {"required": self.approval.required,
+                         "timeoutMinutes": self.approval.timeout_minutes},
+            "limits": {"runsPerResourcePerHour": self.limits.runs_per_resource_per_hour,
+                       "cooldownMinutes": self.limits.cooldown_minutes}}
+        if not self.objectives.empty:
+            doc["objectives"] = self.objectives.to_document()
+        return doc
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Policy:
@@ -288,10 +295,11 @@ class _Parser(Checks):
                                     limits.get("runsPerResourcePerHour"), 1, 1, 60),
                        self.integer(f"{at}.limits.cooldownMinutes", limits.get("cooldownMinutes"),
                                     60, 0, 1440))
+        objectives = parse_objectives(self, f"{at}.objectives", doc.get("objectives"))
         if match is None or action is None or not isinstance(name, str) or \
                 not isinstance(description, str):
             return None
-        return Policy(name, description, match, action, approve, limit)
+        return Policy(name, description, match, action, approve, limit, objectives)
 
     def match(self, at: str, value: Any) -> Match | None:
         if not isinstance(value, dict):

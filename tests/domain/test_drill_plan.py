@@ -26,6 +26,7 @@ from domain.drills.drill_plan import (
 )
 from domain.errors import RestoreError
 from domain.model import RecoveryPoint
+from domain.objectives import Objectives
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "drill-plans.example.json"
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -97,6 +98,9 @@ def test_the_example_file_loads_with_its_two_plans():
     assert all(d.startswith(f"/subscriptions/{SUB}/") for d in weekly.selection.include)
     assert plans.plan("weekly-random-sql") is weekly and plans.plan("Nightly-Prod") is nightly
     assert plans.plan("monthly") is None
+    assert nightly.objectives.for_tags({"tier": "gold"}) == Objectives(30, 4.0)
+    assert nightly.objectives.for_tags({}) == Objectives(120, 26.0)
+    assert weekly.objectives.for_tags({"tier": "gold"}) == Objectives(240, None)
 
 
 def test_plans_round_trip_through_to_dict_and_back_into_a_file():

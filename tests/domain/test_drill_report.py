@@ -1,12 +1,25 @@
-"""The restore-drill report: percentiles, figures, trend, ordering, validation, HTML and log."""
+"""The restore-drill report: percentiles, figures, verdicts against objectives, trend, ordering,
+validation, HTML and log."""
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from activities.report_page import human_duration, render_html
-from domain.drills.drill_report import SCHEMA, build_report, percentile, summary_log
+from domain.drills.drill_report import (
+    SCHEMA,
+    Measured,
+    build_report,
+    direction,
+    newest_at,
+    outcome_summary,
+    percentile,
+    summary_log,
+)
+from domain.model import RecoveryPoint
+from domain.objectives import ObjectiveRules, Objectives, TagObjectives
 
 SUB = "00000000-0000-0000-0000-000000000001"
 STARTED, FINISHED = "2026-03-01T10:00:00Z", "2026-03-01T10:30:15+00:00"
@@ -80,7 +93,16 @@ def test_summary_figures_of_a_hand_made_drill():
         "successRate": 0.75,  # the skipped disk is not an attempt
         "recoveryP50": 200.0, "recoveryP95": 380.0,
         "recoveryMax": 400.0,  # over passed disks only: the failed disk's 50 s is not counted
-        "oldestPointAgeHours": 24.0, "newestPointAgeHours": 1.0}
+        "oldestPointAgeHours": 24.0, "newestPointAgeHours": 1.0,
+        # no objectives: every disk of the plan is judged, and unknown
+        "objectives": {"met": 0, "missed": 0, "unknown": 5,
+                       "rto": {"met": 0, "missed": 0, "unknown": 5},
+                       "rpo": {"met": 0, "missed": 0, "unknown": 5}},
+        "diskResults": [{"diskId": disk_id(n), "verdict": v, "rto": "unknown", "rpo": "unknown",
+                         "recoverySeconds": t}
+                        for n, v, t in (("d", "failed", 50.0), ("skip", "skipped", None),
+                                        ("a", "passed", 100.0), ("b", "passed", 200.0),
+                                        ("c", "passed", 400.0))]}
     json.dumps(doc)  # the report is plain JSON
 
 
@@ -112,7 +134,7 @@ def test_trend_is_sorted_by_start_and_ends_with_this_drill():
     assert [t["drillId"] for t in trend] == ["drill-1", "drill-2", "drill-3", "drill-now"]
     assert trend[1] == {"drillId": "drill-2", "started": "2026-02-20T10:00:00Z",
                         "successRate": 0.5, "recoveryP50": 200.0, "recoveryP95": 300.0,
-                        "disks": 4}
+                        "disks": 4, "objectives": None}  # a summary from before objectives
     assert trend[-1]["successRate"] == 0.75 and trend[-1]["recoveryP95"] == 380.0
 
 
@@ -151,6 +173,135 @@ def test_a_result_without_a_disk_id_or_a_bad_previous_start_is_rejected():
         report(previous=[prior(1, 1), prior(2, 2) | {"started": None}])
 
 
+# ---- objectives ---------------------------------------------------------------------------------
+RULES = ObjectiveRules(Objectives(5, 6.0), [TagObjectives("tier", "gold", Objectives(2, None))])
+
+
+def measured(newest: str | None, tags=None, problem=None) -> Measured:
+    point = None if newest is None else RecoveryPoint(f"rp-{newest}", newest)
+    return Measured(tags or {}, point, problem)
+
+
+RES_JUDGED = [
+    result("a", seconds=100.0),
+    result("b", seconds=200.0),
+    result("c", seconds=400.0),
+    result("d", "failed", seconds=50.0, reason="size mismatch"),
+    result("skip", "skipped", seconds=None, point=None, reason="10 restores in the last 24 h"),
+    result("out", "skipped", seconds=None, point=None, reason="excluded by the plan",
+           backupInstanceId=None),
+]
+JUDGED = {"objectives": RULES, "measured": {
+    disk_id("a").lower(): measured("2026-03-01T08:00:00Z"),
+    disk_id("b").lower(): measured("2026-03-01T03:00:00+00:00", tags={"TIER": "gold"}),
+    disk_id("c").lower(): measured(None, problem="its recovery points could not be read: 429"),
+    disk_id("d").lower(): measured(None),
+    disk_id("skip").lower(): measured("2026-03-01T09:00:00Z")}}
+
+
+def by_name(doc) -> dict:
+    return {d["diskId"].rsplit("/", 1)[1]: d for d in doc["disks"]}
+
+
+def test_each_disk_of_the_plan_gets_rto_and_rpo_verdicts_against_its_objectives():
+    disks = by_name(report(RES_JUDGED, **JUDGED))
+    a, b, c, d, skip = (disks[n] for n in ("a", "b", "c", "d", "skip"))
+    assert (a["rto"], a["rpo"]) == ({"objective": "rto", "verdict": "met", "target": 5,
+                                     "actual": 1.7},
+                                    {"objective": "rpo", "verdict": "met", "target": 6.0,
+                                     "actual": 2.0})
+    assert a["objectives"] == {"rtoMinutes": 5, "rpoHours": 6.0}
+    assert a["newestRecoveryPoint"] == {"id": "rp-2026-03-01T08:00:00Z",
+                                        "time": "2026-03-01T08:00:00Z"}
+    assert a["newestPointAgeHours"] == 2.0 and a["recoveryPointAgeHours"] == 6.0  # both shown
+    # b's tag overrides the RTO (names case-insensitive) and keeps the plan's RPO
+    assert b["objectives"] == {"rtoMinutes": 2, "rpoHours": 6.0}
+    assert (b["rto"]["verdict"], b["rto"]["actual"], b["rpo"]["verdict"], b["rpo"]["actual"]) \
+        == ("missed", 3.3, "missed", 7.0)
+    # points that could not be read: the RPO is unknown and the report says why
+    assert c["rto"]["verdict"] == "missed" and c["rpo"] == {"objective": "rpo",
+                                                            "verdict": "unknown", "target": 6.0}
+    assert c["objectivesProblem"].endswith("429") and "objectivesProblem" not in a
+    # a failed disk missed its RTO however fast it failed; no point at all misses the RPO
+    assert d["rto"] == {"objective": "rto", "verdict": "missed", "target": 5, "actual": 0.8}
+    assert d["rpo"] == {"objective": "rpo", "verdict": "missed", "target": 6.0}
+    assert d["newestRecoveryPoint"] is None
+    # skipped after selection: not restored (RTO unknown), but its newest point is judged
+    assert skip["rto"] == {"objective": "rto", "verdict": "unknown", "target": 5}
+    assert skip["rpo"]["verdict"] == "met" and skip["objectiveVerdict"] == "unknown"
+    assert [disks[n]["objectiveVerdict"] for n in ("a", "b", "c", "d")] == \
+        ["met", "missed", "missed", "missed"]
+    # a disk the plan left out is not the plan's: no verdicts
+    assert not {"rto", "rpo", "objectives", "history"} & set(disks["out"])
+
+
+def test_the_summary_totals_the_verdicts_and_the_outcome_leaves_the_per_disk_results_out():
+    summary = report(RES_JUDGED, **JUDGED)["summary"]
+    assert summary["objectives"] == {"met": 1, "missed": 3, "unknown": 1,
+                                     "rto": {"met": 1, "missed": 3, "unknown": 1},
+                                     "rpo": {"met": 2, "missed": 2, "unknown": 1}}
+    assert len(summary["diskResults"]) == 5
+    public = outcome_summary(summary)
+    assert "diskResults" not in public and public["objectives"] == summary["objectives"]
+    assert "diskResults" in summary  # not changed in place
+
+
+def test_a_disk_without_measures_has_an_unknown_rpo_and_its_rto_still_judged():
+    disks = by_name(report([result("a", seconds=400.0)], objectives=RULES))
+    assert disks["a"]["rto"]["verdict"] == "missed"
+    assert disks["a"]["rpo"] == {"objective": "rpo", "verdict": "unknown", "target": 6.0}
+
+
+def test_the_newest_point_is_the_newest_that_existed_when_the_drill_started():
+    start = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    points = [RecoveryPoint("p1", "2026-03-01T04:00:00Z"),
+              RecoveryPoint("p3", "2026-03-01T10:05:00Z"),  # taken during the drill
+              RecoveryPoint("p2", "2026-03-01T09:59:00+00:00"),
+              RecoveryPoint("p0", "2026-02-28T22:00:00")]  # naive: UTC
+    assert newest_at(points, start).id == "p2"
+    assert newest_at(points[1:2], start) is None and newest_at([], start) is None
+
+
+def test_direction_compares_with_the_median_of_the_last_five():
+    assert direction(130.0, [100.0, 100.0, 500.0])["direction"] == "rising"  # median 100
+    assert direction(120.0, [100.0])["direction"] == "steady"  # +20 % is still steady
+    assert direction(79.0, [100.0])["direction"] == "falling"
+    assert direction(100.0, [1000.0, 1000.0, 90.0, 100.0, 110.0, 100.0, 100.0]) == {
+        "direction": "steady", "latest": 100.0, "baseline": 100.0, "change": 0.0}
+    assert direction(None, [1.0])["direction"] == direction(5.0, [])["direction"] == "unknown"
+
+
+def test_the_trend_across_two_drills_of_a_plan_carries_each_disks_verdicts():
+    first = report(RES_JUDGED, **JUDGED, drill_id="drill-1", started="2026-02-28T10:00:00Z",
+                   finished="2026-02-28T10:30:00Z")
+    later = [result("a", seconds=160.0), result("b", seconds=210.0),
+             result("d", seconds=60.0)]
+    second = report(later, previous=[first["summary"]], **JUDGED)
+    disks = by_name(second)
+    assert [(h["drillId"], h["rto"], h["rpo"]) for h in disks["a"]["history"]] == \
+        [("drill-1", "met", "met"), ("drill-now", "met", "met")]
+    assert disks["a"]["recoveryTrend"] == {"direction": "rising", "latest": 160.0,
+                                           "baseline": 100.0, "change": 0.6}
+    assert disks["b"]["recoveryTrend"]["direction"] == "steady"
+    # d failed before: no earlier restore time to compare; its verdicts are there all the same
+    assert disks["d"]["recoveryTrend"]["direction"] == "unknown"
+    assert [h["verdict"] for h in disks["d"]["history"]] == ["failed", "passed"]
+    assert [t["objectives"] for t in second["trend"]] == [
+        {"met": 1, "missed": 3, "unknown": 1}, {"met": 1, "missed": 2, "unknown": 0}]
+    assert second["recoveryP95Trend"]["direction"] == "falling"  # 380 s, then 205 s
+    assert second["recoveryP95Trend"]["baseline"] == 380.0
+
+
+def test_a_disks_history_keeps_its_last_ten_drills():
+    previous = [report([result("a", seconds=100.0 + n)], drill_id=f"drill-{n:02d}",
+                       started=f"2026-02-{n + 1:02d}T10:00:00Z",
+                       finished=f"2026-02-{n + 1:02d}T11:00:00Z")["summary"]
+                for n in range(12)]
+    disks = by_name(report([result("a", seconds=100.0)], previous=previous))
+    assert [h["drillId"] for h in disks["a"]["history"]] == \
+        [f"drill-{n:02d}" for n in range(3, 12)] + ["drill-now"]
+
+
 # ---- HTML ---------------------------------------------------------------------------------------
 def page(**kw) -> str:
     return render_html(report(previous=[prior(1, 10), prior(2, 20, rate=None)], **kw))
@@ -159,7 +310,7 @@ def page(**kw) -> str:
 def test_the_page_is_one_complete_self_contained_document():
     text = page()
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
-    assert text.count("<svg") == 2 and text.count("</svg>") == 2
+    assert text.count("<svg") == 3 and text.count("</svg>") == 3
     assert "<style>" in text
     for banned in ("http://", "https://", "src=", "href=", "<script", "<link", "@import"):
         assert banned not in text, banned
@@ -223,4 +374,42 @@ def test_summary_log_is_one_flat_record():
     assert log == {"event": "RestoreDrillCompleted", "drillId": "drill-now", "plan": "nightly",
                    "disks": 6, "passed": 3, "failed": 2, "skipped": 1, "successRate": 0.6,
                    "recoveryP50": 200.0, "recoveryP95": 380.0, "durationSeconds": 1815.0,
-                   "failedDisks": "d,e"}
+                   "failedDisks": "d,e", "objectivesMet": 0, "objectivesMissed": 0,
+                   "objectivesUnknown": 6, "rtoMet": 0, "rtoMissed": 0, "rtoUnknown": 6,
+                   "rpoMet": 0, "rpoMissed": 0, "rpoUnknown": 6, "recoveryP95Trend": "unknown",
+                   "missedObjectiveDisks": ""}
+    judged = summary_log(report(RES_JUDGED, **JUDGED))
+    assert {k: judged[k] for k in judged if k.startswith(("objectives", "rto", "rpo"))} == {
+        "objectivesMet": 1, "objectivesMissed": 3, "objectivesUnknown": 1,
+        "rtoMet": 1, "rtoMissed": 3, "rtoUnknown": 1, "rpoMet": 2, "rpoMissed": 2,
+        "rpoUnknown": 1}
+    assert judged["missedObjectiveDisks"] == "d,b,c"  # in the report's order: failed first
+
+
+def test_the_page_shows_each_disks_verdicts_totals_and_history():
+    first = report(RES_JUDGED, **JUDGED, drill_id="drill-1", started="2026-02-28T10:00:00Z",
+                   finished="2026-02-28T10:30:00Z")
+    text = render_html(report(RES_JUDGED, previous=[first["summary"]], **JUDGED))
+    assert "<dt>Objectives met / missed / unknown (disks)</dt><dd>1 / 3 / 1</dd>" in text
+    assert "<dt>RTO met / missed / unknown</dt><dd>1 / 3 / 1</dd>" in text
+    assert "<dt>RPO met / missed / unknown</dt><dd>2 / 2 / 1</dd>" in text
+    row = re.search(r'<tr class="v-missed"><td title="[^"]+/disks/b">b</td>(.*?)</tr>', text)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    assert cells[:8] == ["missed", "\u2264 2 min", "3 min 20 s", "missed", "\u2264 6 h",
+                         "7.0 h", "6.0 h", "missed"]
+    assert "its recovery points could not be read: 429" in text
+    row = re.search(r'<tr class="v-missed"><td title="[^"]+/disks/d">d</td>(.*?)</tr>', text)
+    assert row is not None and re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))[5] == "none"
+    # five judged disks, two drills each: ten squares, the missed ones red
+    squares = re.findall(r'<rect class="verdict" data-verdict="(\w+)"[^>]*fill="([^"]+)"', text)
+    assert len(squares) == 10
+    assert {f for v, f in squares if v == "missed"} == {"#c62828"}
+    assert sum(v == "missed" for v, _ in squares) == 6
+    assert "out" not in re.findall(r">(\w+)</text>", text)  # the excluded disk has no row
+
+
+def test_a_page_without_objectives_says_so():
+    text = render_html(report([result("out", "skipped", seconds=None, point=None,
+                                      backupInstanceId=None)]))
+    assert text.count("No disk of the plan was judged against objectives.") == 2

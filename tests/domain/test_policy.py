@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from domain.errors import RestoreError
+from domain.objectives import Objectives
 from domain.recovery.policy import (
     ACTIONS,
     SCHEMA_VERSION,
@@ -86,6 +87,8 @@ def test_the_example_file_loads_with_its_three_policies():
     assert swap.match.tags == {"recovery": "auto"}
     assert data.match.alert_rules == ("vm-data-corruption",)
     assert data.match.severities == ("Sev0", "Sev1") and data.approval.timeout_minutes == 120
+    assert disk.objectives.for_tags(None) == Objectives(30, 26.0) and swap.objectives.empty
+    assert data.objectives.for_tags({"TIER": "gold"}) == Objectives(90, 4.0)
 
 
 def test_policies_round_trip_through_to_dict_and_back_into_a_file():

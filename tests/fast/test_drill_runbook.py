@@ -5,11 +5,13 @@ through the app's ReportStore, drilled points in the real Ledger over an in-memo
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from harness import estate
+from harness.engine import START
 
 import settings as app_settings
 from domain import errors
@@ -214,3 +216,101 @@ def test_a_role_sweep_that_cannot_revoke_reports_it_and_tries_again_next_time(h,
     [item] = out["report"]
     assert item["revoked"] is False and "AzureUnavailable" in item["error"]
     assert h.gateway.assignments[left.lower()].deleted is None
+
+
+# ---- objectives -----------------------------------------------------------------------------
+OBJECTIVES = {"rtoMinutes": 60, "rpoHours": 26, "byTag": [
+    {"tag": "role", "value": "db", "rtoMinutes": 1},  # no restore here takes under a minute
+    {"tag": "tier", "value": "gold", "rpoHours": 0.25}]}  # the 02:00 point is 30 min old
+
+
+def tag(h, disk: str, **tags: str) -> None:
+    source = h.gateway.disks[disk.lower()]
+    h.gateway.disks[disk.lower()] = replace(source, tags={**source.tags, **tags})
+
+
+def test_a_drill_report_carries_verdicts_against_the_plans_objectives_and_totals(h):
+    tag(h, estate.DATA1, role="db")
+    tag(h, estate.DATA0, tier="gold")
+    out = drill(h, plan(objectives=OBJECTIVES))
+    assert out["summary"]["passed"] == 3
+    report = h.reports.report("nightly", out["id"])
+    disks = {d["diskId"]: d for d in report["disks"]}
+    os_disk, data0, data1 = disks[estate.OS_DISK], disks[estate.DATA0], disks[estate.DATA1]
+    for disk in (os_disk, data0, data1):  # the newest point when the drill started: 02:00
+        assert disk["newestPointAgeHours"] == 0.5 == disk["rpo"]["actual"]
+        assert disk["rto"]["actual"] == round(disk["recoverySeconds"] / 60, 1) > 1
+    assert [os_disk["rto"]["verdict"], os_disk["rpo"]["verdict"]] == ["met", "met"]
+    assert data0["objectives"] == {"rtoMinutes": 60, "rpoHours": 0.25}
+    assert [data0["rto"]["verdict"], data0["rpo"]["verdict"]] == ["met", "missed"]
+    assert data1["objectives"] == {"rtoMinutes": 1, "rpoHours": 26.0}
+    assert [data1["rto"]["verdict"], data1["rpo"]["verdict"]] == ["missed", "met"]
+    totals = {"met": 1, "missed": 2, "unknown": 0, "rto": {"met": 2, "missed": 1, "unknown": 0},
+              "rpo": {"met": 2, "missed": 1, "unknown": 0}}
+    assert report["summary"]["objectives"] == out["summary"]["objectives"] == totals
+    assert "diskResults" not in out["summary"]  # the outcome stays small; the blob keeps them
+    html = h.reports.blobs[f"nightly/{out['id']}.html"].decode()
+    assert "<dd>1 / 2 / 0</dd>" in html and html.count('<td class="v-missed">missed</td>') == 2
+    # read for the verdicts when the report was written: each disk's points, and its tags
+    assert report_reads(h, report) == ["get_disk"] * 3 + ["list_recovery_points"] * 3
+    # the catalog's last drill of each disk, in the ledger
+    last = h.ledger.last_drills()
+    assert set(last) == {d.lower() for d in (estate.OS_DISK, estate.DATA0, estate.DATA1)}
+    assert last[estate.DATA1.lower()] == {
+        "drillId": out["id"], "at": report["started"], "verdict": "passed",
+        "rto": data1["rto"], "rpo": data1["rpo"]}
+
+
+def test_the_trend_across_two_drills_of_one_plan_shows_each_disks_verdicts(h):
+    first = drill(h, plan(objectives=OBJECTIVES, selection=ONLY_DATA0))
+    h.clock += timedelta(days=1)  # tomorrow's drill; no backup since: the point is a day older
+    h.gateway.durations["restoreJob"] = 3 * h.gateway.durations["restoreJob"]
+    second = drill(h, plan(objectives=OBJECTIVES, selection=ONLY_DATA0))
+    report = h.reports.report("nightly", second["id"])
+    [disk] = [d for d in report["disks"] if d["diskId"] == estate.DATA0]
+    assert [(e["drillId"], e["rpo"]) for e in disk["history"]] == \
+        [(first["id"], "met"), (second["id"], "met")]
+    newest = START.replace(hour=2, minute=0)  # no backup since the first drill
+    age = (datetime.fromisoformat(report["started"]) - newest).total_seconds() / 3600
+    assert 24.5 < age < 26 and disk["rpo"]["actual"] == round(age, 2)  # 26 h allowed
+    assert disk["recoveryTrend"]["direction"] == "rising"
+    assert report["recoveryP95Trend"]["direction"] == "rising"
+    assert [t["objectives"] for t in report["trend"]] == [
+        {"met": 1, "missed": 0, "unknown": 0}] * 2
+    assert h.ledger.last_drills()[estate.DATA0.lower()]["drillId"] == second["id"]
+    html = h.reports.blobs[f"nightly/{second['id']}.html"].decode()
+    assert html.count('<rect class="verdict" data-verdict="met"') == 2
+
+
+def report_reads(h, report: dict[str, Any]) -> list[str]:
+    """The reads of points and disks made when the report was written (the drill's last step,
+    at the same instant as the revocations before it, which read neither)."""
+    end = datetime.fromisoformat(report["finished"])
+    return sorted(c.method for c in h.gateway.calls
+                  if c.at >= end and c.method in ("get_disk", "list_recovery_points"))
+
+
+def test_a_plan_without_objectives_reads_nothing_more_and_judges_nothing(h):
+    out = drill(h, plan())
+    report = h.reports.report("nightly", out["id"])
+    assert report_reads(h, report) == []
+    assert {(d["rto"]["verdict"], d["rpo"]["verdict"]) for d in report["disks"]} == \
+        {("unknown", "unknown")}
+    assert report["summary"]["objectives"]["unknown"] == 3
+
+
+def test_a_disk_whose_points_cannot_be_read_for_its_rpo_is_unknown_and_the_report_written(h):
+    reads = iter([None] * 6)  # the selection's three and the restores' three pass; the rest fail
+    real = h.gateway.list_recovery_points
+
+    def flaky(backup_instance_id: str):
+        if next(reads, "fail") == "fail":
+            raise errors.RestoreError("throttled")
+        return real(backup_instance_id)
+    h.gateway.list_recovery_points = flaky
+    out = drill(h, plan(objectives=OBJECTIVES))
+    report = h.reports.report("nightly", out["id"])
+    assert {d["rpo"]["verdict"] for d in report["disks"]} == {"unknown"}
+    assert all(d["objectivesProblem"] == "its recovery points could not be read: throttled"
+               for d in report["disks"])
+    assert {d["rto"]["verdict"] for d in report["disks"]} == {"met"}  # still judged

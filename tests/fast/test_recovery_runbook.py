@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -272,3 +273,58 @@ def test_a_cancelled_recovery_starts_no_further_restore(h, recovery, restores):
     assert [r["outcome"] for r in out["restores"]] == ["Cancelled"]
     assert out["outcome"] == "Cancelled"
     assert len(h.gateway.called("start_restore")) == 0
+
+
+# ---- objectives ---------------------------------------------------------------------------------
+def test_a_recovery_outcome_is_judged_against_the_policys_objectives_for_the_vms_tags(h,
+                                                                                     recovery):
+    policy = unhealthy_vm("restoreDataDisksAndAttach")
+    policy["objectives"] = {"rtoMinutes": 600, "rpoHours": 0.25, "byTag": [
+        {"tag": "WORKLOAD", "value": "app01", "rtoMinutes": 1}]}  # the VM's tag: 1 minute
+    event = recovery.unavailable()
+    decision = recovery.admit(event, policy)
+    h.run()
+    out = h.output(decision.run_id)
+    assert out["outcome"] == "Succeeded", out.get("error")
+    occurred = datetime.fromisoformat(event["eventTime"].replace("Z", "+00:00"))
+    minutes = (h.instances[decision.run_id].updated - occurred).total_seconds() / 60
+    assert minutes > 1  # two restore jobs of minutes each, then the VM change
+    # the tag's RTO, the policy's RPO: the restored points (02:00) were 30 min old at 02:30
+    assert out["objectives"] == {
+        "objectives": {"rtoMinutes": 1, "rpoHours": 0.25},
+        "rto": {"objective": "rto", "verdict": "missed", "target": 1,
+                "actual": round(minutes, 1)},
+        "rpo": {"objective": "rpo", "verdict": "missed", "target": 0.25, "actual": 0.5}}
+
+
+def test_a_deleted_disks_recovery_meets_the_policys_objectives_and_none_are_judged_without(
+        h, recovery):
+    protect_extra_disk(h)
+    del h.gateway.disks[DATA2.lower()]
+    policy = deleted_disks() | {"objectives": {"rtoMinutes": 120, "rpoHours": 26}}
+    out = _recover(h, recovery, recovery.deletion(DATA2), policy)
+    assert out["outcome"] == "Succeeded", out.get("error")
+    assert (out["objectives"]["rto"]["verdict"], out["objectives"]["rpo"]) == \
+        ("met", {"objective": "rpo", "verdict": "met", "target": 26.0, "actual": 0.5})
+    h.gateway.add_disk(Disk(DATA2, estate.LOCATION, 128, "Premium_LRS", state="Unattached"))
+    h.clock += timedelta(hours=2)  # past the policy's cooldown
+    del h.gateway.disks[DATA2.lower()]
+    assert "objectives" not in _recover(h, recovery, recovery.deletion(DATA2), deleted_disks())
+
+
+def test_a_failed_recovery_missed_its_rto(h, recovery):
+    h.gateway.fail_job("UserErrorDiskCreationFailed")
+    policy = unhealthy_vm("restoreDataDisksAndAttach") | {"objectives": {"rtoMinutes": 600}}
+    out = _recover(h, recovery, recovery.unavailable(), policy)
+    assert out["outcome"] == "Failed"
+    assert out["objectives"]["rto"]["verdict"] == "missed"
+    assert sorted(r["outcome"] for r in out["restores"]) == ["Failed", "Succeeded"]
+    # no RPO objective: unknown, with the age of the point the restore that succeeded took
+    assert out["objectives"]["rpo"] == {"objective": "rpo", "verdict": "unknown", "actual": 0.5}
+
+
+def _recover(h, recovery: Recovery, event: dict[str, Any], policy: dict[str, Any]):
+    decision = recovery.admit(event, policy)
+    assert decision.disposition == STARTED, decision
+    h.run()
+    return h.output(decision.run_id)

@@ -4,15 +4,18 @@ reports in a real Azurite blob container, notices on a real Azurite queue."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from azure.data.tables import TableClient
 from bench.drill_scale import drill_at_scale
 
 from domain.drills.drill_report import percentile
+from gateway.ledger import Ledger
 
 SUB = "6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6"
 RG = f"/subscriptions/{SUB}/resourceGroups"
@@ -36,8 +39,11 @@ def sandbox_disks(env: Any) -> list[str]:
             if r["id"].lower().startswith(SANDBOX.lower() + "/providers/microsoft.compute/disks/")]
 
 
+OBJECTIVES = {"rtoMinutes": 600, "rpoHours": 26}  # daily points at 02:00: under 24 h old
+
+
 def test_a_drill_over_the_demo_scenario_reports_correct_figures_and_leaves_nothing(drill_env):
-    d = drill_env(plans())
+    d = drill_env(plans(objectives=OBJECTIVES))
     view = d.run("nightly")
     assert view["outcome"] is None and view["runtimeStatus"] == "Completed", view
     summary = view["summary"]
@@ -66,8 +72,23 @@ def test_a_drill_over_the_demo_scenario_reports_correct_figures_and_leaves_nothi
     assert next(c for c in cmk["checks"] if c["name"] == "encryptionSet")["actual"]  # CMK kept
     assert report["observedParallel"] <= 2
 
+    # objective verdicts, from what the report measured and what Azure (azsim) holds
+    for disk in report["disks"]:
+        assert disk["rto"] == {"objective": "rto", "verdict": "met", "target": 600,
+                               "actual": round(disk["recoverySeconds"] / 60, 1)}
+        # a "latest" plan restored the newest point: the RPO's point is the restored one
+        assert disk["newestRecoveryPoint"]["id"] == disk["recoveryPointId"]
+        assert disk["rpo"]["verdict"] == "met" and disk["rpo"]["target"] == 26.0
+        assert 0 <= disk["rpo"]["actual"] < 24
+        assert abs(disk["rpo"]["actual"] - disk["recoveryPointAgeHours"]) <= 0.06
+    assert summary["objectives"] == {"met": 3, "missed": 0, "unknown": 0,
+                                     "rto": {"met": 3, "missed": 0, "unknown": 0},
+                                     "rpo": {"met": 3, "missed": 0, "unknown": 0}}
+
     html = d.blob(f"nightly/{view['id']}.html")
-    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 2
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 3
+    assert "<dt>Objectives met / missed / unknown (disks)</dt><dd>3 / 0 / 0</dd>" in html
+    assert html.count('<td class="v-met">met</td>') == 6  # RTO and RPO of three disks
     assert len(re.findall(r'<rect class="bar"', html)) == 3
     assert "src=" not in html and "https://" not in html  # self-contained
 
@@ -76,8 +97,18 @@ def test_a_drill_over_the_demo_scenario_reports_correct_figures_and_leaves_nothi
     assert d.queue_messages(d.plan_queue) == []  # nothing failed, nobody notified
 
     second = d.run("nightly")  # the trend carries the earlier drill
-    trend = json.loads(d.blob(f"nightly/{second['id']}.json"))["trend"]
-    assert [t["drillId"] for t in trend] == [view["id"], second["id"]]
+    later = json.loads(d.blob(f"nightly/{second['id']}.json"))
+    assert [t["drillId"] for t in later["trend"]] == [view["id"], second["id"]]
+    assert [t["objectives"] for t in later["trend"]] == [{"met": 3, "missed": 0, "unknown": 0}] * 2
+    for disk in later["disks"]:  # each disk's verdicts in both drills
+        assert [(h["drillId"], h["rto"], h["rpo"]) for h in disk["history"]] == \
+            [(view["id"], "met", "met"), (second["id"], "met", "met")]
+    # the catalog's last drill of each disk, in the app's ledger table
+    last = Ledger(TableClient.from_connection_string(
+        d.connection, os.environ["RECOVERY_LEDGER_TABLE"],
+        connection_verify=d.ca_bundle)).last_drills()
+    assert {k: (v["drillId"], v["verdict"], v["rto"]["verdict"]) for k, v in last.items()} == \
+        {x["diskId"].lower(): (second["id"], "passed", "met") for x in later["disks"]}
 
 
 def test_a_bad_recovery_point_is_a_failed_verdict_with_its_reason_and_a_notice(drill_env):
@@ -85,7 +116,7 @@ def test_a_bad_recovery_point_is_a_failed_verdict_with_its_reason_and_a_notice(d
         for bi in scenario["backupVaults"][0]["backupInstances"]:
             if bi["disk"].endswith("/vm-app01-data0"):
                 bi["recoveryPoints"]["deletedSnapshots"] = [0]  # the latest point's snapshot
-    d = drill_env(plans(keepFailed=True), bad_latest_point)
+    d = drill_env(plans(keepFailed=True, objectives=OBJECTIVES), bad_latest_point)
     view = d.run("nightly")
     summary = view["summary"]
     assert (summary["passed"], summary["failed"]) == (2, 1), summary
@@ -94,8 +125,11 @@ def test_a_bad_recovery_point_is_a_failed_verdict_with_its_reason_and_a_notice(d
     assert failed["verdict"] == "failed" and failed["diskId"].endswith("/vm-app01-data0")
     assert failed["reason"].startswith("SnapshotNotFound"), failed["reason"]
     assert failed["restoredDiskId"] is None and failed["kept"] is False  # nothing was created
+    # no usable disk: the RTO is missed, however fast the restore failed; the point exists
+    assert failed["rto"]["verdict"] == "missed" and failed["rpo"]["verdict"] == "met"
+    assert summary["objectives"]["missed"] == 1 and summary["objectives"]["met"] == 2
     html = d.blob(f"nightly/{view['id']}.html")
-    assert "SnapshotNotFound" in html
+    assert "SnapshotNotFound" in html and '<td class="v-missed">missed</td>' in html
     (notice,) = d.queue_messages(d.plan_queue)
     assert notice["event"] == "RestoreDrillFailed" and notice["drillId"] == view["id"]
     assert notice["failed"][0]["diskId"].endswith("/vm-app01-data0")

@@ -19,13 +19,14 @@ DELETE_TYPES = ["Microsoft.Resources.ResourceDeleteSuccess",
                 "Microsoft.ResourceNotifications.Resources.Deleted"]
 
 
-def deleted_disk_policies(p: Any) -> dict[str, Any]:
+def deleted_disk_policies(p: Any, **extra: Any) -> dict[str, Any]:
     return {"version": 1, "maxConcurrentRecoveries": 3, "policies": [{
         "name": "deleted-disks", "description": "disks deleted in rg-app come back",
         "match": {"eventTypes": DELETE_TYPES, "resourceTypes": ["Microsoft.Compute/disks"],
                   "resourceGroups": [p.rg("rg-app")]},
         "action": {"type": "restoreDeletedDisk",
-                   "attachTo": {"vmId": p.vm_id(), "lun": 5, "caching": "ReadOnly"}}}]}
+                   "attachTo": {"vmId": p.vm_id(), "lun": 5, "caching": "ReadOnly"}},
+        **extra}]}
 
 
 def delete_disk(env: Any, disk: str) -> None:
@@ -57,7 +58,9 @@ def test_both_subscription_handshakes_are_answered(recovery_env, payloads):
 
 def test_a_deleted_protected_disk_comes_back_under_its_name_and_is_reattached(recovery_env,
                                                                             payloads):
-    r = recovery_env(deleted_disk_policies(payloads), payloads.protect_extra_disk)
+    r = recovery_env(deleted_disk_policies(payloads, objectives={"rtoMinutes": 600,
+                                                                 "rpoHours": 26}),
+                     payloads.protect_extra_disk)
     disk = payloads.disk_id("vm-app01-data2")
     delete_disk(r.env, disk)
     event = payloads.delete_event(disk)
@@ -80,6 +83,12 @@ def test_a_deleted_protected_disk_comes_back_under_its_name_and_is_reattached(re
     assert attached[5]["managedDisk"]["id"].lower() == disk.lower()
     assert attached[5]["caching"] == "ReadOnly"
     assert r.env.leftover_assignments() == set()
+    # judged against the policy's objectives: the signal to the run's end, the restored point's
+    # age at the signal (daily points at 02:00: under a day old)
+    judged = out["objectives"]
+    assert judged["objectives"] == {"rtoMinutes": 600, "rpoHours": 26.0}
+    assert judged["rto"]["verdict"] == "met" and 0 <= judged["rto"]["actual"] < 600
+    assert judged["rpo"]["verdict"] == "met" and 0 <= judged["rpo"]["actual"] < 24
 
     # Event Grid delivers at least once: the same event again starts nothing new.
     assert r.deliver([event]).status_code == 202
