@@ -368,18 +368,34 @@ def drill_report(console: Console, report: dict[str, Any], width: int | None = N
              f"{_opt(summary.get('recoveryP95'))}, max {_opt(summary.get('recoveryMax'))}"),
         Text(f"took {_opt(report.get('durationSeconds'))}, at most "
              f"{report.get('observedParallel')} at once (cap {report.get('maxParallel')})")]
+    if isinstance(objectives := summary.get("objectives"), dict):
+        lines.append(Text.assemble(
+            "objectives: ", (f"{objectives.get('met', 0)} met", "green"), ", ",
+            (f"{objectives.get('missed', 0)} missed", "red" if objectives.get("missed") else ""),
+            f", {objectives.get('unknown', 0)} unknown",
+            f"; p95 trend {report.get('recoveryP95Trend')}"
+            if report.get("recoveryP95Trend") else ""))
     for line in lines:
         console.print(table.crop(line, width), soft_wrap=True)
-    columns = [Column("DISK", 0), Column("RG", 3), Column("VERDICT", 0),
-               Column("RECOVERY", 1, justify="right"), Column("REASON", 2, flex=True,
-                                                             min_width=12, ideal_width=30)]
+    columns = [Column("DISK", 0), Column("RG", 4), Column("VERDICT", 0),
+               Column("RECOVERY", 1, justify="right"), Column("RTO", 2), Column("RPO", 2),
+               Column("REASON", 3, flex=True, min_width=12, ideal_width=30)]
     rows = []
     for disk in report.get("disks") or []:
         verdict = disk.get("verdict", "")
         rows.append([name(disk.get("diskId")), table.resource_group(disk.get("diskId")),
                      Text(verdict, style=VERDICT_STYLE.get(verdict, "")),
-                     _opt(disk.get("recoverySeconds")), disk.get("reason") or ""])
+                     _opt(disk.get("recoverySeconds")), _objective(disk.get("rto")),
+                     _objective(disk.get("rpo")), disk.get("reason") or ""])
     table.show(console, columns, rows, width)
+
+
+def _objective(verdict: Any) -> Text | str:
+    """A disk's verdict against one objective ("met", "missed"; "—" for none or unknown)."""
+    word = verdict.get("verdict") if isinstance(verdict, dict) else None
+    if word not in ("met", "missed"):
+        return "—"
+    return Text(str(word), style=VERDICT_STYLE[str(word)])
 
 
 def _opt(seconds: Any) -> str:

@@ -32,15 +32,20 @@ def drill_report(console: Console, report: dict[str, Any], width: int, now: Any)
 
 DRILL = {"drillId": "drill-nightly-sample-20261125T023000", "plan": "nightly-sample",
          "summary": {"passed": 2, "failed": 1, "skipped": 0, "successRate": 2 / 3,
-                     "recoveryP50": 312, "recoveryP95": 1320, "recoveryMax": 1410},
+                     "recoveryP50": 312, "recoveryP95": 1320, "recoveryMax": 1410,
+                     "objectives": {"met": 1, "missed": 2, "unknown": 0}},
+         "recoveryP95Trend": "rising",
          "durationSeconds": 1500, "observedParallel": 2, "maxParallel": 2,
-         "disks": [{"diskId": d["diskId"], "verdict": v, "recoverySeconds": s, "reason": r}
-                   for d, v, s, r in zip(catalog(), ("passed", "failed", "passed"),
-                                         (312, None, 1410),
-                                         ("", "the restore job failed: UserErrorSnapshot"
-                                              "ResourceGroupHasLock: the snapshot resource "
-                                              "group rg-snapshots has a delete lock", ""),
-                                         strict=False)]}
+         "disks": [{"diskId": d["diskId"], "verdict": v, "recoverySeconds": s, "reason": r,
+                    "rto": {"objective": "rto", "verdict": rto},
+                    "rpo": {"objective": "rpo", "verdict": "met"}}
+                   for d, v, s, r, rto in zip(catalog(), ("passed", "failed", "passed"),
+                                              (312, None, 1410),
+                                              ("", "the restore job failed: UserError"
+                                                   "SnapshotResourceGroupHasLock: the snapshot "
+                                                   "resource group rg-snapshots has a delete "
+                                                   "lock", ""),
+                                              ("met", "missed", "missed"), strict=False)]}
 
 TABLES: dict[str, tuple[Callable[..., None], Any]] = {
     "disks": (render.disks_table, catalog()),
@@ -174,3 +179,13 @@ def test_names_and_resource_groups_from_arm_ids() -> None:
     assert table.resource_group(disk["vaultId"].replace("resourceGroups", "RESOURCEGROUPS")) \
         == "rg-backup"
     assert table.name(None) == "" and table.resource_group("/subscriptions/s") == ""
+
+
+def test_a_drill_report_shows_each_disks_objective_verdicts_and_the_totals() -> None:
+    lines = printed(*TABLES["drill report"], 120)
+    assert any("objectives: 1 met, 2 missed, 0 unknown; p95 trend rising" in line
+               for line in lines), lines
+    rows = [line for line in lines if line.split() and line.split()[0] in
+            {d["diskId"].rsplit("/", 1)[-1] for d in DRILL["disks"]}]
+    assert [("met" in row, "missed" in row) for row in rows] == \
+        [(True, False), (True, True), (True, True)], rows
