@@ -5,6 +5,7 @@ import azure.functions as func
 
 from activities.registry import bp as activities
 from orchestrations.orchestrators import bp as orchestrations
+from triggers.catalog_routes import bp as catalog
 from triggers.drill_routes import bp as drills
 from triggers.events import bp as events
 from triggers.http import bp as http
@@ -13,5 +14,6 @@ from triggers.queue import bp as queue
 from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (orchestrations, activities, http, queue, events, drills, sweeper, openapi):
+for blueprint in (orchestrations, activities, http, queue, events, drills, sweeper, openapi,
+                  catalog):
     app.register_functions(blueprint)

@@ -93,12 +93,21 @@ class BackupInstance(Record):
     vault_principal_id: str  # the identity the vault uses for this instance
     cross_subscription_restore: str  # Enabled | Disabled | PermanentlyDisabled
     protection_state: str
+    # The catalog's (issue 18): the Backup policy's name (policyInfo.policyId's last segment).
+    policy_name: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @dataclass(frozen=True)
 class RecoveryPoint(Record):
     id: str
     time: str  # ISO-8601 UTC
+    # The catalog's (issue 18), None where Azure did not say: recoveryPointState (Completed,
+    # CompletedWithWarnings, Provisioning, ...), when the point expires, and its data store
+    # (OperationalStore for disks) and whether that store's copy is visible (not being deleted).
+    state: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    expiry_time: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    data_store: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    data_store_visible: bool | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,10 @@ class AzureControlPlane:
     def list_disks(self, resource_group_id: str) -> list[Disk]:
         return self._compute.list_disks(resource_group_id)
 
+    # ---- the catalog (issue 18) -------------------------------------------------------------
+    def list_disks_in_subscription(self, subscription_id: str) -> list[Disk]:
+        return self._compute.list_disks_in_subscription(subscription_id)
+
     def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
         return self._compute.start_tag_disk(disk_id, tags)
 

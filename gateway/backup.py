@@ -135,6 +135,7 @@ class Backup:
             or "Disabled",
             protection_state=text(props, "currentProtectionState")
             or text(props, "protectionStatus", "status") or "Unknown",
+            policy_name=_last_segment(text(props, "policyInfo", "policyId")),
         )
 
     def list_recovery_points(self, backup_instance_id: str) -> list[RecoveryPoint]:
@@ -149,7 +150,7 @@ class Backup:
                     when = parse_time(dig(rp, "properties", "recoveryPointTime"))
                     rp_id = text(rp, "properties", "recoveryPointId") or text(rp, "name")
                     if when is not None and rp_id:
-                        points.append((when, RecoveryPoint(id=rp_id, time=when.isoformat())))
+                        points.append((when, _point(rp, rp_id, when.isoformat())))
             except HttpResponseError as exc:
                 if is_not_found(exc):
                     raise errors.BackupInstanceNotFound(
@@ -328,3 +329,23 @@ def _restore_job(job: Any) -> RestoreJob:
         started=iso(dig(props, "startTime")),
         error_retryable=is_retryable(error),
     )
+
+
+def _last_segment(resource_id: str | None) -> str | None:
+    return resource_id.rstrip("/").rsplit("/", 1)[-1] or None if resource_id else None
+
+
+def _point(rp: dict[str, Any], rp_id: str, when: str) -> RecoveryPoint:
+    """A recovery point with what the catalog shows of it: its state, expiry and data store.
+    A disk's point has one store (OperationalStore, the snapshot); `visible` is False while
+    Backup deletes or moves that copy, absent in older answers (None: not said)."""
+    props = dig(rp, "properties")
+    stores = [s for s in dig(props, "recoveryPointDataStoresDetails") or []
+              if isinstance(s, dict)]
+    store = stores[0] if stores else {}
+    visible = dig(store, "visible")
+    return RecoveryPoint(
+        id=rp_id, time=when, state=text(props, "recoveryPointState"),
+        expiry_time=iso(dig(props, "expiryTime") or dig(store, "expiryTime")),
+        data_store=text(store, "type"),
+        data_store_visible=visible if isinstance(visible, bool) else None)

@@ -90,6 +90,16 @@ class Compute:
                     return []
                 raise
 
+    # ---- the catalog (issue 18) -------------------------------------------------------------
+    def list_disks_in_subscription(self, subscription_id: str) -> list[Disk]:
+        """Every disk of a subscription, one paged list (Disks_List; the SDK's pager follows
+        `nextLink`). Needs `disks/read` at the subscription: an app that may read disks only in
+        some resource groups raises AppNotAuthorized (or, where ARM filters a collection by the
+        caller's access, gets only those: Azure does not document which)."""
+        client = self._clients_for(subscription_id).compute
+        with translated("Microsoft.Compute/disks/read", f"/subscriptions/{subscription_id}"):
+            return [_disk(as_json(d), "") for d in client.disks.list()]
+
     def list_snapshots(self, resource_group_id: str) -> list[Snapshot]:
         """The snapshots of a resource group (a Backup vault's snapshot resource group: the
         planner looks for a deleted disk's Disk Encryption Set there), every page: the SDK's

@@ -127,6 +127,12 @@ class ControlPlane(Protocol):
         """The disks of a resource group; [] when it does not exist."""
         ...
 
+    # ---- the catalog (issue 18) -------------------------------------------------------------
+    def list_disks_in_subscription(self, subscription_id: str) -> list[Disk]:
+        """Every disk of a subscription, every page. Raises AppNotAuthorized when the app may
+        not read disks at the subscription (then list its resource groups with list_disks)."""
+        ...
+
     def start_tag_disk(self, disk_id: str, tags: dict[str, str]) -> Operation:
         """Add tags to a disk, keeping its others."""
         ...

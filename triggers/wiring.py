@@ -59,3 +59,10 @@ def recovery_intake(config: Settings | None = None) -> Intake:
     return Intake(ledger=lambda: ledger_for(config), policies=lambda: load_policies(config),
                   run_settings=lambda: run_settings(config), vm_tags=_vm_tags, now=now,
                   own_principal_id=config.app_principal_id)
+
+
+# ---- the catalog (issue 18) ---------------------------------------------------------------------
+def catalog_reader() -> Any:
+    """The app's one gateway (a gateway.port.ControlPlane), which the catalog reads through."""
+    from activities.activity import gateway  # built lazily, as for the VM tag reader
+    return gateway()

@@ -2,7 +2,9 @@
 
 Tokens are unsigned JWTs; only the `oid` claim (and `tid`, if present) is read. A caller may
 write when a scenario grant or an effective role assignment allows the ARM action at the scope.
-Reads are not authorization-checked (a simplification: every test caller may read).
+Most reads are not authorization-checked (a simplification: every test caller may read); the
+list operations a catalog depends on are (`readable`): disks and VMs by subscription or resource
+group need `<type>/read` as Azure's RBAC requires.
 """
 
 from __future__ import annotations
@@ -125,16 +127,42 @@ def authorize(state: SimState, oid: str, action: str, scope: str) -> None:
     """403 `AuthorizationFailed` unless the caller may perform the (write) `action` on `scope`."""
     if action.lower().endswith("/read"):
         return
+    if not permits(state, oid, action, scope):
+        raise denied(oid, action, scope)
+
+
+def permits(state: SimState, oid: str, action: str, scope: str) -> bool:
+    """Whether a scenario grant or an effective role assignment allows `action` at `scope`."""
     principal = state.principals.get(oid.lower())
     grants = principal.grants if principal else []
-    if any(covers(g["scope"], scope) and _allows(g.get("actions", ["*"]), [], action)
-           for g in grants) or _allowed_by_roles(state, oid, action, scope):
-        return
-    raise ArmError(
+    return any(covers(g["scope"], scope) and _allows(g.get("actions", ["*"]), [], action)
+               for g in grants) or _allowed_by_roles(state, oid, action, scope)
+
+
+def denied(oid: str, action: str, scope: str) -> ArmError:
+    return ArmError(
         403, "AuthorizationFailed",
         f"The client '{oid}' with object id '{oid}' does not have authorization to perform "
         f"action '{action}' over scope '{scope}' or the scope is invalid. If access was "
         "recently granted, please refresh your credentials.")
+
+
+LIST_AUTHORIZATION = ("deny", "filter")
+
+
+def readable(state: SimState, oid: str, action: str, scope: str,
+             items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items of a list at `scope` the caller may see. A caller allowed `action` (a
+    `.../read`) at the scope sees them all. One allowed it only below the scope (on some
+    resource groups or resources) meets what the scenario's `listAuthorization` says, because
+    Azure does not document which ARM does for a collection GET: `deny` (the default, the
+    stricter for a client) answers 403 `AuthorizationFailed`; `filter` lists only the items the
+    caller may read."""
+    if permits(state, oid, action, scope):
+        return items
+    if state.list_authorization == "filter":
+        return [item for item in items if permits(state, oid, action, item["id"])]
+    raise denied(oid, action, scope)
 
 
 def _allowed_by_roles(state: SimState, oid: str, action: str, scope: str) -> bool:

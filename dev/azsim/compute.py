@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from .arm import RG, SUB, Ctx, Response, Route, as_object, page, provider_id, require, router
+from .auth import readable
 from .clock import iso
 from .errors import ArmError, bad_request, conflict
 from .state import Operation, SimState, public
@@ -116,8 +117,22 @@ def get_disk(ctx: Ctx) -> Response:
 @route("GET", f"(?P<scope>{RG})/providers/Microsoft\\.Compute/disks",
        "Microsoft.Compute/disks/read", "disks")
 def list_disks(ctx: Ctx) -> Response:
-    disks = ctx.state.children(ctx.groups["scope"], DISK_TYPE)
-    return page(ctx, [render_disk(ctx.state, d) for d in disks])
+    """Disks_ListByResourceGroup, paged; needs disks/read (auth.readable)."""
+    return _disk_list(ctx)
+
+
+@route("GET", f"(?P<scope>{SUB})/providers/Microsoft\\.Compute/disks",
+       "Microsoft.Compute/disks/read", "disks")
+def list_disks_in_subscription(ctx: Ctx) -> Response:
+    """Disks_List: every disk of the subscription, paged; needs disks/read (auth.readable)."""
+    return _disk_list(ctx)
+
+
+def _disk_list(ctx: Ctx) -> Response:
+    scope = ctx.groups["scope"]
+    disks = sorted(ctx.state.children(scope, DISK_TYPE), key=lambda d: d["id"].lower())
+    visible = readable(ctx.state, ctx.caller, "Microsoft.Compute/disks/read", scope, disks)
+    return page(ctx, [render_disk(ctx.state, d) for d in visible])
 
 
 @route("PUT", DISK, "Microsoft.Compute/disks/write", "disks")

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import roles, sizes
 from .arm import provider_id, rg_id
-from .auth import Principal, RoleAssignment
+from .auth import LIST_AUTHORIZATION, Principal, RoleAssignment
 from .clock import Clock
 from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, new_snapshot, set_managed_by
 from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
@@ -94,6 +94,10 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     # `recoveryPointTime`: not documented. Seconds from the point's time (negative: before it,
     # taken within the backup job that ends at that time; positive: after it).
     state.snapshot_time_offset = float(spec.get("snapshotTimeOffsetSeconds", -30))
+    # A disk or VM list where the caller may read only some of it: not documented (auth.py).
+    state.list_authorization = spec.get("listAuthorization", "deny")
+    if state.list_authorization not in LIST_AUTHORIZATION:
+        raise ValueError(f"scenario: listAuthorization must be one of {LIST_AUTHORIZATION}")
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)

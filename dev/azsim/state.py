@@ -65,6 +65,9 @@ class SimState:
     # without one ("dropped"); Azure does not document it (restore-realities-2026.md 1.4).
     restored_disk_security_profile: str = "kept"
     snapshot_time_offset: float = -30.0  # a Backup snapshot's timeCreated - its point's time
+    # A list (disks, VMs) at a scope where the caller may read only some items: "deny" (403) or
+    # "filter" (only those it may read); Azure does not document which (auth.readable).
+    list_authorization: str = "deny"
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

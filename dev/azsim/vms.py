@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .arm import RG, Ctx, Response, Route, as_list, as_object, require, router
+from .arm import RG, SUB, Ctx, Response, Route, as_list, as_object, page, require, router
+from .auth import readable
 from .clock import iso
 from .compute import lro_headers
 from .errors import ArmError, bad_request, conflict
@@ -128,6 +129,29 @@ def get_vm(ctx: Ctx) -> Response:
     vm = require(ctx.state, ctx.groups["scope"], VM_TYPE)
     expand = ctx.query.get("$expand", "")
     return Response(200, render_vm(ctx.state, vm, expand.lower() == "instanceview"))
+
+
+@route("GET", f"(?P<scope>{RG})/providers/Microsoft\\.Compute/virtualMachines", f"{_A}/read",
+       "compute")
+def list_vms(ctx: Ctx) -> Response:
+    """VirtualMachines_List (a resource group's VMs), paged; needs virtualMachines/read
+    (auth.readable). Without the instance view, as Compute lists them."""
+    return _vm_list(ctx)
+
+
+@route("GET", f"(?P<scope>{SUB})/providers/Microsoft\\.Compute/virtualMachines", f"{_A}/read",
+       "compute")
+def list_vms_in_subscription(ctx: Ctx) -> Response:
+    """VirtualMachines_ListAll: every VM of the subscription, paged; needs virtualMachines/read
+    (auth.readable)."""
+    return _vm_list(ctx)
+
+
+def _vm_list(ctx: Ctx) -> Response:
+    scope = ctx.groups["scope"]
+    vms = sorted(ctx.state.children(scope, VM_TYPE), key=lambda v: v["id"].lower())
+    visible = readable(ctx.state, ctx.caller, f"{_A}/read", scope, vms)
+    return page(ctx, [render_vm(ctx.state, vm) for vm in visible])
 
 
 @route("GET", f"{VM}/instanceView", f"{_A}/instanceView/read", "compute")

@@ -268,6 +268,12 @@ class FakeControlPlane:
         # How a Backup snapshot's timeCreated relates to its recovery point's time (azsim's
         # `snapshotTimeOffsetSeconds`: not documented).
         self.snapshot_time_offset = timedelta(seconds=-30)
+        # ---- the catalog (issue 18) ----
+        # Where the app may read disks (azsim: its grants' `Microsoft.Compute/disks/read`);
+        # None: anywhere. A list at a scope it may read only part of meets `list_authorization`
+        # (azsim's `listAuthorization`, not documented): "deny" (AppNotAuthorized) or "filter".
+        self.disk_read_scopes: list[str] | None = None
+        self.list_authorization = "deny"
         self._operations: dict[str, _Operation] = {}
         self._faults: list[_Fault] = []
         self._fault: _Fault | None = None  # the refusal or failure for the call in progress
@@ -300,7 +306,10 @@ class FakeControlPlane:
                                        "crossSubscription": cross_subscription}
 
     def protect(self, vault_id: str, disk_id: str, *, principal_id: str, snapshot_rg_id: str,
-                points: list[RecoveryPoint]) -> BackupInstance:
+                points: list[RecoveryPoint], policy: str = "disk-daily-7d",
+                retention_days: int = 7) -> BackupInstance:
+        """Points without a state, expiry or data store get azsim's: Completed, `time` plus
+        `retention_days`, a visible OperationalStore copy."""
         vault = self.vaults[_key(vault_id)]
         source = self.disks[_key(disk_id)]
         bi = BackupInstance(
@@ -308,7 +317,13 @@ class FakeControlPlane:
             vault_id=vault["id"], vault_location=vault["location"], datasource_id=disk_id,
             snapshot_resource_group_id=snapshot_rg_id, vault_principal_id=principal_id,
             cross_subscription_restore=vault["crossSubscription"],
-            protection_state="ProtectionConfigured")
+            protection_state="ProtectionConfigured", policy_name=policy)
+        points = [dataclasses.replace(
+            p, state=p.state or "Completed", data_store=p.data_store or "OperationalStore",
+            data_store_visible=True if p.data_store_visible is None else p.data_store_visible,
+            expiry_time=p.expiry_time or (datetime.fromisoformat(p.time)
+                                          + timedelta(days=retention_days)).isoformat())
+            for p in points]
         self.protected[_key(bi.id)] = _Protected(bi, list(points),
                                                  dataclasses.replace(source, managed_by=None,
                                                                      state=None, tags={}))
@@ -456,8 +471,29 @@ class FakeControlPlane:
 
     @_port
     def list_disks(self, resource_group_id: str) -> list[Disk]:
-        return [d for d in self.disks.values()
-                if _key(ResourceId.parse(d.id).resource_group_id) == _key(resource_group_id)]
+        found = [d for d in self.disks.values()
+                 if _key(ResourceId.parse(d.id).resource_group_id) == _key(resource_group_id)]
+        return self._readable_disks(resource_group_id, found)
+
+    # ---- the port: the catalog (issue 18) -----------------------------------------------------
+    @_port
+    def list_disks_in_subscription(self, subscription_id: str) -> list[Disk]:
+        scope = f"/subscriptions/{subscription_id}"
+        found = [d for d in self.disks.values() if _covers(scope, d.id)]
+        return self._readable_disks(scope, found)
+
+    def _readable_disks(self, scope: str, disks: list[Disk]) -> list[Disk]:
+        """As azsim lists them (auth.readable): all, in id order, to a reader at the scope;
+        else AppNotAuthorized ("deny") or only those it may read ("filter")."""
+        disks = sorted(disks, key=lambda d: d.id.lower())
+        readers = self.disk_read_scopes
+        if readers is None or any(_covers(r, scope) for r in readers):
+            return disks
+        if self.list_authorization == "filter":
+            return [d for d in disks if any(_covers(r, d.id) for r in readers)]
+        raise errors.AppNotAuthorized(
+            f"the app may not perform Microsoft.Compute/disks/read at {scope} "
+            "(AuthorizationFailed)")
 
     # ---- the port: role assignments -----------------------------------------------------------
     @_port

@@ -62,6 +62,8 @@ def build(plane: FakeControlPlane, now: datetime) -> None:
                  data_disks=[DataDisk(0, DATA0, "ReadOnly"), DataDisk(1, DATA1, "None")],
                  tags={"workload": "app01"}, size="Standard_D4s_v5",
                  security_type="TrustedLaunch", hyper_v_generation="V2")
+    # The demo app's grants that include Microsoft.Compute/disks/read (none at the subscription).
+    plane.disk_read_scopes = [rg("rg-app"), TARGET]
     plane.add_vault(VAULT, LOCATION)
     plane.assign(SNAPSHOTS, DISK_SNAPSHOT_CONTRIBUTOR, VAULT_PRINCIPAL)
     newest = now.replace(hour=2, minute=0, second=0, microsecond=0)

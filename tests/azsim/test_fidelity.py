@@ -70,6 +70,20 @@ DIFFERENCES: dict[str, dict[str, str]] = {
         "200 properties.creationData.instantAccessDurationMinutes":
             "instant access snapshots are not simulated; Backup's are plain incremental ones",
     },
+    "Compute__Disk_ListBySubscription.json": {
+        "200 value[].properties.encryptionSettingsCollection": _ADE,
+        "200 value[].properties.creationData.sourceResourceId":
+            "the demo's first disk listed is an empty data disk, not a copy",
+        "200 value[].properties.osType": "the first disk listed is a data disk (no OS type)",
+        "200 nextLink": "the demo's disks fit on one page (paging: tests/azsim/test_lists.py)",
+    },
+    "Compute__Disk_ListByResourceGroup.json": {
+        "200 value[].properties.encryptionSettingsCollection": _ADE,
+        "200 value[].properties.creationData.sourceResourceId":
+            "the demo's first disk listed is an empty data disk, not a copy",
+        "200 value[].properties.osType": "the first disk listed is a data disk (no OS type)",
+        "200 nextLink": "the demo's disks fit on one page (paging: tests/azsim/test_lists.py)",
+    },
     "Compute__Snapshot_ListByResourceGroup.json": {
         "200 value[].properties.encryptionSettingsCollection": _ADE,
         "200 value[].properties.osType": "the first snapshot listed is a data disk's (no OS type)",
@@ -205,6 +219,12 @@ def compare(name: str, observed: Observed, deserialize: Callable[[Any], Any]) ->
 
 def _get(demo: Demo, path: str, version: str) -> Observed:
     status, headers, body = demo.raw("GET", f"{path}?api-version={version}")
+    return {str(status): (headers, body)}
+
+
+def _get_as(demo: Demo, path: str, version: str, alias: str = "operator") -> Observed:
+    status, headers, body = demo.raw("GET", f"{path}?api-version={version}",
+                                     token=demo.token(alias))
     return {str(status): (headers, body)}
 
 
@@ -456,6 +476,13 @@ CASES: dict[str, tuple[Callable[[Demo], Observed], Callable[[Any], Any]]] = {
     "Compute__Snapshot_GetIncrementalSnapshot.json": (
         lambda d: _get(d, _newest_backup_snapshot(d, "vm-app01-osdisk"), DISKS),
         _hybrid(compute.Snapshot)),
+    # Listed as the operator: the app may read disks only where the scenario grants it.
+    "Compute__Disk_ListBySubscription.json": (
+        lambda d: _get_as(d, f"/subscriptions/{d.sub}/providers/Microsoft.Compute/disks", DISKS),
+        _hybrid(compute.Disk)),
+    "Compute__Disk_ListByResourceGroup.json": (
+        lambda d: _get_as(d, f"{d.rg_id(d.app_rg)}/providers/Microsoft.Compute/disks", DISKS),
+        _hybrid(compute.Disk)),
     "Compute__Snapshot_ListByResourceGroup.json": (
         lambda d: _get(d, f"{d.rg_id('rg-snapshots')}/providers/Microsoft.Compute/snapshots",
                        DISKS), _hybrid(compute.Snapshot)),

@@ -36,7 +36,7 @@ _spec.loader.exec_module(_restore)  # type: ignore[union-attr]
 restore_env = _restore.restore_env
 shared_azurite = _restore.shared_azurite
 
-from fuzzlib import COLLECTED, EXAMPLES, FULL, OPEN_COUNTS, RG  # noqa: E402 - after sys.path
+from fuzzlib import COLLECTED, EXAMPLES, FULL, OPEN_COUNTS, RG, SUB  # noqa: E402 - after sys.path
 
 if os.environ.get("FUZZ_LOG"):  # every error the app and devhost log, with its traceback
     import logging
@@ -181,7 +181,10 @@ def fuzz_app(restore_env, shared_azurite, monkeypatch, tmp_path: Path) -> Callab
                "RECOVERY_POLICIES_PATH": str(policies), "DRILL_PLANS_PATH": str(plans),
                "DRILL_REPORTS_CONTAINER": f"reports-{uuid.uuid4().hex[:12]}",
                # who may do what is not under test here (a setting of issue 10)
-               "CALLER_AUTHORIZATION": "off"}
+               "CALLER_AUTHORIZATION": "off",
+               # the catalog (GET /api/disks...) lists the demo vault's disks, not a 503
+               "BACKUP_VAULT_IDS": f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/"
+                                   "Microsoft.DataProtection/backupVaults/bv-demo"}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         return App(restore_env(oracle=False, **settings_), shared_azurite.connection_string)

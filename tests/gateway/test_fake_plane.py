@@ -235,3 +235,34 @@ def test_backup_keeps_one_snapshot_per_point_and_restore_reads_a_deleted_ones_ab
         "failed:UserErrorDiskSnapshotNotFound"
     older = dataclasses.replace(plan, recovery_point=points[1])
     assert outcome(side.finish(side.plane.start_validate_restore(older))) == "succeeded"
+
+
+# ---- the catalog's reads (issue 18) ------------------------------------------------------------
+def test_the_catalog_reads_agree_policy_points_and_where_disks_can_be_listed(side: Side) -> None:
+    """Backup instances name their policy; points carry state, expiry and data store; disks
+    are listed only where the app may read them (the demo app: rg-app and the target group,
+    not the subscription), and a list of a scope read only in part is refused or filtered as
+    `listAuthorization` says."""
+    instances = side.plane.list_backup_instances(estate.VAULT)
+    assert [bi.policy_name for bi in instances] == ["disk-daily-7d"] * 3
+    points = side.plane.list_recovery_points(estate_bi(side, estate.DATA0))
+    assert len(points) == 7
+    newest = points[0]
+    assert (newest.state, newest.data_store, newest.data_store_visible) == \
+        ("Completed", "OperationalStore", True)
+    kept = datetime.fromisoformat(newest.expiry_time) - datetime.fromisoformat(newest.time)
+    assert kept == timedelta(days=7)
+    in_app = [d.id.lower() for d in side.plane.list_disks(estate.rg())]
+    assert in_app == sorted(d.lower() for d in (estate.OS_DISK, estate.DATA0, estate.DATA1))
+    for refused in (lambda: side.plane.list_disks_in_subscription(estate.SUBSCRIPTION),
+                    lambda: side.plane.list_disks(estate.rg("rg-keys"))):
+        with pytest.raises(errors.AppNotAuthorized):
+            refused()
+    side.rules.list_authorization = "filter"
+    assert [d.id.lower() for d in side.plane.list_disks_in_subscription(estate.SUBSCRIPTION)] \
+        == in_app
+    assert side.plane.list_disks(estate.rg("rg-keys")) == []
+
+
+def estate_bi(side: Side, disk: str) -> str:
+    return side.plane.find_backup_instance(disk).id

@@ -3,9 +3,10 @@ including its error answers, and every answer is checked against the document: t
 is documented for the operation, the content type is one it lists, the body validates against
 the schema documented for that status and content type, and the required headers are there.
 
-Three scenarios under devhost and azsim (restores in virtual time with function keys enforced;
-an alert-driven recovery with an approval step in scaled real time; a drill), then a check that
-every operation in the document was called. The static checks are in tests/api/test_openapi.py.
+Four scenarios under devhost and azsim (restores in virtual time with function keys enforced;
+an alert-driven recovery with an approval step in scaled real time; a drill; the catalog with
+caller authorization on), then a check that every operation in the document was called. The
+static checks are in tests/api/test_openapi.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -38,7 +39,7 @@ KEY = "contract-test-key"
 CALLED: set[tuple[str, str]] = set()  # (path template, method) of every call made
 SEEN: set[tuple[str, str, int]] = set()  # and the status codes answered
 COMPLETED: set[str] = set()  # scenarios that ran to their end
-SCENARIOS = {"restores", "recovery", "drills"}
+SCENARIOS = {"restores", "recovery", "drills", "catalog"}
 
 # Bodies that the document accepts but the app may still refuse for reasons a schema cannot
 # express: the approver may come from a header instead of the body.
@@ -465,6 +466,65 @@ def test_drill_routes_answer_as_documented(drill_env):
              expect=200)  # the function key in the query is the host's, not a parameter
     api.call("GET", "/api/drills/drill-nightly-19990101T000000", expect=404)
     COMPLETED.add("drills")
+
+
+# ---- the catalog, with caller authorization on -------------------------------------------------
+CATALOG_POLICY = {"version": 1, "rules": [{
+    "name": "app-team", "principals": {"ids": ["a11ce000-0000-4000-8000-0000000a11ce"]},
+    "actions": ["restore"], "sourceDisks": [f"/subscriptions/{SUB}/resourceGroups/rg-app"],
+    "vaults": ["*"], "targetResourceGroups": ["*"]}]}
+
+
+def test_catalog_routes_answer_as_documented(restore_env, monkeypatch, tmp_path):
+    for setting in ("RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH"):
+        monkeypatch.delenv(setting, raising=False)
+    monkeypatch.setenv("DEVHOST_FUNCTION_KEY", KEY)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps(CATALOG_POLICY))
+    vault = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/" \
+            "Microsoft.DataProtection/backupVaults/bv-demo"
+    env = restore_env(CALLER_AUTHORIZATION="policy", WEBSITE_AUTH_ENABLED="true",
+                      ACCESS_POLICY_PATH=str(policy), BACKUP_VAULT_IDS=vault)
+    api = Api(env.host.base_url, KEY)
+    alice = {"x-ms-client-principal": encode_client_principal(
+        "a11ce000-0000-4000-8000-0000000a11ce", "alice")}
+    dave = {"x-ms-client-principal": encode_client_principal(
+        "d0d00000-0000-4000-8000-00000000d0d0", "dave")}
+    points = f"/api/disks/{SUB}/rg-app/vm-app01-data0/recovery-points"
+
+    api.call("GET", "/api/disks", key=False, expect=401)  # the host: no key
+    api.call("GET", "/api/disks", expect=401)  # the app: nobody signed in
+    api.call("GET", "/api/disks", headers=dave, expect=403)
+    api.call("GET", points, headers=dave, expect=403)
+    first = api.call("GET", "/api/disks", headers=alice, params={"top": "2"}, expect=200).json()
+    link = urlsplit(first["nextLink"])
+    rest = api.call("GET", link.path, headers=alice, params=dict(parse_qsl(link.query)),
+                    expect=200).json()
+    assert [i["name"] for i in first["value"] + rest["value"]] == [
+        "vm-app01-data0", "vm-app01-data1", "vm-app01-osdisk"] and rest["nextLink"] is None
+    api.call("GET", "/api/disks", headers=alice, params={"tag": "workload=app01", "vm": "vm-app01",
+                                                         "code": KEY}, expect=200)
+    for params, field in (({"top": "0"}, "top"), ({"tag": "x"}, "tag"),
+                          ({"skipToken": "zz"}, "skipToken"), ({"colour": "red"}, "colour")):
+        problem(api.call("GET", "/api/disks", headers=alice, params=params, expect=400), field)
+
+    view = api.call("GET", points, headers=alice, expect=200).json()
+    assert view["value"] and all(p["restorable"] for p in view["value"])
+    api.call("GET", f"/api/disks/{SUB}/rg-app/nowhere/recovery-points", headers=alice,
+             expect=404)
+    api.call("GET", f"/api/disks/{SUB}/rg-restore-target/x/recovery-points", headers=alice,
+             expect=404)
+    problem(api.call("GET", "/api/disks/not-a-guid/rg-app/d/recovery-points", headers=alice,
+                     expect=400), "subscriptionId")
+    problem(api.call("GET", points, headers=alice, params={"top": "1"}, expect=400), "top")
+
+    # Azure refuses a read: one line, 503, Retry-After
+    env.sim.add_fault(kind="status", status=403, code="AuthorizationFailed",
+                      message="no jobs read", operation="*/backupJobs/read", count=2)
+    for path in ("/api/disks", points):
+        failed = api.call("GET", path, headers=alice, expect=503)
+        assert failed.headers["Retry-After"] == "300" and "backupJobs" in failed.json()["detail"]
+    COMPLETED.add("catalog")
 
 
 # ---- every operation was called ------------------------------------------------------------------
