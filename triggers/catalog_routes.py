@@ -32,6 +32,7 @@ from domain.catalog.catalog import (
     DiskNotInCatalog,
     MayRestore,
     catalog_page,
+    disk_key,
     recovery_points_view,
 )
 from domain.catalog.query import HOST_PARAMETERS, parse_query
@@ -44,7 +45,7 @@ from .api_route import api
 from .callers import reader
 from .problems import problem
 from .services.authorization import Denied
-from .wiring import access_gate, catalog_reader, now
+from .wiring import access_gate, app_ledger, catalog_reader, now
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -65,8 +66,8 @@ async def get_disks(req: func.HttpRequest) -> func.HttpResponse:
     may_restore = _may_restore(req)
     try:
         page = await asyncio.to_thread(
-            catalog_page, catalog_reader(), vaults, may_restore, query, now(),
-            readiness=readiness_by_disk(), last_drills=last_drills_by_disk())
+            lambda: catalog_page(catalog_reader(), vaults, may_restore, query, now(),
+                                 readiness=readiness_by_disk(), last_drills=last_drills_by_disk()))
     except errors.RestoreError as exc:
         return _azure_failed(exc)
     if page.missing_vaults:
@@ -108,7 +109,7 @@ async def get_recovery_points(req: func.HttpRequest) -> func.HttpResponse:
     return _json(200, view)
 
 
-# ---- the per-disk state other parts of #18 produce (wired by the lead) ---------------------------
+# ---- the per-disk state readiness and drills keep ---------------------------------------------
 def readiness_by_disk() -> dict[str, dict[str, Any]]:
     """Each disk's latest readiness ({"status", "findings", "checkedAt"}), keyed by
     domain.catalog.catalog.disk_key; empty until the readiness report is wired in."""
@@ -117,8 +118,16 @@ def readiness_by_disk() -> dict[str, dict[str, Any]]:
 
 def last_drills_by_disk() -> dict[str, dict[str, Any]]:
     """Each disk's last drill verdict ({"drillId", "at", "verdict", "rto", "rpo"}), keyed by
-    disk_key; empty until drill verdicts are wired in."""
-    return {}
+    disk_key, as the drill's report activity keeps them in the ledger. Why a failure here does
+    not fail the catalog: the list of what can be restored matters most during an incident,
+    when the app's own storage may be the thing in trouble; `lastDrill` is then null for every
+    disk and the warning says why."""
+    try:
+        return {disk_key(k): v for k, v in app_ledger().last_drills().items()}
+    except errors.RestoreError as exc:
+        log.warning("catalog: last drill verdicts unavailable, lastDrill left null: %s",
+                    exc.message)
+        return {}
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -62,6 +62,13 @@ def recovery_intake(config: Settings | None = None) -> Intake:
 
 
 # ---- the catalog (issue 18) ---------------------------------------------------------------------
+def app_ledger() -> Any:
+    """The app's recovery ledger (gateway.ledger.Ledger): the one the activities use, so the fast
+    tier's in-memory ledger stands in here too."""
+    from activities.activity import ledger  # built lazily, as the gateway is
+    return ledger()
+
+
 def catalog_reader() -> Any:
     """The app's one gateway (a gateway.port.ControlPlane), which the catalog reads through."""
     from activities.activity import gateway  # built lazily, as for the VM tag reader

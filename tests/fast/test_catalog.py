@@ -417,3 +417,28 @@ def test_the_recovery_points_route_takes_no_query_parameters(estate_plus):
     status, body = get_url(estate_plus, f"https://fake.local/api/disks/{estate.SUBSCRIPTION}/"
                                         "rg-app/vm-app01-data0/recovery-points?top=3")
     assert status == 400 and body["errors"][0]["field"] == "top"
+
+
+# ---- the state drills keep -----------------------------------------------------------------------
+def test_a_disks_last_drill_comes_from_the_ledger_the_drills_write(estate_plus):
+    h = estate_plus
+    drill = {"drillId": "drill-nightly-20261201T023000", "at": "2026-12-01T02:30:00+00:00",
+             "verdict": "failed", "rto": {"objective": "rto", "verdict": "missed", "target": 30},
+             "rpo": {"objective": "rpo", "verdict": "met", "target": 26, "actual": 3.5}}
+    h.ledger.record_last_drill(estate.DATA0.upper(), drill)  # the ledger keys ignore case
+    items = {i["name"]: i for i in ok(h, "/api/disks?resourceGroup=rg-app")["value"]}
+    assert items["vm-app01-data0"]["lastDrill"] == drill
+    assert items["vm-app01-data1"]["lastDrill"] is None
+
+
+def test_an_unreachable_ledger_leaves_last_drills_out_and_the_catalog_answers(estate_plus,
+                                                                               monkeypatch,
+                                                                               caplog):
+    from domain import errors
+
+    def unreachable() -> Any:
+        raise errors.AzureUnavailable("the recovery ledger (table x) cannot be used now")
+    monkeypatch.setattr(estate_plus.ledger, "last_drills", unreachable)
+    page = ok(estate_plus, "/api/disks?resourceGroup=rg-app")
+    assert page["value"] and all(i["lastDrill"] is None for i in page["value"])
+    assert "last drill verdicts unavailable" in caplog.text
