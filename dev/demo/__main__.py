@@ -92,6 +92,10 @@ The app is at {base} (Azure's durations divided by {TIME_SCALE:g}). In another t
     return 0
 
 
+DEMO_VAULT = ("/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups/rg-backup/"
+              "providers/Microsoft.DataProtection/backupVaults/bv-demo")  # the scenario's vault
+
+
 def _app_env(sim: Any, azurite: Azurite, scale: float, *, serve: bool) -> dict[str, str]:
     """The app settings a deployment would have, pointed at azsim and Azurite. The demo signs
     its request in as App Service authentication would (devhost has no authentication module)
@@ -116,6 +120,8 @@ def _app_env(sim: Any, azurite: Azurite, scale: float, *, serve: bool) -> dict[s
             "ARM_CREDENTIAL": "dev-unsigned", "DEV_PRINCIPAL_ID": sim.app_principal_id,
             "DEV_TENANT_ID": sim.tenant_id,
             "DRILL_PLANS_PATH": str(HERE / "drill-plans.json"),
+            # The catalog and readiness read every protected disk of these vaults.
+            "BACKUP_VAULT_IDS": DEMO_VAULT,
             # The orchestration's own waits follow the simulated clock's speed.
             "RESTORE_PROBE_INTERVAL_SECONDS": str(20 / scale),
             "RESTORE_POLL_INTERVAL_SECONDS": str(30 / scale),
