@@ -17,9 +17,16 @@ from .arm import provider_id, rg_id
 from .auth import Principal, RoleAssignment
 from .clock import Clock
 from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, new_snapshot, set_managed_by
-from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
+from .dataprotection import (
+    VAULT_TYPE,
+    new_backup_instance,
+    new_recovery_point,
+    new_resource_guard_proxy,
+    new_vault,
+)
 from .errors import ArmError
-from .jobs import completed_backup_job
+from .jobs import completed_backup_job, completed_restore_job
+from .locks import LOCK_LISTINGS, new_lock
 from .resources import new_body as new_group
 from .state import SimState
 from .vm_disks import (
@@ -94,6 +101,10 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     # `recoveryPointTime`: not documented. Seconds from the point's time (negative: before it,
     # taken within the backup job that ends at that time; positive: after it).
     state.snapshot_time_offset = float(spec.get("snapshotTimeOffsetSeconds", -30))
+    # What a resource group's lock listing shows of the subscription's locks: not documented.
+    state.lock_listing = spec.get("lockListing", "withInherited")
+    if state.lock_listing not in LOCK_LISTINGS:
+        raise ValueError(f"scenario: lockListing must be one of {LOCK_LISTINGS}")
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -116,6 +127,9 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
         _vault(state, vault, aliases)
     for assignment in spec.get("roleAssignments", []):
         _assignment(state, assignment, aliases)
+    for lock in spec.get("locks", []):
+        state.put(new_lock(lock["scope"], lock["name"], lock.get("level", "CanNotDelete"),
+                           lock.get("notes")))
     for fault in spec.get("faults", []):
         state.faults.add(fault)
     return state
@@ -224,7 +238,9 @@ def _vm_problems(spec: dict[str, Any], vm: dict[str, Any], os_disk: dict[str, An
 
 def _vault(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> None:
     rid = provider_id(state.subscription_id, spec["resourceGroup"], VAULT_TYPE, spec["name"])
-    identity = {"type": spec["identity"]["type"], "tenantId": state.tenant_id}
+    identity: dict[str, Any] = {"type": spec["identity"]["type"]}
+    if identity["type"] != "None":  # a vault whose identity was disabled shows only the type
+        identity["tenantId"] = state.tenant_id
     if principal := spec["identity"].get("principal"):
         identity["principalId"] = aliases[principal]
     if uamis := spec["identity"].get("userAssignedIdentities"):
@@ -233,6 +249,8 @@ def _vault(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> No
             for uami_id, u in uamis.items()}
     vault = state.put(new_vault(rid, state.location, identity,
                                 spec.get("crossSubscriptionRestore", "Enabled"), spec.get("tags")))
+    if guard := spec.get("resourceGuard"):  # Multi-User Authorization: the guard's id
+        state.put(new_resource_guard_proxy(state, vault, guard))
     for bi_spec in spec.get("backupInstances", []):
         _backup_instance(state, vault, bi_spec)
 
@@ -245,9 +263,15 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
     name = f"{parts[4]}-{disk['name']}-{state.new_guid()}"
     snapshot_rg = rg_id(state.subscription_id, spec["snapshotResourceGroup"])
     bi = state.put(new_backup_instance(vault, name, disk, snapshot_rg, spec["policy"]))
+    if protection := spec.get("protectionState"):  # e.g. ProtectionStopped, ProtectionError
+        bi["properties"]["currentProtectionState"] = protection
+        bi["properties"]["protectionStatus"]["status"] = protection
     points = spec.get("recoveryPoints", {})
     interval = points.get("intervalHours", 24) * 3600
     latest = _latest_backup_time(state.now(), points.get("hourUtc", 2), interval)
+    if (ago := points.get("latestHoursAgo")) is not None:  # backups stopped that long ago
+        latest = state.now() - float(ago) * 3600
+    newest = None
     deleted = set(points.get("deletedSnapshots", []))
     for index in range(points.get("count", 7)):
         t = latest - index * interval
@@ -259,6 +283,14 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
         rp = state.put(new_recovery_point(state, bi, t, snapshot["id"],
                                           points.get("retentionDays", 30)))
         completed_backup_job(state, bi, rp, state.duration("backupJob"))
+        if index == 0:
+            newest = rp
+    # Restores of the last 24 h (an hour apart, the newest an hour ago): drills or incidents
+    # that spent the instance's 10 restores a day.
+    for n in range(spec.get("restoresToday", 0) if newest is not None else 0):
+        target = f"{disk['id']}-restored-{n}"
+        completed_restore_job(state, bi, newest, target, state.now() - 3600 * (n + 1),
+                              state.duration("restoreJob"))
 
 
 def _latest_backup_time(now: float, hour_utc: int, interval: float) -> float:

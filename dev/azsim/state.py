@@ -65,6 +65,9 @@ class SimState:
     # without one ("dropped"); Azure does not document it (restore-realities-2026.md 1.4).
     restored_disk_security_profile: str = "kept"
     snapshot_time_offset: float = -30.0  # a Backup snapshot's timeCreated - its point's time
+    # What listing a resource group's locks shows besides its own and its resources' locks: the
+    # subscription's ("withInherited") or nothing more ("ownOnly"); not documented (locks.py).
+    lock_listing: str = "withInherited"
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
