@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from domain.model import RecoveryPoint, Snapshot
 from domain.objectives import Objectives, Verdict, rpo_verdict, strictest
@@ -122,14 +123,14 @@ def delete_locks(locks: list[ManagementLock], group_id: str) -> list[str]:
 
 
 # ---- the assessment ---------------------------------------------------------------------------
-def assess(facts: ReadinessFacts) -> dict[str, object]:
+def assess(facts: ReadinessFacts) -> dict[str, Any]:
     """The report (the shape docs/readiness.md gives): each disk's status, RPO verdict, restores
     left and findings; the findings not tied to one disk; the summary."""
     now = _time(facts.checked_at)
     request = facts.request
     groups = {_key(g.group_id): g for g in facts.groups}
     targets = {(_key(t.group_id), t.kind): t for t in facts.targets}
-    disks: list[dict[str, object]] = []
+    disks: list[dict[str, Any]] = []
     general: list[Finding] = []
     for vault in facts.vaults:
         general += _vault_findings(vault)
@@ -147,6 +148,10 @@ def assess(facts: ReadinessFacts) -> dict[str, object]:
                 "rpo": verdict.to_dict(),
                 "restoresLeftToday": max(0, DAILY_RESTORE_LIMIT - bi.restores_today),
                 "findings": [f.to_dict() for f in found]})
+    if not request.vault_ids:
+        general.append(Finding(CHECK_FAILED, WARNING, "BACKUP_VAULT_IDS",
+                               "no Backup vault is configured (BACKUP_VAULT_IDS), so no disk was "
+                               "checked: list the vaults the app restores from"))
     for group in facts.groups:
         general += _group_findings(group)
     for target in facts.targets:
@@ -168,9 +173,9 @@ def assess(facts: ReadinessFacts) -> dict[str, object]:
         "disks": disks, "findings": [f.to_dict() for f in general]}
 
 
-def _listed(disk: dict[str, object]) -> list[dict[str, str]]:
-    found = disk["findings"]
-    return found if isinstance(found, list) else []
+def _listed(disk: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = disk["findings"]
+    return found
 
 
 def status_of(findings: Iterable[Finding]) -> str:

@@ -8,6 +8,7 @@ target group; `domain/readiness/checks.py` turns them into findings without read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from domain.model import OMITTED_WHEN_NONE, Record
 from domain.objectives import ObjectiveRules
@@ -168,7 +169,7 @@ class ReadinessFacts(Record):
 @dataclass(frozen=True)
 class ReadinessWritten(Record):
     status: str
-    summary: dict[str, object]
+    summary: dict[str, Any]
     urls: dict[str, str]
 
 
@@ -177,5 +178,5 @@ class ReadinessOutcome(Record):
     schema: int
     id: str
     status: str
-    summary: dict[str, object]
+    summary: dict[str, Any]
     reports: dict[str, str]
