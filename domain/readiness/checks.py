@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.model import RecoveryPoint, Snapshot
 from domain.objectives import Objectives, Verdict, rpo_verdict, strictest
 from domain.resource_id import InvalidResourceId, ResourceId
-from domain.restore.encryption_set import snapshot_of_point
+from domain.restore.encryption_set import AFTER_WINDOW
 
 from .findings import (
     CANNOT_GRANT,
@@ -78,10 +78,32 @@ def _matches(patterns: Iterable[str], action: str) -> bool:
 def points_without_snapshot(points: list[RecoveryPoint], snapshots: list[Snapshot],
                             disk_id: str) -> list[PointRef]:
     """The recovery points (newest first, as given) whose incremental snapshot of `disk_id` is
-    not among `snapshots`: matched as a restore would find it (encryption_set.snapshot_of_point:
-    `creationData.sourceResourceId` is the disk, taken nearest the point's time)."""
-    return [PointRef(p.id, p.time) for p in points
-            if snapshot_of_point(snapshots, disk_id, p.time) is None]
+    not among `snapshots`. A snapshot is a point's when its `creationData.sourceResourceId` is
+    the disk and it was taken within `AFTER_WINDOW` of the point's time, before or after it (how
+    the two times relate is not documented: encryption_set.py), each snapshot serving one point,
+    the nearest. Unlike `snapshot_of_point` (any earlier snapshot of the disk carries its Disk
+    Encryption Set), yesterday's snapshot does not stand in for today's lost one."""
+    mine = [(t, s) for s in snapshots if (t := _taken(s)) is not None
+            # ARM ids compare case-insensitively; Compute's examples even drop the leading slash
+            and (s.source_resource_id or "").strip("/").lower() == disk_id.strip("/").lower()]
+    used: set[str] = set()
+    missing = []
+    for point in points:
+        when = _time(point.time)
+        near = sorted((abs(t - when), s.id) for t, s in mine
+                      if abs(t - when) <= AFTER_WINDOW and s.id not in used)
+        if near:
+            used.add(near[0][1])
+        else:
+            missing.append(PointRef(point.id, point.time))
+    return missing
+
+
+def _taken(snapshot: Snapshot) -> datetime | None:
+    try:
+        return _time(snapshot.time_created) if snapshot.time_created else None
+    except ValueError:
+        return None
 
 
 def deleters(assignments: list[ScopeAssignment],
@@ -350,4 +372,5 @@ def _name(resource_id: str | None) -> str:
 
 
 def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
