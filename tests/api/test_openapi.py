@@ -162,7 +162,8 @@ def _checks_the_caller(function_name: str) -> bool:
     or it (or what it delegates to in its module) calls authorize(...) or reader(...)."""
     import ast
     import inspect
-    for module in ("triggers.http", "triggers.drill_routes", "triggers.events", "triggers.openapi"):
+    for module in ("triggers.http", "triggers.drill_routes", "triggers.events", "triggers.openapi",
+                   "triggers.readiness_routes"):
         source = inspect.getsource(sys.modules[module])
         tree = ast.parse(source)
         defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef |
