@@ -290,6 +290,9 @@ class FakeControlPlane:
         self.resource_guards: dict[str, list[str]] = {}  # vault key -> resource guard ids
         self.vaults_without_identity: set[str] = set()  # vault keys whose identity is gone
         self.principal_types: dict[str, str] = {}  # principal id (lower) -> User | Group | ...
+        # What the app may do without a role assignment (azsim's scenario `grants` of its
+        # principal): (scope, ARM actions), counted by list_own_permissions as azsim counts them.
+        self.app_grants: list[tuple[str, list[str]]] = []
 
     # ---- building the estate ------------------------------------------------------------------
     def add_resource_group(self, rg_id: str, location: str) -> None:
@@ -837,11 +840,12 @@ class FakeControlPlane:
 
     @_port
     def list_own_permissions(self, resource_group_id: str) -> list[PermissionBlock] | None:
-        """As azsim's Permissions API: one block per role the app holds (in effect) at the group
-        or above it."""
+        """As azsim's Permissions API: one block per grant and per role the app holds (in effect)
+        at the group or above it."""
         if _key(resource_group_id) not in self.resource_groups:
             return None
-        blocks = []
+        blocks = [PermissionBlock(list(actions), []) for scope, actions in self.app_grants
+                  if _covers(scope, resource_group_id)]
         for a in self.assignments.values():
             role = azsim_roles.BUILT_IN.get(a.record.role_definition_guid.lower())
             if role is not None and a.record.principal_id == self.app_principal_id and \

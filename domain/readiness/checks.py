@@ -339,16 +339,19 @@ def _group_findings(group: GroupFacts) -> list[Finding]:
 
 
 def _target_findings(target: TargetFacts, disk_id: str | None) -> list[Finding]:
+    """A warning, not an error: a restore into another group still works, and a team without
+    alert-driven recovery (which restores into the disk's own group) or drills would otherwise be
+    alerted every hour about groups it never restores into."""
     rg, what = target.group_id, ("the drill sandbox" if target.kind == "sandbox"
                                  else "the disk's own group (where recovery restores it)")
     if not target.exists:
-        return [Finding(CANNOT_GRANT, ERROR, rg, f"{what} {_name(rg)} does not exist: restores "
+        return [Finding(CANNOT_GRANT, WARNING, rg, f"{what} {_name(rg)} does not exist: restores "
                         "into it fail; create it or fix the plan", disk_id)]
     if target.can_grant is None:
         return [Finding(CHECK_FAILED, WARNING, rg, f"whether the app can grant roles in {what} "
                         f"{_name(rg)} is not known ({target.error})", disk_id)]
     if not target.can_grant:
-        return [Finding(CANNOT_GRANT, ERROR, rg,
+        return [Finding(CANNOT_GRANT, WARNING, rg,
                         f"the app cannot assign roles in {what} {_name(rg)} (no "
                         f"{GRANT}): a restore there fails at its grant; add the group to "
                         "infra's targetResourceGroupIds (or recoveryResourceGroupIds)", disk_id)]
