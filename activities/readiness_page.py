@@ -115,10 +115,11 @@ def _trend_chart(trend: list[dict[str, Any]]) -> str:
              f'y2="{_n(y(0))}"/>',
              f'<text x="{left - 6}" y="{_n(y(most) + 4)}" text-anchor="end">{most}</text>'
              f'<text x="{left - 6}" y="{_n(y(0) + 4)}" text-anchor="end">0</text>']
-    for i, t in enumerate(trend):
+    for i, t in enumerate(trend):  # the first and last run's time, kept inside the chart
         if i in (0, len(trend) - 1):
+            anchor = "end" if i and i == len(trend) - 1 else "start"
             parts.append(f'<text x="{_n(x(i))}" y="{height - bottom + 16}" '
-                         f'text-anchor="middle">{_e(str(t.get("checkedAt") or "")[:16])}</text>')
+                         f'text-anchor="{anchor}">{_e(str(t.get("checkedAt") or "")[:16])}</text>')
     for n, key in enumerate(("ready", "atRisk", "notReady")):
         points = [(x(i), y(float(t.get(key, 0)))) for i, t in enumerate(trend)]
         for i, (px, py) in enumerate(points):
