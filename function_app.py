@@ -11,9 +11,10 @@ from triggers.events import bp as events
 from triggers.http import bp as http
 from triggers.openapi import bp as openapi
 from triggers.queue import bp as queue
+from triggers.readiness_routes import bp as readiness
 from triggers.sweeper import bp as sweeper
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (orchestrations, activities, http, queue, events, drills, sweeper, openapi,
-                  catalog):
+                  catalog, readiness):
     app.register_functions(blueprint)

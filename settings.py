@@ -174,6 +174,12 @@ def _account_of(host: str, path: str) -> str | None:
     return None
 
 
+def _whole(value: float, name: str, problems: list[str]) -> int:
+    if value != int(value):
+        problems.append(f"{name}={value:g} must be a whole number")
+    return int(value)
+
+
 def _is_guid(text: str) -> bool:
     try:
         uuid.UUID(text)
@@ -214,6 +220,13 @@ class Settings:
     # default; "off" lets any function-key caller do anything, for local development only.
     caller_authorization: str = "policy"
     access_policy_path: str | None = None  # absolute, or relative to the app's directory
+    # Readiness checks (docs/readiness.md): the timer's NCRONTAB schedule (checked where the
+    # timer is registered, triggers/readiness_routes.py), the RPO where no objective covers a
+    # disk (26 h: a daily backup starts anywhere in a 2-hour window), and the restores a day
+    # drills leave to incidents (Azure allows 10 per backup instance).
+    readiness_schedule: str = "0 17 * * * *"
+    readiness_rpo_hours: float = 26.0
+    drill_restore_reserve: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -290,6 +303,10 @@ class Settings:
             app_service_auth=env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true",
             caller_authorization=authorization,
             access_policy_path=_app_path(env.get("ACCESS_POLICY_PATH")),
+            readiness_schedule=(env.get("READINESS_SCHEDULE") or "").strip() or "0 17 * * * *",
+            readiness_rpo_hours=number("READINESS_RPO_HOURS", 26, 0.25, 8760),
+            drill_restore_reserve=_whole(number("DRILL_RESTORE_RESERVE", 2, 0, 9),
+                                         "DRILL_RESTORE_RESERVE", problems),
         )
         if problems:
             raise SettingsError("invalid app settings: " + "; ".join(problems))
@@ -308,7 +325,8 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "AzureWebJobsStorage__managedIdentityResourceId", "DEVHOST_AZURITE_BLOB_PORT",
              "DEVHOST_AZURITE_QUEUE_PORT", "DEVHOST_AZURITE_TABLE_PORT", "RECOVERY_LEDGER_TABLE",
              "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER",
-             "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION", "ACCESS_POLICY_PATH")
+             "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION", "ACCESS_POLICY_PATH",
+             "READINESS_SCHEDULE", "READINESS_RPO_HOURS", "DRILL_RESTORE_RESERVE")
 
 
 def settings() -> Settings:

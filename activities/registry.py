@@ -9,6 +9,7 @@ from . import (
     compute_activities,
     drill_activities,
     operation_activities,
+    readiness_activities,
     recovery_activities,
     restore_activities,
     role_activities,
@@ -16,7 +17,8 @@ from . import (
 from .activity import declared, host_function
 
 ACTIVITIES = declared(role_activities, restore_activities, operation_activities,
-                      compute_activities, recovery_activities, drill_activities)
+                      compute_activities, recovery_activities, drill_activities,
+                      readiness_activities)
 
 bp = df.Blueprint()
 for _activity in ACTIVITIES:

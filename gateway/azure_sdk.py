@@ -34,12 +34,20 @@ from domain.model import (
     Vm,
     VmSize,
 )
+from domain.readiness.posture import (
+    ManagementLock,
+    PermissionBlock,
+    RoleDefinitionInfo,
+    ScopeAssignment,
+    VaultState,
+)
 
 from .backup import Backup
 from .clients import ClientsFor, SubscriptionClients
 from .compute import Compute
 from .lro import Lro
 from .rbac import Rbac
+from .readiness_reads import ReadinessReads
 
 
 class AzureControlPlane:
@@ -58,6 +66,7 @@ class AzureControlPlane:
         self._backup = Backup(clients_for, self._lro, backup_vault_ids)
         self._rbac = Rbac(clients_for)
         self._compute = Compute(clients_for, self._lro)
+        self._readiness = ReadinessReads(clients_for)
 
     def close(self) -> None:
         """Close the clients this control plane was given (if they can be closed)."""
@@ -166,3 +175,19 @@ class AzureControlPlane:
 
     def start_delete_snapshot(self, snapshot_id: str) -> Operation:
         return self._compute.start_delete_snapshot(snapshot_id)
+
+    # ---- readiness: the posture reads ---------------------------------------------------------
+    def read_vault(self, vault_id: str) -> VaultState:
+        return self._readiness.read_vault(vault_id)
+
+    def list_locks(self, resource_group_id: str) -> list[ManagementLock]:
+        return self._readiness.list_locks(resource_group_id)
+
+    def list_scope_assignments(self, scope: str) -> list[ScopeAssignment]:
+        return self._readiness.list_scope_assignments(scope)
+
+    def get_role_definition(self, scope: str, role_guid: str) -> RoleDefinitionInfo | None:
+        return self._readiness.get_role_definition(scope, role_guid)
+
+    def list_own_permissions(self, resource_group_id: str) -> list[PermissionBlock] | None:
+        return self._readiness.list_own_permissions(resource_group_id)

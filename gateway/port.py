@@ -24,6 +24,13 @@ from domain.model import (
     Vm,
     VmSize,
 )
+from domain.readiness.posture import (
+    ManagementLock,
+    PermissionBlock,
+    RoleDefinitionInfo,
+    ScopeAssignment,
+    VaultState,
+)
 
 
 class ControlPlane(Protocol):
@@ -161,4 +168,30 @@ class ControlPlane(Protocol):
 
     def start_delete_snapshot(self, snapshot_id: str) -> Operation:
         """Delete a snapshot; one already gone is done."""
+        ...
+
+    # ---- readiness (domain/readiness): the posture reads ----------------------------------------
+    def read_vault(self, vault_id: str) -> VaultState:
+        """A Backup vault's identity, Resource Guard proxies and backup instances, each with the
+        identity it restores with (None when it is gone: unlike list_backup_instances, a vault
+        without an identity is read, not refused). Raises BackupInstanceNotFound when the vault
+        does not exist."""
+        ...
+
+    def list_locks(self, resource_group_id: str) -> list[ManagementLock]:
+        """The management locks of a resource group (at it, above it, on its resources); []
+        when it does not exist."""
+        ...
+
+    def list_scope_assignments(self, scope: str) -> list[ScopeAssignment]:
+        """Every role assignment at `scope` or above it, whoever holds it (atScope())."""
+        ...
+
+    def get_role_definition(self, scope: str, role_guid: str) -> RoleDefinitionInfo | None:
+        """A role definition by GUID as seen from `scope`; None when there is none."""
+        ...
+
+    def list_own_permissions(self, resource_group_id: str) -> list[PermissionBlock] | None:
+        """The app's own permissions at a resource group (the Permissions API); None when the
+        group does not exist."""
         ...

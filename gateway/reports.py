@@ -26,7 +26,11 @@ from settings import Settings
 
 from .storage import blob_service, queue_client, translated
 
-TREND = 30  # earlier drills in a report's trend
+TREND = 30  # earlier drills (readiness runs) in a report's trend
+# Readiness reports live under `_readiness/` in the same container: a drill plan's name never
+# starts with "_" (domain/drills/drill_plan.py), so no plan's reports or trend mix with them.
+READINESS_PREFIX = "_readiness"
+_KINDS = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
 
 class ReportStore:
@@ -84,6 +88,45 @@ class ReportStore:
             except ResourceNotFoundError:
                 return None
 
+    # ---- readiness reports (domain/readiness) ---------------------------------------------------
+    def write_readiness(self, run_id: str, report: dict[str, Any], html: str,
+                        trend_point: dict[str, Any]) -> dict[str, str]:
+        """`_readiness/<run id>.json|.html`, its `.summary.json` (the next runs' trend) and
+        `_readiness/latest.json|.html` (what GET /api/readiness answers)."""
+        urls = {}
+        bodies = {"json": json.dumps(report, indent=1), "html": html}
+        with self._translated():
+            for name in (run_id, "latest"):
+                for kind, body in bodies.items():
+                    blob = self._container.upload_blob(
+                        f"{READINESS_PREFIX}/{name}.{kind}", body.encode(), overwrite=True,
+                        content_settings=ContentSettings(_KINDS[kind]))
+                    if name == run_id:
+                        urls[kind] = blob.url
+            self._container.upload_blob(f"{READINESS_PREFIX}/{run_id}.summary.json",
+                                        json.dumps(trend_point).encode(), overwrite=True,
+                                        content_settings=ContentSettings("application/json"))
+        return urls
+
+    def readiness_trend(self, exclude: str | None = None) -> list[dict[str, Any]]:
+        """The trend points of the last runs (oldest first), but `exclude`'s (a re-run's own)."""
+        skip = f"{READINESS_PREFIX}/{exclude}.summary.json"
+        with self._translated():
+            names = sorted(b.name for b in self._container.list_blobs(
+                name_starts_with=f"{READINESS_PREFIX}/")
+                if b.name.endswith(".summary.json") and b.name != skip)
+            return [json.loads(self._container.download_blob(n).readall())
+                    for n in names[-TREND:]]
+
+    def readiness_latest(self, kind: str) -> bytes | None:
+        """The latest readiness report as written: kind "json" or "html"; None before any run."""
+        with self._translated():
+            try:
+                return self._container.download_blob(
+                    f"{READINESS_PREFIX}/latest.{kind}").readall()
+            except ResourceNotFoundError:
+                return None
+
     def notify_queue(self, queue: str, message: dict[str, Any]) -> None:
         """One message, base64-encoded as a Functions queue trigger expects by default."""
         client = queue_client(self._settings.storage, queue)
@@ -133,3 +176,4 @@ def webhook_verdict(url: str, body: dict[str, Any], timeout: float) -> dict[str,
         return {"pass": False, "reason": 'the webhook must answer {"pass": true|false, '
                                          f'"reason": "..."}}, not {str(answer)[:200]}'}
     return {"pass": answer["pass"], "reason": str(answer.get("reason") or "")}
+

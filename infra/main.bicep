@@ -71,6 +71,17 @@ param accessPolicyPath string = ''
 @description('Client id of the Entra ID app registration for App Service authentication (docs/security.md). Empty: authentication off, so self-service requests are refused.')
 param authClientId string = ''
 
+@description('READINESS_SCHEDULE: when the readiness checks run (six-field NCRONTAB; default hourly at minute 17).')
+param readinessSchedule string = '0 17 * * * *'
+
+@description('READINESS_RPO_HOURS: the RPO (hours) of a disk no drill plan\'s objectives cover; 26 fits a daily backup.')
+param readinessRpoHours string = '26'
+
+@description('DRILL_RESTORE_RESERVE: restores a day per disk that drills leave to incidents (Azure allows 10).')
+@minValue(0)
+@maxValue(9)
+param drillRestoreReserve int = 2
+
 @description('RESTORE_PROPAGATION_TIMEOUT_MINUTES: how long a restore waits for granted roles to take effect.')
 @minValue(1)
 @maxValue(240)
@@ -252,6 +263,9 @@ module functionApp 'app/function.bicep' = {
     accessPolicyPath: accessPolicyPath
     authClientId: authClientId
     drillReportsContainerName: drillReportsContainerName
+    readinessSchedule: readinessSchedule
+    readinessRpoHours: readinessRpoHours
+    drillRestoreReserve: drillRestoreReserve
   }
 }
 
@@ -368,12 +382,14 @@ resource vmOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = i
 
 // Source and snapshot resource groups: read the protected disks (size, SKU, encryption), check
 // that the vault's identity holds Disk Snapshot Contributor on the snapshot resource group, and
-// read the snapshots Backup keeps there (a deleted disk's Disk Encryption Set is on them).
+// read the snapshots Backup keeps there (a deleted disk's Disk Encryption Set is on them). The
+// readiness checks (docs/readiness.md) also read the group's locks and the definitions of the
+// roles assigned there (who could delete the snapshots).
 resource sourceReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(sourceResourceGroupIds)) {
   name: guid(subscription().id, environmentName, 'diskrestore-source-reader')
   properties: {
     roleName: 'diskrestore source reader (${environmentName}, ${resourceToken})'
-    description: 'Source disk and snapshot resource groups: read disks, snapshots and role assignments. Nothing else.'
+    description: 'Source disk and snapshot resource groups: read disks, snapshots, role assignments, role definitions and management locks. Nothing else.'
     type: 'CustomRole'
     permissions: [
       {
@@ -382,11 +398,33 @@ resource sourceReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
           'Microsoft.Compute/disks/read'
           'Microsoft.Compute/snapshots/read'
           'Microsoft.Authorization/roleAssignments/read'
+          'Microsoft.Authorization/roleDefinitions/read'
+          'Microsoft.Authorization/locks/read'
         ]
         notActions: []
       }
     ]
     assignableScopes: sourceResourceGroupIds
+  }
+}
+
+// Backup vaults: read their Resource Guard proxies (Multi-User Authorization), which the readiness
+// checks report; Backup Reader does not list that action.
+resource vaultPostureReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, environmentName, 'diskrestore-vault-posture-reader')
+  properties: {
+    roleName: 'diskrestore vault posture reader (${environmentName}, ${resourceToken})'
+    description: 'Backup vaults: read their Resource Guard proxies (whether Multi-User Authorization protects them). Nothing else.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.DataProtection/backupVaults/backupResourceGuardProxies/read'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: backupVaultIds
   }
 }
 
@@ -440,6 +478,7 @@ module vaultAccess 'access/backup-reader-on-vault.bicep' = [for id in backupVaul
   params: {
     principalId: identity.outputs.principalId
     vaultName: last(split(id, '/'))
+    postureReaderRoleId: vaultPostureReaderRole.id
   }
 }]
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from . import drill, polls, recover, restore_managed_disk, restore_vm, sweep, undo_restore
+from . import (
+    drill,
+    polls,
+    readiness,
+    recover,
+    restore_managed_disk,
+    restore_vm,
+    sweep,
+    undo_restore,
+)
 from .calls import declared, host_function
 
 ORCHESTRATORS = declared(restore_managed_disk, polls, recover, drill, sweep, undo_restore,
-                         restore_vm)
+                         restore_vm, readiness)
 
 bp = df.Blueprint()
 for _orchestrator in ORCHESTRATORS:

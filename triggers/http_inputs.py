@@ -109,6 +109,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "additionalProperties": False, "x-unknown": _UNKNOWN,
     },
+    "ReadinessQuery": {
+        "type": "object",
+        "properties": {
+            "format": {"enum": ["json", "html"], "default": "json",
+                       "description": "`json` (default) or `html`."},
+            "code": _KEY,
+        },
+        "additionalProperties": False, "x-unknown": _UNKNOWN,
+    },
     "DrillReportQuery": {
         "type": "object",
         "properties": {

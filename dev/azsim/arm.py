@@ -28,6 +28,8 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
     "compute": ("2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01", "2025-11-01",
                 "2026-03-01", "2026-04-01"),
     "disks": ("2024-03-02", "2025-01-02", "2026-03-02"),
+    # Management locks (Microsoft.Authorization/locks, specified with the resources RP).
+    "locks": ("2016-09-01", "2020-05-01"),
     # Resource SKUs keep their own version (azure-mgmt-compute 39.0.0 sends 2021-07-01).
     "skus": ("2017-09-01", "2019-04-01", "2021-07-01"),
 }

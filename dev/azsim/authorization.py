@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from . import roles
-from .arm import Ctx, Response, Route, page, router
+from .arm import RG, Ctx, Response, Route, page, router
 from .auth import RoleAssignment, covers
 from .errors import ArmError, bad_request, conflict, invalid_content
 from .resources import group_not_found
@@ -198,3 +198,30 @@ def list_definitions(ctx: Ctx) -> Response:
     guids = [g for g, r in roles.BUILT_IN.items()
              if not match or r["roleName"].lower() == match.group(1).lower()]
     return page(ctx, [roles.definition_body(g, ctx.state.subscription_id) for g in guids])
+
+
+@route("GET", f"(?P<scope>{RG})/providers/Microsoft\\.Authorization/permissions",
+       f"{_NS}/permissions/read", "authorization")
+def list_permissions(ctx: Ctx) -> Response:
+    """Permissions_ListForResourceGroup: what the caller may do at the group, one entry per role
+    it holds there (an effective assignment at the group or above it) with that role's actions
+    and notActions; a scenario grant covering the group counts as a role of its own. Assignments
+    on resources inside the group do not apply to the group and are not listed. The answer
+    carries no ABAC condition (the 2022-04-01 `Permission` has no such member)."""
+    group, now = ctx.groups["scope"], ctx.state.now()
+    blocks: list[dict[str, Any]] = []
+    principal = ctx.state.principals.get(ctx.caller.lower())
+    for grant in principal.grants if principal else []:
+        if covers(grant["scope"], group):
+            blocks.append(_permission(grant.get("actions", ["*"]), []))
+    for ra in ctx.state.role_assignments:
+        role = roles.BUILT_IN.get(ra.role_guid)
+        if role and ra.principal_id.lower() == ctx.caller.lower() and covers(ra.scope, group) \
+                and ra.effective(now):
+            blocks.append(_permission(role["actions"], role.get("notActions", [])))
+    return page(ctx, blocks)
+
+
+def _permission(actions: list[str], not_actions: list[str]) -> dict[str, Any]:
+    return {"actions": list(actions), "notActions": list(not_actions), "dataActions": [],
+            "notDataActions": []}

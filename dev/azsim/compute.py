@@ -15,6 +15,7 @@ from .arm import RG, SUB, Ctx, Response, Route, as_object, page, provider_id, re
 from .auth import readable
 from .clock import iso
 from .errors import ArmError, bad_request, conflict
+from .locks import check_not_locked
 from .state import Operation, SimState, public
 
 ROUTES: list[Route] = []
@@ -299,6 +300,7 @@ def delete_disk(ctx: Ctx) -> Response:
     if disk.get("managedBy"):
         raise conflict("OperationNotAllowed",
                        f"Disk {disk['name']} is attached to VM {disk['managedBy']}.")
+    check_not_locked(state, rid)
 
     def complete(op: Operation, due: float) -> None:
         state.remove(rid)
@@ -407,6 +409,7 @@ def delete_snapshot(ctx: Ctx) -> Response:
     state, rid = ctx.state, ctx.groups["scope"]
     if state.get(rid) is None:
         return Response(204)
+    check_not_locked(state, rid)
 
     def complete(op: Operation, due: float) -> None:
         state.remove(rid)

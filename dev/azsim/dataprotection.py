@@ -13,7 +13,7 @@ from typing import Any
 
 from .arm import RG, SUB, Ctx, Response, Route, page, require, router
 from .clock import iso
-from .errors import bad_request
+from .errors import bad_request, resource_not_found
 from .state import SimState, public
 
 ROUTES: list[Route] = []
@@ -215,3 +215,59 @@ def list_jobs(ctx: Ctx) -> Response:
     jobs = sorted(ctx.state.children(ctx.groups["scope"], JOB_TYPE), key=lambda j: j["_start"],
                   reverse=True)
     return page(ctx, [render_job(ctx.state, j) for j in jobs])
+
+
+# ---- Multi-User Authorization: the vault's Resource Guard proxies ------------------------------
+PROXY_TYPE = f"{VAULT_TYPE}/backupResourceGuardProxies"
+PROXY_NAME = "DppResourceGuardProxy"  # the one name the portal and PowerShell give it
+# The operations a Resource Guard protects by default for a Backup vault (GetResourceGuardProxy
+# example, 2025-07-01).
+_CRITICAL = ("deleteBackupInstanceRequests", "Microsoft.DataProtection/backupVaults/"
+             "backupInstances/delete"), ("deleteResourceGuardProxyRequests",
+                                         "Microsoft.DataProtection/backupVaults/"
+                                         "backupResourceGuardProxies/delete")
+
+
+def new_resource_guard_proxy(state: SimState, vault: dict[str, Any],
+                             guard_id: str) -> dict[str, Any]:
+    """A vault's link to a Resource Guard, as GetResourceGuardProxy.json shows one (its `type`
+    is the example's own spelling, `Microsoft.DataProtection/vaults/backupResourceGuardProxies`);
+    the vault's `isVaultProtectedByResourceGuard` turns true with it."""
+    vault["properties"]["isVaultProtectedByResourceGuard"] = True
+    return {
+        "id": f"{vault['id']}/backupResourceGuardProxies/{PROXY_NAME}", "name": PROXY_NAME,
+        "type": "Microsoft.DataProtection/vaults/backupResourceGuardProxies",
+        "_type": PROXY_TYPE,
+        "properties": {
+            "resourceGuardResourceId": guard_id,
+            "resourceGuardOperationDetails": [
+                {"vaultCriticalOperation": operation,
+                 "defaultResourceRequest": f"{guard_id}/{request}/default"}
+                for request, operation in _CRITICAL],
+            "lastUpdatedTime": iso(state.now()), "description": ""}}
+
+
+def _proxies(state: SimState, vault_id: str) -> list[dict[str, Any]]:
+    prefix = vault_id.lower().rstrip("/") + "/backupresourceguardproxies/"
+    return [b for k, b in state.resources.items()
+            if k.startswith(prefix) and b.get("_type") == PROXY_TYPE]
+
+
+@route("GET", f"(?P<scope>{VAULT_PATH})/backupResourceGuardProxies",
+       f"{_V}/backupResourceGuardProxies/read", "dataprotection")
+def list_resource_guard_proxies(ctx: Ctx) -> Response:
+    require(ctx.state, ctx.groups["scope"], VAULT_TYPE)
+    return page(ctx, [public(p) for p in _proxies(ctx.state, ctx.groups["scope"])])
+
+
+@route("GET", f"(?P<scope>{VAULT_PATH}/backupResourceGuardProxies/(?P<proxy>[^/]+))",
+       f"{_V}/backupResourceGuardProxies/read", "dataprotection")
+def get_resource_guard_proxy(ctx: Ctx) -> Response:
+    vault_id = ctx.groups["scope"].rsplit("/backupResourceGuardProxies/", 1)[0]
+    require(ctx.state, vault_id, VAULT_TYPE)
+    found = next((p for p in _proxies(ctx.state, vault_id)
+                  if p["name"].lower() == ctx.groups["proxy"].lower()), None)
+    if found is None:
+        parts = ctx.groups["scope"].split("/")
+        raise resource_not_found(PROXY_TYPE, ctx.groups["proxy"], parts[4])
+    return Response(200, public(found))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import auth, authorization, compute, dataprotection, resources, restore, sizes, vms
+from . import auth, authorization, compute, dataprotection, locks, resources, restore, sizes, vms
 from .arm import Ctx, Response, Route, check_api_version
 from .audit import AuditEntry
 from .clock import iso
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 ROUTES: list[Route] = [*resources.ROUTES, *dataprotection.ROUTES, *restore.ROUTES,
                        *authorization.ROUTES, *compute.ROUTES, *vms.ROUTES,
-                       *sizes.ROUTES]
+                       *sizes.ROUTES, *locks.ROUTES]
 _NAMESPACES = {"microsoft.resources", "microsoft.dataprotection", "microsoft.authorization",
                "microsoft.compute"}
 _PROVIDER = re.compile(r"/providers/([^/]+)/([^/]+)", re.IGNORECASE)

@@ -137,3 +137,18 @@ def _restored_disk(state: SimState, snapshot: dict[str, Any], target_id: str
     if state.restored_disk_zone == "source" and snapshot.get("_sourceZones"):
         disk["zones"] = list(snapshot["_sourceZones"])
     return disk
+
+
+def completed_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any],
+                          target_id: str, start: float, seconds: float) -> dict[str, Any]:
+    """A restore that ran before the scenario began (its disk since deleted): it counts against
+    the backup instance's 10 restores a day as any other."""
+    job = _job(state, bi, "Restore", start)
+    job["properties"]["extendedInfo"] = {
+        "additionalDetails": {}, "recoveryDestination": target_id,
+        "sourceRecoverPoint": {"recoveryPointID": rp["name"],
+                               "recoveryPointTime": rp["properties"]["recoveryPointTime"]},
+        "subTasks": [{"taskId": 0, "taskName": "Trigger Restore", "taskStatus": "Completed"}],
+        "warningDetails": []}
+    _end(job, start + seconds, None)
+    return state.put(job)

@@ -17,9 +17,16 @@ from .arm import provider_id, rg_id
 from .auth import LIST_AUTHORIZATION, Principal, RoleAssignment
 from .clock import Clock
 from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, new_snapshot, set_managed_by
-from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
+from .dataprotection import (
+    VAULT_TYPE,
+    new_backup_instance,
+    new_recovery_point,
+    new_resource_guard_proxy,
+    new_vault,
+)
 from .errors import ArmError
-from .jobs import completed_backup_job
+from .jobs import completed_backup_job, completed_restore_job
+from .locks import LOCK_LISTINGS, new_lock
 from .resources import new_body as new_group
 from .state import SimState
 from .vm_disks import (
@@ -67,37 +74,48 @@ def _substitute(value: Any, sub: str) -> Any:
     return value
 
 
+# The scenario settings for what Azure does not document (or documents two ways): each picks one
+# plausible behaviour, so the product is tested against every one (docs/fidelity.md).
+# (scenario key, SimState attribute, default, allowed values; None: any number)
+_CHOICES: tuple[tuple[str, str, Any, tuple[str, ...] | None], ...] = (
+    # Where Backup puts a restored disk of a zonal source.
+    ("restoredDiskZone", "restored_disk_zone", "regional", RESTORED_DISK_ZONES),
+    # When Backup refuses a restore's target name (FailIfExists): Azure documents it once the
+    # disk exists ("diskExists"); "jobRunning" also while a job is creating it.
+    ("sameNameRule", "same_name_rule", "diskExists", SAME_NAME_RULES),
+    # Which power states an OS-disk swap accepts: Azure's 2018 docs say deallocated, the newer
+    # ones that no stop is needed (reference B5).
+    ("osDiskSwapRequires", "os_disk_swap_requires", "deallocated", OS_DISK_SWAP_REQUIRES),
+    # Whether a restored disk keeps the source's securityProfile (restore-realities 1.4).
+    ("restoredDiskSecurityProfile", "restored_disk_security_profile", "kept",
+     RESTORED_DISK_SECURITY_PROFILES),
+    # How a recovery point's incremental snapshot's `timeCreated` relates to the point's
+    # `recoveryPointTime`: seconds from the point's time (negative: before it, taken within the
+    # backup job that ends at that time; positive: after it).
+    ("snapshotTimeOffsetSeconds", "snapshot_time_offset", -30, None),
+    # A disk or VM list where the caller may read only some of it (auth.py).
+    ("listAuthorization", "list_authorization", "deny", LIST_AUTHORIZATION),
+    # What a resource group's lock listing shows of the subscription's locks (locks.py).
+    ("lockListing", "lock_listing", "withInherited", LOCK_LISTINGS),
+)
+
+
+def _undocumented(state: SimState, spec: dict[str, Any]) -> None:
+    for key, attribute, default, allowed in _CHOICES:
+        value = spec.get(key, default)
+        if allowed is None:
+            value = float(value)
+        elif value not in allowed:
+            raise ValueError(f"scenario: {key} must be one of {allowed}")
+        setattr(state, attribute, value)
+
+
 def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimState:
     """A fresh simulator state holding everything the scenario describes."""
     sub = spec["subscriptionId"]
     state = SimState(clock, sub, spec["tenantId"], spec["location"], time_scale,
                      spec.get("seed", 0), spec.get("durations", {}), spec.get("pageSize", 100))
-    state.restored_disk_zone = spec.get("restoredDiskZone", "regional")
-    if state.restored_disk_zone not in RESTORED_DISK_ZONES:
-        raise ValueError(f"scenario: restoredDiskZone must be one of {RESTORED_DISK_ZONES}")
-    # When Backup refuses a restore's target name (FailIfExists): Azure documents it once the
-    # disk exists ("diskExists", the default); "jobRunning" also while a job is creating it.
-    state.same_name_rule = spec.get("sameNameRule", "diskExists")
-    if state.same_name_rule not in SAME_NAME_RULES:
-        raise ValueError(f"scenario: sameNameRule must be one of {SAME_NAME_RULES}")
-    # Which power states an OS-disk swap accepts: Azure's 2018 docs say deallocated (the
-    # default), the newer ones that no stop is needed (reference B5).
-    state.os_disk_swap_requires = spec.get("osDiskSwapRequires", "deallocated")
-    if state.os_disk_swap_requires not in OS_DISK_SWAP_REQUIRES:
-        raise ValueError(f"scenario: osDiskSwapRequires must be one of {OS_DISK_SWAP_REQUIRES}")
-    # Whether a restored disk keeps the source's securityProfile: not documented (1.4).
-    state.restored_disk_security_profile = spec.get("restoredDiskSecurityProfile", "kept")
-    if state.restored_disk_security_profile not in RESTORED_DISK_SECURITY_PROFILES:
-        raise ValueError("scenario: restoredDiskSecurityProfile must be one of "
-                         f"{RESTORED_DISK_SECURITY_PROFILES}")
-    # How a recovery point's incremental snapshot's `timeCreated` relates to the point's
-    # `recoveryPointTime`: not documented. Seconds from the point's time (negative: before it,
-    # taken within the backup job that ends at that time; positive: after it).
-    state.snapshot_time_offset = float(spec.get("snapshotTimeOffsetSeconds", -30))
-    # A disk or VM list where the caller may read only some of it: not documented (auth.py).
-    state.list_authorization = spec.get("listAuthorization", "deny")
-    if state.list_authorization not in LIST_AUTHORIZATION:
-        raise ValueError(f"scenario: listAuthorization must be one of {LIST_AUTHORIZATION}")
+    _undocumented(state, spec)
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -120,6 +138,9 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
         _vault(state, vault, aliases)
     for assignment in spec.get("roleAssignments", []):
         _assignment(state, assignment, aliases)
+    for lock in spec.get("locks", []):
+        state.put(new_lock(lock["scope"], lock["name"], lock.get("level", "CanNotDelete"),
+                           lock.get("notes")))
     for fault in spec.get("faults", []):
         state.faults.add(fault)
     return state
@@ -228,7 +249,9 @@ def _vm_problems(spec: dict[str, Any], vm: dict[str, Any], os_disk: dict[str, An
 
 def _vault(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> None:
     rid = provider_id(state.subscription_id, spec["resourceGroup"], VAULT_TYPE, spec["name"])
-    identity = {"type": spec["identity"]["type"], "tenantId": state.tenant_id}
+    identity: dict[str, Any] = {"type": spec["identity"]["type"]}
+    if identity["type"] != "None":  # a vault whose identity was disabled shows only the type
+        identity["tenantId"] = state.tenant_id
     if principal := spec["identity"].get("principal"):
         identity["principalId"] = aliases[principal]
     if uamis := spec["identity"].get("userAssignedIdentities"):
@@ -237,6 +260,8 @@ def _vault(state: SimState, spec: dict[str, Any], aliases: dict[str, str]) -> No
             for uami_id, u in uamis.items()}
     vault = state.put(new_vault(rid, state.location, identity,
                                 spec.get("crossSubscriptionRestore", "Enabled"), spec.get("tags")))
+    if guard := spec.get("resourceGuard"):  # Multi-User Authorization: the guard's id
+        state.put(new_resource_guard_proxy(state, vault, guard))
     for bi_spec in spec.get("backupInstances", []):
         _backup_instance(state, vault, bi_spec)
 
@@ -249,9 +274,15 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
     name = f"{parts[4]}-{disk['name']}-{state.new_guid()}"
     snapshot_rg = rg_id(state.subscription_id, spec["snapshotResourceGroup"])
     bi = state.put(new_backup_instance(vault, name, disk, snapshot_rg, spec["policy"]))
+    if protection := spec.get("protectionState"):  # e.g. ProtectionStopped, ProtectionError
+        bi["properties"]["currentProtectionState"] = protection
+        bi["properties"]["protectionStatus"]["status"] = protection
     points = spec.get("recoveryPoints", {})
     interval = points.get("intervalHours", 24) * 3600
     latest = _latest_backup_time(state.now(), points.get("hourUtc", 2), interval)
+    if (ago := points.get("latestHoursAgo")) is not None:  # backups stopped that long ago
+        latest = state.now() - float(ago) * 3600
+    newest = None
     deleted = set(points.get("deletedSnapshots", []))
     for index in range(points.get("count", 7)):
         t = latest - index * interval
@@ -263,6 +294,14 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
         rp = state.put(new_recovery_point(state, bi, t, snapshot["id"],
                                           points.get("retentionDays", 30)))
         completed_backup_job(state, bi, rp, state.duration("backupJob"))
+        if index == 0:
+            newest = rp
+    # Restores of the last 24 h (an hour apart, the newest an hour ago): drills or incidents
+    # that spent the instance's 10 restores a day.
+    for n in range(spec.get("restoresToday", 0) if newest is not None else 0):
+        target = f"{disk['id']}-restored-{n}"
+        completed_restore_job(state, bi, newest, target, state.now() - 3600 * (n + 1),
+                              state.duration("restoreJob"))
 
 
 def _latest_backup_time(now: float, hour_utc: int, interval: float) -> float:

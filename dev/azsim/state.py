@@ -68,6 +68,9 @@ class SimState:
     # A list (disks, VMs) at a scope where the caller may read only some items: "deny" (403) or
     # "filter" (only those it may read); Azure does not document which (auth.readable).
     list_authorization: str = "deny"
+    # What listing a resource group's locks shows besides its own and its resources' locks: the
+    # subscription's ("withInherited") or nothing more ("ownOnly"); not documented (locks.py).
+    lock_listing: str = "withInherited"
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

@@ -41,6 +41,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from azsim import roles as azsim_roles
+
 from domain import errors
 from domain.model import (
     BackupInstance,
@@ -60,6 +62,14 @@ from domain.model import (
     Vm,
     VmSize,
 )
+from domain.readiness.posture import (
+    ManagementLock,
+    PermissionBlock,
+    ProtectedInstance,
+    RoleDefinitionInfo,
+    ScopeAssignment,
+    VaultState,
+)
 from domain.resource_id import ResourceId
 from domain.restore.planning import DISK_RESTORE_OPERATOR, DISK_SNAPSHOT_CONTRIBUTOR, READER
 from domain.restore.properties import disk_changes
@@ -71,6 +81,7 @@ DURATIONS = {"validateRestore": 30.0, "triggerRestore": 3.0, "restoreJob": 270.0
              "powerOff": 45.0,
              "diskWrite": 3.0, "diskDelete": 3.0, "noop": 1.0}
 PROPAGATION = timedelta(seconds=240)  # azsim's demo: rolePropagation
+APP_PRINCIPAL = "a11ce000-0000-4000-8000-00000000a001"  # azsim's demo: the app
 OPERATIONS = "https://management.azure.com/fake/operations/"
 _ID_NAMESPACE = uuid.UUID("0b6c2e1e-6a43-4c55-9f7e-4c1b1d1f0a11")
 
@@ -279,6 +290,15 @@ class FakeControlPlane:
         self._fault: _Fault | None = None  # the refusal or failure for the call in progress
         self._job_failures: list[tuple[str, str, bool | None]] = []
         self._ids = 0
+        # ---- readiness (domain/readiness): the posture azsim keeps -----------------------------
+        self.app_principal_id = APP_PRINCIPAL  # whose own permissions list_own_permissions reads
+        self.locks: dict[str, ManagementLock] = {}  # lock key -> lock (azsim's `locks`)
+        self.resource_guards: dict[str, list[str]] = {}  # vault key -> resource guard ids
+        self.vaults_without_identity: set[str] = set()  # vault keys whose identity is gone
+        self.principal_types: dict[str, str] = {}  # principal id (lower) -> User | Group | ...
+        # What the app may do without a role assignment (azsim's scenario `grants` of its
+        # principal): (scope, ARM actions), counted by list_own_permissions as azsim counts them.
+        self.app_grants: list[tuple[str, list[str]]] = []
 
     # ---- building the estate ------------------------------------------------------------------
     def add_resource_group(self, rg_id: str, location: str) -> None:
@@ -717,7 +737,7 @@ class FakeControlPlane:
         if disk.managed_by or (disk.state or "").lower() not in ("unattached", ""):
             raise errors.DiskInUse(f"disk {disk_id} is attached to {disk.managed_by or 'a VM'} "
                                    f"(state {disk.state}); not deleting it")
-        if (refused := self._refusal(fault)) is not None:
+        if (refused := self._refusal(fault) or self._lock_refusal(disk_id)) is not None:
             return _refused("delete", refused)
 
         def complete(at: datetime) -> OperationStatus:
@@ -779,13 +799,109 @@ class FakeControlPlane:
         fault = self._fault
         if _key(snapshot_id) not in self.snapshots:
             return finished("delete")
-        if (refused := self._refusal(fault)) is not None:
+        if (refused := self._refusal(fault) or self._lock_refusal(snapshot_id)) is not None:
             return _refused("delete", refused)
 
         def complete(at: datetime) -> OperationStatus:
             self.snapshots.pop(_key(snapshot_id), None)
             return OperationStatus("succeeded")
         return self._operation("delete", "diskDelete", fault, complete)
+
+    # ---- readiness (domain/readiness): building the posture, and its reads ---------------------
+    def add_lock(self, scope: str, name: str, level: str = "CanNotDelete") -> ManagementLock:
+        lock = ManagementLock(f"{scope.rstrip('/')}/providers/Microsoft.Authorization/locks/"
+                              f"{name}", level)
+        self.locks[_key(lock.id)] = lock
+        return lock
+
+    def add_resource_guard(self, vault_id: str, guard_id: str) -> None:
+        self.resource_guards.setdefault(_key(vault_id), []).append(guard_id)
+
+    def remove_vault_identity(self, vault_id: str) -> None:
+        """The vault's identity is disabled: it restores with nothing (azsim: type None)."""
+        self.vaults_without_identity.add(_key(vault_id))
+
+    def set_protection_state(self, backup_instance_id: str, state: str) -> None:
+        protected = self._instance(backup_instance_id)
+        protected.record = dataclasses.replace(protected.record, protection_state=state)
+
+    @_port
+    def read_vault(self, vault_id: str) -> VaultState:
+        vault = self.vaults.get(_key(vault_id))
+        if vault is None:
+            raise errors.BackupInstanceNotFound(f"the Backup vault {vault_id} does not exist")
+        gone = _key(vault_id) in self.vaults_without_identity
+        instances = [p.record for p in self.protected.values()
+                     if _key(p.record.vault_id) == _key(vault_id)]
+        principal = None if gone else next((i.vault_principal_id for i in instances), None)
+        return VaultState(
+            id=vault["id"], location=vault["location"],
+            identity_type="None" if gone else "SystemAssigned", principal_id=principal,
+            resource_guards=sorted(self.resource_guards.get(_key(vault_id), [])),
+            instances=[ProtectedInstance(
+                id=i.id, datasource_id=i.datasource_id,
+                snapshot_resource_group_id=i.snapshot_resource_group_id,
+                protection_state=i.protection_state,
+                principal_id=None if gone else i.vault_principal_id) for i in instances])
+
+    @_port
+    def list_locks(self, resource_group_id: str) -> list[ManagementLock]:
+        """As azsim lists them (`lockListing: withInherited`): the group's, its resources' and
+        the subscription's."""
+        if _key(resource_group_id) not in self.resource_groups:
+            return []
+        subscription = "/".join(_key(resource_group_id).split("/")[:3])
+        return sorted((lock for lock in self.locks.values()
+                       if _covers(resource_group_id, lock.scope)
+                       or _key(lock.scope) == subscription), key=lambda lk: lk.id.lower())
+
+    @_port
+    def list_scope_assignments(self, scope: str) -> list[ScopeAssignment]:
+        return [ScopeAssignment(a.record.id, a.record.scope, a.record.role_definition_guid,
+                                a.record.principal_id,
+                                self.principal_types.get(a.record.principal_id.lower(),
+                                                         "ServicePrincipal"))
+                for a in self.assignments.values()
+                if a.deleted is None and _covers(a.record.scope, scope)]
+
+    @_port
+    def get_role_definition(self, scope: str, role_guid: str) -> RoleDefinitionInfo | None:
+        role = azsim_roles.BUILT_IN.get(role_guid.lower())
+        if role is None:
+            return None
+        return RoleDefinitionInfo(
+            f"/providers/Microsoft.Authorization/roleDefinitions/{role_guid.lower()}",
+            role["roleName"], [PermissionBlock(list(role["actions"]),
+                                               list(role.get("notActions", [])))])
+
+    @_port
+    def list_own_permissions(self, resource_group_id: str) -> list[PermissionBlock] | None:
+        """As azsim's Permissions API: one block per grant and per role the app holds (in effect)
+        at the group or above it."""
+        if _key(resource_group_id) not in self.resource_groups:
+            return None
+        blocks = [PermissionBlock(list(actions), []) for scope, actions in self.app_grants
+                  if _covers(scope, resource_group_id)]
+        for a in self.assignments.values():
+            role = azsim_roles.BUILT_IN.get(a.record.role_definition_guid.lower())
+            if role is not None and a.record.principal_id == self.app_principal_id and \
+                    _covers(a.record.scope, resource_group_id) and \
+                    self.has_role(self.app_principal_id, a.record.role_definition_guid,
+                                  resource_group_id, self.clock()):
+                blocks.append(PermissionBlock(list(role["actions"]),
+                                              list(role.get("notActions", []))))
+        return blocks
+
+    def _lock_refusal(self, resource_id: str) -> tuple[str, str] | None:
+        """azsim's 409 ScopeLocked: a CanNotDelete or ReadOnly lock at or above the resource."""
+        held = [lk.scope for lk in self.locks.values()
+                if lk.prevents_delete and _covers(lk.scope, resource_id)]
+        if not held:
+            return None
+        scopes = ",".join(f"'{s}'" for s in held)
+        return ("ScopeLocked", f"The scope '{resource_id}' cannot perform delete operation "
+                f"because following scope(s) are locked: {scopes}. Please remove the lock and "
+                "try again.")
 
     # ---- inside -------------------------------------------------------------------------------
     def _take_fault(self, method: str, args: tuple[Any, ...]) -> _Fault | None:

@@ -65,6 +65,15 @@ def build(plane: FakeControlPlane, now: datetime) -> None:
     # The demo app's grants that include Microsoft.Compute/disks/read (none at the subscription).
     plane.disk_read_scopes = [rg("rg-app"), TARGET]
     plane.add_vault(VAULT, LOCATION)
+    # The app's own permissions (demo.json's `grants` of `app`): what the Permissions API shows.
+    plane.app_grants = [
+        (TARGET, ["Microsoft.Authorization/roleAssignments/*", "Microsoft.Compute/disks/*",
+                  "Microsoft.Compute/snapshots/*"]),
+        (DES, ["Microsoft.Authorization/roleAssignments/*"]),
+        (rg(), ["Microsoft.Compute/virtualMachines/*", "Microsoft.Compute/disks/*",
+                "Microsoft.Compute/snapshots/*"]),
+        (VAULT, ["Microsoft.DataProtection/backupVaults/backupInstances/validateRestore/action",
+                 "Microsoft.DataProtection/backupVaults/backupInstances/restore/action"])]
     plane.assign(SNAPSHOTS, DISK_SNAPSHOT_CONTRIBUTOR, VAULT_PRINCIPAL)
     newest = now.replace(hour=2, minute=0, second=0, microsecond=0)
     if newest > now:

@@ -10,6 +10,9 @@ param principalId string
 @description('Name of the Backup vault (in this resource group).')
 param vaultName string
 
+@description('Resource id of the custom role that reads the vault\'s Resource Guard proxies (main.bicep).')
+param postureReaderRoleId string
+
 var backupReader = 'a795c7a0-d4a2-40c1-ae25-d81f01202912'
 
 resource vault 'Microsoft.DataProtection/backupVaults@2024-04-01' existing = {
@@ -27,3 +30,13 @@ resource backupReaderOnVault 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
+resource postureReaderOnVault 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, principalId, postureReaderRoleId)
+  scope: vault
+  properties: {
+    roleDefinitionId: postureReaderRoleId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'diskrestore: readiness checks: read whether a Resource Guard (Multi-User Authorization) protects this Backup vault.'
+  }
+}

@@ -1,6 +1,8 @@
 // Alerts, all evaluated on the Log Analytics workspace and sent to one action group by e-mail:
 // - a restore drill with failed disks (the app logs `restore drill completed: {json}`),
 // - a restore that failed (the app logs `restore finished: {json}`),
+// - a readiness check that found something that would make a restore fail (the app logs
+//   `readiness finding: {json}` once per error finding and run; docs/readiness.md),
 // - a role assignment the app made that is still there after N hours (AzureActivity, from the
 //   subscription activity log that main.bicep sends to this workspace). The app revokes what it
 //   grants, and the sweeper revokes what stopped runs left; an old one means both failed.
@@ -48,6 +50,14 @@ AppTraces
 | extend restore = parse_json(substring(Message, strlen("restore finished: ")))
 | where tostring(restore.event) == "RestoreFinished" and tostring(restore.outcome) == "Failed"
 | project TimeGenerated, RestoreId = tostring(restore.id), ErrorCode = tostring(restore.errorCode)
+'''
+
+var readinessQuery = '''
+AppTraces
+| where Message startswith "readiness finding: "
+| extend finding = parse_json(substring(Message, strlen("readiness finding: ")))
+| where tostring(finding.event) == "ReadinessFinding" and tostring(finding.severity) == "error"
+| summarize LastSeen = max(TimeGenerated), Message = take_any(tostring(finding.message)) by Code = tostring(finding.code), DiskId = tostring(finding.diskId), Scope = tostring(finding.scope)
 '''
 
 // Placeholders __PRINCIPAL_ID__, __CLIENT_ID__ and __HOURS__ are replaced below.
@@ -157,6 +167,59 @@ resource failedRestore 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
           dimensions: [
             {
               name: 'RestoreId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+resource readinessFinding 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-readiness-finding'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'diskrestore: a restore would fail (readiness)'
+    description: 'A readiness run logged a ReadinessFinding of severity error: a stale or missing recovery point, deleted snapshots, the vault\'s role or identity gone, no restores left today, or a target group the app cannot grant in. GET /api/readiness has the report; docs/readiness.md says what to do for each code.'
+    severity: 2
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT1H'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: readinessQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: [
+            {
+              name: 'Code'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+            {
+              name: 'DiskId'
               operator: 'Include'
               values: [
                 '*'

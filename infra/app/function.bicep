@@ -109,6 +109,15 @@ param authClientId string
 @description('DRILL_REPORTS_CONTAINER')
 param drillReportsContainerName string
 
+@description('READINESS_SCHEDULE: when the readiness checks run (six-field NCRONTAB).')
+param readinessSchedule string
+
+@description('READINESS_RPO_HOURS: the RPO of a disk no objective covers, hours.')
+param readinessRpoHours string
+
+@description('DRILL_RESTORE_RESERVE: restores a day per disk that drills leave to incidents.')
+param drillRestoreReserve int
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -242,6 +251,18 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'DRILL_REPORTS_CONTAINER'
           value: drillReportsContainerName
+        }
+        {
+          name: 'READINESS_SCHEDULE'
+          value: readinessSchedule
+        }
+        {
+          name: 'READINESS_RPO_HOURS'
+          value: readinessRpoHours
+        }
+        {
+          name: 'DRILL_RESTORE_RESERVE'
+          value: string(drillRestoreReserve)
         }
       ]
     }

@@ -163,7 +163,7 @@ def _checks_the_caller(function_name: str) -> bool:
     import ast
     import inspect
     for module in ("triggers.http", "triggers.drill_routes", "triggers.events", "triggers.openapi",
-                   "triggers.catalog_routes"):
+                   "triggers.catalog_routes", "triggers.readiness_routes"):
         source = inspect.getsource(sys.modules[module])
         tree = ast.parse(source)
         defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef |

@@ -266,3 +266,33 @@ def test_the_catalog_reads_agree_policy_points_and_where_disks_can_be_listed(sid
 
 def estate_bi(side: Side, disk: str) -> str:
     return side.plane.find_backup_instance(disk).id
+# ---- readiness's posture reads (domain/readiness/posture.py) ------------------------------------
+def test_the_posture_reads_answer_alike(side: Side) -> None:
+    from domain.readiness.checks import GRANT, SNAPSHOT_DELETE, allows, can_grant
+    vault = side.plane.read_vault(estate.VAULT)
+    assert (vault.principal_id, vault.resource_guards) == (side.vault_principal, [])
+    assert sorted((_name(i.datasource_id), i.protection_state, i.principal_id,
+                   i.snapshot_resource_group_id.lower()) for i in vault.instances) == sorted(
+        (name, "ProtectionConfigured", side.vault_principal, estate.SNAPSHOTS.lower())
+        for name in ("vm-app01-osdisk", "vm-app01-data0", "vm-app01-data1"))
+    assert side.plane.list_locks(estate.SNAPSHOTS) == []
+    assert side.plane.list_locks(estate.rg("rg-nope")) == []
+    held = side.plane.list_scope_assignments(estate.SNAPSHOTS)
+    assert [(a.principal_id, a.role_definition_guid) for a in held] == \
+        [(side.vault_principal, "7efff54f-a5b4-42b5-a1c5-5411624893ce")]
+    role = side.plane.get_role_definition(estate.SNAPSHOTS, held[0].role_definition_guid)
+    assert role.name == "Disk Snapshot Contributor"
+    assert any(allows(p.actions, p.not_actions, SNAPSHOT_DELETE) for p in role.permissions)
+    assert side.plane.get_role_definition(estate.SNAPSHOTS,
+                                          "00000000-0000-4000-8000-000000000000") is None
+    assert can_grant(side.plane.list_own_permissions(estate.TARGET))
+    assert not can_grant(side.plane.list_own_permissions(estate.rg()))
+    assert side.plane.list_own_permissions(estate.SNAPSHOTS) == []
+    assert side.plane.list_own_permissions(estate.rg("rg-nope")) is None
+    assert GRANT.endswith("/write")
+    with pytest.raises(errors.BackupInstanceNotFound):
+        side.plane.read_vault(estate.VAULT + "-nope")
+
+
+def _name(resource_id: str) -> str:
+    return resource_id.rsplit("/", 1)[-1]

@@ -429,8 +429,22 @@ def drill_plans() -> dict[str, Any]:
 
 
 def test_drill_routes_answer_as_documented(drill_env):
-    d = drill_env(drill_plans())
+    vault = f"/subscriptions/{SUB}/resourceGroups/rg-backup/providers/Microsoft.DataProtection/" \
+        "backupVaults/bv-demo"
+    d = drill_env(drill_plans(), BACKUP_VAULT_IDS=vault)
     api = Api(d.env.host.base_url)
+    # readiness (docs/readiness.md), on the drill's report store: nothing before a run
+    api.call("GET", "/api/readiness", expect=404)
+    api.call("GET", "/api/readiness", params={"format": "pdf"}, expect=400)
+    run = api.call("POST", "/api/readiness", expect=(202, 200))
+    assert run.headers["Location"] == run.json()["reportUri"]
+    d.env.host.wait_for(run.json()["id"], timeout=120)
+    ready = api.call("GET", "/api/readiness", expect=200).json()
+    assert ready["summary"]["disks"] == 3 and ready["checkedAt"], ready
+    page = api.call("GET", "/api/readiness", params={"format": "html"}, expect=200)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert page.text.startswith("<!DOCTYPE html>")
+
     api.call("POST", "/api/drills", data=b"{", expect=400)
     api.call("POST", "/api/drills", json={"plan": "nightly", "now": True}, expect=400)
     unknown = problem(api.call("POST", "/api/drills", json={"plan": "weekly"}, expect=404))
