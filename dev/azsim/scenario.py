@@ -12,14 +12,14 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import roles, sizes
+from . import restore_limit, roles, sizes
 from .arm import provider_id, rg_id
 from .auth import Principal, RoleAssignment
 from .clock import Clock
 from .compute import DISK_TYPE, new_des, new_disk, new_disk_access, new_snapshot, set_managed_by
 from .dataprotection import VAULT_TYPE, new_backup_instance, new_recovery_point, new_vault
 from .errors import ArmError
-from .jobs import completed_backup_job
+from .jobs import completed_backup_job, completed_restore_job
 from .resources import new_body as new_group
 from .state import SimState
 from .vm_disks import (
@@ -94,6 +94,9 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     # `recoveryPointTime`: not documented. Seconds from the point's time (negative: before it,
     # taken within the backup job that ends at that time; positive: after it).
     state.snapshot_time_offset = float(spec.get("snapshotTimeOffsetSeconds", -30))
+    # Azure Backup's 10 restores a backup instance a day, and how azsim refuses the next one
+    # (not documented: restore_limit.py).
+    restore_limit.configure(state, spec)
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -249,6 +252,7 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
     interval = points.get("intervalHours", 24) * 3600
     latest = _latest_backup_time(state.now(), points.get("hourUtc", 2), interval)
     deleted = set(points.get("deletedSnapshots", []))
+    made: list[dict[str, Any]] = []  # newest first
     for index in range(points.get("count", 7)):
         t = latest - index * interval
         snapshot = new_snapshot(
@@ -259,6 +263,16 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
         rp = state.put(new_recovery_point(state, bi, t, snapshot["id"],
                                           points.get("retentionDays", 30)))
         completed_backup_job(state, bi, rp, state.duration("backupJob"))
+        made.append(rp)
+    for n, hours in enumerate(spec.get("pastRestores", [])):
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours < 0:
+            raise ValueError(f"scenario: pastRestores of {disk['id']}: {hours!r} is not a number "
+                             "of hours before the start")
+        if not made:
+            raise ValueError(f"scenario: pastRestores of {disk['id']} need a recovery point")
+        start = state.now() - hours * 3600
+        rp = next((p for p in made if p["_time"] <= start), made[-1])
+        completed_restore_job(state, bi, rp, start, f"{disk['id']}-restored-{n}")
 
 
 def _latest_backup_time(now: float, hour_utc: int, interval: float) -> float:

@@ -65,6 +65,12 @@ class SimState:
     # without one ("dropped"); Azure does not document it (restore-realities-2026.md 1.4).
     restored_disk_security_profile: str = "kept"
     snapshot_time_offset: float = -30.0  # a Backup snapshot's timeCreated - its point's time
+    # Azure Backup's restores per backup instance per day, and how the next one is refused:
+    # not documented (restore_limit.py).
+    daily_restore_limit: int = 10
+    restore_limit_refusal: str = "trigger"  # or "operation", "job"
+    restore_limit_window: str = "rolling"  # or "utcDay"
+    restore_limit_status: int = 400  # of a refusal at the trigger: 400 or 429
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
