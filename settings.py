@@ -174,6 +174,20 @@ def _account_of(host: str, path: str) -> str | None:
     return None
 
 
+def _drill_reserve(env: Mapping[str, str], problems: list[str]) -> int:
+    """DRILL_RESTORE_RESERVE: 0-9 of Azure Backup's 10 restores per disk a day (default 2)."""
+    raw = env.get("DRILL_RESTORE_RESERVE", "")
+    value = raw.strip()
+    if not value:
+        return 2
+    if not (value.isascii() and value.isdigit() and int(value) <= 9):
+        problems.append(f"DRILL_RESTORE_RESERVE={raw!r} must be a whole number from 0 to 9: the "
+                        "restores a day, of Azure Backup's 10 per disk, that drills leave for "
+                        "incidents")
+        return 2
+    return int(value)
+
+
 def _is_guid(text: str) -> bool:
     try:
         uuid.UUID(text)
@@ -206,6 +220,9 @@ class Settings:
     recovery_policies_path: str | None = None  # absolute, or relative to the app's directory
     drill_plans_path: str | None = None  # likewise
     drill_reports_container: str = "drill-reports"
+    # Of Azure Backup's 10 restores per disk a day, how many drills leave for incidents: a drill
+    # skips a disk with no more than this many left (restores and recoveries may use them all).
+    drill_restore_reserve: int = 2
     # App Service authentication (Entra ID) is on: the platform then strips X-MS-CLIENT-
     # PRINCIPAL-* from callers and sets them itself. Only then may the app trust them.
     app_service_auth: bool = False
@@ -287,6 +304,7 @@ class Settings:
             storage=storage, ledger_table=table,
             recovery_policies_path=policies, drill_plans_path=drills,
             drill_reports_container=container,
+            drill_restore_reserve=_drill_reserve(env, problems),
             app_service_auth=env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true",
             caller_authorization=authorization,
             access_policy_path=_app_path(env.get("ACCESS_POLICY_PATH")),
@@ -308,7 +326,8 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "AzureWebJobsStorage__managedIdentityResourceId", "DEVHOST_AZURITE_BLOB_PORT",
              "DEVHOST_AZURITE_QUEUE_PORT", "DEVHOST_AZURITE_TABLE_PORT", "RECOVERY_LEDGER_TABLE",
              "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER",
-             "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION", "ACCESS_POLICY_PATH")
+             "DRILL_RESTORE_RESERVE", "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION",
+             "ACCESS_POLICY_PATH")
 
 
 def settings() -> Settings:

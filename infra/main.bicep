@@ -81,6 +81,11 @@ param restorePropagationTimeoutMinutes int = 30
 @maxValue(1440)
 param restoreJobTimeoutMinutes int = 240
 
+@description('DRILL_RESTORE_RESERVE: of Azure Backup\'s 10 restores per disk a day, how many drills leave for incidents (a drill skips a disk with no more left).')
+@minValue(0)
+@maxValue(9)
+param drillRestoreReserve int = 2
+
 @description('RESTORE_PROBE_INTERVAL_SECONDS: time between validation probes.')
 @minValue(1)
 @maxValue(600)
@@ -252,6 +257,7 @@ module functionApp 'app/function.bicep' = {
     accessPolicyPath: accessPolicyPath
     authClientId: authClientId
     drillReportsContainerName: drillReportsContainerName
+    drillRestoreReserve: drillRestoreReserve
   }
 }
 

@@ -109,6 +109,11 @@ param authClientId string
 @description('DRILL_REPORTS_CONTAINER')
 param drillReportsContainerName string
 
+@description('DRILL_RESTORE_RESERVE')
+@minValue(0)
+@maxValue(9)
+param drillRestoreReserve int
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -242,6 +247,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'DRILL_REPORTS_CONTAINER'
           value: drillReportsContainerName
+        }
+        {
+          name: 'DRILL_RESTORE_RESERVE'
+          value: string(drillRestoreReserve)
         }
       ]
     }
