@@ -77,7 +77,8 @@ def _time(text: str) -> datetime:
 
 
 def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str, created: str,
-               propagation_timeout_s: int, job_timeout_s: int) -> RestorePlan:
+               propagation_timeout_s: int, job_timeout_s: int,
+               check_budget: bool = True) -> RestorePlan:
     bi = (azure.find_backup_instance(request.source_disk_id) if request.source_disk_id
           else azure.get_backup_instance(request.source_backup_instance_id or ""))
     point = choose_recovery_point(azure.list_recovery_points(bi.id), request.recovery_point)
@@ -95,7 +96,9 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
     _check_zonal_copy_name(request, azure, zonal.zone if zonal else None)
     # Last, before any grant or write: Azure refuses the 11th restore of a day only once the
     # roles are granted and propagated (or even lets its job fail), and a restore needs them all.
-    check_disk(bi.datasource_id, budgets(azure, [bi], _time(created))[bi.id.lower()])
+    # Not again for a run whose parent just checked it (a drill's disk, a whole VM's).
+    if check_budget:
+        check_disk(bi.datasource_id, budgets(azure, [bi], _time(created))[bi.id.lower()])
     return RestorePlan(instance_id=instance_id, created=created, backup_instance=bi,
                        recovery_point=point, source_disk=source,
                        target_disk_id=request.target_disk_id, target_location=bi.vault_location,

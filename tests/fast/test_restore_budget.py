@@ -188,8 +188,9 @@ ONLY_DATA0 = {"vaults": [estate.VAULT], "resourceGroups": [estate.rg("rg-elsewhe
               "include": [estate.DATA0]}
 
 
-def drill(h) -> dict[str, Any]:
-    """A drill of data0 alone, started as triggers/drill_routes.py `start_drill` starts one."""
+def drill(h, *, run: bool = True) -> Any:
+    """A drill of data0 alone, started as triggers/drill_routes.py `start_drill` starts one: its
+    output (its instance id when not `run`)."""
     doc = {"name": "nightly", "schedule": "0 30 2 * * *", "selection": ONLY_DATA0,
            "recoveryPoint": "latest", "sandboxResourceGroupId": estate.TARGET,
            "maxParallel": 2, "timeBudgetMinutes": 240, "keepFailed": False, "expiryHours": 24}
@@ -198,6 +199,8 @@ def drill(h) -> dict[str, Any]:
     h.start(drill_runbook.name, DrillInput(
         instance, drill_plan, run_settings(app_settings.settings()),
         Caller("timer", None, drill_plan.name)).to_dict(), instance)
+    if not run:
+        return instance
     h.run()
     return h.output(instance)
 
@@ -240,3 +243,34 @@ def test_an_incident_may_use_the_reserve_a_drill_left(h, restores):
     assert second["outcome"] == "Succeeded", second.get("error")  # the 10th
     third = restores.run(restores.request(name="third-restored"))
     assert third["error"]["code"] == "RestoreBudgetSpent"
+
+
+# ---- one jobs listing per run --------------------------------------------------------------------
+def test_a_whole_vm_lists_the_vaults_jobs_once_not_once_per_disk(h, restores):
+    """Listing a vault's jobs costs O(jobs): the whole VM's plan checks every disk, and its
+    disks' own runs, started a moment later, do not list them again."""
+    run = restores.submit({"source": {"vmId": estate.VM},
+                           "target": {"resourceGroupId": estate.TARGET}, "apply": "none"})
+    h.run()
+    assert h.output(run)["outcome"] == "Succeeded", h.output(run).get("error")
+    assert len(h.gateway.called("list_restore_starts")) == 1
+    assert len(h.gateway.called("start_restore")) == 3
+
+
+def test_a_drill_checks_at_its_selection_and_azure_still_refuses_a_spent_disk(h):
+    """A drill's restores are not checked again at their plans (its selection counted a moment
+    before: a drill of 500 disks would list the vault's jobs 500 times); a disk whose day is
+    spent meanwhile is refused by Azure: a failed verdict saying why."""
+    h.gateway.restore_limit_refusal = "operation"
+    instance = drill(h, run=False)
+    h.run(until=lambda: h.gateway.called("grant_role"))  # selected (0 restores), granting
+    past(h, estate.DATA0, *[0] * 10)  # incidents spend the day meanwhile
+    h.run()
+    out = h.output(instance)
+    verdict = verdicts(h, out)[estate.DATA0.lower()]
+    assert verdict["verdict"] == "failed", verdict
+    assert verdict["reason"].startswith("RestoreBudgetSpent: Azure Backup refused the restore")
+    assert h.gateway.called("list_restore_starts") == []
+    assert len(h.gateway.called("count_restores")) == 1
+    assert len(h.gateway.called("start_restore")) == 1
+    assert_nothing_left(h)
