@@ -7,7 +7,8 @@ here: every disk's run restores exactly the point the plan shows, however long t
 whenever they are re-run. What a disk's run checks itself (the vault's roles, the Disk
 Encryption Set, the VM's size and zone: domain/restore/planning.py) is not repeated here; what
 would fail one disk's run after others had started (a disk the VM does not have, a point in time
-one disk cannot reach, a target name taken) is refused here, naming every disk it concerns.
+one disk cannot reach, a target name taken, a disk with no restore left today) is refused here,
+naming every disk it concerns.
 """
 
 from __future__ import annotations
