@@ -174,9 +174,17 @@ def _account_of(host: str, path: str) -> str | None:
     return None
 
 
-def _whole(value: float, name: str, problems: list[str]) -> int:
-    if value != int(value):
-        problems.append(f"{name}={value:g} must be a whole number")
+def _drill_reserve(env: Mapping[str, str], problems: list[str]) -> int:
+    """DRILL_RESTORE_RESERVE: 0-9 of Azure Backup's 10 restores per disk a day (default 2)."""
+    raw = env.get("DRILL_RESTORE_RESERVE", "")
+    value = raw.strip()
+    if not value:
+        return 2
+    if not (value.isascii() and value.isdigit() and int(value) <= 9):
+        problems.append(f"DRILL_RESTORE_RESERVE={raw!r} must be a whole number from 0 to 9: the "
+                        "restores a day, of Azure Backup's 10 per disk, that drills leave for "
+                        "incidents")
+        return 2
     return int(value)
 
 
@@ -212,6 +220,9 @@ class Settings:
     recovery_policies_path: str | None = None  # absolute, or relative to the app's directory
     drill_plans_path: str | None = None  # likewise
     drill_reports_container: str = "drill-reports"
+    # Of Azure Backup's 10 restores per disk a day, how many drills leave for incidents: a drill
+    # skips a disk with no more than this many left (restores and recoveries may use them all).
+    drill_restore_reserve: int = 2
     # App Service authentication (Entra ID) is on: the platform then strips X-MS-CLIENT-
     # PRINCIPAL-* from callers and sets them itself. Only then may the app trust them.
     app_service_auth: bool = False
@@ -221,12 +232,10 @@ class Settings:
     caller_authorization: str = "policy"
     access_policy_path: str | None = None  # absolute, or relative to the app's directory
     # Readiness checks (docs/readiness.md): the timer's NCRONTAB schedule (checked where the
-    # timer is registered, triggers/readiness_routes.py), the RPO where no objective covers a
-    # disk (26 h: a daily backup starts anywhere in a 2-hour window), and the restores a day
-    # drills leave to incidents (Azure allows 10 per backup instance).
+    # timer is registered, triggers/readiness_routes.py) and the RPO where no objective covers a
+    # disk (26 h: a daily backup starts anywhere in a 2-hour window).
     readiness_schedule: str = "0 17 * * * *"
     readiness_rpo_hours: float = 26.0
-    drill_restore_reserve: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -300,13 +309,12 @@ class Settings:
             storage=storage, ledger_table=table,
             recovery_policies_path=policies, drill_plans_path=drills,
             drill_reports_container=container,
+            drill_restore_reserve=_drill_reserve(env, problems),
             app_service_auth=env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true",
             caller_authorization=authorization,
             access_policy_path=_app_path(env.get("ACCESS_POLICY_PATH")),
             readiness_schedule=(env.get("READINESS_SCHEDULE") or "").strip() or "0 17 * * * *",
             readiness_rpo_hours=number("READINESS_RPO_HOURS", 26, 0.25, 8760),
-            drill_restore_reserve=_whole(number("DRILL_RESTORE_RESERVE", 2, 0, 9),
-                                         "DRILL_RESTORE_RESERVE", problems),
         )
         if problems:
             raise SettingsError("invalid app settings: " + "; ".join(problems))
@@ -325,8 +333,8 @@ ENV_NAMES = ("ARM_ENDPOINT", "ARM_CA_BUNDLE", "ARM_CREDENTIAL", "AZURE_CLIENT_ID
              "AzureWebJobsStorage__managedIdentityResourceId", "DEVHOST_AZURITE_BLOB_PORT",
              "DEVHOST_AZURITE_QUEUE_PORT", "DEVHOST_AZURITE_TABLE_PORT", "RECOVERY_LEDGER_TABLE",
              "RECOVERY_POLICIES_PATH", "DRILL_PLANS_PATH", "DRILL_REPORTS_CONTAINER",
-             "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION", "ACCESS_POLICY_PATH",
-             "READINESS_SCHEDULE", "READINESS_RPO_HOURS", "DRILL_RESTORE_RESERVE")
+             "DRILL_RESTORE_RESERVE", "WEBSITE_AUTH_ENABLED", "CALLER_AUTHORIZATION",
+             "ACCESS_POLICY_PATH", "READINESS_SCHEDULE", "READINESS_RPO_HOURS")
 
 
 def settings() -> Settings:

@@ -31,6 +31,7 @@ from domain.drills.drill_run import (
 from domain.drills.selection import DRILL_TAG, EXPIRY_TAG, DrillSelection, select_disks, verify
 from gateway.port import ControlPlane
 from gateway.reports import post_json, webhook_verdict
+from settings import settings
 
 from .activity import activity, ledger, report_store
 from .report_page import render_html
@@ -47,7 +48,7 @@ def select_drill_disks(request: DiskSelectionRequest, azure: ControlPlane) -> Dr
     drilled = ledger().drilled(instances) \
         if plan.recovery_point.kind == "oldestNotDrilled" else {}
     return select_disks(plan, request.drill_id, datetime.fromisoformat(request.now), azure,
-                        drilled)
+                        drilled, reserve=settings().drill_restore_reserve)
 
 
 @activity()

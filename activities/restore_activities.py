@@ -50,7 +50,8 @@ def plan_restore(request: PlanRequest, azure: ControlPlane) -> RestorePlan:
     asked = request.request
     plan = build_plan(asked, azure, instance_id=request.instance_id, created=request.created,
                       propagation_timeout_s=request.settings.propagation_timeout_s,
-                      job_timeout_s=request.settings.job_timeout_s)
+                      job_timeout_s=request.settings.job_timeout_s,
+                      check_budget=request.check_budget)
     check_resolved(request.access, plan.backup_instance.vault_id,
                    None if asked.source_disk_id else plan.backup_instance.datasource_id)
     return plan

@@ -120,6 +120,11 @@ class EncryptionKeyUnavailable(RestoreError):
     """The Disk Encryption Set's key is disabled or unavailable."""
 
 
+class RestoreBudgetSpent(RestoreError):
+    """The disk's backup instance has no restore left today: Azure Backup allows 10 a day. The
+    message names the disk, the count and when a restore frees up (when known)."""
+
+
 class AppNotAuthorized(RestoreError):
     """The app's own identity may not do something; the message names the action and scope."""
 

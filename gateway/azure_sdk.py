@@ -150,6 +150,9 @@ class AzureControlPlane:
     def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
         return self._backup.count_restores(vault_id, since)
 
+    def list_restore_starts(self, vault_id: str, since: str) -> dict[str, list[str]]:
+        return self._backup.list_restore_starts(vault_id, since)
+
     def list_disks(self, resource_group_id: str) -> list[Disk]:
         return self._compute.list_disks(resource_group_id)
 

@@ -5,7 +5,7 @@ restore (started, not awaited), restore jobs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
@@ -92,20 +92,26 @@ class Backup:
     def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
         """Restore jobs started at or after `since`, per backup instance id (lower-cased), from
         one listing of the vault's jobs (Azure allows a backup instance 10 restores a day)."""
+        return {bi: len(starts) for bi, starts in self.list_restore_starts(vault_id, since).items()}
+
+    def list_restore_starts(self, vault_id: str, since: str) -> dict[str, list[str]]:
+        """When each restore job started at or after `since` started (ISO-8601), per backup
+        instance id (lower-cased), from one listing of the vault's jobs. Every restore job
+        counts, whatever its status: Azure may count a failed one against the day's 10 too."""
         vault = _parse(vault_id, errors.BackupInstanceNotFound)
         start = parse_time(since)
         client = self._clients_for(vault.subscription).dataprotection
-        counts: dict[str, int] = {}
+        starts: dict[str, list[str]] = {}
         with translated(f"{_NS}/backupJobs/read", vault_id):
             for item in client.jobs.list(vault.resource_group, vault.name):
                 props = dig(as_json(item), "properties")
                 operation = text(props, "operationCategory") or text(props, "operation") or ""
-                started = parse_time(dig(props, "startTime"))
+                # No start time (never seen): counted as started now, the longest it can count.
+                started = parse_time(dig(props, "startTime")) or datetime.now(UTC)
                 bi = text(props, "backupInstanceId")
-                if operation.lower() == "restore" and bi and (
-                        start is None or (started is not None and started >= start)):
-                    counts[bi.lower()] = counts.get(bi.lower(), 0) + 1
-        return counts
+                if operation.lower() == "restore" and bi and (start is None or started >= start):
+                    starts.setdefault(bi.lower(), []).append(started.isoformat())
+        return starts
 
     def _vault(self, vault_id: ResourceId) -> dict[str, Any]:
         client = self._clients_for(vault_id.subscription).dataprotection

@@ -130,6 +130,11 @@ class ControlPlane(Protocol):
         id (lower-cased)."""
         ...
 
+    def list_restore_starts(self, vault_id: str, since: str) -> dict[str, list[str]]:
+        """The start times (ISO-8601) of a vault's restore jobs started at or after `since`, per
+        backup instance id (lower-cased): the day's restore budget (domain/restore/budget.py)."""
+        ...
+
     def list_disks(self, resource_group_id: str) -> list[Disk]:
         """The disks of a resource group; [] when it does not exist."""
         ...

@@ -2,6 +2,7 @@
 
 | Azure says                                          | domain error        | retryable |
 |-----------------------------------------------------|---------------------|-----------|
+| Azure Backup's daily limit (any status, a 429 too)  | RestoreBudgetSpent  | no        |
 | 401, or the credential cannot get a token           | AppNotAuthorized    | no        |
 | 403 (AuthorizationFailed, LinkedAuthorizationFailed) | AppNotAuthorized    | no        |
 | 429 (after the SDK's own retries)                   | AzureThrottled      | yes       |
@@ -34,6 +35,7 @@ from azure.core.exceptions import (
 )
 
 from domain import errors
+from domain.restore.azure_codes import RESTORE_LIMIT, budget_spent
 
 from .wire import dig
 
@@ -106,6 +108,10 @@ def domain_error(failure: ArmFailure, action: str, scope: str) -> errors.Restore
     `action` on `scope`; None for everything else (the caller decides)."""
     status, code = failure.status, failure.code or f"HTTP{failure.status}"
     detail = f"{code}: {failure.message}"
+    if code in RESTORE_LIMIT:
+        # The restore past the backup instance's 10 a day, whichever status it comes with (a 429
+        # would otherwise read as throttling and be tried again, all day): never transient.
+        return budget_spent(code, failure.message, f"'{action}' on '{scope}'")
     if status == 401:
         return errors.AppNotAuthorized(
             f"ARM refused the app's token for '{action}' on '{scope}' ({detail})",

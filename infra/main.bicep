@@ -77,11 +77,6 @@ param readinessSchedule string = '0 17 * * * *'
 @description('READINESS_RPO_HOURS: the RPO (hours) of a disk no drill plan\'s objectives cover; 26 fits a daily backup.')
 param readinessRpoHours string = '26'
 
-@description('DRILL_RESTORE_RESERVE: restores a day per disk that drills leave to incidents (Azure allows 10).')
-@minValue(0)
-@maxValue(9)
-param drillRestoreReserve int = 2
-
 @description('RESTORE_PROPAGATION_TIMEOUT_MINUTES: how long a restore waits for granted roles to take effect.')
 @minValue(1)
 @maxValue(240)
@@ -91,6 +86,11 @@ param restorePropagationTimeoutMinutes int = 30
 @minValue(1)
 @maxValue(1440)
 param restoreJobTimeoutMinutes int = 240
+
+@description('DRILL_RESTORE_RESERVE: of Azure Backup\'s 10 restores per disk a day, how many drills leave for incidents (a drill skips a disk with no more left).')
+@minValue(0)
+@maxValue(9)
+param drillRestoreReserve int = 2
 
 @description('RESTORE_PROBE_INTERVAL_SECONDS: time between validation probes.')
 @minValue(1)

@@ -112,8 +112,7 @@ def track_restore_job(context: df.DurableOrchestrationContext,
                         f"restore job {job.status}: {job.error_code}: {job.error_message}",
                         hint="a transient Azure Backup error: retry the restore later")
                 if not job.succeeded:
-                    raise errors.RestoreJobFailed(f"restore job {job.status}: "
-                                                  f"{job.error_code}: {job.error_message}")
+                    raise azure_codes.job_failure(job.status, job.error_code, job.error_message)
                 run.finish()
                 return job
             if (run.now - started).total_seconds() > watch.timeout_s:

@@ -36,6 +36,7 @@ from activities.restore_activities import (
 )
 from domain import errors
 from domain.access import audit
+from domain.drills.drill_run import DRILL_CALLER
 from domain.model import (
     DiskAttachment,
     DiskRef,
@@ -108,7 +109,9 @@ def _run(run: Run, doc: RestoreInput) -> Orchestration[RestoreOutcome]:
     run.enter("plan")
     try:
         plan = yield from run.call(plan_restore, PlanRequest(
-            request, run.context.instance_id, run.now.isoformat(), settings, doc.access))
+            request, run.context.instance_id, run.now.isoformat(), settings, doc.access,
+            check_budget=not (doc.defer_vm_change or (
+                doc.requested_by is not None and doc.requested_by.kind == DRILL_CALLER))))
     except Exception as exc:  # noqa: BLE001 - nothing changed yet: report and stop
         run.finish()
         return outcome(run, None, error=exc)

@@ -71,6 +71,22 @@ def test_drill_settings_container_name_and_plan_path():
     assert s.drill_reports_container == "drill-reports"
 
 
+def test_the_drill_restore_reserve_is_0_to_9_and_2_by_default():
+    assert Settings.from_env({}).drill_restore_reserve == 2
+    assert Settings.from_env({"DRILL_RESTORE_RESERVE": "0"}).drill_restore_reserve == 0
+    assert Settings.from_env({"DRILL_RESTORE_RESERVE": " 9 "}).drill_restore_reserve == 9
+    for bad in ("10", "-1", "two", "2.5", "٣"):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({"DRILL_RESTORE_RESERVE": bad})
+        assert f"DRILL_RESTORE_RESERVE={bad!r} must be a whole number from 0 to 9" in \
+            str(refused.value)
+    # named with every other problem at once
+    with pytest.raises(SettingsError) as both:
+        Settings.from_env({"DRILL_RESTORE_RESERVE": "x", "RECOVERY_LEDGER_TABLE": "bad-name"})
+    assert "DRILL_RESTORE_RESERVE='x'" in str(both.value)
+    assert "RECOVERY_LEDGER_TABLE='bad-name'" in str(both.value)
+
+
 def test_sign_in_headers_are_trusted_only_when_the_platform_says_authentication_is_on():
     assert Settings.from_env({}).app_service_auth is False
     assert Settings.from_env({"WEBSITE_AUTH_ENABLED": "True"}).app_service_auth is True

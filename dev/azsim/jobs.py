@@ -1,8 +1,9 @@
 """Backup vault jobs: the scenario's past backup jobs and the restore jobs `restore` starts.
 
 A restore job is `InProgress` for the scenario's `restoreJob` duration, then `Completed` with
-the new disk in the target resource group (or `Failed`, when a `jobFailure` fault was injected
-or a same-name disk appeared meanwhile).
+the new disk in the target resource group (or `Failed`, when a `jobFailure` fault was injected,
+a same-name disk appeared meanwhile, or the backup instance had no restore left that day and the
+scenario's `restoreLimitRefusal` is `job`: restore_limit.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import restore_limit
 from .clock import iso
 from .compute import PASSED_THROUGH, new_disk
 from .dataprotection import JOB_TYPE, snapshot_of
@@ -62,17 +64,32 @@ def completed_backup_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any]
     return state.put(job)
 
 
-def start_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], target_id: str,
-                      start: float) -> dict[str, Any]:
+def _restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], target_id: str,
+                 start: float) -> dict[str, Any]:
     job = _job(state, bi, "Restore", start)
-    props = job["properties"]
-    props["extendedInfo"] = {
+    job["properties"]["extendedInfo"] = {
         "additionalDetails": {}, "recoveryDestination": target_id,
         "sourceRecoverPoint": {"recoveryPointID": rp["name"],
                                "recoveryPointTime": rp["properties"]["recoveryPointTime"]},
         "subTasks": [{"taskId": 0, "taskName": "Trigger Restore", "taskStatus": "InProgress"}],
         "warningDetails": [],
     }
+    return job
+
+
+def completed_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], start: float,
+                          target_id: str) -> dict[str, Any]:
+    """A restore made before the scenario starts (`pastRestores`): it counts toward the backup
+    instance's restores of the day; its disk is not in the scenario."""
+    job = _restore_job(state, bi, rp, target_id, start)
+    _end(job, min(start + state.duration("restoreJob"), state.now()), None)
+    return state.put(job)
+
+
+def start_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], target_id: str,
+                      start: float) -> dict[str, Any]:
+    limited = restore_limit.refusal(state, bi["id"], start, "job")  # before this job counts
+    job = _restore_job(state, bi, rp, target_id, start)
     seconds = state.duration("restoreJob")
     fault = state.faults.draw("Microsoft.DataProtection/backupVaults/backupJobs/restore", "POST",
                               {"jobFailure"})
@@ -82,7 +99,9 @@ def start_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any], t
 
     def finish(due: float) -> None:
         error = None
-        if fault is not None:
+        if limited is not None:
+            error = limited
+        elif fault is not None:
             error = ArmError(400, fault.code or "UserErrorGenericError",
                              fault.message or "Injected restore job failure.",
                              extra=fault.extra())
@@ -137,18 +156,3 @@ def _restored_disk(state: SimState, snapshot: dict[str, Any], target_id: str
     if state.restored_disk_zone == "source" and snapshot.get("_sourceZones"):
         disk["zones"] = list(snapshot["_sourceZones"])
     return disk
-
-
-def completed_restore_job(state: SimState, bi: dict[str, Any], rp: dict[str, Any],
-                          target_id: str, start: float, seconds: float) -> dict[str, Any]:
-    """A restore that ran before the scenario began (its disk since deleted): it counts against
-    the backup instance's 10 restores a day as any other."""
-    job = _job(state, bi, "Restore", start)
-    job["properties"]["extendedInfo"] = {
-        "additionalDetails": {}, "recoveryDestination": target_id,
-        "sourceRecoverPoint": {"recoveryPointID": rp["name"],
-                               "recoveryPointTime": rp["properties"]["recoveryPointTime"]},
-        "subTasks": [{"taskId": 0, "taskName": "Trigger Restore", "taskStatus": "Completed"}],
-        "warningDetails": []}
-    _end(job, start + seconds, None)
-    return state.put(job)

@@ -4,7 +4,9 @@ Wire quirks kept from the real service: the initial POST answers 202 with an emp
 vault-scoped `Azure-AsyncOperation` and a region-scoped `Location` URL (both carry signed-looking
 query parameters; follow them verbatim) and no `Retry-After`; the status body says `Inprogress`
 with a `0001-01-01T00:00:00Z` end time while running; a restore's result carries the full ARM id
-of its job. Failures surface as `status: Failed` with the documented `UserError...` codes.
+of its job. Failures surface as `status: Failed` with the documented `UserError...` codes. A
+restore past the backup instance's restores of the day is refused as the scenario says
+(restore_limit.py): at the POST, by its operation, or by the job it starts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import restore_checks
+from . import restore_checks, restore_limit
 from .arm import RG, SUB, Ctx, Response, Route, require, router
 from .clock import iso
 from .dataprotection import BI_PATH, BI_TYPE, NS, VAULT_PATH
@@ -53,9 +55,14 @@ def validate_restore(ctx: Ctx) -> Response:
 @route("POST", f"(?P<scope>{BI_PATH})/restore", f"{_BI_ACTION}/restore/action", "dataprotection")
 def trigger_restore(ctx: Ctx) -> Response:
     request = _parse(ctx, ctx.json())
+    refused = restore_limit.refusal(ctx.state, _bi(ctx)["id"], ctx.state.now(), "trigger")
+    if refused is not None:  # past the backup instance's restores of the day (not documented)
+        raise refused
 
     def complete(op: Operation, due: float) -> None:
         bi = _bi(ctx)
+        if (refused := restore_limit.refusal(ctx.state, bi["id"], due, "operation")) is not None:
+            raise refused
         restore_checks.run(ctx.state, bi, request.recovery_point, request.target_id,
                            request.identity_url, due)
         job = start_restore_job(ctx.state, bi, request.recovery_point, request.target_id, due)

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import roles, sizes
+from . import restore_limit, roles, sizes
 from .arm import provider_id, rg_id
 from .auth import LIST_AUTHORIZATION, Principal, RoleAssignment
 from .clock import Clock
@@ -116,6 +116,9 @@ def build(spec: dict[str, Any], clock: Clock, time_scale: float = 1.0) -> SimSta
     state = SimState(clock, sub, spec["tenantId"], spec["location"], time_scale,
                      spec.get("seed", 0), spec.get("durations", {}), spec.get("pageSize", 100))
     _undocumented(state, spec)
+    # Azure Backup's 10 restores a backup instance a day, and how azsim refuses the next one
+    # (not documented: restore_limit.py).
+    restore_limit.configure(state, spec)
     aliases = _principals(state, spec.get("principals", {}))
     for group in spec.get("resourceGroups", []):
         group_sub = group.get("subscriptionId", sub)
@@ -282,8 +285,8 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
     latest = _latest_backup_time(state.now(), points.get("hourUtc", 2), interval)
     if (ago := points.get("latestHoursAgo")) is not None:  # backups stopped that long ago
         latest = state.now() - float(ago) * 3600
-    newest = None
     deleted = set(points.get("deletedSnapshots", []))
+    made: list[dict[str, Any]] = []  # newest first
     for index in range(points.get("count", 7)):
         t = latest - index * interval
         snapshot = new_snapshot(
@@ -294,14 +297,20 @@ def _backup_instance(state: SimState, vault: dict[str, Any], spec: dict[str, Any
         rp = state.put(new_recovery_point(state, bi, t, snapshot["id"],
                                           points.get("retentionDays", 30)))
         completed_backup_job(state, bi, rp, state.duration("backupJob"))
-        if index == 0:
-            newest = rp
-    # Restores of the last 24 h (an hour apart, the newest an hour ago): drills or incidents
-    # that spent the instance's 10 restores a day.
-    for n in range(spec.get("restoresToday", 0) if newest is not None else 0):
-        target = f"{disk['id']}-restored-{n}"
-        completed_restore_job(state, bi, newest, target, state.now() - 3600 * (n + 1),
-                              state.duration("restoreJob"))
+        made.append(rp)
+    # Restores made before the start, hours before it (`pastRestores`); `restoresToday: N` is
+    # [1, 2, ..., N]: N restores of the last 24 h, an hour apart (drills or incidents that spent
+    # the instance's 10 restores a day).
+    past = [*spec.get("pastRestores", []), *range(1, int(spec.get("restoresToday", 0)) + 1)]
+    for n, hours in enumerate(past):
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours < 0:
+            raise ValueError(f"scenario: pastRestores of {disk['id']}: {hours!r} is not a number "
+                             "of hours before the start")
+        if not made:
+            raise ValueError(f"scenario: pastRestores of {disk['id']} need a recovery point")
+        start = state.now() - hours * 3600
+        rp = next((p for p in made if p["_time"] <= start), made[-1])
+        completed_restore_job(state, bi, rp, start, f"{disk['id']}-restored-{n}")
 
 
 def _latest_backup_time(now: float, hour_utc: int, interval: float) -> float:

@@ -71,6 +71,12 @@ class SimState:
     # What listing a resource group's locks shows besides its own and its resources' locks: the
     # subscription's ("withInherited") or nothing more ("ownOnly"); not documented (locks.py).
     lock_listing: str = "withInherited"
+    # Azure Backup's restores per backup instance per day, and how the next one is refused:
+    # not documented (restore_limit.py).
+    daily_restore_limit: int = 10
+    restore_limit_refusal: str = "trigger"  # or "operation", "job"
+    restore_limit_window: str = "rolling"  # or "utcDay"
+    restore_limit_status: int = 400  # of a refusal at the trigger: 400 or 429
     lock: threading.RLock = field(default_factory=threading.RLock)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)

@@ -138,8 +138,8 @@ def _restore_jobs(snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def restore_jobs_per_instance(snapshot: dict[str, Any]) -> dict[str, int]:
-    """How many restore jobs each backup instance ran (Azure allows 10 a day; azsim does not
-    count): the most any had, and how many had more than 10."""
+    """How many restore jobs each backup instance ran (Azure allows 10 a day; chaos raises
+    azsim's `dailyRestoreLimit`, scenario.py): the most any had, and how many had more than 10."""
     counts: dict[str, int] = defaultdict(int)
     for jobs in _restore_jobs(snapshot).values():
         for job in jobs:

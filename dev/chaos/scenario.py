@@ -109,6 +109,12 @@ def build(slots: int, seed: int, restored_disk_zone: str = "regional") -> dict[s
     sub = spec["subscriptionId"]
     spec["name"], spec["seed"] = "chaos", seed
     spec["restoredDiskZone"] = restored_disk_zone
+    # Why above Azure's 10: a batch packs 50 runs on a few slots' disks into minutes of
+    # simulated time (up to 8 restore jobs on one backup instance seen, plus retried jobs), far
+    # denser than a real day's. Chaos tests the runbooks under faults and kills, not the daily
+    # budget (tests/restore/test_restore_budget.py does); at 10, a run refused for it would read
+    # as noise. `restoreJobsPerBackupInstance.over10` still reports where Azure would refuse.
+    spec["dailyRestoreLimit"] = 1000
     demo_os = next(d for d in spec["disks"] if d["name"] == "vm-app01-osdisk")
     demo_vm = spec["virtualMachines"][0]
     vault = spec["backupVaults"][0]

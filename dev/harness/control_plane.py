@@ -13,8 +13,10 @@ Encryption Set) until `delete_snapshot` removes it, and validate, restore and th
 absence as `UserErrorDiskSnapshotNotFound`; a restore job reserves its target name while it runs
 and creates the disk when it completes; a VM with an operation in flight refuses other changes
 with 409 `Conflict`; an operation Azure refuses at once comes back already over and failed, as
-`gateway/lro.py` reports a 4xx answer. Durations are azsim's demo scenario's, midpoints of its
-ranges.
+`gateway/lro.py` reports a 4xx answer; a backup instance gets `daily_restore_limit` restores a
+day (10, Azure's), counted and refused as azsim's `restoreLimit*` settings say
+(`restore_limit_refusal`, `restore_limit_window`, `restore_limit_status`; `add_past_restore`
+seeds earlier ones). Durations are azsim's demo scenario's, midpoints of its ranges.
 
 Faults (each for the next `times` matching calls, every call with `times=None`):
 * `fail(method, error)`: the call raises `error` (a domain error the gateway would map an ARM
@@ -71,6 +73,7 @@ from domain.readiness.posture import (
     VaultState,
 )
 from domain.resource_id import ResourceId
+from domain.restore.azure_codes import budget_spent
 from domain.restore.planning import DISK_RESTORE_OPERATOR, DISK_SNAPSHOT_CONTRIBUTOR, READER
 from domain.restore.properties import disk_changes
 from gateway.lro import DATA_URL, finished
@@ -97,6 +100,8 @@ NO_DES_PERMISSION = "UserErrorMSIPermissionsNotPresentOnDES"
 DES_KEY_DISABLED = "UserErrorDESKeyVaultKeyDisabled"
 SAME_NAME = "UserErrorSameNameDiskAlreadyExists"
 CONFLICT = "Conflict"
+RESTORE_LIMIT = "CloudDosAbsoluteLimitReached"  # azsim's, for the day's limit (not documented)
+RESTORE_ACTION = "Microsoft.DataProtection/backupVaults/backupInstances/restore/action"
 
 # What a few sizes allow (Resource SKUs: MaxDataDiskCount, PremiumIO, HyperVGenerations), as
 # azsim's catalog has them; `add_vm_size` adds others.
@@ -262,7 +267,6 @@ class FakeControlPlane:
         self.disk_accesses: dict[str, str] = {}  # disk access key -> location
         self.assignments: dict[str, _Assignment] = {}
         self.jobs: dict[str, _Job] = {}
-        self.prior_restores: dict[str, int] = {}  # backup instance key -> restores today
         # Where a restore job puts its disk (azsim's `restoredDiskZone`): "regional" or "source".
         self.restored_disk_zone = "regional"
         # When a restore's target name is refused (azsim's `sameNameRule`): once the disk exists
@@ -274,6 +278,17 @@ class FakeControlPlane:
         # Whether a restored disk keeps the source's securityProfile (azsim's
         # `restoredDiskSecurityProfile`; not documented): "kept" or "dropped".
         self.restored_disk_security = "kept"
+        # Azure Backup's restores per backup instance a day, and how the next one is refused
+        # (azsim's dailyRestoreLimit, restoreLimitRefusal, restoreLimitWindow,
+        # restoreLimitStatus; not documented, dev/azsim/restore_limit.py): "trigger" (refused at
+        # the POST, 400 or 429 alike: the gateway raises RestoreBudgetSpent), "operation" (its
+        # operation ends failed) or "job" (a job starts and ends Failed); "rolling" or "utcDay".
+        self.daily_restore_limit = 10
+        self.restore_limit_refusal = "trigger"
+        self.restore_limit_window = "rolling"
+        self.restore_limit_status = 400
+        self.past_restores: list[tuple[str, datetime]] = []  # (backup instance key, started)
+        self._triggered: dict[str, tuple[str, datetime]] = {}  # restore operation -> (bi, at)
         self.vm_sizes: dict[str, VmSize] = dict(SIZES)
         self.snapshots: dict[str, _Snapshot] = {}  # the app's own (zone copies), by key
         # How a Backup snapshot's timeCreated relates to its recovery point's time (azsim's
@@ -480,14 +495,7 @@ class FakeControlPlane:
 
     @_port
     def count_restores(self, vault_id: str, since: str) -> dict[str, int]:
-        start = datetime.fromisoformat(since)
-        counts = {k: n for k, n in self.prior_restores.items()
-                  if _key(self.protected[k].record.vault_id) == _key(vault_id)}
-        for job in self.jobs.values():
-            bi = self.protected[_key(job.backup_instance_id)].record
-            if _key(bi.vault_id) == _key(vault_id) and job.started >= start:
-                counts[_key(bi.id)] = counts.get(_key(bi.id), 0) + 1
-        return counts
+        return {bi: len(starts) for bi, starts in self._restore_starts(vault_id, since).items()}
 
     @_port
     def list_disks(self, resource_group_id: str) -> list[Disk]:
@@ -514,6 +522,10 @@ class FakeControlPlane:
         raise errors.AppNotAuthorized(
             f"the app may not perform Microsoft.Compute/disks/read at {scope} "
             "(AuthorizationFailed)")
+
+    @_port
+    def list_restore_starts(self, vault_id: str, since: str) -> dict[str, list[str]]:
+        return self._restore_starts(vault_id, since)
 
     # ---- the port: role assignments -----------------------------------------------------------
     @_port
@@ -561,23 +573,37 @@ class FakeControlPlane:
     @_port
     def start_restore(self, plan: RestorePlan) -> Operation:
         fault = self._fault
+        bi_key = _key(plan.backup_instance.id)
+        if fault is None and (limited := self._limit_refusal(bi_key, self.clock(), "trigger")):
+            # Refused at the POST, 400 or 429: the gateway raises it as RestoreBudgetSpent
+            # (gateway/sdk_errors.py), as the answer to the call, whatever its status.
+            raise budget_spent(*limited, f"'{RESTORE_ACTION}' on '{plan.backup_instance.id}'")
 
         def complete(at: datetime) -> OperationStatus:
+            self._triggered.pop(op.status_url or "", None)
+            if (limited := self._limit_refusal(bi_key, at, "operation")) is not None:
+                return OperationStatus("failed", *limited)
             refused = self._checked(plan, at)
             if refused is not None:
                 return refused
+            limited = self._limit_refusal(bi_key, at, "job")  # before this job counts
             job = _Job(id=f"{plan.backup_instance.vault_id}/backupJobs/{self._guid()}",
                        backup_instance_id=plan.backup_instance.id,
                        target_disk_id=plan.target_disk_id, location=plan.target_location,
                        snapshot=self._instance(plan.backup_instance.id).snapshot, started=at,
                        due=at + self._seconds("restoreJob"),
                        recovery_point_id=plan.recovery_point.id)
-            if self._job_failures:
+            if limited is not None:
+                job.error, job.error_retryable = limited, False
+            elif self._job_failures:
                 code, message, job.error_retryable = self._job_failures.pop(0)
                 job.error = (code, message)
             self.jobs[_key(job.id)] = job
             return OperationStatus("succeeded", job_id=job.id)
-        return self._operation("restore", "triggerRestore", fault, complete)
+        op = self._operation("restore", "triggerRestore", fault, complete)
+        if op.status_url is not None:
+            self._triggered[op.status_url] = (bi_key, self.clock())
+        return op
 
     @_port
     def get_operation(self, operation: Operation) -> OperationStatus:
@@ -902,6 +928,45 @@ class FakeControlPlane:
         return ("ScopeLocked", f"The scope '{resource_id}' cannot perform delete operation "
                 f"because following scope(s) are locked: {scopes}. Please remove the lock and "
                 "try again.")
+
+    # ---- the daily restore limit (as dev/azsim/restore_limit.py) -------------------------------
+    def add_past_restore(self, backup_instance_id: str, started: datetime) -> None:
+        """A restore of the backup instance made before the test (azsim's `pastRestores`)."""
+        self.past_restores.append((_key(backup_instance_id), started))
+
+    def add_restores_today(self, backup_instance_id: str, count: int) -> None:
+        """`count` restores of the last 24 h, an hour apart (azsim's `restoresToday`)."""
+        now = self.clock()
+        for n in range(count):
+            self.add_past_restore(backup_instance_id, now - timedelta(hours=n + 1))
+
+    def _restore_starts(self, vault_id: str, since: str) -> dict[str, list[str]]:
+        """Every restore job's start (any status) and past restore, per backup instance key."""
+        start = datetime.fromisoformat(since)
+        found = [(bi, at) for bi, at in self.past_restores] + \
+            [(_key(j.backup_instance_id), j.started) for j in self.jobs.values()]
+        starts: dict[str, list[str]] = {}
+        for bi, at in found:
+            if _key(self.protected[bi].record.vault_id) == _key(vault_id) and at >= start:
+                starts.setdefault(bi, []).append(at.isoformat())
+        return starts
+
+    def _limit_refusal(self, bi_key: str, at: datetime, where: str) -> tuple[str, str] | None:
+        """(code, message) refusing a restore of `bi_key` at `at` `where` the settings refuse
+        it, when it has no restore left; else None. Counted as azsim counts: every job and past
+        restore started in the window, and, at the trigger, restores accepted but not started."""
+        if self.restore_limit_refusal != where:
+            return None
+        since = at - timedelta(days=1) if self.restore_limit_window == "rolling" else \
+            at.replace(hour=0, minute=0, second=0, microsecond=0)
+        starts = [t for bi, t in [*self.past_restores, *self._triggered.values()]
+                  if bi == bi_key] if where == "trigger" else \
+            [t for bi, t in self.past_restores if bi == bi_key]
+        starts += [j.started for j in self.jobs.values() if _key(j.backup_instance_id) == bi_key]
+        if sum(since <= t <= at for t in starts) < self.daily_restore_limit:
+            return None
+        return (RESTORE_LIMIT, "Operation is blocked as you have reached the limit on number "
+                               "of operations permitted in 24 hours.")
 
     # ---- inside -------------------------------------------------------------------------------
     def _take_fault(self, method: str, args: tuple[Any, ...]) -> _Fault | None:

@@ -6,7 +6,7 @@ are. The rest is pure and deterministic, so an orchestrator can call it and repl
 `select` picks the protected disks a plan drills and says why each other one is left out,
 `choose_point` picks the recovery point to restore (a seeded choice for "random", so a replay or
 a re-run of the same drill picks the same point), and `within_daily_limit` keeps a drill inside
-Azure Backup's restores-per-day allowance.
+Azure Backup's restores-per-day allowance, leaving the incidents' reserve.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from domain.errors import FieldError
 from domain.model import Record, RecoveryPoint
 from domain.objectives import ObjectiveRules, parse_objectives
 from domain.resource_id import InvalidResourceId, ResourceId
+from domain.restore.budget import DAILY_RESTORE_LIMIT
 from domain.restore.request import DISK
 
 SCHEMA_VERSION = 1
 BACKUP_VAULT = "Microsoft.DataProtection/backupVaults"
 LATEST, RANDOM, OLDEST_NOT_DRILLED = "latest", "random", "oldestNotDrilled"
-DAILY_RESTORE_LIMIT = 10  # Azure Backup: restores per backup instance per day
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _RG_ID = re.compile(r"^/subscriptions/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})/resourceGroups/"
@@ -243,11 +243,18 @@ def choose_point(choice: PointChoice, points: list[RecoveryPoint], *, drilled: s
     return random.Random(seed).choice(window), ""  # noqa: S311 - a reproducible pick, no secret
 
 
-def within_daily_limit(restores_last_24h: int) -> tuple[bool, str]:
-    """Whether another restore of a backup instance fits Azure Backup's daily allowance."""
+def within_daily_limit(restores_last_24h: int, reserve: int = 0) -> tuple[bool, str]:
+    """Whether a drill's restore of a backup instance fits Azure Backup's daily allowance and
+    leaves `reserve` restores of the day (DRILL_RESTORE_RESERVE) for incidents."""
     if restores_last_24h >= DAILY_RESTORE_LIMIT:
         return False, (f"{restores_last_24h} restores of this backup instance in the last 24 h: "
                        f"Azure allows {DAILY_RESTORE_LIMIT} a day")
+    if restores_last_24h >= DAILY_RESTORE_LIMIT - reserve:
+        left = DAILY_RESTORE_LIMIT - restores_last_24h
+        return False, (f"{restores_last_24h} restores of this backup instance in the last 24 h: "
+                       f"Azure allows {DAILY_RESTORE_LIMIT} a day and the {left} left "
+                       f"{'is' if left == 1 else 'are'} kept for incidents "
+                       f"(DRILL_RESTORE_RESERVE={reserve})")
     return True, ""
 
 

@@ -18,9 +18,12 @@ OUTCOME_SCHEMA = 1
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
+DRILL_CALLER = "drill"  # the kind of Caller a drill's restores act for
+
+
 def drill_actor(plan: DrillPlan) -> Caller:
     """Who a drill's restores act for, in their audit records (no person: the plan)."""
-    return Caller("drill", None, plan.name)
+    return Caller(DRILL_CALLER, None, plan.name)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ its restores, and the verification of each restored disk against its source.
 
 `select_disks` reads Azure through the same kind of reader as planning: the plan's vaults'
 backup instances, their source disks (tags, size, SKU, OS type, encryption), their recovery
-points and how many restores each had in the last day (Azure allows 10).
+points and how many restores each had in the last day (Azure allows 10; a drill leaves the
+incidents' reserve).
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def restored_name(disk_id: str, drill: str) -> str:
 
 
 def select_disks(plan: DrillPlan, drill: str, now: datetime, azure: DrillReader,
-                 drilled: dict[str, set[str]]) -> DrillSelection:
-    """`drilled`: recovery point ids already drilled, per backup instance id (lower-cased)."""
+                 drilled: dict[str, set[str]], reserve: int = 0) -> DrillSelection:
+    """`drilled`: recovery point ids already drilled, per backup instance id (lower-cased);
+    `reserve`: restores a day a drill leaves each disk for incidents (DRILL_RESTORE_RESERVE)."""
     instances: dict[str, BackupInstance] = {}
     sources: dict[str, Disk | None] = {}
     candidates = []
@@ -90,7 +92,7 @@ def select_disks(plan: DrillPlan, drill: str, now: datetime, azure: DrillReader,
     for candidate in chosen:
         key = ResourceId.parse(candidate.disk_id).key()
         bi = instances[candidate.backup_instance_id.lower()]  # the instance select() chose
-        ok, why = within_daily_limit(restores.get(bi.id.lower(), 0))
+        ok, why = within_daily_limit(restores.get(bi.id.lower(), 0), reserve)
         if not ok:
             skipped.append(Skipped(candidate.disk_id, why, bi.id))
             continue

@@ -4,7 +4,8 @@ Codes are the documented Azure Disk Backup ones (see docs/restore.md). Permissio
 target side are what a freshly granted role looks like until it has propagated: the orchestrator
 keeps probing them until its propagation deadline. Transient codes (and any error the service
 marks `isRetryable`) are tried again with a durable backoff within the step's budget
-(orchestrations/steps.py `Backoff`). Everything else ends the run with a clear code.
+(orchestrations/steps.py `Backoff`). The day's restore limit (RESTORE_LIMIT) never is: it ends
+the run with RestoreBudgetSpent. Everything else ends the run with a clear code.
 """
 
 from __future__ import annotations
@@ -33,6 +34,39 @@ TRANSIENT = frozenset({
     "TooManyRequests",
     "HTTP429",
 })
+
+# The restore past the backup instance's 10 a day. Azure does not document the code Disk Backup
+# answers; these are Azure Backup's per-day operation limits: CloudDosAbsoluteLimitReached ("the
+# limit on number of operations permitted in 24 hours", the workload backup troubleshooting docs;
+# users met it on the 11th restore of a VM backup item in 24 h, Azure/azure-content#5067), its
+# vault-wide ...WithRetry, and Data Protection's CloudDosTimeboudLimitReached (azure-cli#32441).
+# Never transient, whatever `isRetryable` or the HTTP status (a 429) says: another attempt today
+# fails again and may count against the day. Where it comes (the POST, its operation, the job)
+# is not documented either: each ends the run with RestoreBudgetSpent.
+RESTORE_LIMIT = frozenset({
+    "CloudDosAbsoluteLimitReached",
+    "CloudDosAbsoluteLimitReachedWithRetry",
+    "CloudDosTimeboudLimitReached",
+})
+BUDGET_HINT = ("Azure Backup allows 10 restores of a backup instance a day, and restores by "
+               "other runs, drills or people took the last one since this run planned: start "
+               "the restore again once one frees up, at the latest 24 h after the oldest of the "
+               "last 24 h's restores (a plan then says when)")
+
+
+def budget_spent(code: str, message: str | None, where: str = "the restore") -> errors.RestoreError:
+    """The run's error for a restore Azure refused for the day's limit (`where` it said so)."""
+    return errors.RestoreBudgetSpent(
+        f"Azure Backup refused {where}: the backup instance has no restore left today ({code}: "
+        f"{message or 'no message'})", hint=BUDGET_HINT)
+
+
+def job_failure(status: str, code: str | None, message: str | None) -> errors.RestoreError:
+    """The error for a restore job that ended `status` with `code` (not a transient one)."""
+    if code in RESTORE_LIMIT:
+        return budget_spent(code, message, "the restore's job")
+    return errors.RestoreJobFailed(f"restore job {status}: {code}: {message}")
+
 
 _PERMANENT: dict[str, tuple[type[errors.RestoreError], str]] = {
     "UserErrorSameNameDiskAlreadyExists": (
@@ -75,7 +109,10 @@ _PERMANENT: dict[str, tuple[type[errors.RestoreError], str]] = {
 def transient(code: str | None, retryable: bool | None = None) -> bool:
     """Whether the same Backup request may succeed later: a transient code, or an error the
     service marked `isRetryable: true`. `isRetryable: false` does not make a transient code
-    permanent (CloudServiceRetryableError says "retry" in its name)."""
+    permanent (CloudServiceRetryableError says "retry" in its name); nor does `true` make the
+    daily limit transient (RESTORE_LIMIT)."""
+    if code in RESTORE_LIMIT:
+        return False
     return retryable is True or code in TRANSIENT
 
 
@@ -85,6 +122,8 @@ def classify(code: str | None, message: str | None,
     (a transient one, BackupServiceBusy, only once its retries are spent)."""
     if code in NOT_YET_EFFECTIVE:
         return None
+    if code in RESTORE_LIMIT:
+        return budget_spent(code, message)
     if transient(code, retryable):
         return errors.BackupServiceBusy(
             f"Azure Backup answered {code}: {message or 'no message'}",

@@ -23,6 +23,7 @@ from domain.model import (
 )
 from domain.resource_id import ResourceId
 from domain.restore import compatibility
+from domain.restore.budget import RestoreLog, budgets, check_disk
 from domain.restore.encryption_set import SnapshotReader, encryption_set
 from domain.restore.request import RecoveryPointChoice, RestoreRequest
 
@@ -34,7 +35,7 @@ MAX_DISK_NAME = 80  # Compute's limit for disk and snapshot names
 _NAMESPACE = uuid.UUID("5b1c7f3e-8d0a-4b8e-9a52-5f0d2c1e7a10")  # ours: assignment names
 
 
-class AzureReader(SnapshotReader, Protocol):
+class AzureReader(SnapshotReader, RestoreLog, Protocol):
     """The read side of gateway.port.ControlPlane that planning needs."""
 
     def find_backup_instance(self, disk_id: str) -> BackupInstance: ...
@@ -76,7 +77,8 @@ def _time(text: str) -> datetime:
 
 
 def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str, created: str,
-               propagation_timeout_s: int, job_timeout_s: int) -> RestorePlan:
+               propagation_timeout_s: int, job_timeout_s: int,
+               check_budget: bool = True) -> RestorePlan:
     bi = (azure.find_backup_instance(request.source_disk_id) if request.source_disk_id
           else azure.get_backup_instance(request.source_backup_instance_id or ""))
     point = choose_recovery_point(azure.list_recovery_points(bi.id), request.recovery_point)
@@ -92,6 +94,11 @@ def build_plan(request: RestoreRequest, azure: AzureReader, *, instance_id: str,
     swap = _swap_plan(request, azure, bi, source) if request.swap_vm_id else None
     zonal = attach or swap
     _check_zonal_copy_name(request, azure, zonal.zone if zonal else None)
+    # Last, before any grant or write: Azure refuses the 11th restore of a day only once the
+    # roles are granted and propagated (or even lets its job fail), and a restore needs them all.
+    # Not again for a run whose parent just checked it (a drill's disk, a whole VM's).
+    if check_budget:
+        check_disk(bi.datasource_id, budgets(azure, [bi], _time(created))[bi.id.lower()])
     return RestorePlan(instance_id=instance_id, created=created, backup_instance=bi,
                        recovery_point=point, source_disk=source,
                        target_disk_id=request.target_disk_id, target_location=bi.vault_location,

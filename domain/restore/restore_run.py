@@ -80,6 +80,10 @@ class PlanRequest(Record):
     created: str  # ISO-8601, from the orchestration's clock
     settings: RunSettings
     access: RunAccess | None = None
+    # The disk's daily restore budget (domain/restore/budget.py); False when the parent run
+    # checked it a moment ago (a drill at its selection, a whole VM at its plan): listing a
+    # vault's jobs costs O(jobs), and a drill of 500 disks would list them 500 times.
+    check_budget: bool = True
 
 
 @dataclass(frozen=True)

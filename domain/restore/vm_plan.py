@@ -7,7 +7,8 @@ here: every disk's run restores exactly the point the plan shows, however long t
 whenever they are re-run. What a disk's run checks itself (the vault's roles, the Disk
 Encryption Set, the VM's size and zone: domain/restore/planning.py) is not repeated here; what
 would fail one disk's run after others had started (a disk the VM does not have, a point in time
-one disk cannot reach, a target name taken) is refused here, naming every disk it concerns.
+one disk cannot reach, a target name taken, a disk with no restore left today) is refused here,
+naming every disk it concerns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from domain import errors
 from domain.errors import FieldError
 from domain.model import OMITTED_WHEN_NONE, BackupInstance, Disk, Record, RecoveryPoint, Vm
 from domain.resource_id import ResourceId
+from domain.restore.budget import HINT, RestoreLog, budgets, describe
 from domain.restore.planning import MAX_DISK_NAME, choose_recovery_point
 from domain.restore.request import RestoreRequest
 from domain.restore.vm_request import OS, DiskChoice, VmRestoreRequest
@@ -28,7 +30,7 @@ from domain.restore.vm_request import OS, DiskChoice, VmRestoreRequest
 MAX_REQUEST_ID = 100  # request.REQUEST_ID: a disk's run id is restore-<its requestId>
 
 
-class VmPlanReader(Protocol):
+class VmPlanReader(RestoreLog, Protocol):
     """The read side of gateway.port.ControlPlane that planning a whole VM needs."""
 
     def get_vm(self, vm_id: str) -> Vm | None: ...
@@ -110,13 +112,15 @@ def build_vm_plan(request: VmRestoreRequest, azure: VmPlanReader, *, instance_id
     each disk `source.disks` names that the VM does not have or no vault protects;
     BackupInstanceNotFound when no chosen disk is protected; RecoveryPointNotFound naming each
     disk with no point the request allows; TargetResourceGroupNotFound; TargetDiskExists naming
-    every restored disk name taken."""
+    every restored disk name taken; RestoreBudgetSpent naming each disk with no restore left
+    today."""
     vm = azure.get_vm(request.vm_id)
     if vm is None:
         raise errors.VmNotFound(f"virtual machine {request.vm_id} does not exist")
     protected, skipped = _protected(request, vm, azure)
     points = _points(request, vm, protected, azure)
     names = _target_names(request, [slot for slot, _ in protected], azure)
+    _check_budgets(vm, protected, azure, now)
     disks = [VmDiskPlan(role=slot.role, lun=slot.lun, source_disk_id=slot.disk_id or "",
                         backup_instance=bi, recovery_point=point,
                         request=_disk_request(request, vm, slot, point, name, instance_id))
@@ -240,6 +244,20 @@ def _target_names(request: VmRestoreRequest, slots: list[_Slot], azure: VmPlanRe
             hint="Azure Backup restores only to a new disk: choose another "
                  "target.diskNameSuffix")
     return names
+
+
+def _check_budgets(vm: Vm, protected: list[tuple[_Slot, BackupInstance]], azure: VmPlanReader,
+                   now: datetime) -> None:
+    """Every chosen disk must have a restore left today (Azure Backup allows 10 a day per
+    backup instance): one without would fail its run after the others had restored. An error
+    naming each such disk, the count and when a restore frees up."""
+    left = budgets(azure, [bi for _, bi in protected], now)
+    spent = [f"{slot.label} ({slot.disk_id}): {describe(left[bi.id.lower()])}"
+             for slot, bi in protected if left[bi.id.lower()].left <= 0]
+    if spent:
+        raise errors.RestoreBudgetSpent(
+            f"{len(spent)} disk(s) of {vm.id} have no restore left today: " + "; ".join(spent),
+            hint=f"leave those disks out with source.disks, or wait: {HINT}")
 
 
 def restored_disk_name(source_disk_id: str, suffix: str) -> str:

@@ -116,6 +116,8 @@ param readinessSchedule string
 param readinessRpoHours string
 
 @description('DRILL_RESTORE_RESERVE: restores a day per disk that drills leave to incidents.')
+@minValue(0)
+@maxValue(9)
 param drillRestoreReserve int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -623,6 +623,20 @@ def test_the_daily_restore_limit():
     assert within_daily_limit(12)[0] is False and within_daily_limit(12)[1].startswith("12 ")
 
 
+def test_a_drill_leaves_the_incidents_reserve():
+    """DRILL_RESTORE_RESERVE (0-9): a drill skips a disk whose restores left would drop into
+    the reserve; the reason says so. Incidents (restores, recoveries) may use it all."""
+    assert within_daily_limit(7, 2) == (True, "")
+    assert within_daily_limit(8, 2) == (
+        False, "8 restores of this backup instance in the last 24 h: Azure allows 10 a day and "
+               "the 2 left are kept for incidents (DRILL_RESTORE_RESERVE=2)")
+    assert within_daily_limit(9, 1)[1].endswith("the 1 left is kept for incidents "
+                                                 "(DRILL_RESTORE_RESERVE=1)")
+    assert within_daily_limit(9, 0) == (True, "")
+    assert within_daily_limit(0, 9) == (True, "") and within_daily_limit(1, 9)[0] is False
+    assert within_daily_limit(10, 2)[1].endswith("Azure allows 10 a day")  # none left at all
+
+
 def test_a_name_or_queue_with_a_final_newline_is_refused():
     """re's "$" matches before a final newline: "nightly\\n" was a valid plan name (it goes into
     drill ids) and "drill-failures\\n" a valid queue name."""

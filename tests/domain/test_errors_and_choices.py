@@ -52,6 +52,27 @@ def test_azure_backup_codes_map_to_a_wait_or_a_clear_error(code, expected):
         assert code in str(result)
 
 
+@pytest.mark.parametrize("code", sorted(azure_codes.RESTORE_LIMIT))
+@pytest.mark.parametrize("retryable", [None, False, True])
+def test_the_days_restore_limit_is_a_clear_error_never_a_transient_one(code, retryable):
+    """However Azure marks it (isRetryable true, as its ...WithRetry name suggests), the day's
+    limit ends the run: a validate, a trigger and a job all say RestoreBudgetSpent."""
+    assert azure_codes.transient(code, retryable) is False
+    refused = azure_codes.classify(code, "Operation is blocked", retryable)
+    assert isinstance(refused, errors.RestoreBudgetSpent) and not refused.retryable
+    assert code in str(refused) and "10 restores of a backup instance a day" in refused.hint
+    failed = azure_codes.job_failure("Failed", code, "Operation is blocked")
+    assert isinstance(failed, errors.RestoreBudgetSpent) and "restore's job" in failed.message
+    assert errors.from_dict(refused.to_dict()).code == "RestoreBudgetSpent"  # across Durable
+    assert errors.code_of(f"Activity function 'x' failed: {refused}") == "RestoreBudgetSpent"
+
+
+def test_any_other_failed_job_stays_a_failed_job():
+    failed = azure_codes.job_failure("Failed", "UserErrorDiskCreationFailed", "no")
+    assert type(failed) is errors.RestoreJobFailed
+    assert failed.message == "restore job Failed: UserErrorDiskCreationFailed: no"
+
+
 def test_assignment_names_are_deterministic_per_run_scope_and_role():
     a = assignment_name("run-1", "/subscriptions/x/resourceGroups/RG", "role")
     assert a == assignment_name("run-1", "/subscriptions/x/resourcegroups/rg", "role")

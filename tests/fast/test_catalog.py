@@ -139,7 +139,7 @@ def test_a_page_reads_recovery_points_only_for_its_own_disks_and_jobs_once_per_v
 def test_an_item_joins_the_instance_the_disk_its_points_and_the_restores_left(estate_plus):
     h = estate_plus
     bi = estate.backup_instance_of(h.gateway, estate.DATA0)
-    h.gateway.prior_restores[bi.lower()] = 3
+    h.gateway.add_restores_today(bi, 3)
     page = ok(h, "/api/disks?resourceGroup=rg-app")
     item = next(i for i in page["value"] if i["name"] == "vm-app01-data0")
     want = h.gateway.list_recovery_points(bi)
@@ -161,7 +161,7 @@ def test_a_restore_run_today_counts_against_the_disk_and_ten_leave_none(estate_p
     left = {i["name"]: i["restoresLeftToday"] for i in page["value"]}
     assert left == {"vm-app01-data0": 9, "vm-app01-data1": 10, "vm-app01-osdisk": 10}
     bi = estate.backup_instance_of(h.gateway, estate.DATA1)
-    h.gateway.prior_restores[bi.lower()] = 12
+    h.gateway.add_restores_today(bi, 10)
     page = ok(h, "/api/disks?resourceGroup=rg-app&vm=vm-app01")
     assert {i["name"]: i["restoresLeftToday"] for i in page["value"]}["vm-app01-data1"] == 0
 
@@ -385,7 +385,7 @@ def test_spent_restores_expired_and_hidden_points_are_not_restorable(estate_plus
     reasons = [p["reason"] for p in body["value"]]
     assert reasons[0] is None
     assert "not visible" in reasons[1] and "expired at" in reasons[2]
-    h.gateway.prior_restores[bi.lower()] = 10
+    h.gateway.add_restores_today(bi, 10)
     body = ok(h, f"/api/disks/{estate.SUBSCRIPTION}/rg-db/db-data2/recovery-points")
     assert body["restoresLeftToday"] == 0
     assert "10 restores" in body["value"][0]["reason"]

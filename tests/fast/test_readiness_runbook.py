@@ -87,8 +87,8 @@ def test_the_clean_estate_is_ready_with_no_finding_and_one_log_record(h, caplog)
 def test_a_stale_point_and_a_spent_budget(h, caplog):
     clean(h)
     h.clock += timedelta(days=2)  # no backup since: the newest point is 48.5 h old
-    h.gateway.prior_restores[estate.backup_instance_of(h.gateway, estate.DATA0).lower()] = 10
-    h.gateway.prior_restores[estate.backup_instance_of(h.gateway, estate.DATA1).lower()] = 8
+    h.gateway.add_restores_today(estate.backup_instance_of(h.gateway, estate.DATA0), 10)
+    h.gateway.add_restores_today(estate.backup_instance_of(h.gateway, estate.DATA1), 8)
     with caplog.at_level(logging.INFO, logger="diskrestore.readiness"):
         report = check(h)
     assert codes(report) == {"StaleRecoveryPoint": ALL, "RestoreBudgetSpent": {"vm-app01-data0"},

@@ -154,3 +154,21 @@ def test_a_credential_that_cannot_get_a_token_is_app_not_authorized(env: Env) ->
 
     with pytest.raises(errors.AppNotAuthorized, match="could not get a token"):
         plane.get_vm(env.vm)
+
+
+@pytest.mark.parametrize("status", [400, 429, 503])
+def test_the_days_restore_limit_is_never_throttling_or_an_outage(env: Env, status: int) -> None:
+    """Azure Backup's per-day limit (CloudDosAbsoluteLimitReached), whatever status it comes
+    with: RestoreBudgetSpent, not retryable, and a long Retry-After is not slept through."""
+    env.sim.add_fault(kind="status", status=status, retryAfter=3600,
+                      code="CloudDosAbsoluteLimitReached", message="Operation is blocked as you "
+                      "have reached the limit on number of operations permitted in 24 hours.",
+                      operation=DISK_READ, count=1)
+
+    with pytest.raises(errors.RestoreBudgetSpent) as raised:
+        env.plane.get_disk(env.disk("vm-app01-data0"))
+
+    assert not raised.value.retryable
+    assert "no restore left today (CloudDosAbsoluteLimitReached: Operation is blocked" in \
+        str(raised.value)
+    assert isinstance(raised.value.__cause__, AzureError)

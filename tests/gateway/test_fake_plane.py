@@ -296,3 +296,48 @@ def test_the_posture_reads_answer_alike(side: Side) -> None:
 
 def _name(resource_id: str) -> str:
     return resource_id.rsplit("/", 1)[-1]
+
+@pytest.mark.parametrize(("refusal", "status"), [("trigger", 400), ("trigger", 429),
+                                                 ("operation", 400), ("job", 400)])
+def test_the_restore_past_the_days_limit_is_refused_where_the_setting_says(
+        side: Side, refusal: str, status: int) -> None:
+    """Azure's 10 a day (here 2, `dailyRestoreLimit`), refused as `restoreLimitRefusal` and
+    `restoreLimitStatus` say; refused at the POST, 400 or 429 (never read as throttling), the
+    gateway raises RestoreBudgetSpent. Every restore job counts, the refused job too (`job`);
+    the starts are listed."""
+    side.rules.daily_restore_limit = 2
+    side.rules.restore_limit_refusal, side.rules.restore_limit_status = refusal, status
+    plan = side.plan()
+    side.plane.grant_role(plan.grants[0])
+    side.advance(300)
+    for target in ("first", "second"):
+        status_ = side.finish(side.plane.start_restore(side.plan(target)), 10)
+        assert status_.state == "succeeded", status_
+    third = side.plan("third")
+    trace: list[str] = []
+    try:
+        started = side.plane.start_restore(third)
+    except errors.RestoreBudgetSpent as exc:
+        trace.append(f"raised:{exc.code}")
+        assert "CloudDosAbsoluteLimitReached" in exc.message and "restore/action" in exc.message
+    else:
+        trace.append(outcome(side.plane.get_operation(started)))
+        ended = side.finish(started, 10)
+        trace.append(outcome(ended))
+        if ended.job_id:
+            side.advance(400)
+            job = side.plane.get_restore_job(ended.job_id)
+            trace.append(f"{job.status}:{job.error_code}")
+    assert trace == {
+        ("trigger", 400): ["raised:RestoreBudgetSpent"],
+        ("trigger", 429): ["raised:RestoreBudgetSpent"],
+        ("operation", 400): ["running", "failed:CloudDosAbsoluteLimitReached"],
+        ("job", 400): ["running", "succeeded", "Failed:CloudDosAbsoluteLimitReached"],
+    }[(refusal, status)]
+    assert side.plane.get_disk(third.target_disk_id) is None
+    bi = plan.backup_instance.id.lower()
+    starts = side.plane.list_restore_starts(estate.VAULT, (datetime.fromisoformat(side.now())
+                                                           - timedelta(days=1)).isoformat())
+    assert len(starts[bi]) == (3 if refusal == "job" else 2)
+    assert side.plane.count_restores(estate.VAULT, "2000-01-01T00:00:00+00:00") == \
+        {bi: len(starts[bi])}
