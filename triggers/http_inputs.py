@@ -20,6 +20,15 @@ STATUSES = {s.value.lower(): s for s in df.OrchestrationRuntimeStatus}
 _SINCE = {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "date-time"}]}
 _UNKNOWN = "unknown query parameter {key}"
 _KEY = {"x-host": "the function key, read by the Functions host"}
+_FORMAT_QUERY = {  # a report's route: JSON or the self-contained HTML page
+    "type": "object",
+    "properties": {
+        "format": {"enum": ["json", "html"], "default": "json",
+                   "description": "`json` (default) or `html`."},
+        "code": _KEY,
+    },
+    "additionalProperties": False, "x-unknown": _UNKNOWN,
+}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "DecisionRequest": {
@@ -109,24 +118,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "additionalProperties": False, "x-unknown": _UNKNOWN,
     },
-    "ReadinessQuery": {
-        "type": "object",
-        "properties": {
-            "format": {"enum": ["json", "html"], "default": "json",
-                       "description": "`json` (default) or `html`."},
-            "code": _KEY,
-        },
-        "additionalProperties": False, "x-unknown": _UNKNOWN,
-    },
-    "DrillReportQuery": {
-        "type": "object",
-        "properties": {
-            "format": {"enum": ["json", "html"], "default": "json",
-                       "description": "`json` (default) or `html`."},
-            "code": _KEY,
-        },
-        "additionalProperties": False, "x-unknown": _UNKNOWN,
-    },
+    "ReadinessQuery": _FORMAT_QUERY,
+    "DrillReportQuery": _FORMAT_QUERY,
 }
 
 

@@ -16,11 +16,12 @@ reason):
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from domain.model import BackupInstance, RecoveryPoint, Snapshot
 from domain.restore.encryption_set import AFTER_WINDOW, snapshot_of_point
+from domain.timestamps import maybe_utc
 
 DAILY_RESTORES = 10  # restores Azure allows one backup instance in 24 hours
 # Data store type -> tier. "Snapshot" and "BackupStorage" are the older names the REST examples
@@ -57,7 +58,7 @@ def _why_not(point: RecoveryPoint, bi: BackupInstance, restores_left: int,
         return f"its state is {point.state}, not Completed"
     if point.data_store_visible is False:
         return (f"its copy in the {tier} tier is not visible (Backup is deleting or moving it)")
-    expiry = _time(point.expiry_time)
+    expiry = maybe_utc(point.expiry_time)
     if expiry is not None and expiry <= now:
         return f"it expired at {point.expiry_time}"
     if restores_left <= 0:
@@ -74,15 +75,7 @@ def _snapshot_there(snapshots: list[Snapshot], disk_id: str, point_time: str) ->
     planner's nearest-snapshot rule, bounded before the point too, so the day before's
     snapshot does not stand in for a deleted one."""
     found = snapshot_of_point(snapshots, disk_id, point_time)
-    taken, point = (_time(found.time_created) if found else None), _time(point_time)
+    taken, point = (maybe_utc(found.time_created) if found else None), maybe_utc(point_time)
     return taken is not None and point is not None and abs(taken - point) <= AFTER_WINDOW
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

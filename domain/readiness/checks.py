@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from domain.model import RecoveryPoint, Snapshot
 from domain.objectives import Objectives, Verdict, rpo_verdict, strictest
 from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.encryption_set import AFTER_WINDOW
+from domain.timestamps import maybe_utc, parse_utc
 
 from .findings import (
     CANNOT_GRANT,
@@ -89,7 +90,7 @@ def points_without_snapshot(points: list[RecoveryPoint], snapshots: list[Snapsho
     used: set[str] = set()
     missing = []
     for point in points:
-        when = _time(point.time)
+        when = parse_utc(point.time)
         near = sorted((abs(t - when), s.id) for t, s in mine
                       if abs(t - when) <= AFTER_WINDOW and s.id not in used)
         if near:
@@ -100,10 +101,7 @@ def points_without_snapshot(points: list[RecoveryPoint], snapshots: list[Snapsho
 
 
 def _taken(snapshot: Snapshot) -> datetime | None:
-    try:
-        return _time(snapshot.time_created) if snapshot.time_created else None
-    except ValueError:
-        return None
+    return maybe_utc(snapshot.time_created)
 
 
 def deleters(assignments: list[ScopeAssignment],
@@ -148,7 +146,7 @@ def delete_locks(locks: list[ManagementLock], group_id: str) -> list[str]:
 def assess(facts: ReadinessFacts) -> dict[str, Any]:
     """The report (the shape docs/readiness.md gives): each disk's status, RPO verdict, restores
     left and findings; the findings not tied to one disk; the summary."""
-    now = _time(facts.checked_at)
+    now = parse_utc(facts.checked_at)
     request = facts.request
     groups = {_key(g.group_id): g for g in facts.groups}
     targets = {(_key(t.group_id), t.kind): t for t in facts.targets}
@@ -159,7 +157,7 @@ def assess(facts: ReadinessFacts) -> dict[str, Any]:
         for bi in vault.instances:
             found = _disk_findings(bi, request.reserve, groups, targets)
             objectives = objectives_for(bi, request.objectives, request.rpo_hours)
-            when = _time(bi.newest_point.time) if bi.newest_point else None
+            when = parse_utc(bi.newest_point.time) if bi.newest_point else None
             verdict = rpo_verdict(when, now, objectives)
             found += _rpo_findings(bi, verdict)
             found.sort(key=lambda f: (_SEVERITY_RANK.get(f.severity, 3), f.code, f.scope))
@@ -374,6 +372,3 @@ def _name(resource_id: str | None) -> str:
     return (resource_id or "").rstrip("/").rsplit("/", 1)[-1]
 
 
-def _time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

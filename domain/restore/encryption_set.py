@@ -23,12 +23,13 @@ instead, so the outcome says what to grant by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from domain import errors
 from domain.model import BackupInstance, Disk, RecoveryPoint, Snapshot
 from domain.resource_id import ResourceId
+from domain.timestamps import maybe_utc
 
 # A snapshot taken after the recovery point's time is its snapshot only when nearer than any
 # taken before it and at most this much later: half the shortest interval Azure Disk Backup
@@ -82,12 +83,12 @@ def snapshot_of_point(snapshots: list[Snapshot], disk_id: str, point_time: str
                       ) -> Snapshot | None:
     """The snapshot of `disk_id` taken nearest `point_time`: at or before it, or after it within
     `AFTER_WINDOW`; at equal distance the earlier one. None when there is none."""
-    point = _time(point_time)
+    point = maybe_utc(point_time)
     if point is None:
         return None
     nearest: tuple[timedelta, bool, Snapshot] | None = None
     for snapshot in snapshots:
-        taken = _time(snapshot.time_created)
+        taken = maybe_utc(snapshot.time_created)
         if taken is None or not _same_id(snapshot.source_resource_id, disk_id):
             continue
         after = taken > point
@@ -109,11 +110,3 @@ def _same_id(a: str | None, b: str) -> bool:
     return a is not None and a.strip("/").lower() == b.strip("/").lower()
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
