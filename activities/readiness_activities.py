@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from domain import errors
 from domain.model import Snapshot
@@ -35,7 +36,7 @@ from domain.readiness.readiness_run import (
 from domain.restore.planning import DISK_SNAPSHOT_CONTRIBUTOR
 from gateway.port import ControlPlane
 
-from .activity import activity, report_store
+from .activity import activity, ledger, report_store
 from .readiness_page import render_readiness_html
 
 log = logging.getLogger("diskrestore.readiness")
@@ -165,11 +166,21 @@ def inspect_target(request: TargetRequest, azure: ControlPlane) -> TargetFacts:
     return TargetFacts(request.group_id, request.kind, can_grant=checks.can_grant(permissions))
 
 
+def _last_drills() -> dict[str, dict[str, Any]]:
+    """Each disk's last drill from the ledger (the RTO verdicts); when the ledger cannot be read
+    the report is still written, every RTO unknown, and the log says why."""
+    try:
+        return ledger().last_drills()
+    except errors.RestoreError as exc:
+        log.warning("readiness without the last drills (RTO verdicts unknown): %s", exc.message)
+        return {}
+
+
 @activity(errors_as_data=False)
 def write_readiness_report(facts: ReadinessFacts, _: ControlPlane) -> ReadinessWritten:
     """The report (JSON and HTML) to blob storage as the run's and as the latest, one log record
     for the run and one per error finding. Idempotent: a re-run overwrites the same blobs."""
-    report = checks.assess(facts)
+    report = checks.assess(facts, _last_drills())
     store = report_store()
     trend = [*store.readiness_trend(exclude=facts.run_id), trend_point(report, facts.run_id)]
     urls = store.write_readiness(facts.run_id, report, render_readiness_html(report, trend),

@@ -146,6 +146,16 @@ svg.chart{font-size:11px;display:block}.axis{stroke:#888;stroke-width:1}
 .badge{display:inline-block;padding:.1em .6em;border-radius:.6em;color:#fff}"""
 
 
+def _rto_cell(disk: dict[str, Any]) -> str:
+    """The last drill's time against the RTO ("12.5 min / 30 min (met)"), or why there is none."""
+    rto, drill = disk.get("rto") or {}, disk.get("lastDrill")
+    if drill is None:
+        return "never drilled"
+    took = "failed" if drill.get("verdict") == "failed" else f'{_e(rto.get("actual"))} min'
+    target = f' / {_e(rto.get("target"))} min' if rto.get("target") is not None else ""
+    return f'{took}{target} ({_e(rto.get("verdict", "unknown"))})'
+
+
 def render_readiness_html(report: dict[str, Any], trend: list[dict[str, Any]]) -> str:
     """One self-contained HTML5 page for the report (no external resources of any kind)."""
     s, disks, status = report["summary"], report["disks"], report["status"]
@@ -165,6 +175,7 @@ def render_readiness_html(report: dict[str, Any], trend: list[dict[str, Any]]) -
             f'<td>{_e(_LABELS.get(d["status"], d["status"]))}</td>'
             f'<td>{_e(point.get("time"))}</td><td>{_e(rpo.get("actual"))} h / '
             f'{_e(rpo.get("target"))} h ({_e(rpo["verdict"])})</td>'
+            f'<td>{_rto_cell(d)}</td>'
             f'<td>{_e(d["restoresLeftToday"])}</td>'
             f'<td>{_e(", ".join(f["code"] for f in d["findings"]) or "none")}</td></tr>')
     items = [f'<tr><td class="{_e(f["severity"])}">{_e(f["severity"])}</td>'
@@ -187,6 +198,7 @@ def render_readiness_html(report: dict[str, Any], trend: list[dict[str, Any]]) -
         "<h2>Trend</h2>", _trend_chart(trend),
         "<h2>Disks</h2>",
         "<table><tr><th>Disk</th><th>Status</th><th>Newest recovery point</th>"
-        "<th>Age / RPO</th><th>Restores left today</th><th>Findings</th></tr>"
+        "<th>Age / RPO</th><th>Last drill / RTO</th><th>Restores left today</th>"
+        "<th>Findings</th></tr>"
         + "".join(rows) + "</table>",
         "<h2>Findings</h2>", finding_block, "</body>", "</html>", ""])

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from domain.model import RecoveryPoint, Snapshot
-from domain.objectives import Objectives, Verdict, rpo_verdict, strictest
+from domain.objectives import (
+    MISSED,
+    Objectives,
+    Verdict,
+    rpo_verdict,
+    rto_verdict,
+    strictest,
+)
 from domain.resource_id import InvalidResourceId, ResourceId
 from domain.restore.encryption_set import AFTER_WINDOW
 from domain.timestamps import maybe_utc, parse_utc
@@ -30,6 +37,7 @@ from .findings import (
     PROTECTION_NOT_HEALTHY,
     RESTORE_BUDGET_LOW,
     RESTORE_BUDGET_SPENT,
+    RTO_MISSED_IN_DRILL,
     SNAPSHOT_GROUP_MISSING,
     SNAPSHOTS_DELETABLE,
     SNAPSHOTS_MISSING,
@@ -143,9 +151,11 @@ def delete_locks(locks: list[ManagementLock], group_id: str) -> list[str]:
 
 
 # ---- the assessment ---------------------------------------------------------------------------
-def assess(facts: ReadinessFacts) -> dict[str, Any]:
-    """The report (the shape docs/readiness.md gives): each disk's status, RPO verdict, restores
-    left and findings; the findings not tied to one disk; the summary."""
+def assess(facts: ReadinessFacts,
+           last_drills: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The report (the shape docs/readiness.md gives): each disk's status, RPO verdict, RTO
+    verdict (from its last drill, `last_drills` by lower-cased disk id as the ledger keeps them),
+    restores left and findings; the findings not tied to one disk; the summary."""
     now = parse_utc(facts.checked_at)
     request = facts.request
     groups = {_key(g.group_id): g for g in facts.groups}
@@ -159,13 +169,17 @@ def assess(facts: ReadinessFacts) -> dict[str, Any]:
             objectives = objectives_for(bi, request.objectives, request.rpo_hours)
             when = parse_utc(bi.newest_point.time) if bi.newest_point else None
             verdict = rpo_verdict(when, now, objectives)
-            found += _rpo_findings(bi, verdict)
+            drill = (last_drills or {}).get(bi.disk_id.lower().rstrip("/"))
+            rto = drill_rto(drill, objectives)
+            found += _rpo_findings(bi, verdict) + _rto_findings(bi, rto, drill)
             found.sort(key=lambda f: (_SEVERITY_RANK.get(f.severity, 3), f.code, f.scope))
             disks.append({
                 "diskId": bi.disk_id, "name": _name(bi.disk_id),
                 "backupInstanceId": bi.backup_instance_id, "status": status_of(found),
                 "newestRecoveryPoint": bi.newest_point.to_dict() if bi.newest_point else None,
-                "rpo": verdict.to_dict(),
+                "rpo": verdict.to_dict(), "rto": rto.to_dict(),
+                "lastDrill": None if drill is None else {
+                    k: drill.get(k) for k in ("drillId", "at", "verdict")},
                 "restoresLeftToday": max(0, DAILY_RESTORE_LIMIT - bi.restores_today),
                 "findings": [f.to_dict() for f in found]})
     if not request.vault_ids:
@@ -229,6 +243,31 @@ def _rpo_findings(bi: InstanceFacts, verdict: Verdict) -> list[Finding]:
                         f"old ({bi.newest_point.time}), beyond its RPO of {verdict.target:g} h: "
                         "check the vault's backup jobs and the disk's backup policy", bi.disk_id)]
     return []
+
+
+def drill_rto(drill: dict[str, Any] | None, objectives: Objectives) -> Verdict:
+    """A disk's RTO verdict: its last drill's time to a usable restored disk (minutes) against
+    the RTO readiness holds it to now (the strictest covering objective, which may differ from
+    the drill plan's own); a failed last drill missed it however fast it failed; a disk never
+    drilled, or no RTO, is unknown."""
+    target = objectives.rto_minutes
+    if drill is None:
+        return Verdict("rto", UNKNOWN, target)
+    actual = (drill.get("rto") or {}).get("actual")
+    if drill.get("verdict") == "failed":
+        return Verdict("rto", UNKNOWN if target is None else MISSED, target, actual)
+    return rto_verdict(actual if isinstance(actual, int | float) else None, objectives)
+
+
+def _rto_findings(bi: InstanceFacts, rto: Verdict, drill: dict[str, Any] | None) -> list[Finding]:
+    if drill is None or rto.verdict != MISSED:
+        return []
+    how = ("did not restore it" if drill.get("verdict") == "failed"
+           else f"restored it in {rto.actual:g} min")
+    return [Finding(RTO_MISSED_IN_DRILL, WARNING, bi.backup_instance_id,
+                    f"the last drill of {_name(bi.disk_id)} ({drill.get('drillId')}) {how}, "
+                    f"against an RTO of {rto.target:g} min: read its drill report; a restore "
+                    "in an incident would likely take as long", bi.disk_id)]
 
 
 def _disk_findings(bi: InstanceFacts, reserve: int, groups: dict[str, GroupFacts],

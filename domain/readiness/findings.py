@@ -12,6 +12,7 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 
 # The codes, stable: alerts and dashboards key on them.
 STALE_RECOVERY_POINT = "StaleRecoveryPoint"  # newest point older than the RPO objective
+RTO_MISSED_IN_DRILL = "RtoMissedInLastDrill"  # the last drill restored it slower than its RTO
 NO_RECOVERY_POINT = "NoRecoveryPoint"
 PROTECTION_NOT_HEALTHY = "ProtectionNotHealthy"  # currentProtectionState not ProtectionConfigured
 SNAPSHOT_GROUP_MISSING = "SnapshotResourceGroupMissing"

@@ -78,7 +78,8 @@ def test_a_disk_with_nothing_wrong_is_ready_and_the_report_has_the_documented_sh
                                  "findings": {}}
     (disk,) = report["disks"]
     assert set(disk) == {"diskId", "name", "backupInstanceId", "status", "newestRecoveryPoint",
-                         "rpo", "restoresLeftToday", "findings"}
+                         "rpo", "rto", "lastDrill", "restoresLeftToday", "findings"}
+    assert disk["rto"] == {"objective": "rto", "verdict": "unknown"} and disk["lastDrill"] is None
     assert disk["rpo"] == {"objective": "rpo", "verdict": "met", "target": 26.0, "actual": 10.0}
     assert disk["restoresLeftToday"] == 10 and disk["name"] == "data0"
 
@@ -286,3 +287,40 @@ def test_yesterdays_snapshot_does_not_stand_in_for_todays_and_each_serves_one_po
     assert len(checks.points_without_snapshot(close, [one], DISK)) == 1
     unknown_time = Snapshot(f"{SNAPS}/s", DISK, None)
     assert len(checks.points_without_snapshot(points, [unknown_time], DISK)) == 2
+
+
+# ---- the RTO: the last drill against the objective readiness holds the disk to --------------------
+def _drill(verdict: str, minutes: float | None) -> dict[str, dict[str, Any]]:
+    rto = {"objective": "rto", "verdict": "met", **({} if minutes is None else {"actual": minutes})}
+    return {DISK.lower(): {"drillId": "drill-nightly-1", "at": "2026-11-23T02:30:00+00:00",
+                           "verdict": verdict, "rto": rto, "rpo": {"objective": "rpo"}}}
+
+
+GOLD = [ObjectiveScope(ObjectiveRules(Objectives(120, 26.0),
+                                      [TagObjectives("tier", "gold", Objectives(30))]),
+                       "drill plan nightly")]
+
+
+@pytest.mark.parametrize(("verdict", "minutes", "expected", "finding"), [
+    ("passed", 25.0, "met", False),
+    ("passed", 45.0, "missed", True),  # met the plan's 120 min when drilled; gold says 30
+    ("failed", 3.0, "missed", True),  # a failed drill made no usable disk, however fast
+])
+def test_a_disks_rto_is_its_last_drill_against_the_objective_held_now(verdict, minutes, expected,
+                                                                       finding) -> None:
+    report = checks.assess(facts(objectives=GOLD), _drill(verdict, minutes))
+    (disk,) = report["disks"]
+    assert disk["rto"]["verdict"] == expected and disk["rto"]["target"] == 30
+    assert disk["lastDrill"] == {"drillId": "drill-nightly-1", "at": "2026-11-23T02:30:00+00:00",
+                                 "verdict": verdict}
+    assert ("RtoMissedInLastDrill" in codes(report)) is finding
+    if finding:
+        assert report["status"] == "atRisk" and "drill-nightly-1" in \
+            disk["findings"][0]["message"]
+
+
+def test_without_an_rto_or_a_drill_the_rto_is_unknown_and_no_finding() -> None:
+    never = checks.assess(facts(objectives=GOLD), {})
+    assert never["disks"][0]["rto"] == {"objective": "rto", "verdict": "unknown", "target": 30}
+    no_target = checks.assess(facts(), _drill("failed", 3.0))
+    assert no_target["disks"][0]["rto"]["verdict"] == "unknown" and codes(no_target) == {}

@@ -200,3 +200,19 @@ def test_a_delete_lock_refuses_deletes_in_the_fake_as_azsim_does(h, method):
     status = h.gateway.get_operation(getattr(h.gateway, method)(target))
     assert (status.state, status.error_code) == ("failed", "ScopeLocked")
     assert f"'{estate.TARGET}'" in (status.error_message or "")
+
+
+def test_the_last_drills_time_against_the_rto_comes_from_the_ledger(h):
+    clean(h)
+    h.ledger.record_last_drill(estate.DATA0, {
+        "drillId": "drill-nightly-1", "at": "2026-11-23T02:30:00+00:00", "verdict": "passed",
+        "rto": {"objective": "rto", "verdict": "met", "target": 120, "actual": 45.0},
+        "rpo": {"objective": "rpo", "verdict": "met"}})
+    report = check(h, objectives=[ObjectiveScope(ObjectiveRules(Objectives(30)), "plan x")])
+    assert codes(report) == {"RtoMissedInLastDrill": {"vm-app01-data0"}}
+    rto = {d["name"]: d["rto"] for d in report["disks"]}
+    assert rto["vm-app01-data0"] == {"objective": "rto", "verdict": "missed", "target": 30,
+                                     "actual": 45.0}
+    assert rto["vm-app01-data1"] == {"objective": "rto", "verdict": "unknown", "target": 30}
+    html = h.reports.blobs["_readiness/latest.html"].decode()
+    assert "45.0 min / 30 min (missed)" in html and "never drilled" in html
