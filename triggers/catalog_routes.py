@@ -33,6 +33,7 @@ from domain.catalog.catalog import (
     MayRestore,
     catalog_page,
     disk_key,
+    readiness_states,
     recovery_points_view,
 )
 from domain.catalog.query import HOST_PARAMETERS, parse_query
@@ -45,7 +46,7 @@ from .api_route import api
 from .callers import reader
 from .problems import problem
 from .services.authorization import Denied
-from .wiring import access_gate, app_ledger, catalog_reader, now
+from .wiring import access_gate, app_ledger, app_report_store, catalog_reader, now
 
 bp = func.Blueprint()
 log = logging.getLogger(__name__)
@@ -111,9 +112,16 @@ async def get_recovery_points(req: func.HttpRequest) -> func.HttpResponse:
 
 # ---- the per-disk state readiness and drills keep ---------------------------------------------
 def readiness_by_disk() -> dict[str, dict[str, Any]]:
-    """Each disk's latest readiness ({"status", "findings", "checkedAt"}), keyed by
-    domain.catalog.catalog.disk_key; empty until the readiness report is wired in."""
-    return {}
+    """Each disk's state in the latest readiness report ({"status", "findings": [codes],
+    "checkedAt"}), keyed by disk_key; {} before the first run. As for the last drills, a report
+    store that cannot be read leaves `readiness` null, with a warning, and the catalog answers."""
+    try:
+        latest = app_report_store().readiness_latest("json")
+    except errors.RestoreError as exc:
+        log.warning("catalog: the latest readiness report unavailable, readiness left null: %s",
+                    exc.message)
+        return {}
+    return readiness_states(json.loads(latest)) if latest else {}
 
 
 def last_drills_by_disk() -> dict[str, dict[str, Any]]:

@@ -22,9 +22,10 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions import DurableOrchestrationClient
 
+from domain.document import DocumentUnavailable
 from domain.drills.drill_plan import DrillPlans, schedule_problem
-from domain.objectives import ObjectiveRules
 from domain.readiness.readiness_run import ObjectiveScope, ReadinessInput
+from domain.recovery.policy import Policies
 from gateway.reports import report_store_for
 from orchestrations.readiness import check_readiness
 from settings import Settings, settings
@@ -33,6 +34,7 @@ from .api_route import api
 from .drill_routes import PlansUnavailable, load_plans
 from .http_inputs import INPUTS, query
 from .problems import STORAGE_FAILURES, problem, unavailable
+from .wiring import load_policies
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -57,29 +59,45 @@ def schedule() -> str:
     return chosen
 
 
-def objective_scopes(plans: DrillPlans | None) -> list[ObjectiveScope]:
-    """The drill plans' objectives with the disks each covers (its selection). A plan without
-    objectives contributes none."""
+def objective_scopes(plans: DrillPlans | None,
+                     policies: Policies | None = None) -> list[ObjectiveScope]:
+    """The objectives of the drill plans (the disks each plan's selection covers) and of the
+    recovery policies (the disks in their resource groups with their tags; a policy matches a
+    signal on a disk or a VM, and readiness judges disks, so a policy's tag condition is read on
+    the disk). A plan or policy without objectives contributes none."""
     scopes = []
-    for plan in plans.plans if plans else []:
-        rules = getattr(plan, "objectives", None)  # drill plans' `objectives` (issue 18)
-        if not isinstance(rules, ObjectiveRules) or rules.empty:
+    for plan in plans.plans if plans else ():
+        if plan.objectives.empty:
             continue
         s = plan.selection
-        scopes.append(ObjectiveScope(rules, f"drill plan {plan.name}", list(s.vaults),
+        scopes.append(ObjectiveScope(plan.objectives, f"drill plan {plan.name}", list(s.vaults),
                                      list(s.resource_groups), dict(s.tags), list(s.include),
                                      list(s.exclude)))
+    for policy in policies.policies if policies else ():
+        if policy.objectives.empty:
+            continue
+        scopes.append(ObjectiveScope(policy.objectives, f"recovery policy {policy.name}",
+                                     resource_groups=list(policy.match.resource_groups),
+                                     tags=dict(policy.match.tags)))
     return scopes
 
 
 def readiness_input(config: Settings, run_id: str) -> ReadinessInput:
+    plans: DrillPlans | None = None
+    policies: Policies | None = None
     try:
-        plans: DrillPlans | None = load_plans(config)
-    except PlansUnavailable:
-        plans = None
+        plans = load_plans(config)
+    except PlansUnavailable as exc:  # no plans: no plan objectives and no sandbox groups
+        if config.drill_plans_path:
+            log.warning("readiness without the drill plans' objectives and sandboxes: %s", exc)
+    try:
+        policies = load_policies(config)
+    except DocumentUnavailable as exc:
+        if config.recovery_policies_path:
+            log.warning("readiness without the recovery policies' objectives: %s", exc)
     sandboxes = sorted({p.sandbox_resource_group_id for p in plans.plans} if plans else set())
     return ReadinessInput(run_id, list(config.backup_vault_ids), sandboxes,
-                          objective_scopes(plans), config.readiness_rpo_hours,
+                          objective_scopes(plans, policies), config.readiness_rpo_hours,
                           config.drill_restore_reserve, config.app_principal_id)
 
 

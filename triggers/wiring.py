@@ -69,6 +69,12 @@ def app_ledger() -> Any:
     return ledger()
 
 
+def app_report_store() -> Any:
+    """The app's report store (gateway.reports.ReportStore), as the activities reach it."""
+    from activities.activity import report_store
+    return report_store()
+
+
 def catalog_reader() -> Any:
     """The app's one gateway (a gateway.port.ControlPlane), which the catalog reads through."""
     from activities.activity import gateway  # built lazily, as for the VM tag reader

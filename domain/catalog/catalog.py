@@ -60,6 +60,20 @@ class DiskNotInCatalog(errors.RestoreError):
     both, so a caller learns nothing about disks it may not see."""
 
 
+def readiness_states(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each disk's state in a readiness report (docs/readiness.md), as a catalog item carries it:
+    {"status", "findings": [codes, each once, in the report's order], "checkedAt"}."""
+    found = {}
+    for disk in report.get("disks") or []:
+        if isinstance(disk, dict) and isinstance(disk.get("diskId"), str):
+            codes = [f.get("code") for f in disk.get("findings") or [] if isinstance(f, dict)]
+            found[disk_key(disk["diskId"])] = {
+                "status": disk.get("status", "unknown"),
+                "findings": list(dict.fromkeys(c for c in codes if isinstance(c, str))),
+                "checkedAt": report.get("checkedAt")}
+    return found
+
+
 def disk_key(disk_id: str) -> str:
     """How the catalog keys a disk (readiness and last drills come keyed the same way)."""
     return disk_id.strip().rstrip("/").lower()

@@ -44,6 +44,14 @@ AppTraces
 | project TimeGenerated, DrillId = tostring(drill.drillId), Plan = tostring(drill.plan), Failed = toint(drill.failed), Disks = toint(drill.disks), FailedDisks = tostring(drill.failedDisks)
 '''
 
+var missedObjectivesQuery = '''
+AppTraces
+| where Message startswith "restore drill completed: "
+| extend drill = parse_json(substring(Message, strlen("restore drill completed: ")))
+| where tostring(drill.event) == "RestoreDrillCompleted" and toint(drill.objectivesMissed) > 0
+| project TimeGenerated, DrillId = tostring(drill.drillId), Plan = tostring(drill.plan), Missed = toint(drill.objectivesMissed), MissedDisks = tostring(drill.missedObjectiveDisks)
+'''
+
 var failedRestoreQuery = '''
 AppTraces
 | where Message startswith "restore finished: "
@@ -115,6 +123,52 @@ resource failedDrill 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
       allOf: [
         {
           query: failedDrillQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          dimensions: [
+            {
+              name: 'DrillId'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+resource missedObjectives 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-missed-objectives'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'diskrestore: a restore drill missed its recovery objectives'
+    description: 'A drill logged RestoreDrillCompleted with objectivesMissed > 0: a disk restored slower than its RTO, or its newest recovery point was older than its RPO (docs/drills.md, Objectives). The report names the disks.'
+    severity: 3
+    enabled: true
+    scopes: [
+      workspaceId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT30M'
+    criteria: {
+      allOf: [
+        {
+          query: missedObjectivesQuery
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

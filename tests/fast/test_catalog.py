@@ -442,3 +442,27 @@ def test_an_unreachable_ledger_leaves_last_drills_out_and_the_catalog_answers(es
     page = ok(estate_plus, "/api/disks?resourceGroup=rg-app")
     assert page["value"] and all(i["lastDrill"] is None for i in page["value"])
     assert "last drill verdicts unavailable" in caplog.text
+
+
+# ---- the state readiness keeps -------------------------------------------------------------------
+def test_each_disks_readiness_is_its_state_in_the_latest_readiness_report(estate_plus):
+    from domain.readiness.readiness_run import ReadinessInput
+    from orchestrations.readiness import check_readiness
+    h = estate_plus
+    assert all(i["readiness"] is None for i in ok(h, "/api/disks")["value"])  # before any run
+    h.gateway.add_restores_today(estate.backup_instance_of(h.gateway, estate.DATA0), 10)
+    run_id = f"readiness-{h.clock:%Y%m%dT%H%M%S}"
+    h.start(check_readiness.name, ReadinessInput(run_id, [estate.VAULT]).to_dict(), run_id)
+    h.run()
+    report = json.loads(h.reports.blobs["_readiness/latest.json"])
+    by_disk = {d["diskId"].lower(): d for d in report["disks"]}
+    items = ok(h, "/api/disks")["value"]
+    assert items
+    for item in items:
+        disk = by_disk[item["diskId"].lower()]
+        assert item["readiness"] == {
+            "status": disk["status"], "checkedAt": report["checkedAt"],
+            "findings": list(dict.fromkeys(f["code"] for f in disk["findings"]))}
+    data0 = next(i for i in items if i["diskId"] == estate.DATA0)
+    assert "RestoreBudgetSpent" in data0["readiness"]["findings"]
+    assert data0["readiness"]["status"] == "notReady"

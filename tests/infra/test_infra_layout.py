@@ -87,9 +87,13 @@ def test_the_alert_queries_match_the_log_lines_the_code_writes(infra: Project) -
         prefix = line.strip('"').removesuffix("%s")
         assert f'startswith "{prefix}"' in query
     assert '"RestoreDrillCompleted"' in drill and "toint(drill.failed) > 0" in drill
+    missed = str(infra.values("missedObjectivesQuery", alerts)[0])
+    assert 'startswith "restore drill completed: "' in missed
+    assert "toint(drill.objectivesMissed) > 0" in missed
     assert '"RestoreFinished"' in restore and 'tostring(restore.outcome) == "Failed"' in restore
     domain = (REPO / "domain" / "drills" / "drill_report.py").read_text(encoding="utf-8")
     assert '"event": "RestoreDrillCompleted"' in domain and '"failed"' in domain
+    assert '"objectivesMissed"' in domain and '"missedObjectiveDisks"' in domain
 
 
 def _gateway_compute_actions() -> set[str]:
