@@ -3,16 +3,19 @@
 # `python -m demo --serve` (azsim + Azurite + the app under devhost) started in a tmux session
 # of its own:
 #   docs/cli-capture.txt  `diskrestore restore` following a restore-and-attach, a frame every 2 s
-#   docs/cli-80cols.txt   `diskrestore list`, `diskrestore disks`, `diskrestore points DISK`
+#   docs/cli-80cols.txt   `diskrestore list`, `diskrestore disks`, `diskrestore points DISK`,
+#                         after a drill of the demo's plan (DRILL_PLAN) and a readiness run, so
+#                         that the DRILL and READY columns show real verdicts
 # Panes are captured with -J (wrapped lines joined): a line the CLI printed wider than the pane
 # shows whole, and tests/cli/test_capture.py fails on any line over 80 columns.
-# Needs tmux and `make venv azurite`. CAPTURE="restore tables" (default) picks the parts;
-# TABLES="list disks points" the table commands (until GET /api/disks exists: TABLES=list).
+# Needs tmux, curl and `make venv azurite`. CAPTURE="restore tables" (default) picks the parts;
+# TABLES="list disks points" the table commands.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PORT=${PORT:-7181}
 CAPTURE=${CAPTURE:-restore tables}
 TABLES=${TABLES:-list disks points}
+DRILL_PLAN=${DRILL_PLAN:-demo-nightly}  # dev/demo/drill-plans.json
 SUB=/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups
 export AZURITE_BIN=$PWD/.tools/node_modules/.bin/azurite
 # A tmux server of our own (-L): other sessions on this machine are never touched.
@@ -33,7 +36,7 @@ sleep 0.5
 pane() { tm capture-pane -p -J -t cli | sed -e 's/[[:space:]]*$//'; }
 prompt_back() { [ "$(pane | sed -e '/^$/d' | tail -1)" = '$' ]; }
 wait_prompt() {
-  for _ in $(seq 600); do sleep 0.5; prompt_back && return 0; done
+  for _ in $(seq "${1:-600}"); do sleep 0.5; prompt_back && return 0; done
   echo "the command did not finish:"; pane; exit 1
 }
 stamp() { date -u +%Y-%m-%dT%H:%M:%SZ; }
@@ -64,11 +67,30 @@ if [[ " $CAPTURE " == *" tables "* ]]; then
   # something to list: a restore that fails (its target disk exists) and a dry run
   tm send-keys -t cli 'clear; diskrestore restore --disk $D1 --target-rg $A --name vm-app01-data0; diskrestore plan --disk $D1 --target-rg $T; clear' Enter
   wait_prompt
+  # Something for DRILL and READY: a drill of the demo's plan, then a readiness run (after the
+  # drill, so that it counts the drill's restores). Neither is captured; each must succeed.
+  export DISKRESTORE_URL=http://127.0.0.1:$PORT
+  DRILL_LOG=$(mktemp /tmp/dr-drill.XXXXXX.log)
+  .venv/bin/diskrestore --poll-interval 0.5 drill start "$DRILL_PLAN" > "$DRILL_LOG" 2>&1 || {
+    echo "diskrestore drill start $DRILL_PLAN failed:"; cat "$DRILL_LOG"; rm -f "$DRILL_LOG"
+    exit 1; }
+  echo "drill: $(tail -n 1 "$DRILL_LOG")"
+  rm -f "$DRILL_LOG"
+  curl -fsS -X POST "$DISKRESTORE_URL/api/readiness" > /dev/null
+  ready=
+  for _ in $(seq 600); do  # GET answers 404 until the run has written its report
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$DISKRESTORE_URL/api/readiness")
+    [ "$code" = 200 ] && { ready=1; break; }
+    sleep 0.5
+  done
+  [ -n "$ready" ] || { echo "no readiness report after 300 s (GET /api/readiness: $code)"; exit 1; }
+  echo "readiness: $(curl -fsS "$DISKRESTORE_URL/api/readiness" | .venv/bin/python -c \
+    'import json, sys; r = json.load(sys.stdin); print(r["status"], r["summary"])')"
   {
     echo "# diskrestore list, disks and points, 80x40 tmux pane ($(stamp))."
-    echo "# Made by dev/tools/cli-capture.sh against python -m demo --serve, captured"
-    echo "# with -J: a line wider than the pane would show whole here, and"
-    echo "# tests/cli/test_capture.py would fail."
+    echo "# Made by dev/tools/cli-capture.sh against python -m demo --serve, after a"
+    echo "# drill of $DRILL_PLAN and a readiness run; captured with -J: a line wider"
+    echo "# than the pane would show whole here, and tests/cli/test_capture.py would fail."
   } > "$OUT"
   failed=0
   for table in $TABLES; do

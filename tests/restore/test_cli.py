@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 import pytest
 from demo import APP_IDENTITY
 from diskrestore_cli import main as cli
+from diskrestore_cli import table
+from rich.cells import cell_len
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_WRITE = "Microsoft.Authorization/roleAssignments/write"
@@ -441,3 +445,175 @@ def test_a_drill_whose_report_cannot_be_written_fails_at_once_in_one_line(drill_
            "Connection refused)" in " ".join(err.split())
     assert env.sim.audit(write=True) == []  # no drill ran: nothing granted, nothing restored
     assert env.host.host.store._all("SELECT COUNT(*) FROM instances")[0][0] == 0
+
+
+# ---- the catalog: diskrestore disks and points against the real routes (issue 18) --------------
+DEMO_VAULT = "/subscriptions/6d2f1e0a-3b4c-4d5e-8f90-a1b2c3d4e5f6/resourceGroups/rg-backup/" \
+             "providers/Microsoft.DataProtection/backupVaults/bv-demo"
+JOB = "Microsoft.DataProtection/backupVaults/backupJobs"
+
+
+def _estate(scenario: dict[str, Any]) -> None:
+    """The demo plus rg-db: db-data0 protected (4 points 12 h apart, at 05:00 and 17:00 UTC, not
+    the demo's 02:00; tag tier=db), db-scratch not protected; vm-app01-data1 with restores made
+    1, 2 and 30 hours before the start (two count today). The app may read disks in rg-db, as
+    infra/'s source reader role allows."""
+    sub = scenario["subscriptionId"]
+    scenario["resourceGroups"].append({"name": "rg-db"})
+    for name in ("db-data0", "db-scratch"):
+        scenario["disks"].append({"resourceGroup": "rg-db", "name": name, "sku": "Premium_LRS",
+                                  "sizeGB": 64, "tags": {"tier": "db"}})
+    instances = scenario["backupVaults"][0]["backupInstances"]
+    template = instances[0]
+    instances.append(dict(template, disk=f"/subscriptions/{sub}/resourceGroups/rg-db/providers/"
+                                         "Microsoft.Compute/disks/db-data0",
+                          recoveryPoints={**template["recoveryPoints"], "count": 4,
+                                          "intervalHours": 12, "hourUtc": 5}))
+    data1 = next(i for i in instances if i["disk"].endswith("/vm-app01-data1"))
+    data1["pastRestores"] = [1, 2, 30]
+    app = scenario["principals"][scenario.get("appPrincipal", "app")]
+    app["grants"].append({"scope": f"/subscriptions/{sub}/resourceGroups/rg-db",
+                          "actions": ["Microsoft.Compute/disks/read"]})
+
+
+def _protected(env: Any) -> dict[str, dict[str, Any]]:
+    """What azsim holds, by disk id (lower case): the disk's points newest first [(time, id)],
+    and its restores left today (its limit minus the restore jobs started in the last 24 h)."""
+    state = env.sim.snapshot()
+    now = datetime.fromisoformat(state["time"].replace("Z", "+00:00"))
+    resources = state["resources"]
+
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    found = {}
+    for bi in (r for r in resources if r["type"].endswith("/backupInstances")):
+        points = sorted(((when(r["properties"]["recoveryPointTime"]),
+                          r["properties"]["recoveryPointId"]) for r in resources
+                         if r["type"].endswith("/recoveryPoints")
+                         and r["id"].startswith(bi["id"] + "/")), reverse=True)
+        restores = [r for r in resources if r["type"] == JOB
+                    and r["properties"]["operationCategory"] == "Restore"
+                    and r["properties"]["backupInstanceId"].lower() == bi["id"].lower()
+                    and now - timedelta(hours=24) <= when(r["properties"]["startTime"]) <= now]
+        disk = bi["properties"]["dataSourceInfo"]["resourceID"]
+        found[disk.lower()] = {"id": disk, "backupInstanceId": bi["id"], "points": points,
+                               "left": env.sim.state.daily_restore_limit - len(restores)}
+    return found
+
+
+def _rows(out: str) -> dict[str, dict[str, str]]:
+    """A table's rows by their first cell, each {column: cell}; cells are split on the two or
+    more spaces between columns (a cell holds at most single spaces)."""
+    lines = [line for line in out.splitlines() if line.strip()]
+    header = lines[0]
+    starts = [m.start() for m in re.finditer(r"(?:(?<=  )|^)\S", header)]
+    names = re.split(r"\s{2,}", header.strip())
+    assert len(names) == len(starts), header
+    rows = {}
+    for line in lines[1:]:
+        if line.startswith("("):  # "(hidden at N columns: ...)"
+            continue
+        cells = re.split(r"\s{2,}", line.strip())
+        assert len(cells) == len(names), (header, line)
+        rows[cells[0]] = dict(zip(names, cells, strict=True))
+    return rows
+
+
+def test_disks_and_points_show_what_azsim_holds(restore_env, diskrestore):
+    """`diskrestore disks` and `points` against the app's catalog routes over azsim: exactly the
+    protected disks, each with the newest point, the count and the restores left that azsim's
+    state gives; the filters; 80 columns without an ARM id; the points newest first; an unknown
+    disk in one line."""
+    env = restore_env(_estate, BACKUP_VAULT_IDS=DEMO_VAULT)
+    held = _protected(env)
+    assert len(held) == 4 and held[env.disk("vm-app01-data1").lower()]["left"] == 8
+
+    # --json: the API's items, full ids, exactly the protected disks
+    code, out, err = diskrestore(env, "disks", "--json", "--all")
+    assert code == 0, err
+    items = json.loads(out)["value"]
+    assert sorted(i["diskId"].lower() for i in items) == sorted(held)
+    by_name = {}
+    for item in items:
+        disk = held[item["diskId"].lower()]
+        assert item["diskId"].startswith("/subscriptions/") and item["vaultId"] == DEMO_VAULT
+        assert item["backupInstanceId"].lower() == disk["backupInstanceId"].lower()
+        newest_time, newest_id = disk["points"][0]
+        assert item["newestRecoveryPoint"]["id"] == newest_id
+        assert datetime.fromisoformat(item["newestRecoveryPoint"]["time"]) == newest_time
+        assert item["recoveryPointCount"] == len(disk["points"])
+        assert item["restoresLeftToday"] == disk["left"]
+        by_name[item["name"]] = item
+    assert "db-scratch" not in by_name  # in rg-db, readable, but not protected
+
+    # the table, wide: one row per protected disk, its cells what azsim holds
+    before = datetime.now(UTC)
+    code, out, err = diskrestore(env, "disks", "--width", "300")
+    after = datetime.now(UTC)
+    assert code == 0, err
+    rows = _rows(out)
+    assert sorted(rows) == sorted(by_name)
+    for name, row in rows.items():
+        disk = held[by_name[name]["diskId"].lower()]
+        newest = disk["points"][0][0]
+        assert row["RG"] == disk["id"].split("/")[4]
+        assert row["VM"] == ("vm-app01" if name.startswith("vm-app01") else "-")
+        # the age is the CLI's clock against the point's time: either side of the call
+        assert row["NEWEST POINT"] in {_age(newest, before), _age(newest, after)}
+        assert (row["POINTS"], row["LEFT"]) == (str(len(disk["points"])), str(disk["left"]))
+        assert row["VAULT"] == "bv-demo"
+
+    # the filters: a group by name or id, a VM by name or id, tags (all must match)
+    def names(*args: str) -> list[str]:
+        code, out, err = diskrestore(env, "disks", "--json", *args)
+        assert code == 0, (args, err)
+        return sorted(i["name"] for i in json.loads(out)["value"])
+    app_disks = sorted(n for n in by_name if n.startswith("vm-app01"))
+    assert names("--resource-group", "rg-db") == ["db-data0"]
+    assert names("-g", env.rg("rg-app")) == app_disks
+    assert names("--vm", "vm-app01") == app_disks == names("--vm", env.vm())
+    assert names("--tag", "tier=db") == ["db-data0"]
+    assert names("--tag", "workload=app01", "--tag", "tier=db") == []
+    assert names("--tag", "workload=app01", "-g", "rg-app") == app_disks
+    code, out, _ = diskrestore(env, "disks", "-g", "rg-db", "--vm", "vm-app01")
+    assert code == 0 and out.startswith("no protected disks match")
+
+    # an 80-column terminal: no line wider, no ARM id, every disk still named
+    code, out, _ = diskrestore(env, "disks", "--width", "80")
+    assert code == 0 and max(cell_len(line) for line in out.splitlines()) <= 80, out
+    assert "/subscriptions/" not in out and sorted(_rows(out)) == sorted(by_name)
+
+    # points, by name and by RG/NAME: newest first, every one restorable
+    for given, disk_name, group in (("vm-app01-data0", "vm-app01-data0", "rg-app"),
+                                    ("rg-db/db-data0", "db-data0", "rg-db")):
+        disk = held[env.disk(disk_name, group).lower()]
+        code, out, err = diskrestore(env, "points", given)
+        assert code == 0, (given, err)
+        head, *table_lines = out.splitlines()
+        assert head == f"{disk_name} ({group})  {len(disk['points'])} recovery points, " \
+                       f"{disk['left']} restores left today"
+        points = list(_rows("\n".join(table_lines)).values())
+        assert [(p["TIME"], p["ID"]) for p in points] == \
+            [(t.strftime("%Y-%m-%d %H:%M"), i) for t, i in disk["points"]]
+        assert {(p["TIER"], p["RESTORABLE"]) for p in points} == {("operational", "yes")}
+        code, out, _ = diskrestore(env, "points", given, "--width", "80")
+        assert code == 0 and max(cell_len(line) for line in out.splitlines()) <= 80, out
+        assert "/subscriptions/" not in out
+    code, out, _ = diskrestore(env, "points", "rg-db/db-data0", "--json")
+    answer = json.loads(out)
+    assert answer["diskId"].lower() == env.disk("db-data0", "rg-db").lower()
+    assert [p["id"] for p in answer["value"]] == [i for _, i in held[answer["diskId"].lower()]
+                                                  ["points"]]
+
+    # an unknown disk, a disk in another group, a disk that is not protected: one line, exit 3
+    for given in ("no-such-disk", "rg-db/vm-app01-data0", env.disk("db-scratch", "rg-db")):
+        code, out, err = diskrestore(env, "points", given)
+        lines = err.splitlines()
+        assert code == 3 and out == "" and "Traceback" not in err, (given, err)
+        assert lines[0].startswith("error: no protected disk ") and len(lines) == 2, err
+        assert lines[1].startswith("hint: ")
+
+
+def _age(when: datetime, now: datetime) -> str:
+    return table.age(when.isoformat(), now)
