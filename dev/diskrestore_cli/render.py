@@ -298,7 +298,8 @@ def disks_table(console: Console, disks: list[dict[str, Any]], width: int | None
     columns = [Column("NAME", 0), Column("RG", 3), Column("VM", 4),
                Column("NEWEST POINT", 1, justify="right"), Column("POINTS", 6, justify="right"),
                Column("LEFT", 2, justify="right"), Column("DRILL", 5),
-               Column("READY", 1, flex=True, min_width=8, ideal_width=16), Column("VAULT", 7)]
+               Column("READY", 1), Column("VAULT", 7),
+               Column("FINDINGS", 6, flex=True, min_width=12, ideal_width=40)]
     rows = []
     for disk in disks:
         newest = disk.get("newestRecoveryPoint") or {}
@@ -316,9 +317,10 @@ def disks_table(console: Console, disks: list[dict[str, Any]], width: int | None
             Text(str(left if left is not None else ""), style="red" if left == 0 else ""),
             Text(drill.get("verdict") or "-",
                  style=VERDICT_STYLE.get(str(drill.get("verdict")), "")),
-            Text(status + (f": {', '.join(findings)}" if findings else "") if status else "-",
+            # the status whole, with how many findings; the codes where there is room
+            Text(f"{status} ({len(findings)})" if findings else status or "-",
                  style=READY_STYLE.get(status, "")),
-            name(disk.get("vaultId"))])
+            name(disk.get("vaultId")), ", ".join(findings)])
     table.show(console, columns, rows, width)
 
 

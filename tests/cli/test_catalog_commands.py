@@ -85,7 +85,8 @@ def test_disks_and_points_fit_the_width_asked_for(diskrestore, width: int):
         assert code == 0, err
         assert out and max(cell_len(line) for line in out.splitlines()) <= width, (args, out)
     code, out, _ = diskrestore("disks", width=200)
-    assert "notReady: RestoreBudgetSpent, SnapshotMissing" in out and "hidden" not in out
+    assert "notReady (2)" in out and "RestoreBudgetSpent, SnapshotMissing" in out
+    assert "hidden" not in out
 
 
 def test_points_by_id_by_rg_and_name_and_by_name(diskrestore, stand_in: StandIn):

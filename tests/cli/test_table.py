@@ -72,16 +72,20 @@ def test_disks_drop_whole_columns_least_important_first() -> None:
     # the name and the newest point's age always (a 37-character name leaves 60 columns room
     # for the restores left but not for readiness: a narrower, less important column fits where
     # a wider one does not); readiness from 80 on; the rest as room allows
-    order = ["NAME", "RG", "VM", "NEWEST POINT", "POINTS", "LEFT", "DRILL", "READY", "VAULT"]
+    order = ["NAME", "RG", "VM", "NEWEST POINT", "POINTS", "LEFT", "DRILL", "READY", "VAULT",
+             "FINDINGS"]
     assert shown[60] == {"NAME", "NEWEST POINT", "LEFT"}
     for width in (80, 120, 200):
         assert {"NAME", "NEWEST POINT", "LEFT", "READY"} <= shown[width], (width, shown[width])
     assert [h.strip() for h in headers[200] if h.strip()] == order  # in their order
     assert shown[60] < shown[120] < shown[200]
     assert shown[200] == set(order)
-    # at 200 nothing is cut: every finding is there in full
+    # at 200 nothing is cut: every finding is there in full; READY is never cut (a status and
+    # how many findings), the codes give way first
     text = "\n".join(printed(render.disks_table, catalog(), 200))
-    assert "notReady: RestoreBudgetSpent, SnapshotMissing" in text and ELLIPSIS not in text
+    assert "notReady (2)" in text and "RestoreBudgetSpent, SnapshotMissing" in text
+    assert ELLIPSIS not in text
+    assert "notReady (2)" in "\n".join(printed(render.disks_table, catalog(), 80))
     # the hidden columns are named, and how to see them said
     note = printed(render.disks_table, catalog(), 80)[-1]
     assert note.startswith("(hidden at 80 columns: ") and "--json" in note
