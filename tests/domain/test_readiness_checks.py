@@ -289,9 +289,11 @@ def test_yesterdays_snapshot_does_not_stand_in_for_todays_and_each_serves_one_po
     assert len(checks.points_without_snapshot(points, [unknown_time], DISK)) == 2
 
 
-# ---- the RTO: the last drill against the objective readiness holds the disk to --------------------
+# ---- the RTO: the last drill against the objective readiness holds the disk to ----------------
 def _drill(verdict: str, minutes: float | None) -> dict[str, dict[str, Any]]:
-    rto = {"objective": "rto", "verdict": "met", **({} if minutes is None else {"actual": minutes})}
+    rto: dict[str, Any] = {"objective": "rto", "verdict": "met"}
+    if minutes is not None:
+        rto["actual"] = minutes
     return {DISK.lower(): {"drillId": "drill-nightly-1", "at": "2026-11-23T02:30:00+00:00",
                            "verdict": verdict, "rto": rto, "rpo": {"objective": "rpo"}}}
 
