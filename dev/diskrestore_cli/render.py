@@ -320,7 +320,7 @@ def disks_table(console: Console, disks: list[dict[str, Any]], width: int | None
             # the status whole, with how many findings; the codes where there is room
             Text(f"{status} ({len(findings)})" if findings else status or "-",
                  style=READY_STYLE.get(status, "")),
-            name(disk.get("vaultId")), ", ".join(findings)])
+            name(disk.get("vaultId")), ", ".join(findings) or "-"])
     table.show(console, columns, rows, width)
 
 
