@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,29 +104,31 @@ def _one(seen: dict[str, list[str]], name: str) -> str | None:
 
 
 def _resource_group(value: str | None, bad: Any) -> str | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if text.startswith("/"):
-        try:
-            rid = ResourceId.parse(text.rstrip("/"))
-        except InvalidResourceId as exc:
-            bad("resourceGroup", f"resourceGroup {text[:200]!r} is not a resource group id: "
-                                 f"{exc}")
-            return None
-        if rid.provider is not None:
-            bad("resourceGroup", f"resourceGroup {text[:200]!r} is not a resource group id "
-                                 "(/subscriptions/{id}/resourceGroups/{name})")
-            return None
-        return f"/subscriptions/{rid.subscription}/resourcegroups/{rid.resource_group}".lower()
-    if not _RG_NAME.match(text) or text.endswith("."):
-        bad("resourceGroup", f"resourceGroup {text[:200]!r} is neither a resource group name "
-                             "(1-90 letters, digits, - _ . ( ), not ending with .) nor an id")
-        return None
-    return text.lower()
+    return _name_or_id(
+        "resourceGroup", value, bad, what="resource group",
+        is_kind=lambda rid: rid.provider is None,
+        id_form="/subscriptions/{id}/resourceGroups/{name}",
+        canonical=lambda rid, _: f"/subscriptions/{rid.subscription}/resourcegroups/"
+                                 f"{rid.resource_group}".lower(),
+        name_ok=lambda text: bool(_RG_NAME.match(text)) and not text.endswith("."),
+        name_rule="1-90 letters, digits, - _ . ( ), not ending with .")
 
 
 def _vm(value: str | None, bad: Any) -> str | None:
+    return _name_or_id(
+        "vm", value, bad, what="virtual machine",
+        is_kind=lambda rid: rid.type.lower() == "microsoft.compute/virtualmachines",
+        id_form=".../providers/Microsoft.Compute/virtualMachines/{name}",
+        canonical=lambda _, text: text.rstrip("/").lower(),
+        name_ok=lambda text: bool(_VM_NAME.match(text)), name_rule="1-64 letters, digits, _ . -")
+
+
+def _name_or_id(field: str, value: str | None, bad: Any, *, what: str,
+                is_kind: Callable[[ResourceId], bool], id_form: str,
+                canonical: Callable[[ResourceId, str], str], name_ok: Callable[[str], bool],
+                name_rule: str) -> str | None:
+    """A filter given as a name or an ARM id, lower-cased (an id in its canonical form); None
+    when absent or bad (`bad` named the problem)."""
     if value is None:
         return None
     text = value.strip()
@@ -134,16 +136,14 @@ def _vm(value: str | None, bad: Any) -> str | None:
         try:
             rid = ResourceId.parse(text.rstrip("/"))
         except InvalidResourceId as exc:
-            bad("vm", f"vm {text[:200]!r} is not a virtual machine id: {exc}")
+            bad(field, f"{field} {text[:200]!r} is not a {what} id: {exc}")
             return None
-        if rid.type.lower() != "microsoft.compute/virtualmachines":
-            bad("vm", f"vm {text[:200]!r} is not a virtual machine id "
-                      "(.../providers/Microsoft.Compute/virtualMachines/{name})")
+        if not is_kind(rid):
+            bad(field, f"{field} {text[:200]!r} is not a {what} id ({id_form})")
             return None
-        return text.rstrip("/").lower()
-    if not _VM_NAME.match(text):
-        bad("vm", f"vm {text[:200]!r} is neither a virtual machine name (1-64 letters, digits, "
-                  "_ . -) nor an id")
+        return canonical(rid, text)
+    if not name_ok(text):
+        bad(field, f"{field} {text[:200]!r} is neither a {what} name ({name_rule}) nor an id")
         return None
     return text.lower()
 
