@@ -5,22 +5,15 @@ trend of the last runs. Deterministic: the same report and trend give the same b
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from domain.readiness.readiness_report import every_finding
 
+from .report_page import _e, _n  # the drill report's escaping and number format
+
 COLOURS = {"ready": "#2e7d32", "atRisk": "#ef6c00", "notReady": "#c62828", "unknown": "#757575"}
 SEVERITY = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 _LABELS = {"ready": "ready", "atRisk": "at risk", "notReady": "not ready", "unknown": "unknown"}
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _n(value: float) -> str:
-    return f"{value:.1f}"
 
 
 def _status_bar(summary: dict[str, Any]) -> str:
